@@ -1,0 +1,71 @@
+"""What every sub-command shares: settings, error reporting and the list of command modules."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+import typer
+
+from rag.config import Settings, load_settings
+from rag.errors import MmragError
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "mmrag_cli.ingest_cmd",
+    "mmrag_cli.search_cmd",
+    "mmrag_cli.serve_cmd",
+    "mmrag_cli.demo_cmd",
+    "mmrag_cli.model_cmd",
+)
+"""Modules that define sub-commands; a module not written yet is left out."""
+
+
+def command_modules() -> Iterator[ModuleType]:
+    for name in COMMAND_MODULES:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn mmrag's errors into one line on stderr and exit code 2 (no traceback)."""
+    try:
+        yield
+    except MmragError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def settings_from_cli(**overrides: Any) -> Settings:
+    """Settings from the environment, with CLI options that were given (not None) on top."""
+    with cli_errors():
+        settings = load_settings()
+        if overrides:
+            data = settings.model_dump()
+            for dotted, value in overrides.items():
+                if value is None:
+                    continue
+                target = data
+                *parents, leaf = dotted.split(".")
+                for part in parents:
+                    target = target[part]
+                target[leaf] = value
+            settings = load_settings(**data)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -1,0 +1,182 @@
+"""Settings for every part of mmrag, read from the environment (prefix ``MMRAG_``, nested with ``__``).
+
+Entry points build one :class:`Settings` with :func:`load_settings` and pass it (or its groups) down;
+nothing reads the environment at import time.
+
+Example::
+
+    MMRAG_CLIP__MODEL=ViT-B-32 MMRAG_CLIP__PRETRAINED=openai MMRAG_STORE__URL= mmrag serve
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+ENV_PREFIX = "MMRAG_"
+ENV_NESTED_DELIMITER = "__"
+
+
+class ClipSettings(BaseModel):
+    """The CLIP model that embeds images and texts into one space."""
+
+    model: str = "ViT-B-32"
+    """open_clip architecture name (``ViT-B-32``) or ``hf-hub:org/name``."""
+    pretrained: str = "openai"
+    """A pretrained tag (``openai``, ``laion2b_s34b_b79k``), ``hf-hub:org/name``, a local checkpoint
+    file or a folder holding one; empty for random weights (tests, benchmarks)."""
+    threads: int = Field(default=0, ge=0)
+    """torch intra-op threads; 0 keeps torch's default."""
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    device: str = "cpu"
+    runtime: Literal["torch", "int8", "onnx"] = "torch"
+    """``torch`` (fp32), ``int8`` (dynamic quantization of Linear layers) or ``onnx`` (ONNX Runtime)."""
+    cache_dir: Path | None = None
+    """Where downloaded weights are cached; default ``<data_dir>/models``."""
+    seed: int = 0
+    """Seed of the random weights used when ``pretrained`` is empty."""
+
+
+class StoreSettings(BaseModel):
+    """Where vectors live: embedded Qdrant Edge (``url`` empty) or a Qdrant server by URL."""
+
+    url: str = ""
+    """Empty: embedded Qdrant Edge on disk under the data folder. ``http://host:6333``: a Qdrant
+    server or cluster. ``:memory:`` or ``path:/some/dir``: qdrant-client's local mode."""
+    api_key: str | None = None
+    collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class IngestSettings(BaseModel):
+    """How the ingest worker reads, validates and writes items."""
+
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    policy: Literal["skip", "overwrite"] = "skip"
+    decode_workers: int = Field(default=2, ge=1, le=64)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    long_text: Literal["truncate", "chunk"] = "truncate"
+
+
+class RetrievalSettings(BaseModel):
+    """Defaults of a search; each request may override them within the caps."""
+
+    fusion: Literal["rrf", "dbsf", "weighted"] = "rrf"
+    prefetch_limit: int = Field(default=50, ge=1, le=1000)
+    top_k: int = Field(default=10, ge=1)
+    max_top_k: int = Field(default=100, ge=1)
+    rrf_k: int = Field(default=60, ge=1)
+    image_weight: float = Field(default=0.5, ge=0)
+    text_weight: float = Field(default=0.5, ge=0)
+
+
+class RerankSettings(BaseModel):
+    """The reranker stage that reorders the fused candidates by their text."""
+
+    model: str = "Qwen/Qwen3-Reranker-0.6B"
+    """A Qwen3 reranker (hub id or local folder), a sentence-transformers CrossEncoder (prefix
+    ``cross-encoder:``), or ``none`` to turn reranking off."""
+    top_n: int = Field(default=8, ge=0, le=1000)
+    """How many fused candidates are reranked (0 turns reranking off)."""
+    max_length: int = Field(default=1024, ge=16)
+    batch_size: int = Field(default=8, ge=1)
+    instruction: str = "Given a web search query, retrieve relevant passages that answer the query"
+
+
+class LLMSettings(BaseModel):
+    """The chat model that writes grounded answers."""
+
+    backend: Literal["auto", "ollama", "llamacpp", "extractive"] = "auto"
+    model: str = ""
+    """Ollama model name (``llama3.2``) or a GGUF path for llamacpp; empty picks the backend's default."""
+    ollama_host: str = ""
+    """Ollama's base URL (``http://localhost:11434``); empty means not configured."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=120.0, gt=0)
+    keep_alive: str = "5m"
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    max_tokens: int = Field(default=512, ge=1)
+    context_tokens: int = Field(default=2048, ge=128)
+    """Token budget for the retrieved context in the prompt."""
+    n_ctx: int = Field(default=4096, ge=512)
+    """llama.cpp context window."""
+
+
+class APISettings(BaseModel):
+    """The HTTP shell."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_question_chars: int = Field(default=4000, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    public_url: str = ""
+    """Prefix for absolute image URLs in citations; empty gives relative ``/v1/items/{id}/image``."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
+class Settings(BaseSettings):
+    """All of mmrag's settings. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("data")
+    """Embedded store, model caches and job state live here."""
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated API keys; empty turns authentication off."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    clip: ClipSettings = Field(default_factory=ClipSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    api: APISettings = Field(default_factory=APISettings)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.clip.cache_dir or self.data_dir / "models"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the field at ``loc`` (``("clip", "threads")``)."""
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(str(part).upper() for part in loc)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and ``.env``); ``overrides`` win over both.
+
+    Invalid values raise :class:`rag.errors.ConfigError` naming each bad variable.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [f"{env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

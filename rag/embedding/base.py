@@ -1,0 +1,72 @@
+"""The embedder seam: CLIP-style models that put images and texts into one space."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class TextEncoding:
+    """Embeddings of texts plus, per text, whether it was cut at the model's context length."""
+
+    vectors: np.ndarray
+    truncated: list[bool]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Embeds images and texts into one L2-normalised float32 space of ``dim`` dimensions.
+
+    Example::
+
+        embedder.warm_up()
+        v = embedder.embed_texts(["a red square"])  # shape (1, embedder.dim)
+    """
+
+    @property
+    def model_id(self) -> str:
+        """A stable name for the model and its weights (stored with the collection)."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Size of every vector this embedder returns."""
+        ...
+
+    @property
+    def context_length(self) -> int:
+        """Maximum number of text tokens, start and end tokens included."""
+        ...
+
+    def warm_up(self) -> None:
+        """Load the model now (otherwise the first call loads it)."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dim)`` float32 unit vectors; texts past the context are truncated."""
+        ...
+
+    def encode_texts(self, texts: Sequence[str]) -> TextEncoding:
+        """Like :meth:`embed_texts`, and reports which texts were truncated."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Number of tokens of each text, start and end tokens included, before truncation."""
+        ...
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """``(len(images), dim)`` float32 unit vectors."""
+        ...
+
+    def preprocess_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """The model's image preprocessing alone (thread-safe; ingest runs it in a pool)."""
+        ...
+
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Embed images already passed through :meth:`preprocess_images`."""
+        ...

@@ -1,0 +1,67 @@
+"""One small exception hierarchy for mmrag. Messages say what to do; the API maps classes to codes."""
+
+from __future__ import annotations
+
+
+class MmragError(Exception):
+    """Base of every error mmrag raises on purpose."""
+
+    code = "mmrag_error"
+
+
+class ConfigError(MmragError):
+    """A setting is invalid; the message names the ``MMRAG_`` variable to fix."""
+
+    code = "invalid_config"
+
+
+class InvalidInputError(MmragError, ValueError):
+    """The caller sent something unusable (bad image, empty text, unknown option)."""
+
+    code = "invalid_input"
+
+
+class NotFoundError(MmragError, LookupError):
+    """An item, job or collection does not exist."""
+
+    code = "not_found"
+
+
+class ModelUnavailableError(MmragError):
+    """Model weights cannot be loaded (missing, unreachable hub); the message says how to provide them."""
+
+    code = "model_unavailable"
+
+
+class StoreError(MmragError):
+    """The vector store failed or is unreachable."""
+
+    code = "store_error"
+
+
+class CollectionMismatchError(StoreError):
+    """An existing collection has another vector size or distance than the embedder needs."""
+
+    code = "collection_mismatch"
+
+
+class LLMUnavailableError(MmragError):
+    """The chat model cannot be reached or is not installed."""
+
+    code = "llm_unavailable"
+
+
+class LLMBusyError(LLMUnavailableError):
+    """The chat model is overloaded; retry after ``retry_after`` seconds."""
+
+    code = "llm_busy"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMTimeoutError(MmragError):
+    """The chat model did not answer in time."""
+
+    code = "llm_timeout"

@@ -1,0 +1,59 @@
+"""Payload keys every point carries, shared by ingest, retrieval, answers, the API and adapters.
+
+A point's payload::
+
+    {
+      "text": "full caption or page text (never truncated)",
+      "chunk_text": "the part of text this point's text vector embeds (chunked items only)",
+      "source": "relative path or upload name the item came from",
+      "source_root": "the folder/manifest/upload batch it was ingested from (for --prune)",
+      "external_id": "the caller's id, or null",
+      "item_key": "external id or content hash: the identity the point id derives from",
+      "content_hash": "sha256 of image bytes + text",
+      "image_path": "absolute path of the image file mmrag serves, or null (text-only item)",
+      "mime": "image/png", "width": 640, "height": 480,
+      "has_image": true, "has_text": true,
+      "metadata": {...},
+      "ingested_at": "2026-11-26T23:00:00+00:00",
+      "chunk_index": 0, "chunk_count": 1,
+      "embedder": "ViT-B-32/openai"
+    }
+"""
+
+from __future__ import annotations
+
+TEXT = "text"
+CHUNK_TEXT = "chunk_text"
+SOURCE = "source"
+SOURCE_ROOT = "source_root"
+EXTERNAL_ID = "external_id"
+ITEM_KEY = "item_key"
+CONTENT_HASH = "content_hash"
+IMAGE_PATH = "image_path"
+MIME = "mime"
+WIDTH = "width"
+HEIGHT = "height"
+HAS_IMAGE = "has_image"
+HAS_TEXT = "has_text"
+METADATA = "metadata"
+INGESTED_AT = "ingested_at"
+CHUNK_INDEX = "chunk_index"
+CHUNK_COUNT = "chunk_count"
+EMBEDDER = "embedder"
+
+REQUIRED_KEYS: tuple[str, ...] = (
+    TEXT,
+    SOURCE,
+    ITEM_KEY,
+    CONTENT_HASH,
+    HAS_IMAGE,
+    HAS_TEXT,
+    METADATA,
+    INGESTED_AT,
+)
+"""Keys present on every point ingest writes (values may be null where the item has none)."""
+
+
+def image_url(point_id: str, base_url: str = "") -> str:
+    """Where the API serves a point's picture: ``{base_url}/v1/items/{id}/image``."""
+    return f"{base_url.rstrip('/')}/v1/items/{point_id}/image"
