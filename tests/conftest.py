@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: no network, tiny real models, real embedded stores."""
+
+from __future__ import annotations
+
+import os
+
+# No test reaches a model hub; torch stays on one thread so parallel work does not thrash.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for _name in list(os.environ):
+    if _name.startswith("MMRAG_"):
+        del os.environ[_name]
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from rag.config import ClipSettings, Settings, StoreSettings  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own folder, so a stray ``.env`` or ``data/`` is never shared."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip() -> ClipSettings:
+    """Settings of the tiny random-weight CLIP registered for tests."""
+    from rag.embedding.tiny import tiny_clip_settings
+
+    return tiny_clip_settings()
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder(tiny_clip: ClipSettings, tmp_path_factory: pytest.TempPathFactory):
+    """One tiny CLIP embedder for the whole session (real open_clip code, random weights)."""
+    from rag.embedding import load_embedder
+
+    embedder = load_embedder(tiny_clip, tmp_path_factory.mktemp("models"))
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tiny_clip: ClipSettings) -> Settings:
+    """Embedded defaults under a temporary data folder, tiny CLIP, no reranker, extractive LLM."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        clip=tiny_clip,
+        store=StoreSettings(),
+        rerank={"model": "none"},
+        llm={"backend": "extractive"},
+    )
+
+
+@pytest.fixture(params=["edge", "local"])
+def store_settings(request: pytest.FixtureRequest) -> StoreSettings:
+    """Both engines: embedded Qdrant Edge, and qdrant-client's local mode (the server code path)."""
+    return StoreSettings(url="" if request.param == "edge" else ":memory:")
