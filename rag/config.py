@@ -118,6 +118,9 @@ class APISettings(BaseModel):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_url: str = ""
     """Prefix for absolute image URLs in citations; empty gives relative ``/v1/items/{id}/image``."""
+    embedded_worker: bool = True
+    """Run the ingest worker inside the API process (embedded mode); turn off when separate
+    ``python -m ingest`` workers take the jobs."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod
