@@ -1,7 +1,7 @@
-"""Settings for every part of mmrag, read from the environment (prefix ``MMRAG_``, nested with ``__``).
+"""Settings for every part of mmrag, from the environment (prefix ``MMRAG_``, nested with ``__``).
 
-Entry points build one :class:`Settings` with :func:`load_settings` and pass it (or its groups) down;
-nothing reads the environment at import time.
+Entry points build one :class:`Settings` with :func:`load_settings` and pass it (or its groups)
+down; nothing reads the environment at import time.
 
 Example::
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -22,7 +22,13 @@ ENV_PREFIX = "MMRAG_"
 ENV_NESTED_DELIMITER = "__"
 
 
-class ClipSettings(BaseModel):
+class _Group(BaseModel):
+    """A nested settings group; attribute docstrings become field descriptions."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
+
+
+class ClipSettings(_Group):
     """The CLIP model that embeds images and texts into one space."""
 
     model: str = "ViT-B-32"
@@ -35,14 +41,15 @@ class ClipSettings(BaseModel):
     batch_size: int = Field(default=32, ge=1, le=4096)
     device: str = "cpu"
     runtime: Literal["torch", "int8", "onnx"] = "torch"
-    """``torch`` (fp32), ``int8`` (dynamic quantization of Linear layers) or ``onnx`` (ONNX Runtime)."""
+    """``torch`` (fp32), ``int8`` (dynamic quantization of Linear layers) or ``onnx``
+    (ONNX Runtime)."""
     cache_dir: Path | None = None
     """Where downloaded weights are cached; default ``<data_dir>/models``."""
     seed: int = 0
     """Seed of the random weights used when ``pretrained`` is empty."""
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Group):
     """Where vectors live: embedded Qdrant Edge (``url`` empty) or a Qdrant server by URL."""
 
     url: str = ""
@@ -53,7 +60,7 @@ class StoreSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(_Group):
     """How the ingest worker reads, validates and writes items."""
 
     batch_size: int = Field(default=32, ge=1, le=4096)
@@ -64,7 +71,7 @@ class IngestSettings(BaseModel):
     long_text: Literal["truncate", "chunk"] = "truncate"
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(_Group):
     """Defaults of a search; each request may override them within the caps."""
 
     fusion: Literal["rrf", "dbsf", "weighted"] = "rrf"
@@ -76,7 +83,7 @@ class RetrievalSettings(BaseModel):
     text_weight: float = Field(default=0.5, ge=0)
 
 
-class RerankSettings(BaseModel):
+class RerankSettings(_Group):
     """The reranker stage that reorders the fused candidates by their text."""
 
     model: str = "Qwen/Qwen3-Reranker-0.6B"
@@ -89,12 +96,13 @@ class RerankSettings(BaseModel):
     instruction: str = "Given a web search query, retrieve relevant passages that answer the query"
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(_Group):
     """The chat model that writes grounded answers."""
 
     backend: Literal["auto", "ollama", "llamacpp", "extractive"] = "auto"
     model: str = ""
-    """Ollama model name (``llama3.2``) or a GGUF path for llamacpp; empty picks the backend's default."""
+    """Ollama model name (``llama3.2``) or a GGUF path for llamacpp; empty picks the backend's
+    default."""
     ollama_host: str = ""
     """Ollama's base URL (``http://localhost:11434``); empty means not configured."""
     connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -108,7 +116,7 @@ class LLMSettings(BaseModel):
     """llama.cpp context window."""
 
 
-class APISettings(BaseModel):
+class APISettings(_Group):
     """The HTTP shell."""
 
     host: str = "127.0.0.1"
@@ -117,7 +125,8 @@ class APISettings(BaseModel):
     max_question_chars: int = Field(default=4000, ge=1)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_url: str = ""
-    """Prefix for absolute image URLs in citations; empty gives relative ``/v1/items/{id}/image``."""
+    """Prefix for absolute image URLs in citations; empty gives relative
+    ``/v1/items/{id}/image``."""
     embedded_worker: bool = True
     """Run the ingest worker inside the API process (embedded mode); turn off when separate
     ``python -m ingest`` workers take the jobs."""
@@ -137,6 +146,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        use_attribute_docstrings=True,
     )
 
     data_dir: Path = Path("data")
@@ -183,3 +193,36 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = [f"{env_name(err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+
+def env_reference() -> list[tuple[str, str, str]]:
+    """Every ``MMRAG_`` variable as (name, default, description), in declaration order."""
+    rows: list[tuple[str, str, str]] = []
+    _collect(Settings, (), rows)
+    return rows
+
+
+def _collect(
+    model: type[BaseModel], loc: tuple[str, ...], rows: list[tuple[str, str, str]]
+) -> None:
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Group):
+            _collect(annotation, (*loc, name), rows)
+            continue
+        default = info.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            default = ",".join(default)
+        text = "" if default is None else str(default)
+        description = " ".join((info.description or "").split())
+        rows.append((env_name((*loc, name)), text, description))
+
+
+def env_example() -> str:
+    """The text of ``.env.example``: each variable with its default, commented."""
+    lines = ["# mmrag settings: every variable with its default. Copy to .env and edit.", ""]
+    for name, default, description in env_reference():
+        if description:
+            lines.append(f"# {description}")
+        lines.append(f"{name}={default}")
+    return "\n".join(lines) + "\n"
