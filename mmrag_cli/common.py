@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.serve_cmd",
     "mmrag_cli.demo_cmd",
     "mmrag_cli.model_cmd",
+    "mmrag_cli.config_cmd",
 )
 """Modules that define sub-commands; a module not written yet is left out."""
 

@@ -14,6 +14,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Self-hosted multimodal RAG: ingest images with text, search, and ask."""
+
+
 # Sub-command modules, each with `register(app)`. Heavy imports stay inside the commands.
 for module in common.command_modules():
     module.register(app)

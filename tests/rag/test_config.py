@@ -1,0 +1,81 @@
+"""Settings: names users script against, env parsing, and errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import env_example, env_reference, load_settings
+from rag.errors import ConfigError
+
+STABLE_NAMES = [
+    "MMRAG_DATA_DIR",
+    "MMRAG_CLIP__MODEL",
+    "MMRAG_CLIP__PRETRAINED",
+    "MMRAG_CLIP__THREADS",
+    "MMRAG_STORE__URL",
+    "MMRAG_STORE__COLLECTION",
+    "MMRAG_LLM__BACKEND",
+    "MMRAG_LLM__MODEL",
+    "MMRAG_LLM__OLLAMA_HOST",
+    "MMRAG_RERANK__MODEL",
+    "MMRAG_RERANK__TOP_N",
+    "MMRAG_API_KEYS",
+]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_stable_variable_names_exist() -> None:
+    names = {name for name, _, _ in env_reference()}
+    assert set(STABLE_NAMES) <= names
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.clip.model == "ViT-B-32"
+    assert settings.clip.pretrained == "openai"
+    assert settings.store.url == ""
+    assert settings.llm.backend == "auto"
+    assert settings.api_keys == []
+
+
+def test_environment_nested_and_lists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MMRAG_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MMRAG_CLIP__THREADS", "3")
+    monkeypatch.setenv("MMRAG_STORE__URL", "http://qdrant:6333")
+    monkeypatch.setenv("MMRAG_API_KEYS", "k1, k2,")
+    monkeypatch.setenv("MMRAG_RERANK__TOP_N", "4")
+    settings = load_settings()
+    assert settings.data_dir == tmp_path
+    assert settings.clip.threads == 3
+    assert settings.store.url == "http://qdrant:6333"
+    assert settings.api_keys == ["k1", "k2"]
+    assert settings.rerank.top_n == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MMRAG_CLIP__THREADS", "many"),
+        ("MMRAG_LLM__BACKEND", "gpt"),
+        ("MMRAG_STORE__COLLECTION", "bad name!"),
+        ("MMRAG_CLIP__TYPO", "1"),
+    ],
+)
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("MMRAG_STORE__COLLECTION=from_dotenv\n")
+    assert load_settings().store.collection == "from_dotenv"
+
+
+def test_env_example_lists_every_variable_with_its_default() -> None:
+    committed = (REPO / ".env.example").read_text()
+    assert committed == env_example(), "regenerate with: mmrag config --env-example > .env.example"
