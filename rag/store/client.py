@@ -1,0 +1,260 @@
+"""The qdrant-client engine: a Qdrant server or cluster by URL, or qdrant-client's local mode
+(in memory or on disk) for tests of that code path.
+
+Local mode keeps everything in Python and is not thread-safe, so its calls are serialised by a
+lock; a remote client is used concurrently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from rag.errors import InvalidInputError, MmragError, StoreError
+from rag.store import convert
+from rag.store.base import (
+    INDEXED_PAYLOAD_FIELDS,
+    VECTOR_NAMES,
+    EngineFusion,
+    Filter,
+    PointRecord,
+    Prefetch,
+    ScoredPoint,
+    StoredPoint,
+    VectorName,
+)
+from rag.store.client_filters import client_filter
+
+_SCHEMA_TYPES = {
+    "keyword": qm.PayloadSchemaType.KEYWORD,
+    "integer": qm.PayloadSchemaType.INTEGER,
+    "float": qm.PayloadSchemaType.FLOAT,
+    "datetime": qm.PayloadSchemaType.DATETIME,
+    "bool": qm.PayloadSchemaType.BOOL,
+}
+
+
+class QdrantClientStore:
+    """A :class:`rag.store.base.VectorStore` over a ``QdrantClient`` (remote or local mode).
+
+    Example::
+
+        store = QdrantClientStore(QdrantClient(url="http://localhost:6333"), "mmrag", local=False)
+        store.ensure_collection(dim=512)
+    """
+
+    def __init__(self, client: QdrantClient, collection: str, local: bool) -> None:
+        self.client = client
+        self.collection = collection
+        self.local = local
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if local else contextlib.nullcontext()
+        )
+        self._dim: int | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def ensure_collection(self, dim: int) -> None:
+        with self._engine():
+            found = self._stored_layout()
+            if found is not None:
+                convert.check_dims(self.collection, found, dim)
+            else:
+                params = qm.VectorParams(size=dim, distance=qm.Distance.COSINE)
+                self.client.create_collection(
+                    self.collection, vectors_config=dict.fromkeys(VECTOR_NAMES, params)
+                )
+            self._dim = dim
+            self._ensure_indexes()
+
+    def collection_dim(self) -> int | None:
+        with self._engine():
+            found = self._stored_layout()
+        if not found:
+            return None
+        return next(iter(found.values()))[0]
+
+    def flush(self) -> None:
+        """Nothing to do: local mode writes through, and a server acknowledges durable writes."""
+
+    def close(self) -> None:
+        with self._engine():
+            self.client.close()
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[PointRecord]) -> None:
+        if not points:
+            return
+        dim = self._require_dim()
+        structs = [
+            qm.PointStruct(
+                id=convert.canonical_id(p.id),
+                vector=convert.vector_lists(p, dim),  # type: ignore[arg-type]
+                payload=convert.json_payload(p.payload),
+            )
+            for p in points
+        ]
+        with self._engine():
+            self.client.upsert(self.collection, points=structs, wait=True)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        self._require_dim()
+        selector = qm.PointIdsList(points=list(convert.canonical_ids(ids)))
+        with self._engine():
+            self.client.delete(self.collection, points_selector=selector, wait=True)
+
+    def delete_by_filter(self, flt: Filter) -> None:
+        self._require_dim()
+        selector = qm.FilterSelector(filter=client_filter(flt) or qm.Filter())
+        with self._engine():
+            self.client.delete(self.collection, points_selector=selector, wait=True)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredPoint]:
+        wanted = convert.canonical_ids(ids)
+        if not wanted:
+            return []
+        self._require_dim()
+        with self._engine():
+            records = self.client.retrieve(
+                self.collection, ids=wanted, with_payload=True, with_vectors=with_vectors
+            )
+        points = [convert.stored_point(record) for record in records]
+        return convert.ordered_like(wanted, points, key=lambda p: p.id)
+
+    def count(self, flt: Filter | None = None) -> int:
+        self._require_dim()
+        with self._engine():
+            result = self.client.count(self.collection, count_filter=client_filter(flt), exact=True)
+        return int(result.count)
+
+    def scroll(
+        self,
+        flt: Filter | None = None,
+        limit: int = 256,
+        offset: str | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[StoredPoint], str | None]:
+        convert.check_limit(limit)
+        self._require_dim()
+        with self._engine():
+            records, next_offset = self.client.scroll(
+                self.collection,
+                scroll_filter=client_filter(flt),
+                limit=limit,
+                offset=None if offset is None else convert.canonical_id(offset),
+                with_payload=True,
+                with_vectors=with_vectors,
+            )
+        nxt = None if next_offset is None else convert.canonical_id(next_offset)
+        return [convert.stored_point(record) for record in records], nxt
+
+    def search(
+        self,
+        vector_name: VectorName,
+        vector: np.ndarray,
+        limit: int,
+        flt: Filter | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredPoint]:
+        convert.check_limit(limit)
+        query = convert.query_vector(vector, self._require_dim())
+        with self._engine():
+            response = self.client.query_points(
+                self.collection,
+                query=query,
+                using=vector_name,
+                query_filter=client_filter(flt),
+                limit=limit,
+                with_payload=True,
+                with_vectors=with_vectors,
+            )
+        return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
+
+    def fused_query(
+        self,
+        prefetches: Sequence[Prefetch],
+        fusion: EngineFusion,
+        limit: int,
+        flt: Filter | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredPoint]:
+        convert.check_limit(limit)
+        dim = self._require_dim()
+        condition = client_filter(flt)
+        stages = [
+            qm.Prefetch(
+                query=convert.query_vector(p.vector, dim),
+                using=p.vector_name,
+                limit=p.limit,
+                filter=condition,
+            )
+            for p in prefetches
+        ]
+        with self._engine():
+            response = self.client.query_points(
+                self.collection,
+                prefetch=stages,
+                query=_fusion(fusion),
+                query_filter=condition,
+                limit=limit,
+                with_payload=True,
+                with_vectors=with_vectors,
+            )
+        return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
+
+    # --- internals ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _engine(self) -> Iterator[None]:
+        """Serialise local mode and turn the client's errors into ``StoreError``."""
+        with self._lock:
+            try:
+                yield
+            except MmragError:
+                raise
+            except Exception as exc:
+                raise StoreError(f"Qdrant failed on {self.collection!r}: {exc}") from exc
+
+    def _stored_layout(self) -> dict[str, tuple[int, str]] | None:
+        if not self.client.collection_exists(self.collection):
+            return None
+        vectors = self.client.get_collection(self.collection).config.params.vectors
+        if isinstance(vectors, qm.VectorParams):
+            vectors = {"": vectors}
+        return {name: (int(v.size), str(v.distance.value)) for name, v in (vectors or {}).items()}
+
+    def _ensure_indexes(self) -> None:
+        if self.local:
+            return  # local mode has no payload indexes (it scans); creating them only warns
+        schema = self.client.get_collection(self.collection).payload_schema
+        for field_name, kind in INDEXED_PAYLOAD_FIELDS.items():
+            if field_name not in schema:
+                self.client.create_payload_index(
+                    self.collection, field_name, field_schema=_SCHEMA_TYPES[kind], wait=True
+                )
+
+    def _require_dim(self) -> int:
+        if self._dim is None:
+            self._dim = self.collection_dim()
+            if self._dim is None:
+                raise convert.missing_collection(self.collection)
+        return self._dim
+
+
+def _fusion(fusion: EngineFusion) -> qm.FusionQuery:
+    if fusion == "rrf":
+        return qm.FusionQuery(fusion=qm.Fusion.RRF)  # k = 2 = convert.ENGINE_RRF_K
+    if fusion == "dbsf":
+        return qm.FusionQuery(fusion=qm.Fusion.DBSF)
+    raise InvalidInputError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")

@@ -1,0 +1,37 @@
+"""Translate the neutral :class:`rag.store.base.Filter` to Qdrant Edge filter models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import qdrant_edge as qe
+
+from rag.store import base
+from rag.store.convert import canonical_ids
+
+
+def edge_filter(flt: base.Filter | None) -> qe.Filter | None:
+    """The Edge filter for ``flt`` (``None`` when there is nothing to filter)."""
+    if flt is None or flt.is_empty():
+        return None
+    return qe.Filter(
+        must=[_condition(c) for c in flt.must] or None,
+        should=[_condition(c) for c in flt.should] or None,
+        must_not=[_condition(c) for c in flt.must_not] or None,
+    )
+
+
+def _condition(cond: base.Condition) -> Any:
+    match cond:
+        case base.MatchValue(key=key, value=value):
+            return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+        case base.MatchAny(key=key, values=values):
+            return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+        case base.Range(key=key, gt=gt, gte=gte, lt=lt, lte=lte):
+            return qe.FieldCondition(key=key, range=qe.RangeFloat(gte=gte, gt=gt, lte=lte, lt=lt))
+        case base.DatetimeRange(key=key, gt=gt, gte=gte, lt=lt, lte=lte):
+            bounds = qe.RangeDateTime(gte=gte, gt=gt, lte=lte, lt=lt)
+            return qe.FieldCondition(key=key, range=bounds)
+        case base.HasId(ids=ids):
+            return qe.HasIdCondition(set(canonical_ids(ids)))
+    raise TypeError(f"unknown filter condition {cond!r}")
