@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from rag.store import base
@@ -23,6 +24,10 @@ def edge_filter(flt: base.Filter | None) -> qe.Filter | None:
 
 def _condition(cond: base.Condition) -> Any:
     match cond:
+        case base.MatchValue(key=key, value=bool(value)):
+            # qdrant-edge-py 0.9 reads a Python bool as an int (False -> 0, matching nothing);
+            # numpy.bool_ is not an int, so it arrives as a bool.
+            return qe.FieldCondition(key=key, match=qe.MatchValue(np.bool_(value)))
         case base.MatchValue(key=key, value=value):
             return qe.FieldCondition(key=key, match=qe.MatchValue(value))
         case base.MatchAny(key=key, values=values):

@@ -1,0 +1,103 @@
+"""Points and a reference filter evaluator shared by the store tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from rag.store import (
+    Condition,
+    DatetimeRange,
+    Filter,
+    HasId,
+    MatchAny,
+    MatchValue,
+    PointRecord,
+    Range,
+    StoredPoint,
+)
+
+DIM = 8
+SOURCES = ("a.jpg", "b.jpg", "c.txt", "d.png")
+
+
+def unit(rng: np.random.Generator, dim: int = DIM) -> np.ndarray:
+    vector = rng.standard_normal(dim).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def make_id(n: int) -> str:
+    return str(uuid.UUID(int=n * 0x9E3779B97F4A7C15 % (1 << 128)))
+
+
+def random_points(n: int, seed: int = 0, dim: int = DIM) -> list[PointRecord]:
+    """``n`` points: one in five image-only, one in five text-only, payloads of every JSON type."""
+    rng = np.random.default_rng(seed)
+    points = []
+    for i in range(n):
+        kinds = ("image",) if i % 5 == 1 else ("text",) if i % 5 == 2 else ("image", "text")
+        vectors = {kind: unit(rng, dim) for kind in kinds}
+        payload = {
+            "source": SOURCES[i % len(SOURCES)],
+            "n": i,
+            "score": float(rng.random()),
+            "ingested_at": f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00",
+            "has_image": "image" in kinds,
+            "tags": [f"t{i % 3}", f"u{i % 2}"],
+        }
+        points.append(PointRecord(make_id(i + 1), vectors, payload))
+    return points
+
+
+def matches(point: StoredPoint | PointRecord, flt: Filter | None) -> bool:
+    """What a filter means, evaluated in Python: the reference both engines must agree with."""
+    if flt is None:
+        return True
+    payload = dict(point.payload)
+    if not all(_holds(point.id, payload, c) for c in flt.must):
+        return False
+    if any(_holds(point.id, payload, c) for c in flt.must_not):
+        return False
+    return not flt.should or any(_holds(point.id, payload, c) for c in flt.should)
+
+
+def _values(payload: dict[str, Any], key: str) -> list[Any]:
+    value = payload.get(key)
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _holds(point_id: str, payload: dict[str, Any], cond: Condition) -> bool:
+    match cond:
+        case MatchValue(key=key, value=value):
+            return any(v == value and type(v) is type(value) for v in _values(payload, key))
+        case MatchAny(key=key, values=values):
+            return any(v in values for v in _values(payload, key))
+        case Range(key=key) | DatetimeRange(key=key):
+            return any(_in_range(v, cond) for v in _values(payload, key))
+        case HasId(ids=ids):
+            return point_id in ids
+    raise TypeError(cond)
+
+
+def _in_range(value: Any, cond: Range | DatetimeRange) -> bool:
+    if isinstance(cond, DatetimeRange):
+        value = datetime.fromisoformat(value)
+        bounds = [None if b is None else datetime.fromisoformat(b) for b in _bounds(cond)]
+    else:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        bounds = list(_bounds(cond))
+    gt, gte, lt, lte = bounds
+    return (
+        (gt is None or value > gt)
+        and (gte is None or value >= gte)
+        and (lt is None or value < lt)
+        and (lte is None or value <= lte)
+    )
+
+
+def _bounds(cond: Range | DatetimeRange) -> tuple[Any, Any, Any, Any]:
+    return cond.gt, cond.gte, cond.lt, cond.lte
