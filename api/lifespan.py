@@ -1,0 +1,76 @@
+"""Start-up and shut-down of the app: warm the models once, run the embedded ingest worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+
+from rag.services import Services
+
+log = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def warm_up(services: Services) -> dict[str, str]:
+    """Load every model now; return the parts that failed and why (``/ready`` reports them).
+
+    The app still starts when a part fails: ``/health`` answers, ``/ready`` says 503.
+    """
+    steps: dict[str, Callable[[], Any]] = {
+        "embedder": lambda: services.embedder.warm_up(),
+        "store": lambda: services.store,
+        "reranker": lambda: _warm(services.reranker),
+        "llm": lambda: _warm(services.chat_model),
+    }
+    problems: dict[str, str] = {}
+    for name, step in steps.items():
+        try:
+            step()
+        except Exception as exc:
+            problems[name] = str(exc) or type(exc).__name__
+            log.error("%s is not ready: %s", name, problems[name])
+    return problems
+
+
+def _warm(part: object) -> None:
+    warm = getattr(part, "warm_up", None)
+    if callable(warm):
+        warm()
+
+
+def start_worker(services: Services) -> Any | None:
+    """Start the ingest worker thread on the app's services (embedded mode); ``None`` if off."""
+    if not services.settings.api.embedded_worker:
+        return None
+    try:
+        from ingest.worker import start_embedded_worker
+    except ImportError:
+        log.warning("ingest worker not available; ingest jobs will wait for a worker")
+        return None
+    return start_embedded_worker(services)
+
+
+def build_lifespan(owns_services: bool) -> Lifespan:
+    """The lifespan of an app; it closes the services at shut-down when it built them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services: Services = app.state.services
+        app.state.startup_problems = await anyio.to_thread.run_sync(warm_up, services)
+        worker = start_worker(services)
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await anyio.to_thread.run_sync(worker.stop)
+            if owns_services:
+                await anyio.to_thread.run_sync(services.close)
+
+    return lifespan

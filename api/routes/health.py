@@ -1,0 +1,63 @@
+"""``GET /health`` (the process answers) and ``GET /ready`` (store, embedder and LLM can serve)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import ServicesDep
+from api.schemas.health import ComponentOut, HealthOut, ReadyOut
+from api.version import VERSION
+from rag.services import Services
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> HealthOut:
+    """Liveness: 200 while the process serves requests. Needs no API key."""
+    return HealthOut(version=VERSION)
+
+
+@router.get("/ready", responses={503: {"model": ReadyOut}})
+def ready(services: ServicesDep) -> JSONResponse:
+    """Readiness: each component's status; 503 when one of them cannot serve. Needs no API key."""
+    checks: dict[str, Callable[[Services], str]] = {
+        "store": _store,
+        "embedder": _embedder,
+        "llm": _llm,
+    }
+    components = {name: _run(check, services, name) for name, check in checks.items()}
+    ok = all(part.status == "ok" for part in components.values())
+    body = ReadyOut(status="ready" if ok else "not_ready", components=components)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+def _run(check: Callable[[Services], str], services: Services, name: str) -> ComponentOut:
+    try:
+        return ComponentOut(status="ok", detail=check(services))
+    except Exception as exc:
+        log.warning("readiness: %s: %s", name, exc)
+        return ComponentOut(status="error", detail=str(exc) or type(exc).__name__)
+
+
+def _store(services: Services) -> str:
+    count = services.store.count()
+    return f"collection {services.store.collection!r}, {count} points"
+
+
+def _embedder(services: Services) -> str:
+    embedder = services.embedder
+    embedder.warm_up()
+    return f"{embedder.model_id}, dim {embedder.dim}"
+
+
+def _llm(services: Services) -> str:
+    model = services.chat_model
+    model.check()
+    return model.model_name

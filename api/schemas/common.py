@@ -1,0 +1,19 @@
+"""Schemas every resource shares."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class ErrorOut(BaseModel):
+    """Every error response: a stable code and a message that says what to do."""
+
+    error: str
+    message: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut}
+    for code in (400, 401, 404, 413, 422, 503, 504)
+}
+"""``responses=`` of routers, so the OpenAPI document shows the error shape."""

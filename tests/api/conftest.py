@@ -1,0 +1,64 @@
+"""Fixtures of the API tests: the real app over the tiny CLIP, embedded Qdrant Edge, extractive LLM.
+
+One app per test module (models load once per session); tests that need other settings build
+their own with :func:`make_settings`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api.main import create_app
+from rag.config import ClipSettings, Settings
+from rag.services import Services
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the session, so every app shares the process-wide tiny CLIP."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def make_settings(tiny_clip: ClipSettings, model_dir: Path):
+    """``make_settings(data_dir, **overrides)``: test settings, ignoring any ``.env``."""
+
+    def make(data_dir: Path, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": data_dir,
+            "clip": tiny_clip.model_copy(update={"cache_dir": model_dir}),
+            "rerank": {"model": "none"},
+            "llm": {"backend": "extractive"},
+            **overrides,
+        }
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def services(make_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    built = Services(make_settings(tmp_path_factory.mktemp("data")))
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def client(services: Services) -> Iterator[TestClient]:
+    """The real app, started (lifespan ran), for the whole module."""
+    with TestClient(create_app(services=services)) as test_client:
+        yield test_client
+
+
+def png_bytes(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (24, 24)) -> bytes:
+    """A small solid-colour PNG."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
