@@ -1,4 +1,4 @@
-"""Dependencies shared by the routes: the app's :class:`Services`, its settings, the API-key check."""
+"""Route dependencies: the app's :class:`Services`, its settings, the API-key check."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ class ErrorOut(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut}
-    for code in (400, 401, 404, 413, 422, 503, 504)
+    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 422, 503, 504)
 }
 """``responses=`` of routers, so the OpenAPI document shows the error shape."""

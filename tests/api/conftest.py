@@ -57,7 +57,9 @@ def client(services: Services) -> Iterator[TestClient]:
         yield test_client
 
 
-def png_bytes(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (24, 24)) -> bytes:
+def png_bytes(
+    color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (24, 24)
+) -> bytes:
     """A small solid-colour PNG."""
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")

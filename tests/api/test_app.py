@@ -72,4 +72,3 @@ def test_unready_llm_gives_503(make_settings, tmp_path) -> None:
         response = test_client.get("/ready")
     assert response.status_code == 503
     assert response.json()["components"]["llm"]["status"] == "error"
-
