@@ -1,0 +1,190 @@
+"""LangChain retrievers over mmrag: in-process (:class:`MmragRetriever`) and over HTTP
+(:class:`MmragRemoteRetriever`). Both return the same ``Document`` shape."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import Field, PrivateAttr, SecretStr
+
+from rag import payload as keys
+from rag.errors import InvalidInputError
+from rag.integrations.langchain_http import MmragHttp
+from rag.retrieval.types import FusionMode, Hit, Query, SearchResult
+
+SEARCH_OPTIONS = ("k", "fusion", "rerank")
+"""Keyword arguments ``invoke(query, **options)`` accepts; each overrides the retriever's field."""
+
+
+@runtime_checkable
+class Searcher(Protocol):
+    """What :class:`MmragRetriever` needs: ``rag.retrieval.Retriever`` (or anything alike)."""
+
+    def search(self, query: Query) -> SearchResult: ...
+
+
+class MmragRetrieverBase(BaseRetriever):
+    """Options and the ``Document`` shape shared by the in-process and the remote retriever.
+
+    Each ``Document`` has ``id`` = the point id, ``page_content`` = the item's text, and
+    ``metadata`` = ``{"id", "source", "scores": {"image", "text", "fused", "rerank"},
+    "image_url", "external_id", "metadata"}`` (``image_url`` is ``None`` for a text-only item;
+    ``metadata`` is the item's own metadata).
+    """
+
+    k: int = Field(default=4, ge=1)
+    """How many documents a query returns."""
+    fusion: FusionMode | None = None
+    """``rrf``, ``dbsf`` or ``weighted``; ``None`` uses the server's setting."""
+    rerank: bool | None = None
+    """Run the reranker; ``None`` follows the server's setting."""
+
+    def _options(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(overrides) - set(SEARCH_OPTIONS))
+        if unknown:
+            raise InvalidInputError(
+                f"unknown search option(s) {unknown}: use {', '.join(SEARCH_OPTIONS)}"
+            )
+        options = {"k": self.k, "fusion": self.fusion, "rerank": self.rerank, **overrides}
+        if not isinstance(options["k"], int) or options["k"] < 1:
+            raise InvalidInputError(f"k must be a positive integer, got {options['k']!r}")
+        return options
+
+
+class MmragRetriever(MmragRetrieverBase):
+    """Searches an mmrag index in this process (``Services(settings).retriever``).
+
+    Example::
+
+        retriever = MmragRetriever(retriever=Services(load_settings()).retriever, k=4)
+        docs = retriever.invoke("a red square")          # list[Document], best first
+        docs[0].metadata["scores"]["fused"], docs[0].metadata["image_url"]
+        retriever.invoke("a red square", k=1, rerank=False)
+    """
+
+    retriever: Searcher
+    """The mmrag retriever to search with (it is shared, not copied)."""
+    image_base_url: str = ""
+    """Prefix of image URLs (the API's public URL); empty gives ``/v1/items/{id}/image``."""
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        options = self._options(kwargs)
+        result = self.retriever.search(
+            Query(
+                text=query,
+                top_k=options["k"],
+                fusion=options["fusion"],
+                rerank=options["rerank"],
+            )
+        )
+        return [hit_document(hit, self.image_base_url) for hit in result.hits[: options["k"]]]
+
+
+class MmragRemoteRetriever(MmragRetrieverBase):
+    """Searches a running mmrag API over HTTP (``POST {url}/v1/search``), sync and async.
+
+    Errors arrive as mmrag exceptions: ``RemoteUnavailableError`` (unreachable, timed out),
+    ``RemoteAuthError`` (401/403), and the server's own class (``InvalidInputError``,
+    ``StoreError``, ...) for the error codes mmrag defines.
+
+    Example::
+
+        retriever = MmragRemoteRetriever(url="http://localhost:8000", api_key="secret", k=4)
+        docs = await retriever.ainvoke("a red square")
+        docs[0].metadata["image_url"]  # http://localhost:8000/v1/items/<id>/image
+    """
+
+    url: str
+    """The API's base URL, e.g. ``http://localhost:8000``."""
+    api_key: SecretStr | None = None
+    """Sent as ``Authorization: Bearer <key>`` when set."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Read/write timeout of a search."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    _client: MmragHttp | None = PrivateAttr(default=None)
+
+    def _http(self) -> MmragHttp:
+        if self._client is None:
+            key = self.api_key.get_secret_value() if self.api_key else None
+            self._client = MmragHttp(self.url, key, self.timeout_s, self.connect_timeout_s)
+        return self._client
+
+    def close(self) -> None:
+        """Close the pooled HTTP connection (later calls open a new one)."""
+        if self._client is not None:
+            self._client.close()
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        options = self._options(kwargs)
+        body = self._http().post_json("/v1/search", search_body(query, options))
+        return self._documents(body, options["k"])
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        options = self._options(kwargs)
+        body = await self._http().apost_json("/v1/search", search_body(query, options))
+        return self._documents(body, options["k"])
+
+    def _documents(self, body: Any, k: int) -> list[Document]:
+        hits = body.get("hits") if isinstance(body, dict) else None
+        if not isinstance(hits, list):
+            raise InvalidInputError(
+                f"{self.url}/v1/search answered without a 'hits' list: is it an mmrag API?"
+            )
+        return [json_hit_document(hit, self.url) for hit in hits[:k]]
+
+
+def search_body(query: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/search`` for a text query (unset options left out)."""
+    body: dict[str, Any] = {"text": query, "top_k": options["k"]}
+    for name in ("fusion", "rerank"):
+        if options.get(name) is not None:
+            body[name] = options[name]
+    return body
+
+
+def hit_document(hit: Hit, image_base_url: str = "") -> Document:
+    """A retrieved item as a ``Document`` (the shape :class:`MmragRetrieverBase` describes)."""
+    url = keys.image_url(hit.id, image_base_url) if hit.has_image else None
+    return _document(hit.id, hit.payload, hit.scores.as_dict(), url)
+
+
+def json_hit_document(hit: Mapping[str, Any], base_url: str) -> Document:
+    """A hit of the API's ``/v1/search`` answer as a ``Document``; relative image URLs are made
+    absolute against ``base_url``."""
+    point_id = str(hit["id"])
+    url = hit.get("image_url")
+    if url and str(url).startswith("/"):
+        url = base_url.rstrip("/") + str(url)
+    payload = {key: hit.get(key) for key in (keys.TEXT, keys.SOURCE, keys.EXTERNAL_ID)}
+    payload[keys.METADATA] = hit.get(keys.METADATA) or {}
+    return _document(point_id, payload, dict(hit.get("scores") or {}), url or None)
+
+
+def _document(
+    point_id: str, payload: Mapping[str, Any], scores: dict[str, Any], image_url: str | None
+) -> Document:
+    return Document(
+        id=point_id,
+        page_content=str(payload.get(keys.TEXT) or ""),
+        metadata={
+            "id": point_id,
+            "source": payload.get(keys.SOURCE) or "",
+            "scores": scores,
+            "image_url": image_url,
+            "external_id": payload.get(keys.EXTERNAL_ID),
+            "metadata": dict(payload.get(keys.METADATA) or {}),
+        },
+    )
