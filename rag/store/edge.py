@@ -112,7 +112,8 @@ class EdgeStore:
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            self._write(qe.UpdateOperation.delete_points(convert.canonical_ids(ids)))
+            point_ids: list[qe.PointId] = list(convert.canonical_ids(ids))
+            self._write(qe.UpdateOperation.delete_points(point_ids))
 
     def delete_by_filter(self, flt: Filter) -> None:
         self._write(qe.UpdateOperation.delete_points_by_filter(edge_filter(flt) or qe.Filter()))

@@ -27,11 +27,11 @@ def _condition(cond: base.Condition) -> Any:
         case base.MatchValue(key=key, value=bool(value)):
             # qdrant-edge-py 0.9 reads a Python bool as an int (False -> 0, matching nothing);
             # numpy.bool_ is not an int, so it arrives as a bool.
-            return qe.FieldCondition(key=key, match=qe.MatchValue(np.bool_(value)))
+            return qe.FieldCondition(key=key, match=qe.MatchValue(np.bool_(value)))  # type: ignore[arg-type]
         case base.MatchValue(key=key, value=value):
             return qe.FieldCondition(key=key, match=qe.MatchValue(value))
         case base.MatchAny(key=key, values=values):
-            return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+            return qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))  # type: ignore[arg-type]
         case base.Range(key=key, gt=gt, gte=gte, lt=lt, lte=lte):
             return qe.FieldCondition(key=key, range=qe.RangeFloat(gte=gte, gt=gt, lte=lte, lt=lt))
         case base.DatetimeRange(key=key, gt=gt, gte=gte, lt=lt, lte=lte):

@@ -43,7 +43,7 @@ def random_points(n: int, seed: int = 0, dim: int = DIM) -> list[PointRecord]:
         payload = {
             "source": SOURCES[i % len(SOURCES)],
             "n": i,
-            "score": float(rng.random()),
+            "score": round(float(rng.random()), 6),
             "ingested_at": f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00",
             "has_image": "image" in kinds,
             "tags": [f"t{i % 3}", f"u{i % 2}"],

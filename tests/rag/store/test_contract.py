@@ -121,6 +121,8 @@ def test_payload_json_round_trip(store: VectorStore) -> None:
         "null": None,
         "flag": False,
         "float": 2.0,
+        "precise": 0.1 + 0.2,
+        "tiny": 1.2345678901234567e-7,
         "big": 2**53,
         "when": when,
         "tuple": (1, 2),
@@ -131,7 +133,14 @@ def test_payload_json_round_trip(store: VectorStore) -> None:
     point = random_points(1)[0]
     store.upsert([PointRecord(point.id, point.vectors, payload)])
     (stored,) = store.get([point.id])
-    expected = {**payload, "when": when.isoformat(), "tuple": [1, 2], "numpy": 0.5}
+    expected = {
+        **payload,
+        "when": when.isoformat(),
+        "tuple": [1, 2],
+        "numpy": 0.5,
+        "precise": 0.3,  # floats keep 15 significant digits
+        "tiny": 1.23456789012346e-7,
+    }
     assert stored.payload == expected
     assert isinstance(stored.payload["float"], float)
 
