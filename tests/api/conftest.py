@@ -64,3 +64,42 @@ def png_bytes(
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def add_item(
+    services: Services,
+    folder: Path,
+    text: str,
+    color: tuple[int, int, int] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> str:
+    """Write one item straight into the store (text, and a PNG when ``color`` is given)."""
+    import datetime
+
+    from rag import ids
+    from rag import payload as keys
+    from rag.store.base import PointRecord
+
+    data = png_bytes(color) if color else None
+    digest = ids.content_hash(data, text)
+    point_id = ids.point_id(services.store.collection, ids.item_key(None, digest))
+    vectors = {"text": services.embedder.embed_texts([text])[0]}
+    payload: dict[str, Any] = {
+        keys.TEXT: text,
+        keys.SOURCE: f"test/{point_id}.png" if data else "test",
+        keys.ITEM_KEY: ids.item_key(None, digest),
+        keys.CONTENT_HASH: digest,
+        keys.HAS_IMAGE: data is not None,
+        keys.HAS_TEXT: True,
+        keys.METADATA: metadata or {},
+        keys.INGESTED_AT: datetime.datetime.now(datetime.UTC).isoformat(),
+        keys.IMAGE_PATH: None,
+    }
+    if data:
+        path = folder / f"{point_id}.png"
+        path.write_bytes(data)
+        vectors["image"] = services.embedder.embed_images([Image.open(path)])[0]
+        payload.update({keys.IMAGE_PATH: str(path), keys.MIME: "image/png"})
+        payload.update({keys.WIDTH: 24, keys.HEIGHT: 24})
+    services.store.upsert([PointRecord(point_id, vectors, payload)])
+    return point_id

@@ -1,0 +1,80 @@
+"""``/v1/items/{id}`` (read, picture, delete) and ``/v1/stats``."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from api.deps import ServicesDep
+from api.schemas.items import DeletedOut, ItemOut, StatsOut
+from rag import payload as keys
+from rag.errors import NotFoundError
+from rag.services import Services
+from rag.store.base import Filter, MatchValue
+
+router = APIRouter(prefix="/v1", tags=["items"])
+
+
+def _payload(services: Services, item_id: uuid.UUID) -> dict[str, Any]:
+    points = services.store.get([str(item_id)])
+    if not points:
+        raise NotFoundError(f"no item with id {item_id}")
+    return points[0].payload
+
+
+@router.get("/items/{item_id}")
+def get_item(item_id: uuid.UUID, services: ServicesDep) -> ItemOut:
+    """An item's text, source, metadata and image URL."""
+    payload = _payload(services, item_id)
+    return ItemOut.from_payload(str(item_id), payload, services.settings.api.public_url)
+
+
+@router.get(
+    "/items/{item_id}/image",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/*": {}}, "description": "The item's picture."}},
+)
+def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> FileResponse:
+    """The item's picture as it was ingested; 404 for a text-only item."""
+    payload = _payload(services, item_id)
+    stored = payload.get(keys.IMAGE_PATH)
+    if not payload.get(keys.HAS_IMAGE) or not stored:
+        raise NotFoundError(f"item {item_id} has no image")
+    path = Path(stored)
+    if not path.is_file():
+        raise NotFoundError(f"the image file of item {item_id} is gone; re-ingest the item")
+    return FileResponse(path, media_type=payload.get(keys.MIME) or None)
+
+
+@router.delete("/items/{item_id}")
+def delete_item(item_id: uuid.UUID, services: ServicesDep) -> DeletedOut:
+    """Remove an item from the collection (its source file is left alone)."""
+    _payload(services, item_id)
+    services.store.delete([str(item_id)])
+    return DeletedOut(id=str(item_id))
+
+
+@router.get("/stats")
+def stats(services: ServicesDep) -> StatsOut:
+    """How many items the collection holds, and the embedder and store that serve it."""
+    store, embedder = services.store, services.embedder
+    return StatsOut(
+        collection=store.collection,
+        points=store.count(),
+        with_image=store.count(Filter(must=(MatchValue(keys.HAS_IMAGE, True),))),
+        with_text=store.count(Filter(must=(MatchValue(keys.HAS_TEXT, True),))),
+        embedder=embedder.model_id,
+        dim=embedder.dim,
+        store=_engine(services.settings.store.url),
+    )
+
+
+def _engine(url: str) -> str:
+    url = url.strip()
+    if not url:
+        return "edge"
+    return "server" if url.startswith(("http://", "https://")) else "local"

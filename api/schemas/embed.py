@@ -1,0 +1,39 @@
+"""Embeddings of texts and images, and text-image similarity."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+MAX_BATCH = 256
+"""Most texts or images one request may embed."""
+
+
+class EmbedTextIn(BaseModel):
+    """Texts to embed into the shared image-text space."""
+
+    texts: list[str] = Field(min_length=1, max_length=MAX_BATCH, examples=[["a red square"]])
+
+
+class EmbedOut(BaseModel):
+    """One L2-normalised float32 vector per input, in input order."""
+
+    model: str
+    dim: int
+    embeddings: list[list[float]]
+    truncated: list[bool] | None = None
+    """Per text: whether it was cut at the model's context length (texts only)."""
+
+
+class SimilarityScore(BaseModel):
+    text: str
+    score: float
+    """Cosine of the image and the text, in [-1, 1]."""
+    probability: float
+    """Softmax over the request's texts at the model's temperature (zero-shot classification)."""
+
+
+class SimilarityOut(BaseModel):
+    """The texts scored against the image, in request order."""
+
+    model: str
+    scores: list[SimilarityScore]
