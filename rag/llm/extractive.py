@@ -26,42 +26,9 @@ NOTHING_TO_QUOTE = "The context holds no text to quote for this question."
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"\w+")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "does",
-        "do",
-        "for",
-        "from",
-        "how",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-    ]
-)
+_STOPWORD_TEXT = """a an and are as at be by does do for from how in is it its of on or that the
+this to was what when where which who why with"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class ExtractiveChatModel:
