@@ -1,0 +1,145 @@
+"""A folder tree as items: images with sidecar or captions-file text, and text-only files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from ingest.images import IMAGE_SUFFIXES
+from ingest.items import Ignored, Source, SourceItem
+from ingest.records import Record, iter_records
+from ingest.report import ItemError
+
+CAPTION_FILES = ("captions.jsonl", "captions.csv")
+TEXT_SUFFIXES = (".json", ".txt")
+"""Sidecar kinds, in order of preference when an image has both."""
+
+Found = SourceItem | ItemError | Ignored
+
+
+@dataclass
+class Captions:
+    """Entries of the root's captions files by image path (with the line they came from)."""
+
+    records: dict[str, tuple[str, Record]] = field(default_factory=dict)
+    errors: list[ItemError] = field(default_factory=list)
+
+
+def folder_source(path: Path) -> Source:
+    """Every item under ``path``, streamed one folder at a time (names sorted).
+
+    Only the root's captions files and one folder's names are held in memory.
+    """
+    root = path.resolve()
+    return Source(root=str(root), items=_folder_items(root, path))
+
+
+def _folder_items(root: Path, shown: Path) -> Iterator[Found]:
+    captions = _load_captions(root, shown)
+    yield from captions.errors
+    used: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        yield from _prune_dirs(root, here, dirnames)
+        for entry in _dir_items(root, shown, here, sorted(filenames), captions):
+            if isinstance(entry, SourceItem):
+                used.add(entry.source)
+            yield entry
+    for name, (line, record) in captions.records.items():
+        if name not in used:
+            yield ItemError(line, f"captions entry's image not found: {record.image}")
+
+
+def _prune_dirs(root: Path, here: Path, dirnames: list[str]) -> Iterator[Ignored]:
+    """Drop hidden and symlinked folders from the walk (they are reported as ignored)."""
+    keep = []
+    for name in sorted(dirnames):
+        if name.startswith(".") or (here / name).is_symlink():
+            yield Ignored((here / name).relative_to(root).as_posix())
+        else:
+            keep.append(name)
+    dirnames[:] = keep
+
+
+def _dir_items(
+    root: Path, shown: Path, here: Path, names: list[str], captions: Captions
+) -> Iterator[SourceItem | Ignored]:
+    visible = [name for name in names if not name.startswith(".")]
+    image_stems = {_stem(n) for n in visible if _suffix(n) in IMAGE_SUFFIXES}
+    sidecars = _sidecars(visible)
+    for name in names:
+        rel = (here / name).relative_to(root).as_posix()
+        kind = _suffix(name)
+        if here == root and name in CAPTION_FILES:
+            continue
+        if name.startswith(".") or kind not in IMAGE_SUFFIXES | set(TEXT_SUFFIXES):
+            yield Ignored(rel)
+        elif kind in IMAGE_SUFFIXES:
+            sidecar = sidecars.get(_stem(name))
+            yield _image_item(root, shown, rel, sidecar and here / sidecar, captions)
+        elif _stem(name) not in image_stems:
+            yield _item(root, shown, rel, image=False, text_file=here / name)
+
+
+def _sidecars(names: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for suffix in reversed(TEXT_SUFFIXES):
+        found.update({_stem(n): n for n in names if _suffix(n) == suffix})
+    return found
+
+
+def _image_item(
+    root: Path, shown: Path, rel: str, sidecar: Path | None, captions: Captions
+) -> SourceItem:
+    entry = captions.records.get(rel)
+    if sidecar is not None or entry is None:
+        return _item(root, shown, rel, image=True, text_file=sidecar)
+    record = entry[1]
+    return _item(
+        root,
+        shown,
+        rel,
+        image=True,
+        text=record.text,
+        external_id=record.external_id,
+        metadata=record.metadata,
+    )
+
+
+def _item(root: Path, shown: Path, rel: str, image: bool, **fields: object) -> SourceItem:
+    path = root / rel
+    return SourceItem(
+        source=rel,
+        display=str(shown / rel),
+        image_file=path if image else None,
+        root=root,
+        key_file=path,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _load_captions(root: Path, shown: Path) -> Captions:
+    captions = Captions()
+    for name in CAPTION_FILES:
+        if not (root / name).is_file():
+            continue
+        for number, record in iter_records(root / name):
+            line = f"{shown / name}:{number}"
+            if not isinstance(record, Record):
+                captions.errors.append(ItemError(line, str(record)))
+            elif not record.image:
+                captions.errors.append(ItemError(line, "captions entry needs an 'image' path"))
+            else:
+                key = PurePosixPath(record.image).as_posix().removeprefix("./")
+                captions.records[key] = (line, record)
+    return captions
+
+
+def _stem(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _suffix(name: str) -> str:
+    return "." + name.rsplit(".", 1)[1].lower() if "." in name else ""

@@ -1,0 +1,84 @@
+"""Decoding untrusted image bytes: an allow-list of formats, a pixel cap, the first frame only."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from rag.errors import InvalidInputError
+
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+"""Pillow formats an image may have, whatever its file extension says (JPEG includes MPO)."""
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+)
+"""File extensions (lower case) that make a file in a folder an image item."""
+
+_EXTENSIONS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tiff",
+}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """The first frame as RGB, and what the payload records about the file."""
+
+    image: Image.Image
+    format: str
+    mime: str
+    width: int
+    height: int
+
+    @property
+    def extension(self) -> str:
+        """The usual file extension of the real format (``jpg``, ``png``…)."""
+        return _EXTENSIONS[self.format]
+
+
+def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+    """Decode ``data`` or raise :class:`InvalidInputError` saying why it is unusable.
+
+    Rejects empty, corrupt and truncated data, formats outside :data:`ALLOWED_FORMATS`, images of
+    more than ``max_pixels`` pixels and anything Pillow flags as a decompression bomb.
+    """
+    if not data:
+        raise InvalidInputError("empty file (0 bytes)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return _decode(data, max_pixels)
+        except InvalidInputError:
+            raise
+        except UnidentifiedImageError:
+            raise InvalidInputError(
+                "not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF)"
+            ) from None
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise InvalidInputError(f"decompression bomb: {exc}") from None
+        except Exception as exc:  # Pillow raises many types on broken data
+            raise InvalidInputError(f"corrupt or truncated image: {exc}") from None
+
+
+def _decode(data: bytes, max_pixels: int) -> DecodedImage:
+    with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as opened:
+        width, height = opened.size
+        if width * height > max_pixels:
+            raise InvalidInputError(
+                f"image is {width}x{height} = {width * height} pixels, over the cap of "
+                f"{max_pixels} (MMRAG_INGEST__MAX_IMAGE_PIXELS)"
+            )
+        opened.seek(0)
+        rgb = opened.convert("RGB")
+        rgb.load()
+        fmt = str(opened.format)
+    return DecodedImage(rgb, fmt, Image.MIME.get(fmt, "image/" + fmt.lower()), width, height)

@@ -1,0 +1,41 @@
+"""A manifest (JSONL or CSV) as items: one per line, image paths relative to the manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from ingest.items import Source, SourceItem
+from ingest.records import Record, iter_records
+from ingest.report import ItemError
+
+
+def manifest_source(path: Path) -> Source:
+    """The manifest's items, streamed line by line; images must lie under its folder."""
+    manifest = path.resolve()
+    return Source(root=str(manifest), items=_manifest_items(manifest, path))
+
+
+def _manifest_items(manifest: Path, shown: Path) -> Iterator[SourceItem | ItemError]:
+    root = manifest.parent
+    for number, record in iter_records(manifest):
+        line = f"{shown}:{number}"
+        if not isinstance(record, Record):
+            yield ItemError(line, str(record))
+        elif not (record.image or record.text):
+            yield ItemError(line, "a manifest line needs an 'image' and/or a 'text'")
+        else:
+            yield _item(root, manifest, line, number, record)
+
+
+def _item(root: Path, manifest: Path, line: str, number: int, record: Record) -> SourceItem:
+    image = PurePosixPath(record.image).as_posix().removeprefix("./") if record.image else None
+    return SourceItem(
+        source=image or f"{manifest.name}:{number}",
+        display=line,
+        image_file=root / image if image else None,
+        text=record.text,
+        external_id=record.external_id,
+        metadata=record.metadata,
+        root=root,
+    )

@@ -1,0 +1,271 @@
+"""The ingest loop: read and decode in a thread pool, embed on this thread, upsert per batch.
+
+Stages, per batch of ``batch_size`` items::
+
+    pool:  read files + hash ──► main: skip unchanged ──► pool: decode + preprocess
+                                                                   │
+    main:  embed pixels + texts ──► one upsert (both vectors of a point together) ◄─┘
+
+At most about three batches are in flight, so memory stays flat however large the source.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from itertools import islice
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ingest.chunking import chunk_text
+from ingest.images import decode_image
+from ingest.items import DecodedItem, Ignored, ImageInfo, ReadItem, Source, SourceItem
+from ingest.points import base_payload, fingerprint, is_unchanged, item_points, stale_chunk_ids
+from ingest.prune import prune_source
+from ingest.reading import ItemReader
+from ingest.report import IngestReport, ItemError, ProgressSink
+from rag import payload as keys
+from rag.config import IngestSettings
+from rag.embedding.base import Embedder
+from rag.errors import InvalidInputError
+from rag.store.base import VectorStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An item that failed after its source was known (its old point survives ``--prune``)."""
+
+    item: SourceItem
+    error: ItemError
+
+
+@dataclass
+class _Batch:
+    futures: list[Future[DecodedItem | Rejected]]
+    stored: dict[str, dict[str, Any]]
+
+
+@dataclass
+class _SourceRun:
+    root: str
+    ids: set[str] = field(default_factory=set)
+    failed_sources: set[str] = field(default_factory=set)
+
+
+class Ingestor:
+    """Ingests sources into one store with one embedder; the report adds up over sources.
+
+    Example::
+
+        ingestor = Ingestor(services.embedder, services.store, settings.ingest)
+        report = ingestor.ingest(open_source(Path("photos")), prune=True)
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        settings: IngestSettings,
+        progress: ProgressSink | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.settings = settings
+        self.progress = progress
+        self.should_stop = should_stop or (lambda: False)
+        self.report = IngestReport()
+        chunker = partial(
+            chunk_text, count_tokens=embedder.count_tokens, context_length=embedder.context_length
+        )
+        self.reader = ItemReader(store.collection, settings, chunker)
+
+    def ingest(self, source: Source, prune: bool = False) -> IngestReport:
+        """Ingest every item of ``source``; with ``prune``, then delete the points of
+        ``source.root`` that this run did not see (skipped when the run was stopped)."""
+        started = time.perf_counter()
+        run = _SourceRun(source.root)
+        pool = ThreadPoolExecutor(self.settings.decode_workers, thread_name_prefix="mmrag-ingest")
+        try:
+            self._run(pool, source, run)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if prune and source.prunable and not self.report.stopped:
+            self.report.pruned += prune_source(self.store, run.root, run.ids, run.failed_sources)
+        self.store.flush()
+        self.report.elapsed_s += time.perf_counter() - started
+        return self.report
+
+    def _run(self, pool: ThreadPoolExecutor, source: Source, run: _SourceRun) -> None:
+        size = self.settings.batch_size
+        reads = _ordered_map(pool, self._read, source.items, ahead=2 * size)
+        pending: deque[_Batch] = deque()
+        for window in _batched(reads, size):
+            if self.should_stop():
+                self.report.stopped = True
+                break
+            todo, stored = self._select(window, run)
+            pending.append(_Batch([pool.submit(self._decode, r) for r in todo], stored))
+            if len(pending) > 1:
+                self._write(pending.popleft(), run)
+        while pending:
+            self._write(pending.popleft(), run)
+
+    # --- stage one (pool): read, hash, name ------------------------------------------------
+
+    def _read(
+        self, entry: SourceItem | ItemError | Ignored
+    ) -> ReadItem | Rejected | ItemError | Ignored:
+        if not isinstance(entry, SourceItem):
+            return entry
+        return _guarded(entry, self.reader.read)
+
+    # --- main thread: duplicates and unchanged items ---------------------------------------
+
+    def _select(
+        self, window: list[ReadItem | Rejected | ItemError | Ignored], run: _SourceRun
+    ) -> tuple[list[ReadItem], dict[str, dict[str, Any]]]:
+        fresh: list[ReadItem] = []
+        for entry in window:
+            if isinstance(entry, Ignored):
+                self.report.ignored += 1
+                continue
+            self.report.seen += 1
+            if isinstance(entry, ReadItem) and entry.point_id in run.ids:
+                entry = _duplicate(entry)
+            if isinstance(entry, ReadItem):
+                run.ids.add(entry.point_id)
+                fresh.append(entry)
+            else:
+                self._fail(entry, run)
+        return self._changed(fresh, run.root)
+
+    def _changed(
+        self, fresh: list[ReadItem], root: str
+    ) -> tuple[list[ReadItem], dict[str, dict[str, Any]]]:
+        stored = (
+            {p.id: p.payload for p in self.store.get([r.point_id for r in fresh])} if fresh else {}
+        )
+        if self.settings.policy == "overwrite":
+            return fresh, stored
+        todo = []
+        for read in fresh:
+            if is_unchanged(
+                stored.get(read.point_id), fingerprint(read, root, self.embedder.model_id)
+            ):
+                self.report.unchanged += 1
+            else:
+                todo.append(read)
+        return todo, stored
+
+    # --- stage two (pool): decode and preprocess ------------------------------------------
+
+    def _decode(self, read: ReadItem) -> DecodedItem | Rejected:
+        return _guarded(read.item, lambda _: self._decode_read(read))
+
+    def _decode_read(self, read: ReadItem) -> DecodedItem:
+        if read.image_bytes is None:
+            return DecodedItem(read)
+        image = decode_image(read.image_bytes, self.settings.max_image_pixels)
+        pixels = self.embedder.preprocess_images([image.image])
+        read.image_bytes = None
+        return DecodedItem(read, pixels, ImageInfo(image.mime, image.width, image.height))
+
+    # --- main thread: embed and write -----------------------------------------------------
+
+    def _write(self, batch: _Batch, run: _SourceRun) -> None:
+        items: list[DecodedItem] = []
+        for future in batch.futures:
+            result = future.result()
+            if isinstance(result, Rejected):
+                self._fail(result, run)
+            else:
+                items.append(result)
+        if items:
+            self._embed_and_upsert(items, batch.stored, run.root)
+        if self.progress is not None:
+            self.progress.update(self.report)
+
+    def _embed_and_upsert(
+        self, items: list[DecodedItem], stored: dict[str, dict[str, Any]], root: str
+    ) -> None:
+        image_vectors = self._embed_images(items)
+        texts = [chunk for item in items for chunk in item.read.chunks]
+        encoding = self.embedder.encode_texts(texts)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        points, stale, offset = [], [], 0
+        for item, image_vector in zip(items, image_vectors, strict=True):
+            count = len(item.read.chunks)
+            text_vectors = list(encoding.vectors[offset : offset + count])
+            self.report.truncated += any(encoding.truncated[offset : offset + count])
+            offset += count
+            base = base_payload(item, root, self.embedder.model_id, now)
+            points += item_points(item, image_vector, text_vectors, base, self.store.collection)
+            previous = stored.get(item.read.point_id, {}).get(keys.CHUNK_COUNT)
+            stale += stale_chunk_ids(self.store.collection, item.read.key, previous, max(1, count))
+        self.store.upsert(points)
+        if stale:
+            self.store.delete(stale)
+        self.report.written += len(items)
+        self.report.points_written += len(points)
+
+    def _embed_images(self, items: list[DecodedItem]) -> list[np.ndarray | None]:
+        with_pixels = [item.pixels for item in items if item.pixels is not None]
+        if not with_pixels:
+            return [None] * len(items)
+        vectors = iter(self.embedder.embed_pixels(np.concatenate(with_pixels)))
+        return [next(vectors) if item.pixels is not None else None for item in items]
+
+    def _fail(self, entry: Rejected | ItemError, run: _SourceRun) -> None:
+        if isinstance(entry, Rejected):
+            run.failed_sources.add(entry.item.source)
+            entry = entry.error
+        self.report.failures.append(entry)
+
+
+def _guarded(item: SourceItem, step: Callable[[SourceItem], T]) -> T | Rejected:
+    """Run one item's step; any error rejects that item alone."""
+    try:
+        return step(item)
+    except InvalidInputError as exc:
+        return Rejected(item, ItemError(item.display, str(exc)))
+    except Exception as exc:
+        log.exception("unexpected error on %s", item.display)
+        return Rejected(
+            item, ItemError(item.display, f"unexpected error: {type(exc).__name__}: {exc}")
+        )
+
+
+def _duplicate(read: ReadItem) -> Rejected:
+    reason = f"duplicate: an earlier item of this run has the same source key ({read.key})"
+    return Rejected(read.item, ItemError(read.item.display, reason))
+
+
+def _ordered_map(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int
+) -> Iterator[R]:
+    """``map(fn, items)`` in the pool, in order, with at most ``ahead`` calls in flight."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

@@ -1,0 +1,76 @@
+"""Points from embedded items: payloads, chunk ids, and whether a stored point is up to date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ingest.items import DecodedItem, ReadItem
+from ingest.reading import chunk_point_id
+from rag import payload as keys
+from rag.store.base import IMAGE, TEXT, PointRecord
+
+
+def fingerprint(read: ReadItem, source_root: str, embedder_id: str) -> dict[str, Any]:
+    """Payload values that must match for a stored point to count as unchanged."""
+    return {
+        keys.CONTENT_HASH: read.content_hash,
+        keys.METADATA: read.metadata,
+        keys.EXTERNAL_ID: read.external_id,
+        keys.SOURCE: read.item.source,
+        keys.SOURCE_ROOT: source_root,
+        keys.IMAGE_PATH: str(read.image_path) if read.image_path else None,
+        keys.EMBEDDER: embedder_id,
+        keys.CHUNK_COUNT: max(1, len(read.chunks)),
+    }
+
+
+def is_unchanged(stored: Mapping[str, Any] | None, expected: Mapping[str, Any]) -> bool:
+    return stored is not None and all(stored.get(k) == v for k, v in expected.items())
+
+
+def item_points(
+    item: DecodedItem,
+    image_vector: np.ndarray | None,
+    text_vectors: list[np.ndarray],
+    base: Mapping[str, Any],
+    collection: str,
+) -> list[PointRecord]:
+    """One point per chunk (one point for an item without text), each with both vectors."""
+    read = item.read
+    count = max(1, len(text_vectors))
+    points = []
+    for index in range(count):
+        vectors = {} if image_vector is None else {IMAGE: image_vector}
+        payload = {**base, keys.CHUNK_INDEX: index}
+        if text_vectors:
+            vectors[TEXT] = text_vectors[index]
+        if count > 1:
+            payload[keys.CHUNK_TEXT] = read.chunks[index]
+        points.append(PointRecord(chunk_point_id(collection, read.key, index), vectors, payload))
+    return points
+
+
+def base_payload(item: DecodedItem, source_root: str, embedder_id: str, now: str) -> dict:
+    """The payload every point of ``item`` shares (``rag/payload.py`` describes each key)."""
+    read, image = item.read, item.image
+    return {
+        **fingerprint(read, source_root, embedder_id),
+        keys.TEXT: read.text,
+        keys.ITEM_KEY: read.key,
+        keys.MIME: image.mime if image else None,
+        keys.WIDTH: image.width if image else None,
+        keys.HEIGHT: image.height if image else None,
+        keys.HAS_IMAGE: image is not None,
+        keys.HAS_TEXT: read.text is not None,
+        keys.INGESTED_AT: now,
+    }
+
+
+def stale_chunk_ids(collection: str, key: str, stored_count: object, new_count: int) -> list[str]:
+    """Ids of chunks a previous, longer version of the item had and this one lacks."""
+    if not isinstance(stored_count, int) or stored_count <= new_count:
+        return []
+    return [chunk_point_id(collection, key, i) for i in range(new_count, stored_count)]

@@ -1,0 +1,85 @@
+"""Stage one of the pipeline: read an item's files, resolve its text, hash it, name its point."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ingest.files import confined, decode_utf8, read_capped
+from ingest.items import ReadItem, SourceItem
+from ingest.records import parse_record
+from rag.config import IngestSettings
+from rag.errors import InvalidInputError
+from rag.ids import content_hash, item_key, point_id
+
+Chunker = Callable[[str], list[str]]
+
+
+class ItemReader:
+    """Turns a :class:`SourceItem` into a :class:`ReadItem` (thread-safe; runs in the pool).
+
+    Raises :class:`InvalidInputError` with the reason when the item is unusable.
+    """
+
+    def __init__(self, collection: str, settings: IngestSettings, chunker: Chunker) -> None:
+        self.collection = collection
+        self.settings = settings
+        self.chunker = chunker
+
+    def read(self, item: SourceItem) -> ReadItem:
+        text, external_id, metadata = item.text, item.external_id, item.metadata
+        if item.text_file is not None:
+            text, external_id, metadata = self._read_text_file(item.text_file, item.root)
+        image_path = image_bytes = None
+        if item.image_file is not None:
+            image_path = confined(item.image_file, item.root)
+            image_bytes = read_capped(image_path, self.settings.max_file_bytes)
+        text = text.strip() if text and text.strip() else None
+        if image_bytes is None and text is None:
+            raise InvalidInputError("the item has neither an image nor text")
+        digest = content_hash(image_bytes, text)
+        key = _source_key(external_id, item.key_file, digest)
+        return ReadItem(
+            item=item,
+            key=key,
+            point_id=point_id(self.collection, key),
+            content_hash=digest,
+            text=text,
+            chunks=self._chunks(text),
+            external_id=external_id,
+            metadata=metadata,
+            image_bytes=image_bytes,
+            image_path=image_path,
+        )
+
+    def _read_text_file(
+        self, path: Path, root: Path | None
+    ) -> tuple[str, str | None, dict[str, Any]]:
+        data = read_capped(confined(path, root), self.settings.max_file_bytes)
+        text = decode_utf8(data, f"{path.name}")
+        if path.suffix.lower() != ".json":
+            return text, None, {}
+        try:
+            record = parse_record(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{path.name} is not valid JSON: {exc}") from None
+        return record.text or "", record.external_id, record.metadata
+
+    def _chunks(self, text: str | None) -> list[str]:
+        if text is None:
+            return []
+        return self.chunker(text) if self.settings.long_text == "chunk" else [text]
+
+
+def _source_key(external_id: str | None, key_file: Path | None, digest: str) -> str:
+    """``id:<external id>``, else ``file:<path>`` (folder items), else ``sha256:<hash>``."""
+    if not external_id and key_file is not None:
+        return f"file:{key_file}"
+    return item_key(external_id, digest)
+
+
+def chunk_point_id(collection: str, key: str, index: int) -> str:
+    """Point id of chunk ``index`` of an item: the item's id for chunk 0, stable for the rest."""
+    return point_id(collection, key if index == 0 else f"{key}#{index}")
