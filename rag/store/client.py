@@ -190,6 +190,7 @@ class QdrantClientStore:
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
+        convert.check_prefetches(prefetches)
         dim = self._require_dim()
         condition = client_filter(flt)
         stages = [

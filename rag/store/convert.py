@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from rag.errors import CollectionMismatchError, InvalidInputError, NotFoundError
-from rag.store.base import VECTOR_NAMES, PointRecord, ScoredPoint, StoredPoint
+from rag.store.base import VECTOR_NAMES, PointRecord, Prefetch, ScoredPoint, StoredPoint
 
 ENGINE_RRF_K = 2
 """The rank constant both engines use for RRF (Qdrant's default): score = sum 1 / (k + rank)."""
@@ -142,6 +142,17 @@ def sort_hits(hits: list[ScoredPoint]) -> list[ScoredPoint]:
 def check_limit(limit: int, what: str = "limit") -> None:
     if limit < 1:
         raise InvalidInputError(f"{what} must be at least 1, got {limit}")
+
+
+def check_prefetches(prefetches: Sequence[Prefetch]) -> None:
+    if not prefetches:
+        raise InvalidInputError("a fused query needs at least one prefetch")
+    for prefetch in prefetches:
+        if prefetch.vector_name not in VECTOR_NAMES:
+            raise InvalidInputError(
+                f"unknown vector name {prefetch.vector_name!r}: use one of {VECTOR_NAMES}"
+            )
+        check_limit(prefetch.limit, "prefetch limit")
 
 
 def check_dims(collection: str, found: Mapping[str, tuple[int, str]], dim: int) -> None:

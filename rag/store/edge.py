@@ -56,6 +56,7 @@ class EdgeStore:
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
         self._dim: int | None = None
+        self._closed = False
         if (self.path / CONFIG_FILE).exists():
             self._open(lambda: qe.EdgeShard.load(str(self.path)))
 
@@ -63,6 +64,8 @@ class EdgeStore:
 
     def ensure_collection(self, dim: int) -> None:
         with self._lock:
+            if self._closed:
+                raise StoreError(f"the store of collection {self.collection!r} is closed")
             found = self._stored_layout()
             if found is not None:
                 convert.check_dims(self.collection, found, dim)
@@ -87,8 +90,15 @@ class EdgeStore:
             if self._shard is not None:
                 self._call(self._shard.flush)
 
+    def optimize(self) -> bool:
+        """Merge segments and build HNSW indexes now, blocking (Edge has no background
+        optimizer; until this runs, searches scan). True when something was optimized."""
+        with self._lock:
+            return bool(self._call(self._require_shard().optimize))
+
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             shard, self._shard = self._shard, None
             if shard is not None:
                 self._call(shard.flush)
@@ -182,6 +192,7 @@ class EdgeStore:
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
+        convert.check_prefetches(prefetches)
         dim = self._require_dim()
         condition = edge_filter(flt)
         stages = [
@@ -245,6 +256,8 @@ class EdgeStore:
     def _require_shard(self) -> qe.EdgeShard:
         shard = self._shard
         if shard is None:
+            if self._closed:
+                raise StoreError(f"the store of collection {self.collection!r} is closed")
             raise convert.missing_collection(self.collection)
         return shard
 

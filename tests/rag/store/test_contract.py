@@ -173,6 +173,10 @@ def test_invalid_queries(store: VectorStore) -> None:
         store.search("image", np.ones(DIM), 0)
     with pytest.raises(InvalidInputError, match="fusion"):
         store.fused_query([Prefetch("image", np.ones(DIM), 3)], "max", 3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="at least one prefetch"):
+        store.fused_query([], "rrf", 3)
+    with pytest.raises(InvalidInputError, match="prefetch limit"):
+        store.fused_query([Prefetch("image", np.ones(DIM), 0)], "rrf", 3)
 
 
 @pytest.mark.parametrize("name", list(FILTERS))
@@ -197,6 +201,13 @@ def test_delete_and_delete_by_filter(store: VectorStore) -> None:
     store.delete_by_filter(FILTERS["match"])
     remaining = [p for p in points[2:] if not matches(p, FILTERS["match"])]
     assert sorted(ids_of(store.scroll(limit=100)[0])) == sorted(p.id for p in remaining)
+
+
+def test_empty_filter_matches_everything(store: VectorStore) -> None:
+    store.upsert(random_points(5))
+    assert store.count(Filter()) == 5
+    store.delete_by_filter(Filter())
+    assert store.count() == 0
 
 
 def test_scroll_pages_by_id(store: VectorStore) -> None:

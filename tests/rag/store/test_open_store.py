@@ -8,7 +8,7 @@ import pytest
 
 from rag.config import StoreSettings
 from rag.errors import CollectionMismatchError, ConfigError, StoreError
-from rag.store import VectorStore, edge_path, open_store
+from rag.store import INDEXED_PAYLOAD_FIELDS, VectorStore, edge_path, open_store
 from rag.store.client import QdrantClientStore
 from rag.store.edge import EdgeStore
 
@@ -95,3 +95,17 @@ def test_collections_are_independent(tmp_path: Path) -> None:
     assert (one.count(), two.count(), two.collection_dim()) == (3, 0, DIM * 2)
     one.close()
     two.close()
+
+
+def test_edge_indexes_payload_fields_and_refuses_use_after_close(tmp_path: Path) -> None:
+    store = open_store(StoreSettings(), tmp_path)
+    assert isinstance(store, EdgeStore)
+    store.ensure_collection(DIM)
+    schema = store._require_shard().info().payload_schema
+    assert set(INDEXED_PAYLOAD_FIELDS) <= set(schema)
+    store.upsert(random_points(3))
+    assert store.optimize() in (True, False)
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        store.count()
