@@ -1,0 +1,55 @@
+"""Search: text and/or an image in, hits with every stage's score out."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.items import ItemOut
+
+FilterField = str | list[str] | None
+"""Filter expressions, all must hold: ``"metadata.year>=2020"``, ``["source=cats.jsonl", ...]``
+(``key=value``, ``key!=value``, ``key=a|b``, ``key>=n``, ``key<n``; dates compare too)."""
+
+
+class QueryIn(BaseModel):
+    """The retrieval options shared by search and chat; unset ones follow the server's settings."""
+
+    fusion: Literal["rrf", "dbsf", "weighted"] | None = None
+    weights: dict[str, float] | None = Field(
+        default=None, description="Weight of the items' vectors, e.g. {'image': 0.3, 'text': 0.7}."
+    )
+    filter: FilterField = Field(default=None, description=FilterField.__doc__)
+    top_k: int | None = Field(default=None, ge=1, description="At most MMRAG_RETRIEVAL__MAX_TOP_K.")
+    rerank: bool | None = None
+
+
+class SearchIn(QueryIn):
+    """A search by words, a picture (base64 or a data URL), or both."""
+
+    text: str | None = Field(default=None, examples=["a red square"])
+    image: str | None = Field(default=None, description="Base64 image bytes or a data: URL.")
+
+
+class ScoresOut(BaseModel):
+    """``image``/``text``: cosine to the item's image/text vector (``None`` when it has none);
+    ``fused``: the fusion score; ``rerank``: the reranker's relevance when it ran."""
+
+    image: float | None
+    text: float | None
+    fused: float
+    rerank: float | None = None
+
+
+class HitOut(ItemOut):
+    """An item found, with its scores."""
+
+    scores: ScoresOut
+
+
+class SearchOut(BaseModel):
+    hits: list[HitOut]
+    reranked: bool
+    timings: dict[str, float]
+    """Seconds per stage (encode, store, fuse, rerank)."""
