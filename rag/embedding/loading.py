@@ -11,7 +11,9 @@ import torch
 
 from rag.config import ClipSettings
 from rag.embedding.images import Preprocess
+from rag.embedding.resolve import ModelSource, describe, resolve
 from rag.embedding.tokens import TextTokenizer
+from rag.errors import ModelUnavailableError
 
 
 @dataclass(frozen=True)
@@ -28,28 +30,51 @@ class LoadedClip:
 
 def model_id_for(settings: ClipSettings) -> str:
     """A stable name for the settings' model and weights (``ViT-B-32/openai``)."""
-    weights = settings.pretrained or f"random-seed{settings.seed}"
-    return f"{settings.model}/{weights}"
+    return describe(settings)
 
 
 def load_clip(settings: ClipSettings, cache_dir: Path) -> LoadedClip:
-    """Create the model of ``settings``; seeded random weights when ``pretrained`` is empty."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(settings.seed)
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            settings.model, pretrained=settings.pretrained or None, cache_dir=str(cache_dir)
-        )
-    return _finish(model, preprocess, settings.model, model_id_for(settings))
-
-
-def _finish(model: Any, preprocess: Any, name: str, model_id: str) -> LoadedClip:
+    """Resolve, build and load the model of ``settings`` (seeded random weights when empty)."""
+    source = resolve(settings, cache_dir)
+    model, preprocess = _build(source, settings.seed, cache_dir)
+    if source.checkpoint is not None:
+        _load_weights(model, source)
     model.eval()
-    tokenizer = open_clip.get_tokenizer(name)
+    tokenizer = open_clip.get_tokenizer(source.name, cache_dir=str(cache_dir))
     context = int(getattr(model, "context_length", None) or tokenizer.context_length)
-    size = model.visual.image_size
-    image_size = int(size[0] if isinstance(size, tuple | list) else size)
     tokens = TextTokenizer(tokenizer, context)
-    return LoadedClip(model, preprocess, tokens, image_size, _embed_dim(model), model_id)
+    size, dim = _image_size(model), _embed_dim(model)
+    return LoadedClip(model, preprocess, tokens, size, dim, source.model_id)
+
+
+def _build(source: ModelSource, seed: int, cache_dir: Path) -> tuple[Any, Preprocess]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            source.name,
+            load_weights=False,
+            pretrained_text=False,
+            force_quick_gelu=source.quick_gelu,
+            cache_dir=str(cache_dir),
+            **{f"image_{key}": value for key, value in source.preprocess.items()},
+        )
+    return model, preprocess
+
+
+def _load_weights(model: Any, source: ModelSource) -> None:
+    try:
+        open_clip.load_checkpoint(model, str(source.checkpoint), strict=True)
+    except Exception as exc:
+        raise ModelUnavailableError(
+            f"cannot load CLIP weights {source.checkpoint} into {source.name}: {exc}. "
+            "Set MMRAG_CLIP__MODEL to the architecture they were trained with, or give a folder "
+            "holding open_clip_config.json next to the weights"
+        ) from None
+
+
+def _image_size(model: Any) -> int:
+    size = model.visual.image_size
+    return int(size[0] if isinstance(size, tuple | list) else size)
 
 
 def _embed_dim(model: Any) -> int:

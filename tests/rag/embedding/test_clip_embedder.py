@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -65,3 +72,44 @@ def test_load_embedder_returns_one_instance_per_settings(tmp_path) -> None:
     first = load_embedder(tiny_clip_settings(), tmp_path)
     assert load_embedder(tiny_clip_settings(), tmp_path) is first
     assert load_embedder(tiny_clip_settings(seed=1), tmp_path) is not first
+
+
+def test_batches_give_the_same_vectors_as_one_batch(tmp_path) -> None:
+    texts = [f"item number {i} " * (i + 1) for i in range(10)]
+    images = (_images() * 2)[:10]
+    small = ClipEmbedder(tiny_clip_settings().model_copy(update={"batch_size": 3}), tmp_path)
+    large = ClipEmbedder(tiny_clip_settings().model_copy(update={"batch_size": 64}), tmp_path)
+    np.testing.assert_allclose(small.embed_texts(texts), large.embed_texts(texts), atol=1e-5)
+    np.testing.assert_allclose(small.embed_images(images), large.embed_images(images), atol=1e-5)
+
+
+def test_pixels_path_equals_images_path(tiny_embedder) -> None:
+    images = _images()
+    pixels = tiny_embedder.preprocess_images(images)
+    assert pixels.dtype == np.float32 and pixels.shape == (len(images), 3, 32, 32)
+    np.testing.assert_allclose(
+        tiny_embedder.embed_pixels(pixels), tiny_embedder.embed_images(images), atol=1e-6
+    )
+
+
+def test_concurrent_first_use_loads_one_model(tmp_path) -> None:
+    embedder = ClipEmbedder(tiny_clip_settings(seed=3), tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: embedder.embed_texts(["a cat"]), range(4)))
+        loads = pool.map(lambda _: id(load_embedder(tiny_clip_settings(), tmp_path)), range(8))
+        instances = set(loads)
+    assert all(np.array_equal(results[0], r) for r in results)
+    assert len(instances) == 1
+
+
+@pytest.mark.slow
+def test_random_weights_are_the_same_in_another_process(tiny_embedder) -> None:
+    code = (
+        "from rag.embedding import load_embedder, tiny_clip_settings\n"
+        "print(load_embedder(tiny_clip_settings(), '.').embed_texts(['a cat']).tolist())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    other = np.array(json.loads(out.stdout.strip().splitlines()[-1]), dtype=np.float32)
+    np.testing.assert_allclose(other, tiny_embedder.embed_texts(["a cat"]), atol=1e-6)
