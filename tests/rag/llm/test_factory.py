@@ -1,0 +1,81 @@
+"""``build_chat_model`` and the ``auto`` choice: Ollama if reachable with the model, else
+llama.cpp if installed, else extractive."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from rag.config import LLMSettings
+from rag.errors import ConfigError, LLMUnavailableError
+from rag.llm import (
+    ChatModel,
+    ExtractiveChatModel,
+    LlamaCppChatModel,
+    OllamaChatModel,
+    build_chat_model,
+)
+from tests.fakes.ollama_server import FakeOllama, unused_port_url
+
+
+def auto(**kwargs: object) -> ChatModel:
+    return build_chat_model(LLMSettings(backend="auto", connect_timeout_s=0.5, **kwargs))
+
+
+def test_auto_picks_reachable_ollama_with_the_model(fake_ollama: FakeOllama) -> None:
+    model = auto(ollama_host=fake_ollama.url)
+    assert isinstance(model, OllamaChatModel)
+    assert model.model_name == "llama3.2"
+
+
+def test_auto_keeps_a_busy_ollama(fake_ollama: FakeOllama) -> None:
+    fake_ollama.mode = "busy"  # /api/chat is busy; the probe still sees the model
+    assert isinstance(auto(ollama_host=fake_ollama.url), OllamaChatModel)
+
+
+def test_auto_falls_back_to_llamacpp_when_ollama_lacks_the_model(fake_ollama: FakeOllama) -> None:
+    model = auto(ollama_host=fake_ollama.url, model="mistral")
+    assert isinstance(model, LlamaCppChatModel)
+
+
+def test_auto_falls_back_to_llamacpp_when_ollama_is_down() -> None:
+    assert isinstance(auto(ollama_host=unused_port_url()), LlamaCppChatModel)
+
+
+def test_auto_without_host_uses_llamacpp() -> None:
+    model = auto()
+    assert isinstance(model, LlamaCppChatModel)
+    assert model.model_name == "SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_auto_without_llamacpp_is_extractive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    assert isinstance(auto(ollama_host=unused_port_url()), ExtractiveChatModel)
+
+
+def test_auto_with_a_missing_gguf_is_extractive() -> None:
+    assert isinstance(auto(model="/nowhere/model.gguf"), ExtractiveChatModel)
+
+
+def test_explicit_backends() -> None:
+    assert isinstance(build_chat_model(LLMSettings(backend="extractive")), ExtractiveChatModel)
+    assert isinstance(build_chat_model(LLMSettings(backend="llamacpp")), LlamaCppChatModel)
+    ollama = build_chat_model(LLMSettings(backend="ollama", ollama_host="http://h:1", model="m"))
+    assert isinstance(ollama, OllamaChatModel)  # built without contacting the server
+
+
+def test_explicit_ollama_needs_a_host() -> None:
+    with pytest.raises(ConfigError, match="MMRAG_LLM__OLLAMA_HOST"):
+        build_chat_model(LLMSettings(backend="ollama"))
+
+
+def test_explicit_llamacpp_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    with pytest.raises(LLMUnavailableError, match="local-llm"):
+        build_chat_model(LLMSettings(backend="llamacpp"))
+
+
+def test_every_backend_speaks_the_protocol() -> None:
+    for backend in ("extractive", "llamacpp"):
+        assert isinstance(build_chat_model(LLMSettings(backend=backend)), ChatModel)
