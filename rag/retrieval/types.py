@@ -68,7 +68,7 @@ class Query:
 
 @dataclass
 class SearchResult:
-    """Hits best first, plus where the time went (seconds per stage: encode, store, fuse, rerank)."""
+    """Hits best first, and where the time went (seconds per stage: encode, store, fuse, rerank)."""
 
     hits: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)

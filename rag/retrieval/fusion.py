@@ -1,0 +1,94 @@
+"""Fusion as pure functions: Qdrant's RRF and DBSF formulas, and the exact weighted sum of cosines.
+
+Candidate lists are sequences of ``(point_id, score)`` pairs, best first. Every function returns
+``{point_id: fused_score}``; :func:`ranked` turns that into a deterministic order (score, then id).
+
+Example::
+
+    scores = rrf([[("a", 0.9), ("b", 0.8)], [("b", 0.7)]], k=60)
+    ranked(scores)  # [("b", ...), ("a", ...)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+CandidateList = Sequence[tuple[str, float]]
+
+
+def rrf_term(position: int, k: int, weight: float = 1.0) -> float:
+    """One list's contribution for the item at 0-based ``position``: ``1 / ((pos+1)/w + k - 1)``.
+
+    With ``weight`` 1 this is Qdrant's ``1 / (k + pos)``; a weight ``w`` divides the rank by ``w``,
+    as Qdrant's weighted RRF does. Weight 0 contributes nothing.
+    """
+    if weight <= 0:
+        return 0.0
+    return 1.0 / ((position + 1.0) / weight + k - 1.0)
+
+
+def rrf(
+    lists: Sequence[CandidateList], k: int = 60, weights: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Reciprocal rank fusion: each item sums :func:`rrf_term` over the lists it appears in."""
+    if weights is not None and len(weights) != len(lists):
+        raise ValueError("rrf needs one weight per candidate list")
+    scores: dict[str, float] = {}
+    for index, candidates in enumerate(lists):
+        weight = 1.0 if weights is None else weights[index]
+        for position, (point_id, _) in enumerate(candidates):
+            scores[point_id] = scores.get(point_id, 0.0) + rrf_term(position, k, weight)
+    return scores
+
+
+def dbsf_normalize(candidates: CandidateList) -> dict[str, float]:
+    """Scale one list's scores by its mean ± 3 sample standard deviations (Qdrant's DBSF).
+
+    A list of one item, or of equal scores, maps every item to 0.5.
+    """
+    values = np.array([score for _, score in candidates], dtype=np.float64)
+    if len(values) < 2 or float(np.var(values, ddof=1)) == 0.0:
+        return {point_id: 0.5 for point_id, _ in candidates}
+    mean, std = float(values.mean()), float(np.std(values, ddof=1))
+    low, high = mean - 3 * std, mean + 3 * std
+    return {point_id: (score - low) / (high - low) for point_id, score in candidates}
+
+
+def dbsf(lists: Sequence[CandidateList]) -> dict[str, float]:
+    """Distribution-based score fusion: the sum of each list's :func:`dbsf_normalize` scores."""
+    scores: dict[str, float] = {}
+    for candidates in lists:
+        for point_id, value in dbsf_normalize(candidates).items():
+            scores[point_id] = scores.get(point_id, 0.0) + value
+    return scores
+
+
+def weighted_scores(similarities: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted average of each row's similarities, renormalised over the vectors the item has.
+
+    ``similarities`` is ``(n_items, n_vectors)`` with NaN where an item lacks that vector;
+    ``weights`` is ``(n_vectors,)``, non-negative. An item whose present vectors all weigh 0 gets
+    NaN (it has nothing the request asked about).
+    """
+    present = ~np.isnan(similarities)
+    w = np.where(present, weights[None, :], 0.0)
+    total = w.sum(axis=1)
+    summed = (np.where(present, similarities, 0.0) * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, summed / np.where(total > 0, total, 1.0), np.nan)
+
+
+def cosines(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Cosine of ``query`` ``(dim,)`` to each row of ``vectors`` ``(n, dim)``, in float64."""
+    q = np.asarray(query, dtype=np.float64)
+    v = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=1) * np.linalg.norm(q)
+    return (v @ q) / np.where(norms > 0, norms, 1.0)
+
+
+def ranked(scores: Mapping[str, float], limit: int | None = None) -> list[tuple[str, float]]:
+    """Items by descending score, ties by ascending id; the first ``limit`` of them."""
+    order = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return order if limit is None else order[:limit]

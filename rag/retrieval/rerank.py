@@ -1,0 +1,132 @@
+"""The reranker stage: a :class:`Reranker` protocol, its builder, and how reranked hits are ordered.
+
+The reranker reads the query's text and each candidate's text (``chunk_text`` when the point embeds
+a chunk, else ``text``). Candidates without text keep their fused position; the others are
+reordered among the remaining places by rerank score (ties keep their fused order).
+
+Example::
+
+    reranker = build_reranker(settings.rerank, settings.model_cache_dir)  # None when off/missing
+    hits = rerank_hits("a red square", hits, reranker)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from rag import payload as keys
+from rag.config import RerankSettings
+from rag.errors import ModelUnavailableError
+from rag.retrieval.types import Hit
+
+log = logging.getLogger(__name__)
+
+CROSS_ENCODER_PREFIX = "cross-encoder:"
+OFF_VALUES = ("", "none", "off")
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Scores (query, document) pairs by relevance in [0, 1].
+
+    Example::
+
+        reranker.warm_up()
+        reranker.score("red square", ["a red square", "a blue circle"])  # [0.93, 0.02]
+    """
+
+    @property
+    def model_id(self) -> str:
+        """The model's name (hub id, folder, or ``cross-encoder:`` name)."""
+        ...
+
+    @property
+    def top_n(self) -> int:
+        """How many fused candidates a search reranks by default (sized for the device)."""
+        ...
+
+    def warm_up(self) -> None:
+        """Load the model now (otherwise the first call loads it)."""
+        ...
+
+    def score(self, query: str, documents: Sequence[str]) -> list[float]:
+        """Relevance of each document to ``query``, in the order of ``documents``."""
+        ...
+
+
+def build_reranker(settings: RerankSettings, cache_dir: Path) -> Reranker | None:
+    """The configured reranker, or ``None`` when reranking is off.
+
+    Off means ``model`` is ``none`` or the device's top-n is 0. When the weights cannot be found,
+    this logs one warning and returns ``None`` unless ``settings.required`` (then it raises
+    :class:`~rag.errors.ModelUnavailableError`). Weights are located here; the model itself loads
+    in ``warm_up`` or on first use.
+    """
+    from rag.retrieval.devices import resolve_device, top_n_for
+
+    name = settings.model.strip()
+    device = resolve_device(settings.device)
+    top_n = top_n_for(settings, device)
+    if name.lower() in OFF_VALUES or top_n == 0:
+        return None
+    try:
+        return _build(name, settings, Path(cache_dir), device, top_n)
+    except ModelUnavailableError as exc:
+        if settings.required:
+            raise
+        log.warning("searching without a reranker: %s", exc)
+        return None
+
+
+def _build(
+    name: str, settings: RerankSettings, cache_dir: Path, device: str, top_n: int
+) -> Reranker:
+    from rag.retrieval.model_files import resolve_model_folder
+
+    if name.startswith(CROSS_ENCODER_PREFIX):
+        from rag.retrieval.cross_encoder import CrossEncoderReranker
+
+        folder = resolve_model_folder(name[len(CROSS_ENCODER_PREFIX) :].strip(), cache_dir)
+        return CrossEncoderReranker(folder, settings, device=device, top_n=top_n, model_id=name)
+    from rag.retrieval.qwen3 import Qwen3Reranker
+
+    folder = resolve_model_folder(name, cache_dir)
+    return Qwen3Reranker(folder, settings, device=device, top_n=top_n, model_id=name)
+
+
+def document_text(hit: Hit) -> str:
+    """The text a reranker reads for ``hit``: its chunk's text, else its text ('' when none)."""
+    text = hit.payload.get(keys.CHUNK_TEXT) or hit.payload.get(keys.TEXT) or ""
+    return str(text).strip()
+
+
+def rerank_order(hits: Sequence[Hit], scores: Sequence[float | None]) -> list[Hit]:
+    """``hits`` with ``scores`` set as their rerank score and reordered.
+
+    Hits whose score is ``None`` (no text) keep their place; the rest fill the other places by
+    descending score, ties in their original order.
+    """
+    if len(hits) != len(scores):
+        raise ValueError("rerank_order needs one score (or None) per hit")
+    places = [i for i, value in enumerate(scores) if value is not None]
+    best_first = sorted(places, key=lambda i: (-float(scores[i] or 0.0), i))
+    ordered = list(hits)
+    for place, index in zip(places, best_first, strict=True):
+        hit = hits[index]
+        ordered[place] = replace(hit, scores=replace(hit.scores, rerank=scores[index]))
+    return ordered
+
+
+def rerank_hits(query: str, hits: Sequence[Hit], reranker: Reranker) -> list[Hit]:
+    """Score every hit that has text with ``reranker`` and reorder with :func:`rerank_order`."""
+    texts = [document_text(hit) for hit in hits]
+    with_text = [i for i, text in enumerate(texts) if text]
+    values = reranker.score(query, [texts[i] for i in with_text]) if with_text else []
+    scores: list[float | None] = [None] * len(hits)
+    for index, value in zip(with_text, values, strict=True):
+        scores[index] = float(value)
+    return rerank_order(hits, scores)

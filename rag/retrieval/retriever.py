@@ -1,0 +1,202 @@
+"""The retriever: embed the query, prefetch from the ``image`` and ``text`` vectors, fuse, rerank.
+
+* The query's text and image are embedded with the collection's CLIP model; with both, the query
+  vector is the normalised mean of the two unit vectors (so each item cosine is, up to one
+  constant factor, the average of its cosines to the words and to the picture).
+* ``rrf`` and ``dbsf`` run in the engine (one fused query) when the engine's formula is the one
+  asked for: DBSF always, RRF when ``rrf_k`` is the engine's k and the weights are equal. Other
+  RRF requests (another k, unequal weights) fuse the same two candidate lists here with the same
+  formula (:mod:`rag.retrieval.fusion`).
+* ``weighted`` scores every candidate of the two lists by the exact weighted average of its
+  cosines, renormalised over the vectors the item has; an item none of whose vectors has a
+  positive weight is left out.
+* Every hit carries the exact cosines of the query to its stored vectors (computed here from the
+  vectors the store returns), the fused score, and the rerank score when the reranker ran on it.
+  Ties are ordered by point id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from rag.config import RetrievalSettings
+from rag.embedding.base import Embedder
+from rag.errors import InvalidInputError
+from rag.retrieval import fusion
+from rag.retrieval.plan import SearchPlan, make_plan
+from rag.retrieval.rerank import Reranker, rerank_hits
+from rag.retrieval.types import Hit, Query, Scores, SearchResult
+from rag.store import ENGINE_RRF_K
+from rag.store.base import VECTOR_NAMES, Filter, Prefetch, ScoredPoint, VectorStore
+
+TIE_MARGIN = 8
+"""Extra engine-fused candidates fetched so that ties at the cut are broken by id, not by chance."""
+
+
+class Retriever:
+    """Searches one collection with fused image/text candidates and an optional reranker.
+
+    Example::
+
+        retriever = Retriever(embedder, store, settings.retrieval, reranker=None)
+        result = retriever.search(Query(text="a red square", fusion="weighted"))
+        result.hits[0].scores  # Scores(image=0.31, text=0.87, fused=0.59, rerank=None)
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        settings: RetrievalSettings,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.settings = settings
+        self.reranker = reranker
+
+    def search(self, query: Query) -> SearchResult:
+        """The best hits for ``query``, with per-stage scores and timings (seconds)."""
+        plan = make_plan(query, self.settings, self._rerank_n(query))
+        timings: dict[str, float] = {}
+        with _timed(timings, "encode"):
+            vector = self.embed_query(query)
+        hits = self.fused_hits(plan, vector, query.filter, timings)
+        reranked = bool(plan.rerank_n and hits)
+        if reranked and self.reranker is not None and query.text:
+            with _timed(timings, "rerank"):
+                head = rerank_hits(query.text, hits[: plan.rerank_n], self.reranker)
+            hits = head + hits[plan.rerank_n :]
+        return SearchResult(hits=hits[: plan.top_k], timings=timings, reranked=reranked)
+
+    def embed_query(self, query: Query) -> np.ndarray:
+        """The unit query vector: of the text, of the image, or the normalised mean of both."""
+        parts: list[np.ndarray] = []
+        if query.text and query.text.strip():
+            parts.append(self.embedder.embed_texts([query.text])[0])
+        if query.image is not None:
+            parts.append(self.embedder.embed_images([query.image])[0])
+        if not parts:
+            raise InvalidInputError("a query needs text, an image, or both")
+        combined = np.sum(np.asarray(parts, dtype=np.float64), axis=0)
+        norm = float(np.linalg.norm(combined))
+        if norm == 0.0:
+            raise InvalidInputError("the query's text and image cancel out: search with one")
+        return (combined / norm).astype(np.float32)
+
+    def fused_hits(
+        self,
+        plan: SearchPlan,
+        vector: np.ndarray,
+        flt: Filter | None,
+        timings: dict[str, float],
+    ) -> list[Hit]:
+        """The first ``plan.candidates`` hits by fused score (ties by id), before reranking."""
+        if self._engine_fuses(plan):
+            with _timed(timings, "store"):
+                points = self._engine_fused(plan, vector, flt)
+            with _timed(timings, "fuse"):
+                sims = similarity_matrix(vector, points)
+                scores = {point.id: point.score for point in points}
+                return _hits(points, sims, fusion.ranked(scores, plan.candidates))
+        with _timed(timings, "store"):
+            lists = {
+                name: self.store.search(name, vector, plan.prefetch_limit, flt, with_vectors=True)
+                for name in plan.vectors
+            }
+        with _timed(timings, "fuse"):
+            points = _union(lists.values())
+            sims = similarity_matrix(vector, points)
+            scores = _fuse(plan, self.settings.rrf_k, lists, points, sims)
+            return _hits(points, sims, fusion.ranked(scores, plan.candidates))
+
+    def _engine_fuses(self, plan: SearchPlan) -> bool:
+        if plan.fusion == "dbsf":
+            return True
+        return plan.fusion == "rrf" and self.settings.rrf_k == ENGINE_RRF_K and plan.equal_weights
+
+    def _engine_fused(
+        self, plan: SearchPlan, vector: np.ndarray, flt: Filter | None
+    ) -> list[ScoredPoint]:
+        prefetches = [Prefetch(name, vector, plan.prefetch_limit) for name in VECTOR_NAMES]
+        limit = plan.candidates + TIE_MARGIN
+        fused = "dbsf" if plan.fusion == "dbsf" else "rrf"
+        return self.store.fused_query(prefetches, fused, limit, flt, with_vectors=True)
+
+    def _rerank_n(self, query: Query) -> int:
+        if query.rerank is False:
+            return 0
+        if self.reranker is None:
+            if query.rerank:
+                raise InvalidInputError(
+                    "reranking was asked for but no reranker is loaded: set MMRAG_RERANK__MODEL "
+                    "to a reranker whose weights are available (see the startup log)"
+                )
+            return 0
+        has_text = bool(query.text and query.text.strip())
+        return self.reranker.top_n if has_text else 0
+
+
+def similarity_matrix(vector: np.ndarray, points: Sequence[ScoredPoint]) -> np.ndarray:
+    """``(len(points), 2)`` exact cosines to each point's ``image`` and ``text`` vector (NaN when
+    the point lacks it)."""
+    sims = np.full((len(points), len(VECTOR_NAMES)), np.nan)
+    for column, name in enumerate(VECTOR_NAMES):
+        rows = [row for row, point in enumerate(points) if name in point.vectors]
+        if rows:
+            stacked = np.stack([points[row].vectors[name] for row in rows])
+            sims[rows, column] = fusion.cosines(vector, stacked)
+    return sims
+
+
+def _union(lists: Iterator[list[ScoredPoint]] | Sequence[list[ScoredPoint]]) -> list[ScoredPoint]:
+    seen: dict[str, ScoredPoint] = {}
+    for candidates in lists:
+        for point in candidates:
+            seen.setdefault(point.id, point)
+    return list(seen.values())
+
+
+def _fuse(
+    plan: SearchPlan,
+    rrf_k: int,
+    lists: Mapping[str, list[ScoredPoint]],
+    points: Sequence[ScoredPoint],
+    sims: np.ndarray,
+) -> dict[str, float]:
+    if plan.fusion == "weighted":
+        weights = np.array([plan.weights[name] for name in VECTOR_NAMES])
+        values = fusion.weighted_scores(sims, weights)
+        return {p.id: float(v) for p, v in zip(points, values, strict=True) if not np.isnan(v)}
+    ranked_lists = [[(p.id, p.score) for p in lists[name]] for name in plan.vectors]
+    if plan.fusion == "dbsf":
+        return fusion.dbsf(ranked_lists)
+    mean = sum(plan.weights[name] for name in plan.vectors) / len(plan.vectors)
+    weights = [plan.weights[name] / mean for name in plan.vectors]
+    return fusion.rrf(ranked_lists, k=rrf_k, weights=weights)
+
+
+def _hits(
+    points: Sequence[ScoredPoint], sims: np.ndarray, order: list[tuple[str, float]]
+) -> list[Hit]:
+    row_of = {point.id: row for row, point in enumerate(points)}
+    hits = []
+    for point_id, fused in order:
+        row = row_of[point_id]
+        image, text = (None if np.isnan(v) else float(v) for v in sims[row])
+        scores = Scores(image=image, text=text, fused=float(fused))
+        hits.append(Hit(id=point_id, payload=dict(points[row].payload), scores=scores))
+    return hits
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start

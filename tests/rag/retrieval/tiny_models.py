@@ -1,0 +1,92 @@
+"""Tiny random-weight rerankers saved to folders, built locally (no hub): Qwen3 and a cross-encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from rag.retrieval.qwen3 import PREFIX, SUFFIX, format_pair
+
+CHAT_MARKERS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
+CORPUS_WORDS = (
+    "yes no red blue green square circle cat dog photo of a the picture shows with and "
+    "query document instruct given web search retrieve relevant passages that answer think"
+)
+
+
+def _training_text(instruction: str) -> list[str]:
+    sample = format_pair(instruction, "a red square", "a photo of a blue circle")
+    return [PREFIX + sample + SUFFIX, CORPUS_WORDS, "yes", "no"] * 4
+
+
+def build_qwen_tokenizer(folder: Path, instruction: str) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer like Qwen's: chat markers special, "yes"/"no" single tokens."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=CHAT_MARKERS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_training_text(instruction), trainer)
+    tokenizer.add_tokens(["<think>", "</think>", "yes", "no"])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<|endoftext|>", eos_token="<|im_end|>"
+    )
+    fast.save_pretrained(folder)
+    return fast
+
+
+def build_tiny_qwen3(folder: Path, instruction: str, seed: int = 0) -> Path:
+    """Save a 2-layer Qwen3ForCausalLM with random weights and its tokenizer into ``folder``."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = build_qwen_tokenizer(folder, instruction)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(config)
+    with torch.no_grad():  # larger weights than the default init, so scores spread out
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                parameter.normal_(0.0, 0.3)
+    model.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_cross_encoder(folder: Path, seed: int = 0) -> Path:
+    """Save a 1-layer BERT cross-encoder (one label) with random weights and a WordPiece vocab."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    words = sorted(set(CORPUS_WORDS.split()))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=1,
+    )
+    torch.manual_seed(seed)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
