@@ -1,0 +1,48 @@
+"""``python -m ingest``: a standalone worker that runs the jobs the API queues.
+
+Use it with a Qdrant server (``MMRAG_STORE__URL=http://…``) and a data folder shared with the
+API; an embedded Qdrant Edge shard can be open in one process only (the API's own worker then
+runs the jobs). SIGINT/SIGTERM stop it after the current batch; the job is requeued.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from ingest.jobs import JobQueue
+from ingest.worker import IngestWorker
+from rag.config import load_settings
+from rag.errors import MmragError
+from rag.services import Services
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except MmragError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    services = Services(settings)
+    worker = IngestWorker(services, JobQueue.for_settings(settings))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: worker.request_stop())
+    try:
+        services.embedder.warm_up()
+        _ = services.store
+        worker.run_forever()
+    except MmragError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        worker.stop()
+        services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

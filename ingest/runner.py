@@ -1,0 +1,58 @@
+"""Run a job spec (or CLI paths) against a :class:`rag.services.Services`: sources in order,
+one report for all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ingest.items import Source
+from ingest.pipeline import Ingestor
+from ingest.report import IngestReport, ProgressSink
+from ingest.sources import open_source
+from ingest.specs import JobSpec
+from ingest.uploads import upload_source
+from rag.services import Services
+from rag.store.base import VectorStore
+
+
+def run_job(
+    services: Services,
+    spec: JobSpec,
+    progress: ProgressSink | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    store: VectorStore | None = None,
+) -> IngestReport:
+    """Ingest everything ``spec`` names; ``store`` defaults to ``services.store``.
+
+    A path that is neither a folder nor a manifest raises ``InvalidInputError`` before anything
+    is written.
+    """
+    sources = sources_of(spec)
+    settings = services.settings.ingest.model_copy(
+        update={k: v for k, v in (("policy", spec.policy), ("batch_size", spec.batch_size)) if v}
+    )
+    ingestor = Ingestor(services.embedder, store or services.store, settings, progress, should_stop)
+    for source in sources:
+        ingestor.ingest(source, prune=spec.prune)
+        if ingestor.report.stopped:
+            break
+    return ingestor.report
+
+
+def ingest_paths(
+    services: Services,
+    paths: Sequence[Path],
+    prune: bool = False,
+    progress: ProgressSink | None = None,
+) -> IngestReport:
+    """What ``mmrag ingest PATH...`` runs (collection, policy, batch size come from settings)."""
+    spec = JobSpec(kind="paths", paths=[str(p) for p in paths], prune=prune)
+    return run_job(services, spec, progress)
+
+
+def sources_of(spec: JobSpec) -> list[Source]:
+    """The sources of a spec, each path checked up front."""
+    if spec.kind == "upload":
+        return [upload_source(spec.items)]
+    return [open_source(Path(path)) for path in spec.paths]

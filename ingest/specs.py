@@ -1,0 +1,97 @@
+"""What a queued ingest job is (its spec) and what the queue reports about it (its status)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from ingest.report import IngestReport
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class UploadItem(BaseModel):
+    """An uploaded item after :func:`ingest.uploads.stage_uploads` saved and checked its image."""
+
+    image_path: str | None = None
+    text: str | None = None
+    filename: str = ""
+    external_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobSpec(BaseModel):
+    """An ingest job: server-side ``paths`` (folders, manifests) or staged upload ``items``.
+
+    Unset options (``None``) use the worker's settings.
+    """
+
+    kind: Literal["paths", "upload"] = "paths"
+    paths: list[str] = Field(default_factory=list)
+    items: list[UploadItem] = Field(default_factory=list)
+    collection: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    policy: Literal["skip", "overwrite"] | None = None
+    prune: bool = False
+    batch_size: int | None = Field(default=None, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _has_work(self) -> JobSpec:
+        if self.kind == "paths" and not self.paths:
+            raise ValueError("a 'paths' job needs at least one path")
+        if self.kind == "upload" and not self.items:
+            raise ValueError("an 'upload' job needs at least one staged item")
+        return self
+
+    @classmethod
+    def for_uploads(
+        cls,
+        items: list[UploadItem],
+        collection: str | None = None,
+        policy: Literal["skip", "overwrite"] | None = None,
+    ) -> JobSpec:
+        """The job that ingests items staged by :func:`ingest.uploads.stage_uploads`."""
+        return cls(kind="upload", items=items, collection=collection, policy=policy)
+
+
+class Progress(BaseModel):
+    """Counters of a running or finished job."""
+
+    seen: int = 0
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    @classmethod
+    def of(cls, report: IngestReport) -> Progress:
+        return cls(
+            seen=report.seen,
+            written=report.written,
+            unchanged=report.unchanged,
+            failed=report.failed,
+        )
+
+
+class JobStatus(BaseModel):
+    """A job as the queue knows it. ``report`` (``IngestReport.to_dict()``) is set once it ends;
+    ``error`` says why a failed job failed."""
+
+    id: str
+    state: JobState
+    spec: JobSpec
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: Progress = Field(default_factory=Progress)
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    attempts: int = 0
+    cancel_requested: bool = False

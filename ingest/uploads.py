@@ -1,0 +1,118 @@
+"""Uploads from the API: check each image now, save it under ``<data_dir>/uploads``, queue the rest.
+
+Example::
+
+    staged = stage_uploads([Upload(image=data, text="a cat", filename="cat.jpg")], settings)
+    job_id = queue.submit(JobSpec.for_uploads(staged.items))
+    staged.rejected  # [ItemError(source, reason, index)] for the bad ones, answered at once
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+from ingest.images import decode_image
+from ingest.items import Source, SourceItem
+from ingest.report import ItemError
+from ingest.specs import UploadItem
+from rag.config import IngestSettings, Settings
+from rag.errors import InvalidInputError
+
+UPLOADS_DIR = "uploads"
+UPLOAD_ROOT = "upload"
+"""The payload ``source_root`` of uploaded items (never pruned)."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded item: an image (bytes), a text, or both."""
+
+    image: bytes | None = None
+    text: str | None = None
+    filename: str = ""
+    external_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass
+class StagedUploads:
+    """Items ready to queue, and the uploads rejected (``index``: position in the request)."""
+
+    items: list[UploadItem] = field(default_factory=list)
+    rejected: list[ItemError] = field(default_factory=list)
+
+
+def uploads_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / UPLOADS_DIR
+
+
+def stage_uploads(uploads: Sequence[Upload], settings: Settings) -> StagedUploads:
+    """Validate every upload; save good images as ``<data_dir>/uploads/<sha256>.<ext>``."""
+    folder = uploads_dir(settings.data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = StagedUploads()
+    for index, upload in enumerate(uploads):
+        try:
+            staged.items.append(_stage(upload, folder, settings.ingest))
+        except InvalidInputError as exc:
+            name = _clean_name(upload.filename) or f"upload #{index}"
+            staged.rejected.append(ItemError(name, str(exc), index))
+    return staged
+
+
+def upload_source(items: Sequence[UploadItem]) -> Source:
+    """Staged items as a source (``source`` = file name, ``source_root`` = ``upload``)."""
+    found = [_source_item(index, item) for index, item in enumerate(items)]
+    return Source(root=UPLOAD_ROOT, items=found, prunable=False)
+
+
+def _stage(upload: Upload, folder: Path, settings: IngestSettings) -> UploadItem:
+    text = upload.text if upload.text and upload.text.strip() else None
+    if upload.image is None and text is None:
+        raise InvalidInputError("an upload needs an image, a text, or both")
+    if upload.metadata is not None and not isinstance(upload.metadata, dict):
+        raise InvalidInputError("metadata must be a JSON object")
+    image_path = None if upload.image is None else _save_image(upload.image, folder, settings)
+    return UploadItem(
+        image_path=str(image_path) if image_path else None,
+        text=text,
+        filename=_clean_name(upload.filename) or (image_path.name if image_path else "text"),
+        external_id=upload.external_id or None,
+        metadata=upload.metadata or {},
+    )
+
+
+def _save_image(data: bytes, folder: Path, settings: IngestSettings) -> Path:
+    if len(data) > settings.max_file_bytes:
+        raise InvalidInputError(
+            f"image is {len(data)} bytes, over the cap of {settings.max_file_bytes} "
+            "(MMRAG_INGEST__MAX_FILE_BYTES)"
+        )
+    decoded = decode_image(data, settings.max_image_pixels)
+    path = folder / f"{hashlib.sha256(data).hexdigest()}.{decoded.extension}"
+    if not path.exists():
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle:
+            handle.write(data)
+        os.replace(handle.name, path)
+    return path.resolve()
+
+
+def _source_item(index: int, item: UploadItem) -> SourceItem:
+    return SourceItem(
+        source=item.filename,
+        display=f"{item.filename} (#{index})",
+        image_file=Path(item.image_path) if item.image_path else None,
+        text=item.text,
+        external_id=item.external_id,
+        metadata=item.metadata,
+    )
+
+
+def _clean_name(filename: str) -> str:
+    return PurePath(filename.replace("\\", "/")).name if filename else ""

@@ -1,0 +1,167 @@
+"""The ingest worker: takes jobs from the :class:`~ingest.jobs.JobQueue` and runs them.
+
+Embedded mode (inside the API process, sharing its ``Services``)::
+
+    worker = IngestWorker(services, JobQueue.for_settings(services.settings))
+    worker.start()   # background thread
+    ...
+    worker.stop()    # at shutdown: the running job stops after its batch and is requeued
+
+Standalone: ``python -m ingest`` calls :meth:`IngestWorker.run_forever`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ingest.jobs import JobQueue, owner_id
+from ingest.report import IngestReport
+from ingest.runner import run_job
+from ingest.specs import JobState, JobStatus, Progress
+from rag.errors import MmragError
+from rag.services import Services
+from rag.store.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+class IngestWorker:
+    """Runs queued ingest jobs one at a time with the model and store of ``services``."""
+
+    def __init__(
+        self,
+        services: Services,
+        queue: JobQueue,
+        poll_interval_s: float = 2.0,
+        stale_after_s: float = 60.0,
+        heartbeat_s: float = 10.0,
+    ) -> None:
+        self.services = services
+        self.queue = queue
+        self.poll_interval_s = poll_interval_s
+        self.stale_after_s = stale_after_s
+        self.heartbeat_s = heartbeat_s
+        self.owner = owner_id("ingest-worker")
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stores: dict[str, VectorStore] = {}
+
+    def start(self) -> None:
+        """Run :meth:`run_forever` in a background thread."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self.run_forever, name="mmrag-ingest-worker", daemon=True
+        )
+        self._thread.start()
+
+    def run_forever(self) -> None:
+        """Take and run jobs until :meth:`stop` (or :meth:`request_stop`)."""
+        log.info("ingest worker %s waiting for jobs in %s", self.owner, self.queue.path)
+        while not self._stopping.is_set():
+            self.queue.recover(self.stale_after_s)
+            if self.run_once() is None and not self._stopping.is_set():
+                self.queue.wait_for_work(self.poll_interval_s)
+
+    def run_once(self) -> str | None:
+        """Claim and run one queued job; returns its id, or ``None`` when none was queued."""
+        job = self.queue.claim(self.owner)
+        if job is None:
+            return None
+        log.info("ingest job %s started (%s)", job.id, job.spec.kind)
+        with _Heartbeat(self.queue, job.id, self.heartbeat_s):
+            self._run(job)
+        log.info("ingest job %s ended: %s", job.id, self.queue.get(job.id).state.value)
+        return job.id
+
+    def request_stop(self) -> None:
+        """Ask the loop to end after the current batch (safe in a signal handler)."""
+        self._stopping.set()
+
+    def stop(self, timeout_s: float | None = 60.0) -> None:
+        """Stop the loop, wait for the background thread, close stores this worker opened."""
+        self.request_stop()
+        self.queue.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+
+    def _run(self, job: JobStatus) -> None:
+        sink = _JobProgress(self.queue, job.id)
+        try:
+            report = run_job(
+                self.services,
+                job.spec,
+                progress=sink,
+                should_stop=lambda: self._stopping.is_set() or sink.cancelled,
+                store=self._store(job.spec.collection),
+            )
+        except MmragError as exc:
+            self.queue.fail(job.id, str(exc))
+        except Exception as exc:
+            log.exception("ingest job %s crashed", job.id)
+            self.queue.fail(job.id, f"unexpected error: {type(exc).__name__}: {exc}")
+        else:
+            self._end(job.id, report, sink.cancelled)
+
+    def _end(self, job_id: str, report: IngestReport, cancelled: bool) -> None:
+        if not report.stopped:
+            self.queue.finish(job_id, report.to_dict())
+        elif cancelled:
+            self.queue.finish(job_id, report.to_dict(), JobState.CANCELLED)
+        else:
+            self.queue.release(job_id)
+
+    def _store(self, collection: str | None) -> VectorStore:
+        settings = self.services.settings
+        if collection in (None, settings.store.collection):
+            return self.services.store
+        if collection not in self._stores:
+            from rag.store import open_store
+
+            store = open_store(settings.store, settings.data_dir, collection)
+            store.ensure_collection(self.services.embedder.dim)
+            self._stores[collection] = store
+        return self._stores[collection]
+
+
+class _JobProgress:
+    """Writes a job's counters after each batch and notices a cancel request."""
+
+    def __init__(self, queue: JobQueue, job_id: str) -> None:
+        self.queue = queue
+        self.job_id = job_id
+        self.cancelled = False
+
+    def update(self, report: IngestReport) -> None:
+        self.cancelled = self.queue.heartbeat(self.job_id, Progress.of(report)) or self.cancelled
+
+
+class _Heartbeat:
+    """Keeps a job's heartbeat fresh during long batches (a background timer)."""
+
+    def __init__(self, queue: JobQueue, job_id: str, interval_s: float) -> None:
+        self.queue = queue
+        self.job_id = job_id
+        self.interval_s = interval_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="mmrag-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.interval_s):
+            try:
+                self.queue.heartbeat(self.job_id)
+            except MmragError:
+                log.warning("could not record the heartbeat of ingest job %s", self.job_id)
