@@ -1,0 +1,87 @@
+"""One way to ask the answerer, shared by ``/v1/chat`` and the OpenAI and Ollama endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from api.queries import check_question, query_filter, require_query
+from api.schemas.search import QueryIn
+from api.streaming import primed
+from rag.answer import Answer, AnswerEvent
+from rag.llm.base import ChatMessage, GenerationOptions
+from rag.services import Services
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A checked question: its text and/or picture, earlier turns, and options."""
+
+    question: str | None
+    image: Image.Image | None = None
+    history: Sequence[ChatMessage] = ()
+    options: GenerationOptions | None = None
+    retrieval: dict[str, Any] = field(default_factory=dict)
+
+
+def make_ask(
+    services: Services,
+    question: str | None,
+    image: Image.Image | None,
+    history: Sequence[ChatMessage] = (),
+    options: GenerationOptions | None = None,
+    query: QueryIn | None = None,
+) -> Ask:
+    """Check the question (length cap), that there is something to ask, and the options."""
+    text = check_question(question, services.settings, "question")
+    require_query(text, image)
+    return Ask(text, image, tuple(history), options, retrieval_options(query))
+
+
+def retrieval_options(query: QueryIn | None) -> dict[str, Any]:
+    """The answerer's retrieval keyword arguments from a request's fields."""
+    if query is None:
+        return {}
+    return {
+        "fusion": query.fusion,
+        "weights": query.weights,
+        "filter": query_filter(query.filter),
+        "top_k": query.top_k,
+        "rerank": query.rerank,
+    }
+
+
+def generation_options(
+    services: Services, max_tokens: int | None, temperature: float | None
+) -> GenerationOptions | None:
+    """The request's options, ``max_tokens`` capped by ``MMRAG_LLM__MAX_TOKENS``."""
+    if max_tokens is None and temperature is None:
+        return None
+    llm = services.settings.llm
+    return GenerationOptions(
+        max_tokens=min(max_tokens or llm.max_tokens, llm.max_tokens),
+        temperature=llm.temperature if temperature is None else temperature,
+    )
+
+
+def answer(services: Services, ask: Ask) -> Answer:
+    """The whole answer (blocking)."""
+    return services.answerer.answer(ask.question, ask.image, **_arguments(services, ask))
+
+
+def answer_events(services: Services, ask: Ask) -> Iterator[AnswerEvent]:
+    """The answer's events, started up to the first token so early errors raise here."""
+    events = services.answerer.stream(ask.question, ask.image, **_arguments(services, ask))
+    return primed(events)
+
+
+def _arguments(services: Services, ask: Ask) -> dict[str, Any]:
+    return {
+        "history": list(ask.history),
+        "options": ask.options,
+        "base_url": services.settings.api.public_url,
+        **ask.retrieval,
+    }

@@ -1,0 +1,55 @@
+"""Grounded chat: a question (and/or a picture) in, an answer with citations out."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.search import HitOut, QueryIn, ScoresOut
+
+
+class TurnIn(BaseModel):
+    """An earlier turn of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class GenerationIn(BaseModel):
+    """Generation options; unset ones follow the server's settings (``max_tokens`` is capped
+    by ``MMRAG_LLM__MAX_TOKENS``)."""
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class ChatIn(QueryIn, GenerationIn):
+    """A question about the collection, a picture as the query (base64 or data URL), or both."""
+
+    question: str | None = Field(default=None, examples=["What is on the red mat?"])
+    image: str | None = Field(default=None, description="Base64 image bytes or a data: URL.")
+    history: list[TurnIn] = Field(default_factory=list, max_length=100)
+    stream: bool = Field(default=False, description="Answer as server-sent events.")
+
+
+class CitationOut(BaseModel):
+    """A hit the answer rests on: ``[n]`` in the answer is block ``n``; ``cited`` is false for
+    the fallback citation of an answer that cited nothing."""
+
+    n: int
+    id: str
+    source: str
+    snippet: str
+    scores: ScoresOut
+    image_url: str | None
+    cited: bool = True
+
+
+class ChatOut(BaseModel):
+    answer: str
+    model: str
+    citations: list[CitationOut]
+    hits: list[HitOut]
+    """Every hit retrieval found, best first (the context the model saw is the first ones)."""
+    timings: dict[str, float]
