@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.deps import Authorized
 from api.errors import install_error_handlers
 from api.lifespan import build_lifespan
-from api.routes import chat, embed, health, items, search
+from api.routes import chat, embed, health, items, openai_compat, search
 from api.schemas.common import ERROR_RESPONSES
 from api.version import VERSION
 from rag.config import Settings, load_settings
@@ -22,7 +22,13 @@ from rag.services import Services
 PUBLIC_ROUTERS: list[APIRouter] = [health.router]
 """Routers served without an API key."""
 
-ROUTERS: list[APIRouter] = [embed.router, search.router, chat.router, items.router]
+ROUTERS: list[APIRouter] = [
+    embed.router,
+    search.router,
+    chat.router,
+    items.router,
+    openai_compat.router,
+]
 """Every other router; each route on them needs an API key when keys are configured."""
 
 

@@ -103,3 +103,28 @@ def add_item(
         payload.update({keys.WIDTH: 24, keys.HEIGHT: 24})
     services.store.upsert([PointRecord(point_id, vectors, payload)])
     return point_id
+
+
+@pytest.fixture(scope="module")
+def live_url(services: Services) -> Iterator[str]:
+    """The real app served by uvicorn on 127.0.0.1 (a free port), for clients that need a socket."""
+    import threading
+    import time
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        create_app(services=services), host="127.0.0.1", port=0, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

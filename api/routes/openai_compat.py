@@ -1,0 +1,193 @@
+"""OpenAI-compatible ``/v1/models``, ``/v1/chat/completions`` and ``/v1/embeddings``.
+
+OpenAI clients and chat UIs use mmrag as a model: ``base_url="http://host:8000/v1"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.answering import Ask, answer, answer_events, generation_options, make_ask
+from api.deps import ServicesDep
+from api.queries import check_question, query_image
+from api.schemas.chat import CitationOut
+from api.schemas.embed import MAX_BATCH
+from api.schemas.openai import (
+    MODEL_ID,
+    AssistantMessage,
+    ChatCompletionIn,
+    ChatCompletionOut,
+    Choice,
+    EmbeddingOut,
+    EmbeddingsIn,
+    EmbeddingsOut,
+    MessageIn,
+    ModelListOut,
+    ModelOut,
+    Usage,
+    chunk,
+)
+from api.streaming import event_stream, sse
+from rag.answer import Answer, AnswerEvent, FinalEvent, TokenEvent
+from rag.errors import InvalidInputError
+from rag.llm.base import ChatMessage
+from rag.prompting import estimate_tokens
+from rag.services import Services
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+STARTED = int(time.time())
+
+STREAM_DOC = """With ``"stream": true``: ``chat.completion.chunk`` events, the last one with
+``finish_reason`` and ``citations``, then ``data: [DONE]``."""
+
+
+@router.get("/models")
+def models() -> ModelListOut:
+    """The one model mmrag serves, for clients that list models first."""
+    return ModelListOut(data=[ModelOut(id=MODEL_ID, created=STARTED)])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletionOut,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}},
+)
+def chat_completions(
+    body: ChatCompletionIn, services: ServicesDep
+) -> ChatCompletionOut | StreamingResponse:
+    """A grounded answer as an OpenAI chat completion, citations in the extra ``citations`` field.
+
+    The last user message is the question; its ``image_url`` parts (data URLs) are the image
+    query; earlier user and assistant turns are the history (system messages are not used).
+    """
+    ask = _ask(services, body)
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if not body.stream:
+        result = answer(services, ask)
+        return _completion(completion_id, created, body.model, result, ask)
+    lines = _chunks(answer_events(services, ask), completion_id, created, body.model)
+    return event_stream(lines, lambda error: sse({"error": _openai_error(error)}))
+
+
+def _ask(services: Services, body: ChatCompletionIn) -> Ask:
+    *earlier, last = body.messages
+    if last.role != "user":
+        raise InvalidInputError("the last message must be the user's question (role 'user')")
+    text, images = _content(last, services)
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    options = generation_options(services, max_tokens, body.temperature)
+    return make_ask(
+        services, text, images[-1] if images else None, _history(earlier), options, body
+    )
+
+
+def _content(message: MessageIn, services: Services) -> tuple[str, list[Any]]:
+    if message.content is None or isinstance(message.content, str):
+        return message.content or "", []
+    texts, images = [], []
+    for n, part in enumerate(message.content):
+        if part.type == "text":
+            texts.append(part.text or "")
+        elif part.type == "image_url" and part.image_url is not None:
+            images.append(_image(part.image_url.url, services, n))
+        else:
+            raise InvalidInputError(f"messages[-1].content[{n}]: unsupported part {part.type!r}")
+    return "\n".join(texts), images
+
+
+def _image(url: str, services: Services, n: int) -> Any:
+    name = f"messages[-1].content[{n}].image_url"
+    if not url.startswith("data:"):
+        raise InvalidInputError(f"{name}: send the picture as a data: URL (URLs are not fetched)")
+    return query_image(url, services.settings, name)
+
+
+def _history(messages: list[MessageIn]) -> list[ChatMessage]:
+    turns = []
+    for message in messages:
+        if message.role in ("user", "assistant"):
+            content = message.content
+            if isinstance(content, list):
+                content = "\n".join(part.text or "" for part in content if part.type == "text")
+            turns.append(ChatMessage(message.role, content or ""))
+    return turns
+
+
+def _usage(ask: Ask, text: str) -> Usage:
+    prompt = estimate_tokens(ask.question or "")
+    completion = estimate_tokens(text)
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
+
+
+def _citations(result: Answer) -> list[CitationOut]:
+    return [CitationOut(**citation.as_dict()) for citation in result.citations]
+
+
+def _completion(
+    completion_id: str, created: int, model: str, result: Answer, ask: Ask
+) -> ChatCompletionOut:
+    return ChatCompletionOut(
+        id=completion_id,
+        created=created,
+        model=model,
+        choices=[Choice(message=AssistantMessage(content=result.text))],
+        usage=_usage(ask, result.text),
+        citations=_citations(result),
+    )
+
+
+def _chunks(
+    events: Iterator[AnswerEvent], completion_id: str, created: int, model: str
+) -> Iterator[str]:
+    yield sse(chunk(completion_id, created, model, {"role": "assistant", "content": ""}))
+    for event in events:
+        if isinstance(event, TokenEvent):
+            yield sse(chunk(completion_id, created, model, {"content": event.text}))
+        elif isinstance(event, FinalEvent):
+            citations = [c.model_dump() for c in _citations(event.answer)]
+            yield sse(chunk(completion_id, created, model, {}, "stop", citations=citations))
+    yield sse("[DONE]")
+
+
+def _openai_error(error: dict[str, Any]) -> dict[str, Any]:
+    return {"message": error["message"], "type": error["error"], "code": error["error"]}
+
+
+@router.post("/embeddings")
+def embeddings(body: EmbeddingsIn, services: ServicesDep) -> EmbeddingsOut:
+    """Embed texts into the CLIP space, as OpenAI's embeddings endpoint does."""
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not 1 <= len(texts) <= MAX_BATCH:
+        raise InvalidInputError(f"input must hold 1 to {MAX_BATCH} texts, got {len(texts)}")
+    for n, text in enumerate(texts):
+        check_question(text, services.settings, f"input[{n}]")
+    embedder = services.embedder
+    if body.dimensions is not None and body.dimensions != embedder.dim:
+        raise InvalidInputError(
+            f"dimensions: this model gives {embedder.dim}, not {body.dimensions}"
+        )
+    vectors = embedder.embed_texts(texts)
+    tokens = sum(embedder.count_tokens(texts))
+    data = [
+        EmbeddingOut(index=n, embedding=_encode(vector, body.encoding_format))
+        for n, vector in enumerate(vectors)
+    ]
+    usage = Usage(prompt_tokens=tokens, total_tokens=tokens)
+    return EmbeddingsOut(data=data, model=embedder.model_id, usage=usage)
+
+
+def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode()
+    return vector.tolist()
