@@ -1,4 +1,4 @@
-"""Tiny random-weight rerankers saved to folders, built locally (no hub): Qwen3 and a cross-encoder."""
+"""Tiny random-weight rerankers (Qwen3, a cross-encoder) saved to folders, built without a hub."""
 
 from __future__ import annotations
 
@@ -61,10 +61,7 @@ def build_tiny_qwen3(folder: Path, instruction: str, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
-    with torch.no_grad():  # larger weights than the default init, so scores spread out
-        for parameter in model.parameters():
-            if parameter.dim() > 1:
-                parameter.normal_(0.0, 0.3)
+    _spread(model)
     model.save_pretrained(folder)
     return folder
 
@@ -88,5 +85,15 @@ def build_tiny_cross_encoder(folder: Path, seed: int = 0) -> Path:
         num_labels=1,
     )
     torch.manual_seed(seed)
-    BertForSequenceClassification(config).save_pretrained(folder)
+    model = BertForSequenceClassification(config)
+    _spread(model)
+    model.save_pretrained(folder)
     return folder
+
+
+def _spread(model: torch.nn.Module) -> None:
+    """Larger random weights than the default init, so that scores differ between documents."""
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() > 1:
+                parameter.normal_(0.0, 0.3)

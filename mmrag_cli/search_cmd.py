@@ -1,0 +1,183 @@
+"""``mmrag search`` (text and/or an image, fused and reranked) and ``mmrag eval QUERIES.jsonl``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mmrag_cli import common
+
+if TYPE_CHECKING:
+    from rag.retrieval.evaluate import EvalRow
+    from rag.retrieval.types import SearchResult
+
+
+class Fusion(StrEnum):
+    rrf = "rrf"
+    dbsf = "dbsf"
+    weighted = "weighted"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search)
+    app.command("eval")(evaluate)
+
+
+def search(
+    text: Annotated[
+        str | None, typer.Argument(help="What to look for (optional with --image).")
+    ] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="A picture to search with (alone or with text)."
+        ),
+    ] = None,
+    fusion: Annotated[
+        Fusion | None, typer.Option(help="How to fuse the image and text candidates.")
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Weights of the item vectors for rrf/weighted: image=0.5,text=0.5."),
+    ] = None,
+    top_k: Annotated[int | None, typer.Option(min=1, help="How many hits to show.")] = None,
+    rerank: Annotated[
+        bool | None, typer.Option("--rerank/--no-rerank", help="Force the reranker on or off.")
+    ] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter", help="Payload filter, repeatable: key=value, key>=n, key<=n, key=a|b."
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print hits, scores and timings as JSON.")
+    ] = False,
+) -> None:
+    """Search the collection with words, a picture, or both; every hit shows its scores."""
+    from rag.retrieval.filters import parse_filter
+    from rag.retrieval.plan import parse_weights
+    from rag.retrieval.types import Query
+
+    settings = common.settings_from_cli(**({"rerank.model": "none"} if rerank is False else {}))
+    with common.cli_errors():
+        query = Query(
+            text=text,
+            image=_open_image(image) if image else None,
+            fusion=fusion.value if fusion else None,
+            weights=parse_weights(weights) if weights else None,
+            top_k=top_k,
+            filter=parse_filter(filters or []),
+            rerank=rerank,
+        )
+        result = _with_services(settings, lambda services: services.retriever.search(query))
+    if json_output:
+        common.print_json(result_dict(result))
+    else:
+        _print_hits(result)
+
+
+def evaluate(
+    queries: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines of labelled queries.")
+    ],
+    fusion: Annotated[
+        list[Fusion] | None, typer.Option(help="Fusion modes to compare (repeatable; default all).")
+    ] = None,
+    rerank: Annotated[
+        bool | None,
+        typer.Option(
+            "--rerank/--no-rerank", help="Only with, or only without, the reranker (default both)."
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Recall@1/5/10, MRR and nDCG@10 per fusion mode, with and without reranking.
+
+    Each line of QUERIES: {"text": "...", "image": "path.jpg", "relevant": ["id", ...]} with
+    point ids or external ids.
+    """
+    from rag.retrieval.evaluate import evaluate as run_eval
+    from rag.retrieval.evaluate import load_queries
+
+    settings = common.settings_from_cli(**({"rerank.model": "none"} if rerank is False else {}))
+    modes = [mode.value for mode in fusion] if fusion else ["rrf", "dbsf", "weighted"]
+    flags = (False, True) if rerank is None else (rerank,)
+    with common.cli_errors():
+        labelled = load_queries(queries)
+        rows = _with_services(
+            settings, lambda services: run_eval(services.retriever, labelled, modes, flags)
+        )
+    if json_output:
+        common.print_json({"queries": len(labelled), "results": [row.as_dict() for row in rows]})
+    else:
+        _print_metrics(rows, len(labelled), rerank_asked=rerank is not False)
+
+
+def _with_services(settings: Any, run: Any) -> Any:
+    from rag.services import Services
+
+    services = Services(settings)
+    try:
+        return run(services)
+    finally:
+        services.close()
+
+
+def _open_image(path: Path) -> Any:
+    from PIL import Image
+
+    from rag.errors import InvalidInputError
+
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read image {path}: {exc}") from None
+
+
+def result_dict(result: SearchResult) -> dict[str, Any]:
+    """A search result as plain JSON: hits with id, scores and payload; timings in ms."""
+    return {
+        "reranked": result.reranked,
+        "timings_ms": {stage: round(s * 1000, 3) for stage, s in result.timings.items()},
+        "hits": [
+            {"id": hit.id, "scores": hit.scores.as_dict(), "payload": hit.payload}
+            for hit in result.hits
+        ],
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "    -" if value is None else f"{value:5.3f}"
+
+
+def _print_hits(result: SearchResult) -> None:
+    if not result.hits:
+        typer.echo("no hits")
+        return
+    typer.echo(" #  fused  image   text  rerank  id        source / text")
+    for rank, hit in enumerate(result.hits, start=1):
+        s = hit.scores
+        snippet = (hit.text or "").replace("\n", " ")[:60]
+        fused = f"{s.fused:6.4f}" if abs(s.fused) < 10 else f"{s.fused:6.2f}"
+        typer.echo(
+            f"{rank:2d} {fused} {_fmt(s.image)} {_fmt(s.text)}  {_fmt(s.rerank)}  {hit.id[:8]}  "
+            f"{hit.source or '-'}  {snippet}"
+        )
+    timings = ", ".join(f"{stage} {s * 1000:.1f} ms" for stage, s in result.timings.items())
+    typer.echo(f"({'reranked; ' if result.reranked else ''}{timings})")
+
+
+def _print_metrics(rows: list[EvalRow], count: int, rerank_asked: bool) -> None:
+    names = list(rows[0].metrics) if rows else []
+    typer.echo(f"{count} queries")
+    typer.echo(f"{'fusion':9} {'rerank':6} " + " ".join(f"{name:>9}" for name in names))
+    for row in rows:
+        values = " ".join(f"{row.metrics[name]:9.3f}" for name in names)
+        typer.echo(f"{row.fusion:9} {'yes' if row.rerank else 'no':6} {values}")
+    if rerank_asked and not any(row.rerank for row in rows):
+        typer.echo("(no reranker loaded: set MMRAG_RERANK__MODEL to rerank; see the log)")
