@@ -4,6 +4,8 @@
 - :class:`MmragRetriever` (in-process) and :class:`MmragRemoteRetriever` (HTTP): ``BaseRetriever``
   returning ``Document``s with the item's text, source, scores and image URL.
 - :func:`build_rag_chain`: retriever | prompt | chat model, answering with citations.
+- :class:`MmragChatModel`: mmrag's LLM backends (llama.cpp, Ollama, extractive) as a chat model;
+  :class:`MmragChatOpenAI`: ``ChatOpenAI`` for mmrag's own endpoint, keeping its citations.
 - :data:`QDRANT_PAYLOAD_KEYS`: what ``langchain_qdrant.QdrantVectorStore`` needs to read mmrag's
   collection.
 
@@ -33,6 +35,7 @@ from rag.integrations.langchain_chain import (
     build_rag_chain,
     format_context,
 )
+from rag.integrations.langchain_chat import MmragChatModel, MmragChatOpenAI
 from rag.integrations.langchain_embeddings import ClipEmbeddings, ImageInput
 from rag.integrations.langchain_http import (
     MmragHttp,
@@ -61,6 +64,8 @@ __all__ = [
     "Citation",
     "ClipEmbeddings",
     "ImageInput",
+    "MmragChatModel",
+    "MmragChatOpenAI",
     "MmragHttp",
     "MmragRemoteRetriever",
     "MmragRetriever",

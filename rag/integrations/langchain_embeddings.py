@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 from PIL import Image, UnidentifiedImageError
@@ -51,7 +53,7 @@ class ClipEmbeddings(Embeddings):
 
     def embed_images(self, images: Sequence[ImageInput]) -> list[list[float]]:
         """One vector per image (PIL images or file paths), in the texts' space."""
-        return self.embedder.embed_images([_open_image(image) for image in images]).tolist()
+        return self.embedder.embed_images([open_image(image) for image in images]).tolist()
 
     def embed_image(self, image: ImageInput) -> list[float]:
         """The vector of one image (a PIL image or a file path)."""
@@ -61,7 +63,8 @@ class ClipEmbeddings(Embeddings):
         return f"ClipEmbeddings(model_id={self.embedder.model_id!r})"
 
 
-def _open_image(image: ImageInput) -> Image.Image:
+def open_image(image: ImageInput) -> Image.Image:
+    """``image`` as a PIL image (a path is opened, decoded and converted to RGB)."""
     if isinstance(image, Image.Image):
         return image
     if not isinstance(image, str | os.PathLike):
@@ -75,3 +78,13 @@ def _open_image(image: ImageInput) -> Image.Image:
         raise InvalidInputError(f"image file {os.fspath(image)!r} does not exist") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidInputError(f"cannot read image {os.fspath(image)!r}: {exc}") from None
+
+
+def image_bytes(image: ImageInput) -> bytes:
+    """The encoded bytes of ``image``: a file's own bytes, or a PIL image saved as PNG."""
+    if isinstance(image, Image.Image):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+    open_image(image)  # the same checks and messages as a local search
+    return Path(image).read_bytes()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,11 +17,18 @@ from pydantic import Field, PrivateAttr, SecretStr
 
 from rag import payload as keys
 from rag.errors import InvalidInputError
+from rag.integrations.langchain_embeddings import image_bytes, open_image
 from rag.integrations.langchain_http import MmragHttp
+from rag.retrieval.filters import parse_filter
 from rag.retrieval.types import FusionMode, Hit, Query, SearchResult
 
-SEARCH_OPTIONS = ("k", "fusion", "rerank")
-"""Keyword arguments ``invoke(query, **options)`` accepts; each overrides the retriever's field."""
+SEARCH_OPTIONS = ("k", "fusion", "weights", "filter", "rerank", "image")
+"""Keyword arguments ``invoke(query, **options)`` accepts; each overrides the retriever's field
+(``image``: a PIL image or file path to search by, alone (``query=""``) or with the words)."""
+
+FilterExpressions = str | list[str] | None
+"""mmrag's filter expressions, all must hold: ``"metadata.year>=2020"``, ``["source=a.png"]``
+(see :mod:`rag.retrieval.filters`)."""
 
 
 @runtime_checkable
@@ -43,6 +51,10 @@ class MmragRetrieverBase(BaseRetriever):
     """How many documents a query returns."""
     fusion: FusionMode | None = None
     """``rrf``, ``dbsf`` or ``weighted``; ``None`` uses the server's setting."""
+    weights: dict[str, float] | None = None
+    """Weight of the items' ``image``/``text`` vectors (``weighted`` fusion); ``None``: settings."""
+    filter: FilterExpressions = None
+    """Only items matching these filter expressions, e.g. ``"metadata.colour=red"``."""
     rerank: bool | None = None
     """Run the reranker; ``None`` follows the server's setting."""
 
@@ -52,7 +64,8 @@ class MmragRetrieverBase(BaseRetriever):
             raise InvalidInputError(
                 f"unknown search option(s) {unknown}: use {', '.join(SEARCH_OPTIONS)}"
             )
-        options = {"k": self.k, "fusion": self.fusion, "rerank": self.rerank, **overrides}
+        fields = {name: getattr(self, name) for name in SEARCH_OPTIONS if name != "image"}
+        options = {**fields, "image": None, **overrides}
         if not isinstance(options["k"], int) or options["k"] < 1:
             raise InvalidInputError(f"k must be a positive integer, got {options['k']!r}")
         return options
@@ -78,11 +91,16 @@ class MmragRetriever(MmragRetrieverBase):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         options = self._options(kwargs)
+        flt = options["filter"]
+        image = options["image"]
         result = self.retriever.search(
             Query(
-                text=query,
-                top_k=options["k"],
+                text=query.strip() or None,
+                image=None if image is None else open_image(image),
                 fusion=options["fusion"],
+                weights=options["weights"],
+                top_k=options["k"],
+                filter=parse_filter([flt] if isinstance(flt, str) else flt) if flt else None,
                 rerank=options["rerank"],
             )
         )
@@ -147,11 +165,13 @@ class MmragRemoteRetriever(MmragRetrieverBase):
 
 
 def search_body(query: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body of ``POST /v1/search`` for a text query (unset options left out)."""
-    body: dict[str, Any] = {"text": query, "top_k": options["k"]}
-    for name in ("fusion", "rerank"):
+    """The JSON body of ``POST /v1/search`` (unset options left out, the image as base64)."""
+    body: dict[str, Any] = {"text": query.strip() or None, "top_k": options["k"]}
+    for name in ("fusion", "weights", "filter", "rerank"):
         if options.get(name) is not None:
             body[name] = options[name]
+    if options.get("image") is not None:
+        body["image"] = base64.b64encode(image_bytes(options["image"])).decode("ascii")
     return body
 
 

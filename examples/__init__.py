@@ -1,0 +1,1 @@
+"""Runnable examples (``python examples/<name>.py``); :mod:`examples.demo` builds their index."""

@@ -1,0 +1,132 @@
+"""Chat models for LangChain: mmrag's own LLM backends (:class:`MmragChatModel`), and mmrag's
+OpenAI-compatible endpoint with its citations kept (:class:`MmragChatOpenAI`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_openai import ChatOpenAI
+from pydantic import Field
+
+from rag.errors import InvalidInputError
+from rag.llm.base import ChatMessage, ChatModel, GenerationOptions, Role
+
+_ROLES: dict[str, Role] = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class MmragChatModel(BaseChatModel):
+    """One of mmrag's chat backends (embedded llama.cpp, Ollama, extractive) as a LangChain chat
+    model, for chains that run offline in-process. It wraps the backend it is given.
+
+    Example::
+
+        chat = MmragChatModel(chat_model=Services(load_settings()).chat_model)
+        chain = build_rag_chain(MmragRetriever(retriever=services.retriever), chat)
+    """
+
+    chat_model: ChatModel
+    """The backend, e.g. ``Services(settings).chat_model`` or ``ExtractiveChatModel()``."""
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.2, ge=0, le=2)
+
+    @property
+    def _llm_type(self) -> str:
+        return "mmrag"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.chat_model.model_name, "max_tokens": self.max_tokens}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = self.chat_model.generate(_messages(messages), self._options(kwargs))
+        message = AIMessage(
+            content=_cut_at_stop(text, stop),
+            response_metadata={"model_name": self.chat_model.model_name},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for piece in self.chat_model.stream(_messages(messages), self._options(kwargs)):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+
+    def _options(self, overrides: dict[str, Any]) -> GenerationOptions:
+        return GenerationOptions(
+            max_tokens=int(overrides.get("max_tokens", self.max_tokens)),
+            temperature=float(overrides.get("temperature", self.temperature)),
+        )
+
+
+def _messages(messages: list[BaseMessage]) -> list[ChatMessage]:
+    converted = []
+    for message in messages:
+        role = _ROLES.get(message.type)
+        if role is None:
+            raise InvalidInputError(
+                f"mmrag's chat backends take system, human and ai messages, not {message.type!r}"
+            )
+        converted.append(ChatMessage(role, message.text))
+    return converted
+
+
+def _cut_at_stop(text: str, stop: list[str] | None) -> str:
+    for word in stop or ():
+        index = text.find(word)
+        if index >= 0:
+            text = text[:index]
+    return text
+
+
+class MmragChatOpenAI(ChatOpenAI):
+    """``ChatOpenAI`` for mmrag's ``/v1/chat/completions`` that keeps mmrag's citations.
+
+    mmrag's endpoint retrieves and answers in one call (the last user message is the question);
+    plain ``ChatOpenAI`` works as well but drops the extra ``citations`` field. Here they are in
+    ``message.response_metadata["citations"]`` (for streams: on the last chunk, so also on the
+    summed message).
+
+    Example::
+
+        chat = MmragChatOpenAI(base_url="http://localhost:8000/v1", api_key="secret", model="mmrag")
+        reply = chat.invoke("What colour is the square?")
+        reply.content, reply.response_metadata["citations"][0]["image_url"]
+    """
+
+    def _create_chat_result(
+        self, response: Any, generation_info: dict[str, Any] | None = None
+    ) -> ChatResult:
+        result = super()._create_chat_result(response, generation_info)
+        data = response if isinstance(response, dict) else response.model_dump()
+        if data.get("citations") is not None:
+            for generation in result.generations:
+                generation.message.response_metadata["citations"] = data["citations"]
+        return result
+
+    def _convert_chunk_to_generation_chunk(
+        self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None
+    ) -> ChatGenerationChunk | None:
+        converted = super()._convert_chunk_to_generation_chunk(
+            chunk, default_chunk_class, base_generation_info
+        )
+        if converted is not None and chunk.get("citations") is not None:
+            converted.message.response_metadata["citations"] = chunk["citations"]
+        return converted
