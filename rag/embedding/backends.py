@@ -1,7 +1,14 @@
-"""Runtimes that run the two CLIP towers: one small seam, one class per runtime."""
+"""Runtimes that run the two CLIP towers: one small seam, one class per runtime.
+
+``torch`` runs the fp32 model; ``int8`` runs it after dynamic int8 quantization of its
+``nn.Linear`` layers; ``onnx`` runs both towers exported to ONNX with ONNX Runtime
+(see :mod:`rag.embedding.onnx_runtime`). :func:`build_backend` picks one from the settings.
+"""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -12,6 +19,7 @@ from rag.config import ClipSettings
 from rag.embedding.loading import LoadedClip
 from rag.embedding.text_length import real_length_text_encoder
 from rag.embedding.tokens import TokenBatch
+from rag.errors import ConfigError
 
 
 class EncoderBackend(Protocol):
@@ -27,28 +35,78 @@ class EncoderBackend(Protocol):
 
 
 class TorchBackend:
-    """fp32 torch; texts run at the batch's real length where the text tower allows it."""
+    """torch eager; texts run at the batch's real length where the text tower allows it."""
 
     def __init__(self, model: Any) -> None:
         self._model = model
+        self._device = next(model.parameters()).device
         self._real_length = real_length_text_encoder(model)
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return _numpy(self._model.encode_image(torch.from_numpy(pixels)))
+            return _numpy(self._model.encode_image(torch.from_numpy(pixels).to(self._device)))
 
     def encode_tokens(self, tokens: TokenBatch) -> np.ndarray:
-        ids = torch.from_numpy(tokens.ids)
+        ids = torch.from_numpy(tokens.ids).to(self._device)
         with torch.inference_mode():
             if self._real_length is not None:
                 return _numpy(self._real_length(ids[:, : tokens.longest]))
             return _numpy(self._model.encode_text(ids))
 
 
-def _numpy(features: torch.Tensor) -> np.ndarray:
-    return features.float().numpy().astype(np.float32, copy=False)
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with its ``nn.Linear`` layers dynamically quantized to int8 (CPU, in place)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notices
+        torch.ao.quantization.quantize_dynamic(
+            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
+    for module in model.modules():
+        if hasattr(module, "get_weight_dtype"):  # open_clip reads it from the (now int8) MLP
+            module.get_weight_dtype = _float32  # type: ignore[method-assign]
+    return model
+
+
+def _float32() -> torch.dtype:
+    return torch.float32
+
+
+def _torch(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
+    return TorchBackend(clip.model)
+
+
+def _int8(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
+    if settings.device != "cpu":
+        raise ConfigError(
+            "MMRAG_CLIP__RUNTIME=int8 runs on the CPU only; set MMRAG_CLIP__DEVICE=cpu, "
+            "or MMRAG_CLIP__RUNTIME=torch on a GPU"
+        )
+    return TorchBackend(quantize_int8(clip.model))
+
+
+def _onnx(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
+    from rag.embedding.onnx_runtime import OnnxBackend
+
+    return OnnxBackend.for_model(clip, cache_dir, settings)
+
+
+_BACKENDS: dict[str, Callable[[ClipSettings, LoadedClip, Path], EncoderBackend]] = {
+    "torch": _torch,
+    "int8": _int8,
+    "onnx": _onnx,
+}
 
 
 def build_backend(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
     """The runtime named by ``settings.runtime`` for the loaded model."""
-    return TorchBackend(clip.model)
+    try:
+        build = _BACKENDS[settings.runtime]
+    except KeyError:
+        raise ConfigError(
+            f"unknown MMRAG_CLIP__RUNTIME={settings.runtime!r}; use one of {', '.join(_BACKENDS)}"
+        ) from None
+    return build(settings, clip, cache_dir)
+
+
+def _numpy(features: torch.Tensor) -> np.ndarray:
+    return features.float().cpu().numpy().astype(np.float32, copy=False)

@@ -1,0 +1,156 @@
+"""The ``onnx`` runtime: both CLIP towers exported once by ``torch.onnx.export``, run by ORT.
+
+Exports are cached under ``<cache_dir>/onnx/<model>-<key>/`` (``image.onnx``, ``text.onnx`` and
+their ``.data`` weight files), keyed by the model id, a fingerprint of the weights and the torch
+version, so changed weights never reuse a stale export. The text tower is exported with a dynamic
+length when it can run at real length (see :mod:`rag.embedding.text_length`), otherwise at the
+full context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rag.config import ClipSettings
+from rag.embedding.loading import LoadedClip
+from rag.embedding.text_length import real_length_text_encoder
+from rag.embedding.tokens import TokenBatch
+
+_FORMAT = "mmrag-onnx-v1"
+_log = logging.getLogger(__name__)
+
+
+class OnnxBackend:
+    """Runs the exported towers with ONNX Runtime sessions (threads from the settings)."""
+
+    def __init__(self, folder: Path, threads: int, device: str = "cpu") -> None:
+        self._image = _session(folder / "image.onnx", threads, device)
+        self._text = _session(folder / "text.onnx", threads, device)
+        self._dynamic_length = not isinstance(self._text.get_inputs()[0].shape[1], int)
+
+    @classmethod
+    def for_model(cls, clip: LoadedClip, cache_dir: Path, settings: ClipSettings) -> OnnxBackend:
+        """Export ``clip``'s towers unless a matching export is cached, then open it."""
+        folder = export_folder(clip, cache_dir)
+        if not (folder / "text.onnx").is_file():
+            export_towers(clip, folder)
+        return cls(folder, settings.threads, settings.device)
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return self._image.run(None, {"pixels": pixels})[0].astype(np.float32, copy=False)
+
+    def encode_tokens(self, tokens: TokenBatch) -> np.ndarray:
+        ids = tokens.ids[:, : tokens.longest] if self._dynamic_length else tokens.ids
+        return self._text.run(None, {"ids": ids})[0].astype(np.float32, copy=False)
+
+
+def export_folder(clip: LoadedClip, cache_dir: Path) -> Path:
+    """Where the export of ``clip`` (its exact weights) lives."""
+    key = hashlib.sha256(
+        f"{_FORMAT}|{torch.__version__}|{clip.model_id}|{weights_fingerprint(clip.model)}".encode()
+    ).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", clip.model_id).strip("_")[:80]
+    return Path(cache_dir) / "onnx" / f"{slug}-{key}"
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """A hash of every tensor in the model's state dict (names, shapes and bytes)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in model.state_dict().items():
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(flat.view(torch.uint8).numpy().data if flat.numel() else b"")
+    return digest.hexdigest()
+
+
+def export_towers(clip: LoadedClip, folder: Path) -> None:
+    """Export the image and text towers into ``folder`` (atomically: other processes may race)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+    try:
+        _log.info("exporting %s to ONNX in %s (once per model)", clip.model_id, folder)
+        _export_image(clip, staging / "image.onnx")
+        _export_text(clip, staging / "text.onnx")
+        os.replace(staging, folder)
+    except OSError:
+        if not (folder / "text.onnx").is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+class _ImageTower(torch.nn.Module):
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels)
+
+
+class _TextTower(torch.nn.Module):
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.encode = real_length_text_encoder(model) or model.encode_text
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.encode(ids)
+
+
+def _export_image(clip: LoadedClip, path: Path) -> None:
+    pixels = torch.zeros(2, 3, clip.image_size, clip.image_size)
+    batch = torch.export.Dim("batch")
+    _export(_ImageTower(clip.model), pixels, "pixels", {0: batch}, path)
+
+
+def _export_text(clip: LoadedClip, path: Path) -> None:
+    context = clip.tokenizer.context_length
+    dynamic_length = real_length_text_encoder(clip.model) is not None
+    ids = torch.from_numpy(clip.tokenizer.tokenize(["a photo", "a dog"]).ids)
+    axes: dict[int, Any] = {0: torch.export.Dim("batch")}
+    if dynamic_length:
+        ids = ids[:, :8]
+        axes[1] = torch.export.Dim("length", min=2, max=context)
+    _export(_TextTower(clip.model), ids, "ids", axes, path)
+
+
+def _export(
+    module: torch.nn.Module, example: torch.Tensor, name: str, axes: dict, path: Path
+) -> None:
+    with torch.no_grad():
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            str(path),
+            input_names=[name],
+            output_names=["features"],
+            dynamic_shapes=(axes,),
+            dynamo=True,
+            external_data=True,
+            verbose=False,
+        )
+
+
+def _session(path: Path, threads: int, device: str) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    if threads:
+        options.intra_op_num_threads = threads
+    providers = ["CPUExecutionProvider"]
+    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    return ort.InferenceSession(str(path), options, providers=providers)
