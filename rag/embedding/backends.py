@@ -63,7 +63,7 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         )
     for module in model.modules():
         if hasattr(module, "get_weight_dtype"):  # open_clip reads it from the (now int8) MLP
-            module.get_weight_dtype = _float32  # type: ignore[method-assign]
+            module.get_weight_dtype = _float32  # type: ignore[assignment]
     return model
 
 
