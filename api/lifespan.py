@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI
 
+from api.jobs import start_worker
 from rag.services import Services
 
 log = logging.getLogger(__name__)
@@ -44,18 +45,6 @@ def _warm(part: object) -> None:
         warm()
 
 
-def start_worker(services: Services) -> Any | None:
-    """Start the ingest worker thread on the app's services (embedded mode); ``None`` if off."""
-    if not services.settings.api.embedded_worker:
-        return None
-    try:
-        from ingest.worker import start_embedded_worker
-    except ImportError:
-        log.warning("ingest worker not available; ingest jobs will wait for a worker")
-        return None
-    return start_embedded_worker(services)
-
-
 def build_lifespan(owns_services: bool) -> Lifespan:
     """The lifespan of an app; it closes the services at shut-down when it built them."""
 
@@ -63,7 +52,7 @@ def build_lifespan(owns_services: bool) -> Lifespan:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services: Services = app.state.services
         app.state.startup_problems = await anyio.to_thread.run_sync(warm_up, services)
-        worker = start_worker(services)
+        worker = await anyio.to_thread.run_sync(start_worker, app)
         app.state.worker = worker
         try:
             yield

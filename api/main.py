@@ -13,7 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.deps import Authorized
 from api.errors import install_error_handlers
 from api.lifespan import build_lifespan
-from api.routes import chat, embed, health, items, openai_compat, search
+from api.limits import BodyLimitMiddleware
+from api.routes import chat, embed, health, ingest, items, openai_compat, search
 from api.schemas.common import ERROR_RESPONSES
 from api.version import VERSION
 from rag.config import Settings, load_settings
@@ -26,6 +27,7 @@ ROUTERS: list[APIRouter] = [
     embed.router,
     search.router,
     chat.router,
+    ingest.router,
     items.router,
     openai_compat.router,
 ]
@@ -47,12 +49,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version=VERSION,
         summary="Self-hosted multimodal RAG: search images and text, ask grounded questions.",
         lifespan=build_lifespan(owns_services),
-        max_body_size=limits.max_upload_bytes,
         responses=ERROR_RESPONSES,
     )
     app.state.services = services
     app.state.startup_problems = {}
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_upload_bytes)
     if limits.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,0 +1,66 @@
+"""Ingest: items in (multipart or JSON), a job id out; the job's progress and report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ingest.specs import JobState, Progress
+
+MAX_ITEMS = 1000
+"""Most items one ingest request may carry."""
+
+
+class IngestItemIn(BaseModel):
+    """One item: a picture (base64 or data URL), a text, or both."""
+
+    image: str | None = Field(default=None, description="Base64 image bytes or a data: URL.")
+    text: str | None = None
+    filename: str = Field(default="", max_length=255, description="Shown as the item's source.")
+    id: str | None = Field(default=None, max_length=512, description="Your id for the item.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class IngestIn(BaseModel):
+    """The JSON form of ``POST /v1/ingest``."""
+
+    items: list[IngestItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    policy: Literal["skip", "overwrite"] | None = None
+    """What to do with an item that exists already (default: ``MMRAG_INGEST__POLICY``)."""
+
+
+class RejectedOut(BaseModel):
+    """An item refused before queueing: its position in the request, name and why."""
+
+    index: int | None
+    source: str
+    reason: str
+
+
+class IngestAcceptedOut(BaseModel):
+    job_id: str
+    status_url: str
+    accepted: int
+    rejected: list[RejectedOut]
+
+
+class JobOut(BaseModel):
+    """An ingest job: its state, counters while it runs, and its report once it ends."""
+
+    id: str
+    state: JobState
+    items: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: Progress
+    report: dict[str, Any] | None = None
+    """Counters and every failed item with its reason (once the job ended)."""
+    error: str | None = None
+    """Why a failed job failed."""
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut]
