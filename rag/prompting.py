@@ -87,8 +87,9 @@ def sanitize_item_text(text: str) -> str:
 
 
 def sanitize_user_text(text: str) -> str:
-    """The caller's own words with chat-template tokens and our delimiters defused."""
-    text = text.replace("<|", "‹|").replace("|>", "|›")
+    """The caller's own words with image markup, chat-template tokens and our delimiters
+    defused."""
+    text = neutralize_markup(text).replace("<|", "‹|").replace("|>", "|›")
     return re.sub(r"<(/?)context", r"‹\1context", text, flags=re.I)
 
 
@@ -114,10 +115,10 @@ class AnswerMarkupGuard:
 
     def feed(self, piece: str) -> str:
         """The safe text of ``piece`` that can be shown now."""
-        text = self._held + piece
-        hold = 1 if text.endswith(("!", "<")) else 0
-        self._held = text[len(text) - hold :]
-        return neutralize_answer(text[: len(text) - hold])
+        safe = neutralize_answer(self._held + piece)
+        # A last "!" or "<" is left as it is until the next character decides it.
+        self._held = safe[-1:] if safe.endswith(("!", "<")) else ""
+        return safe[: len(safe) - len(self._held)]
 
     def flush(self) -> str:
         """Whatever was held back (harmless on its own) at the end of the stream."""

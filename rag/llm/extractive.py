@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from rag import prompting  # a module import: rag.prompting imports rag.llm.base
 from rag.llm.base import ChatMessage, GenerationOptions
-from rag.prompting import parse_context
 
 MODEL_NAME = "extractive"
 MAX_QUOTES = 3
@@ -58,7 +58,7 @@ class ExtractiveChatModel:
 
     def _quotes(self, messages: Sequence[ChatMessage]) -> list[str]:
         user = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        question, blocks = parse_context(user)
+        question, blocks = prompting.parse_context(user)
         terms = _terms(question)
         quotes = [f'"{_best_sentence(text, terms)}" [{n}]' for n, text in blocks if text.strip()]
         return quotes[: self.max_quotes]

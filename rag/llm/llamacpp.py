@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import threading
@@ -78,8 +79,19 @@ def load_llama(path: Path, n_ctx: int) -> _Loaded:
     key = (str(path.resolve()), n_ctx)
     with _loaded_lock:
         if key not in _loaded:
+            if not _loaded:
+                atexit.register(_close_all)
             _loaded[key] = _Loaded(_new_llama(path, n_ctx), threading.Lock())
         return _loaded[key]
+
+
+def _close_all() -> None:
+    """Free the models while llama.cpp is still importable (not in interpreter teardown)."""
+    with _loaded_lock:
+        for loaded in _loaded.values():
+            with loaded.lock:
+                loaded.llm.close()
+        _loaded.clear()
 
 
 def _new_llama(path: Path, n_ctx: int) -> Any:
