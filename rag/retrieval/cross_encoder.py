@@ -91,7 +91,11 @@ def _load(folder: Path, settings: RerankSettings, device: str) -> Any:
             "cross-encoder: followed by a sentence-transformers CrossEncoder folder or hub id"
         ) from None
     limit = getattr(model.model.config, "max_position_embeddings", None) or settings.max_length
-    model.max_length = min(settings.max_length, int(limit))
+    length = min(settings.max_length, int(limit))
+    if hasattr(type(model), "max_seq_length"):  # sentence-transformers >= 6
+        model.max_seq_length = length
+    else:
+        model.max_length = length
     if model.num_labels == 1:
         model.activation_fn = torch.nn.Sigmoid()
     return model

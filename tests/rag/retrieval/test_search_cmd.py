@@ -1,0 +1,113 @@
+"""``mmrag search`` and ``mmrag eval`` on a real embedded store with the tiny CLIP and Qwen3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mmrag_cli.main import app
+from rag.config import StoreSettings
+from rag.store import PointRecord, open_store
+
+from .conftest import COLLECTION, Item
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: list[Item], tiny_embedder
+) -> Path:
+    """Environment of a user whose embedded collection holds the corpus; no reranker."""
+    data = tmp_path / "data"
+    store = open_store(StoreSettings(collection=COLLECTION), data)
+    store.ensure_collection(tiny_embedder.dim)
+    store.upsert([PointRecord(item.id, item.vectors, item.payload) for item in corpus])
+    store.close()
+    env = {
+        "MMRAG_DATA_DIR": str(data),
+        "MMRAG_STORE__COLLECTION": COLLECTION,
+        "MMRAG_CLIP__MODEL": "mmrag-tiny",
+        "MMRAG_CLIP__PRETRAINED": "",
+        "MMRAG_CLIP__THREADS": "1",
+        "MMRAG_RERANK__MODEL": "none",
+        "MMRAG_LOG_LEVEL": "WARNING",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def test_search_json_with_filter_and_weights(cli_env: Path) -> None:
+    args = ["search", "a red thing", "--json", "--top-k", "3", "--filter", "metadata.color=red"]
+    result = runner.invoke(app, [*args, "--fusion", "weighted", "--weights", "image=1,text=3"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert len(body["hits"]) == 3 and body["reranked"] is False
+    assert {"encode", "store", "fuse"} <= set(body["timings_ms"])
+    for hit in body["hits"]:
+        assert hit["payload"]["metadata"]["color"] == "red"
+        assert set(hit["scores"]) == {"image", "text", "fused", "rerank"}
+
+
+def test_search_table_with_an_image(cli_env: Path) -> None:
+    picture = cli_env / "query.png"
+    Image.new("RGB", (32, 32), (200, 20, 20)).save(picture)
+    result = runner.invoke(app, ["search", "--image", str(picture), "--fusion", "dbsf"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].split()[:5] == ["#", "fused", "image", "text", "rerank"]
+    assert "encode" in result.stdout.splitlines()[-1]
+
+
+def test_search_reranks_with_a_local_qwen3_folder(
+    cli_env: Path, qwen_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MMRAG_RERANK__MODEL", str(qwen_folder))
+    monkeypatch.setenv("MMRAG_RERANK__DEVICE", "cpu")
+    monkeypatch.setenv("MMRAG_RERANK__TOP_N", "4")
+    result = runner.invoke(app, ["search", "a blue thing", "--json", "--top-k", "6"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["reranked"] is True
+    assert any(hit["scores"]["rerank"] is not None for hit in body["hits"][:4])
+    assert all(hit["scores"]["rerank"] is None for hit in body["hits"][4:])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "x", "--filter", "color"], "key=value"),
+        (["search", "x", "--weights", "image"], "image=0.5"),
+        (["search", "x", "--rerank"], "MMRAG_RERANK__MODEL"),
+        (["search"], "text, an image"),
+    ],
+)
+def test_search_errors_are_one_line(cli_env: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_eval_prints_metrics_per_fusion_mode(cli_env: Path, corpus: list[Item]) -> None:
+    queries = cli_env / "queries.jsonl"
+    rows = [
+        {"text": "a red thing number 0", "relevant": [corpus[0].external_id]},
+        {"text": "blue", "relevant": [corpus[1].id, corpus[5].external_id]},
+    ]
+    queries.write_text("\n".join(json.dumps(row) for row in rows))
+    result = runner.invoke(app, ["eval", str(queries), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["queries"] == 2
+    assert [(r["fusion"], r["rerank"]) for r in body["results"]] == [
+        ("rrf", False),
+        ("dbsf", False),
+        ("weighted", False),
+    ]
+    table = runner.invoke(app, ["eval", str(queries), "--fusion", "rrf"])
+    assert table.exit_code == 0, table.output
+    assert "recall@1" in table.stdout and "no reranker loaded" in table.stdout
