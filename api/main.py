@@ -14,7 +14,16 @@ from api.deps import Authorized
 from api.errors import install_error_handlers
 from api.lifespan import build_lifespan
 from api.limits import BodyLimitMiddleware
-from api.routes import chat, embed, health, ingest, items, openai_compat, search
+from api.routes import (
+    chat,
+    embed,
+    health,
+    ingest,
+    items,
+    ollama_compat,
+    openai_compat,
+    search,
+)
 from api.schemas.common import ERROR_RESPONSES
 from api.version import VERSION
 from rag.config import Settings, load_settings
@@ -30,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     ingest.router,
     items.router,
     openai_compat.router,
+    ollama_compat.router,
 ]
 """Every other router; each route on them needs an API key when keys are configured."""
 

@@ -1,0 +1,148 @@
+"""Ollama-compatible ``/api/tags``, ``/api/chat``, ``/api/show``, ``/api/version``, ``/api/embed``.
+
+Chat UIs and clients that speak Ollama (Open WebUI, the ``ollama`` Python client) use mmrag as
+the model ``mmrag:latest`` at ``http://host:8000``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.answering import Ask, answer, answer_events, generation_options, make_ask
+from api.deps import ServicesDep
+from api.queries import check_question, query_image
+from api.schemas.chat import CitationOut
+from api.schemas.embed import MAX_BATCH
+from api.schemas.ollama import (
+    MODEL_NAME,
+    OllamaChatIn,
+    OllamaChatOut,
+    OllamaEmbedIn,
+    OllamaEmbedOut,
+    OllamaMessageIn,
+    OllamaMessageOut,
+    OllamaModelOut,
+    OllamaShowIn,
+    OllamaShowOut,
+    OllamaTagsOut,
+    OllamaVersionOut,
+)
+from api.streaming import ndjson, ndjson_stream
+from rag.answer import Answer, AnswerEvent, FinalEvent, TokenEvent
+from rag.errors import InvalidInputError
+from rag.llm.base import ChatMessage
+from rag.prompting import estimate_tokens
+from rag.services import Services
+
+router = APIRouter(prefix="/api", tags=["ollama"])
+
+STARTED = datetime.now(UTC).isoformat()
+DIGEST = hashlib.sha256(MODEL_NAME.encode()).hexdigest()
+
+STREAM_DOC = """Streamed (the default): NDJSON lines ``{"message": {"content": piece},
+"done": false}``, then a last line with ``"done": true`` and ``citations``."""
+
+
+@router.get("/version")
+def version() -> OllamaVersionOut:
+    """The Ollama API version mmrag speaks."""
+    return OllamaVersionOut()
+
+
+@router.get("/tags")
+def tags() -> OllamaTagsOut:
+    """The one model mmrag serves, ``mmrag:latest``."""
+    model = OllamaModelOut(name=MODEL_NAME, model=MODEL_NAME, modified_at=STARTED, digest=DIGEST)
+    return OllamaTagsOut(models=[model])
+
+
+@router.post("/show")
+def show(body: OllamaShowIn, services: ServicesDep) -> OllamaShowOut:
+    """What the model is: a grounded answerer over the collection, taking images as queries."""
+    info = {
+        "general.architecture": "mmrag",
+        "mmrag.embedder": services.settings.clip.model,
+        "mmrag.llm_backend": services.settings.llm.backend,
+    }
+    return OllamaShowOut(model_info=info, modified_at=STARTED)
+
+
+@router.post(
+    "/chat",
+    response_model=OllamaChatOut,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": STREAM_DOC}},
+)
+def chat(body: OllamaChatIn, services: ServicesDep) -> OllamaChatOut | StreamingResponse:
+    """A grounded answer as Ollama's chat; ``images`` of the last user message are the image
+    query, earlier user and assistant turns the history. Citations come in ``citations``."""
+    ask = _ask(services, body)
+    started = time.perf_counter()
+    if not body.stream:
+        return _final(body.model, answer(services, ask), ask, started, full_text=True)
+    lines = _lines(answer_events(services, ask), body.model, ask, started)
+    return ndjson_stream(lines, lambda error: ndjson({"error": error["message"]}))
+
+
+def _ask(services: Services, body: OllamaChatIn) -> Ask:
+    *earlier, last = body.messages
+    if last.role != "user":
+        raise InvalidInputError("the last message must be the user's question (role 'user')")
+    image = _image(last, services)
+    history = [ChatMessage(m.role, m.content) for m in earlier if m.role in ("user", "assistant")]
+    options = body.options
+    max_tokens = options.num_predict if options else None
+    temperature = options.temperature if options else None
+    generation = generation_options(services, max_tokens, temperature)
+    return make_ask(services, last.content, image, history, generation, body)
+
+
+def _image(message: OllamaMessageIn, services: Services) -> Any:
+    if not message.images:
+        return None
+    name = f"messages[-1].images[{len(message.images) - 1}]"
+    return query_image(message.images[-1], services.settings, name)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _lines(events: Iterator[AnswerEvent], model: str, ask: Ask, started: float) -> Iterator[str]:
+    for event in events:
+        if isinstance(event, TokenEvent):
+            message = {"role": "assistant", "content": event.text}
+            yield ndjson({"model": model, "created_at": _now(), "message": message, "done": False})
+        elif isinstance(event, FinalEvent):
+            final = _final(model, event.answer, ask, started, full_text=False)
+            yield ndjson(final.model_dump())
+
+
+def _final(model: str, result: Answer, ask: Ask, started: float, full_text: bool) -> OllamaChatOut:
+    return OllamaChatOut(
+        model=model,
+        created_at=_now(),
+        message=OllamaMessageOut(content=result.text if full_text else ""),
+        total_duration=int((time.perf_counter() - started) * 1e9),
+        prompt_eval_count=estimate_tokens(ask.question or ""),
+        eval_count=estimate_tokens(result.text),
+        citations=[CitationOut(**citation.as_dict()) for citation in result.citations],
+    )
+
+
+@router.post("/embed")
+def embed(body: OllamaEmbedIn, services: ServicesDep) -> OllamaEmbedOut:
+    """Embed texts into the CLIP space, as Ollama's ``/api/embed`` does."""
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not 1 <= len(texts) <= MAX_BATCH:
+        raise InvalidInputError(f"input must hold 1 to {MAX_BATCH} texts, got {len(texts)}")
+    for n, text in enumerate(texts):
+        check_question(text, services.settings, f"input[{n}]")
+    vectors = services.embedder.embed_texts(texts)
+    return OllamaEmbedOut(model=body.model, embeddings=vectors.tolist())
