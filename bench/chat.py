@@ -1,0 +1,150 @@
+"""Chat benchmark: latency of a grounded answer with the embedded model (SmolLM2-135M via
+llama.cpp) over a small generated collection (tiny CLIP, embedded Qdrant Edge).
+
+Reports p50/p95 of time to first token and total latency, split into retrieve, rerank and
+generate (seconds, per streamed answer). Each question asks about one item, with ``top_k`` hits
+in the prompt; the first answer (model load, cold caches) is not counted.
+
+    python -m bench.chat                  # 300 items, 20 questions, 64 answer tokens
+    python -m bench.chat --quick          # 60 items, 5 questions, 32 answer tokens
+    python -m bench.chat --rerank tiny    # with a tiny random Qwen3 reranker (built from tests/)
+    python -m bench.chat --rerank /models/Qwen3-Reranker-0.6B
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from rag import payload as keys
+from rag.answer import Answerer, FinalEvent, TokenEvent
+from rag.config import LLMSettings, RerankSettings, RetrievalSettings, StoreSettings
+from rag.embedding import load_embedder, tiny_clip_settings
+from rag.embedding.base import Embedder
+from rag.ids import point_id
+from rag.llm import LlamaCppChatModel
+from rag.retrieval.rerank import Reranker, build_reranker
+from rag.retrieval.retriever import Retriever
+from rag.store import PointRecord, VectorStore, open_store
+
+COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "pink", "brown"]
+THINGS = ["lighthouse", "bicycle", "teapot", "violin", "cactus", "kite", "tram", "owl", "anchor"]
+PLACES = ["harbour", "market", "library", "mountain hut", "train station", "garden", "bakery"]
+STAGES = ("retrieve", "rerank", "first_token", "generate", "total")
+
+
+def caption(rng: random.Random, i: int) -> str:
+    color, thing, place = rng.choice(COLORS), rng.choice(THINGS), rng.choice(PLACES)
+    year, days = 1900 + rng.randrange(120), rng.choice(["weekdays", "Sundays"])
+    return (
+        f"Item {i}: a {color} {thing} photographed at the {place}. The {thing} was restored in "
+        f"{year} and is shown to visitors on {days}."
+    )
+
+
+def fill(store: VectorStore, embedder: Embedder, n: int, seed: int = 0) -> list[str]:
+    """Write ``n`` generated items (solid-colour picture + caption); their captions."""
+    rng = random.Random(seed)
+    texts = [caption(rng, i) for i in range(n)]
+    for start in range(0, n, 32):
+        chunk = texts[start : start + 32]
+        pictures = [Image.new("RGB", (64, 48), t.split()[3]) for t in chunk]
+        vectors = zip(embedder.embed_images(pictures), embedder.embed_texts(chunk), strict=True)
+        store.upsert([
+            PointRecord(point_id("bench-chat", text), {"image": iv, "text": tv}, _payload(text))
+            for text, (iv, tv) in zip(chunk, vectors, strict=True)
+        ])  # fmt: skip
+    store.flush()
+    return texts
+
+
+def question(text: str) -> str:
+    """A question about one generated item ("What is known about a red owl photographed at …?")."""
+    return f"What is known about {text.split(': ', 1)[1].split('.')[0]}?"
+
+
+def _payload(text: str) -> dict[str, object]:
+    return {
+        keys.TEXT: text, keys.SOURCE: f"bench/{abs(hash(text)) % 10**8}.png", keys.HAS_IMAGE: True,
+        keys.HAS_TEXT: True, keys.MIME: "image/png", keys.WIDTH: 64, keys.HEIGHT: 48,
+        keys.METADATA: {"title": text.split(":")[0]},
+    }  # fmt: skip
+
+
+def make_reranker(name: str, folder: Path) -> Reranker | None:
+    if name == "tiny":
+        from tests.rag.retrieval.tiny_models import build_tiny_qwen3  # a dev-only helper
+
+        name = str(build_tiny_qwen3(folder / "tiny-qwen3", RerankSettings().instruction))
+    return build_reranker(RerankSettings(model=name, required=name != "none"), folder)
+
+
+def ask(answerer: Answerer, question: str, top_k: int) -> dict[str, float]:
+    """Stream one answer; its stage timings and decode rate (pieces a second after the first)."""
+    stamps: list[float] = []
+    for event in answerer.stream(question, top_k=top_k):
+        if isinstance(event, TokenEvent):
+            stamps.append(time.perf_counter())
+        elif isinstance(event, FinalEvent):
+            span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
+            return {**event.answer.timings, "decode": (len(stamps) - 1) / span if span else 0.0}
+    raise RuntimeError("no final event")
+
+
+def report(rows: list[dict[str, float]]) -> None:
+    print(f"\n{'stage':<12} {'p50 s':>8} {'p95 s':>8}")
+    for stage in STAGES:
+        values = [row.get(stage, 0.0) for row in rows]
+        p50, p95 = np.percentile(values, [50, 95])
+        print(f"{stage:<12} {p50:8.3f} {p95:8.3f}")
+    decode = float(np.median([row["decode"] for row in rows]))
+    print(f"{'decode':<12} {decode:8.1f}   tokens/s after the first (p50)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run (about a minute)")
+    parser.add_argument("--items", type=int)
+    parser.add_argument("--questions", type=int)
+    parser.add_argument("--max-tokens", type=int)
+    parser.add_argument("--top-k", type=int, default=4)
+    parser.add_argument("--rerank", default="none", help="none, tiny, or a reranker model/folder")
+    args = parser.parse_args()
+    n_items = args.items or (60 if args.quick else 300)
+    n_questions = args.questions or (5 if args.quick else 20)
+    max_tokens = args.max_tokens or (32 if args.quick else 64)
+    llm = LLMSettings(backend="llamacpp", max_tokens=max_tokens, temperature=0.0)
+
+    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+        folder = Path(tmp)
+        embedder = load_embedder(tiny_clip_settings(), folder / "models")
+        store = open_store(StoreSettings(collection="bench-chat"), folder)
+        store.ensure_collection(embedder.dim)
+        texts = fill(store, embedder, n_items)
+        retriever = Retriever(
+            embedder, store, RetrievalSettings(), make_reranker(args.rerank, folder)
+        )
+        model = LlamaCppChatModel.from_settings(llm)
+        began = time.perf_counter()
+        model.warm_up()
+        loaded_s = time.perf_counter() - began
+        print(f"{model.model_name}: loaded in {loaded_s:.2f} s; {n_items} items, {n_questions} "
+              f"questions, top_k {args.top_k}, max_tokens {max_tokens}, rerank {args.rerank}, "
+              f"{os.cpu_count()} CPUs", flush=True)  # fmt: skip
+        answerer = Answerer(retriever, model, llm)
+        questions = [question(t) for t in random.Random(1).sample(texts, n_questions + 1)]
+        ask(answerer, questions[0], args.top_k)  # warm-up, not counted
+        rows = [ask(answerer, q, args.top_k) for q in questions[1:]]
+        store.close()
+    report(rows)
+
+
+if __name__ == "__main__":
+    main()
