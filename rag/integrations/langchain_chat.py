@@ -102,7 +102,7 @@ class MmragChatOpenAI(ChatOpenAI):
     mmrag's endpoint retrieves and answers in one call (the last user message is the question);
     plain ``ChatOpenAI`` works as well but drops the extra ``citations`` field. Here they are in
     ``message.response_metadata["citations"]`` (for streams: on the last chunk, so also on the
-    summed message).
+    summed message), their relative image URLs made absolute against ``base_url``.
 
     Example::
 
@@ -118,7 +118,7 @@ class MmragChatOpenAI(ChatOpenAI):
         data = response if isinstance(response, dict) else response.model_dump()
         if data.get("citations") is not None:
             for generation in result.generations:
-                generation.message.response_metadata["citations"] = data["citations"]
+                generation.message.response_metadata["citations"] = self._citations(data)
         return result
 
     def _convert_chunk_to_generation_chunk(
@@ -128,5 +128,13 @@ class MmragChatOpenAI(ChatOpenAI):
             chunk, default_chunk_class, base_generation_info
         )
         if converted is not None and chunk.get("citations") is not None:
-            converted.message.response_metadata["citations"] = chunk["citations"]
+            converted.message.response_metadata["citations"] = self._citations(chunk)
         return converted
+
+    def _citations(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        root = (self.openai_api_base or "").rstrip("/").removesuffix("/v1")
+        citations = [dict(c) for c in data["citations"]]
+        for c in citations:
+            if isinstance(c.get("image_url"), str) and c["image_url"].startswith("/"):
+                c["image_url"] = root + c["image_url"]
+        return citations

@@ -47,7 +47,7 @@ async def test_mmrag_chat_openai_keeps_citations(live_url: str, services: Servic
     reply = await chat.ainvoke(caption("red"))
     citations = reply.response_metadata["citations"]
     assert citations[0]["id"] == _red_id(services)
-    assert citations[0]["image_url"].endswith(f"/v1/items/{citations[0]['id']}/image")
+    assert citations[0]["image_url"] == f"{live_url}/v1/items/{citations[0]['id']}/image"
     summed = None
     for chunk in chat.stream(caption("red")):
         summed = chunk if summed is None else summed + chunk
