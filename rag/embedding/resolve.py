@@ -184,9 +184,7 @@ def fetch_from_hub(
     problems: list[str] = []
     for name in names:
         try:
-            path = hf_hub_download(
-                repo, name, cache_dir=str(cache_dir), local_files_only=offline
-            )
+            path = hf_hub_download(repo, name, cache_dir=str(cache_dir), local_files_only=offline)
             return Path(path)
         except Exception as exc:  # every hub failure becomes one clear error below
             problems.append(f"{name}: {type(exc).__name__}")

@@ -22,8 +22,7 @@ TEXTS = ["", "a dog", "a photo of two cats sleeping on a red sofa " * 2, "long "
 def _images() -> list[Image.Image]:
     rng = np.random.default_rng(2)
     return [
-        Image.fromarray(rng.integers(0, 255, (40 + 9 * i, 50, 3), dtype=np.uint8))
-        for i in range(5)
+        Image.fromarray(rng.integers(0, 255, (40 + 9 * i, 50, 3), dtype=np.uint8)) for i in range(5)
     ]
 
 

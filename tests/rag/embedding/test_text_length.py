@@ -53,3 +53,11 @@ def test_batch_length_does_not_change_vectors(tiny_embedder) -> None:
     alone = np.stack([tiny_embedder.embed_texts([q])[0] for q in QUERIES])
     together = tiny_embedder.embed_texts(QUERIES)
     np.testing.assert_allclose(alone, together, atol=1e-5)
+
+
+def test_token_ids_equal_open_clip_tokenizer(tiny_embedder) -> None:
+    texts = ["", "A  Photo of &amp; a Dog!", "café naïve 東京", "word " * 100, "x" * 3]
+    batch = tiny_embedder._loaded().tokenizer.tokenize(texts)
+    expected = open_clip.get_tokenizer(TINY_MODEL)(texts).numpy()
+    np.testing.assert_array_equal(batch.ids, expected)
+    assert batch.lengths == [int((row != 0).sum()) for row in expected]
