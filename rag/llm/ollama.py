@@ -23,9 +23,9 @@ import contextlib
 import email.utils
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import ollama
@@ -100,7 +100,10 @@ class OllamaChatModel:
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         """Answer pieces as Ollama sends them; raises if the stream ends before ``done``."""
         with self._mapped_errors():
-            parts = self._client.chat(**self._request(messages, options), stream=True)
+            parts = cast(
+                Generator[ollama.ChatResponse, None, None],  # the client returns a generator
+                self._client.chat(**self._request(messages, options), stream=True),
+            )
             try:
                 for part in parts:
                     if part.message.content:
