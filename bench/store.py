@@ -7,6 +7,7 @@ prints Edge's speed-up over local mode measured in the same run.
     python -m bench.store            # 20k and 100k points (local mode: ~4 min to load 100k)
     python -m bench.store --quick    # 2k points
     python -m bench.store --local-max 20000   # stop local mode at 20k
+    python -m bench.store --optimize  # also Edge after optimize() (HNSW; minutes at 100k)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from rag.config import StoreSettings
 from rag.ids import point_id
 from rag.store import PointRecord, Prefetch, VectorStore, open_store
+from rag.store.client import QdrantClientStore  # noqa: F401  (loaded before any long run)
 from rag.store.edge import EdgeStore
 
 DIM = 512
@@ -130,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="2k points only")
     parser.add_argument("--local-max", type=int, default=100_000, help="largest local-mode size")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--optimize", action="store_true", help="also time Edge after optimize()")
     args = parser.parse_args(argv)
     sizes = [2_000] if args.quick else [20_000, 100_000]
     n_queries = 50 if args.quick else args.queries
@@ -137,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows = run_engine("edge", "", sizes, n_queries, folder, optimize=False)
-        rows += run_engine("edge-optimized", "", sizes, n_queries, folder / "o", optimize=True)
+        if args.optimize:
+            rows += run_engine("edge-optimized", "", sizes, n_queries, folder / "o", True)
         local_sizes = [s for s in sizes if s <= args.local_max]
         rows += run_engine("local", ":memory:", local_sizes, n_queries, folder, optimize=False)
     report(rows)

@@ -83,6 +83,10 @@ class QdrantClientStore:
     def flush(self) -> None:
         """Nothing to do: local mode writes through, and a server acknowledges durable writes."""
 
+    def optimize(self) -> bool:
+        """Nothing to do (a server optimizes in the background; local mode has no index)."""
+        return False
+
     def close(self) -> None:
         with self._engine():
             self.client.close()

@@ -284,6 +284,16 @@ def test_fused_query_rrf_matches_definition(store: VectorStore) -> None:
     assert len(store.fused_query(prefetches, "rrf", 3)) == 3
 
 
+def test_dbsf_list_of_one_scores_half(store: VectorStore) -> None:
+    points = random_points(10)
+    store.upsert(points)
+    query = unit(np.random.default_rng(2))
+    (hit,) = store.fused_query([Prefetch("image", query, 1)], "dbsf", 5)
+    assert hit.score == pytest.approx(0.5)
+    hits = store.fused_query([Prefetch("image", query, 5), Prefetch("text", query, 5)], "dbsf", 10)
+    assert all(0.0 <= h.score <= 2.0 for h in hits)
+
+
 def test_fused_query_filter_applies_to_every_list(store: VectorStore) -> None:
     points = random_points(40)
     store.upsert(points)
