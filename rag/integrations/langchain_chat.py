@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
@@ -41,6 +41,14 @@ class MmragChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.chat_model.model_name, "max_tokens": self.max_tokens}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "mmrag"
+        params["ls_model_name"] = kwargs.get("model", self.chat_model.model_name)
+        params["ls_temperature"] = kwargs.get("temperature", self.temperature)
+        params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
+        return params
 
     def _generate(
         self,
@@ -84,8 +92,19 @@ def _messages(messages: list[BaseMessage]) -> list[ChatMessage]:
             raise InvalidInputError(
                 f"mmrag's chat backends take system, human and ai messages, not {message.type!r}"
             )
-        converted.append(ChatMessage(role, message.text))
+        converted.append(ChatMessage(role, _text(message.content)))
     return converted
+
+
+def _text(content: str | list[Any]) -> str:
+    if isinstance(content, str):
+        return content
+    parts = [p if isinstance(p, str) else p.get("text", "") for p in content if _is_text(p)]
+    return "".join(parts)
+
+
+def _is_text(part: Any) -> bool:
+    return isinstance(part, str) or (isinstance(part, dict) and part.get("type") == "text")
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> str:

@@ -3,9 +3,12 @@ backends as a LangChain chat model, and the RAG chain end to end (extractive bac
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_openai import ChatOpenAI
+from langchain_tests.unit_tests import ChatModelUnitTests
 
 from examples.demo import caption
 from rag.errors import InvalidInputError
@@ -19,6 +22,7 @@ from rag.integrations.langchain import (
 from rag.llm import ExtractiveChatModel
 from rag.services import Services
 from tests.integrations.conftest import API_KEY
+from tests.integrations.standard import with_async_tests
 
 BY_TEXT = {"fusion": "weighted", "weights": {"image": 0.0, "text": 1.0}}
 
@@ -95,3 +99,14 @@ def test_mmrag_chat_model_messages_stop_and_stream() -> None:
     assert "".join(c.text for c in chat.stream(prompt)) == '"Dogs bark." [1]'
     with pytest.raises(InvalidInputError, match="not 'tool'"):
         chat.invoke([ToolMessage("x", tool_call_id="1")])
+
+
+@with_async_tests
+class TestMmragChatModelStandard(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[MmragChatModel]:
+        return MmragChatModel
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"chat_model": ExtractiveChatModel()}
