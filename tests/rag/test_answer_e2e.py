@@ -26,7 +26,7 @@ from rag.llm import (
 from rag.prompting import SYSTEM_PROMPT
 from rag.retrieval.retriever import Retriever
 from rag.store import PointRecord, VectorStore, open_store
-from rag.store.base import Filter, MatchValue
+from rag.store.base import Filter, HasId, MatchValue
 
 LLM = LLMSettings(
     backend="llamacpp", max_tokens=32, temperature=0.0, context_tokens=768, n_ctx=2048
@@ -140,8 +140,9 @@ def test_injection_in_an_item_leaves_the_instructions_alone(
 ) -> None:
     retriever, ids = stack
     model = Recording(smollm)
+    only_the_mill = Filter(must=(HasId((ids[2],)),))  # a short question, a short prompt
     answer = Answerer(retriever, model, LLM).answer(
-        ITEMS[2]["text"], top_k=1, fusion="weighted", weights=TEXT_ONLY,
+        "When is rye ground?", filter=only_the_mill,
         options=GenerationOptions(max_tokens=8, temperature=0.0),
     )  # fmt: skip
     assert answer.hits[0].id == ids[2] and answer.model == smollm.model_name
