@@ -45,18 +45,20 @@ class DecodedImage:
         return _EXTENSIONS[self.format]
 
 
-def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+def decode_image(data: bytes, max_pixels: int, draft_side: int | None = None) -> DecodedImage:
     """Decode ``data`` or raise :class:`InvalidInputError` saying why it is unusable.
 
     Rejects empty, corrupt and truncated data, formats outside :data:`ALLOWED_FORMATS`, images of
     more than ``max_pixels`` pixels and anything Pillow flags as a decompression bomb.
+    ``draft_side``: a JPEG may be decoded at a reduced scale (1/2 to 1/8, DCT-domain) as long as
+    both sides stay at least this long; width and height still report the file's full size.
     """
     if not data:
         raise InvalidInputError("empty file (0 bytes)")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            return _decode(data, max_pixels)
+            return _decode(data, max_pixels, draft_side)
         except InvalidInputError:
             raise
         except UnidentifiedImageError:
@@ -69,7 +71,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
             raise InvalidInputError(f"corrupt or truncated image: {exc}") from None
 
 
-def _decode(data: bytes, max_pixels: int) -> DecodedImage:
+def _decode(data: bytes, max_pixels: int, draft_side: int | None) -> DecodedImage:
     with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as opened:
         width, height = opened.size
         if width * height > max_pixels:
@@ -78,6 +80,8 @@ def _decode(data: bytes, max_pixels: int) -> DecodedImage:
                 f"{max_pixels} (MMRAG_INGEST__MAX_IMAGE_PIXELS)"
             )
         opened.seek(0)
+        if draft_side and opened.format == "JPEG":
+            opened.draft("RGB", (draft_side, draft_side))
         rgb = opened.convert("RGB")
         rgb.load()
         fmt = str(opened.format)

@@ -86,6 +86,7 @@ class Ingestor:
         self.progress = progress
         self.should_stop = should_stop or (lambda: False)
         self.report = IngestReport()
+        self._input_side: int | None = None  # the model's input size, learnt from its pixels
         chunker = partial(
             chunk_text, count_tokens=embedder.count_tokens, context_length=embedder.context_length
         )
@@ -177,8 +178,9 @@ class Ingestor:
     def _decode_read(self, read: ReadItem) -> DecodedItem:
         if read.image_bytes is None:
             return DecodedItem(read)
-        image = decode_image(read.image_bytes, self.settings.max_image_pixels)
+        image = decode_image(read.image_bytes, self.settings.max_image_pixels, self._input_side)
         pixels = self.embedder.preprocess_images([image.image])
+        self._input_side = pixels.shape[-1]
         read.image_bytes = None
         return DecodedItem(read, pixels, ImageInfo(image.mime, image.width, image.height))
 

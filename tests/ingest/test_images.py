@@ -75,3 +75,10 @@ def test_pillow_decompression_bomb_warning_is_an_error(monkeypatch: pytest.Monke
 def test_wrong_extension_does_not_matter_the_content_does() -> None:
     decoded = decode_image(image_bytes(5, "PNG"), CAP)  # e.g. saved as photo.jpg
     assert decoded.mime == "image/png" and decoded.extension == "png"
+
+
+def test_jpeg_draft_decodes_smaller_but_reports_the_full_size() -> None:
+    decoded = decode_image(image_bytes(6, "JPEG", size=(640, 480)), CAP, draft_side=224)
+    assert (decoded.width, decoded.height) == (640, 480)
+    assert decoded.image.size == (320, 240)
+    assert decode_image(image_bytes(6, "PNG", size=(640, 480)), CAP, 224).image.size == (640, 480)
