@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -31,10 +31,11 @@ from rag.retrieval.plan import SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_hits
 from rag.retrieval.types import Hit, Query, Scores, SearchResult
 from rag.store import ENGINE_RRF_K
-from rag.store.base import VECTOR_NAMES, Filter, Prefetch, ScoredPoint, VectorStore
+from rag.store.base import VECTOR_NAMES, Filter, Prefetch, ScoredPoint, StoredPoint, VectorStore
 
 TIE_MARGIN = 8
 """Extra engine-fused candidates fetched so that ties at the cut are broken by id, not by chance."""
+ENGINE_FUSED = "fused"
 
 
 class Retriever:
@@ -95,37 +96,45 @@ class Retriever:
         flt: Filter | None,
         timings: dict[str, float],
     ) -> list[Hit]:
-        """The first ``plan.candidates`` hits by fused score (ties by id), before reranking."""
-        if self._engine_fuses(plan):
-            with _timed(timings, "store"):
-                points = self._engine_fused(plan, vector, flt)
-            with _timed(timings, "fuse"):
-                sims = similarity_matrix(vector, points)
-                scores = {point.id: point.score for point in points}
-                return _hits(points, sims, fusion.ranked(scores, plan.candidates))
+        """The first ``plan.candidates`` hits by fused score (ties by id), before reranking.
+
+        Candidate lists come without vectors (cheap); the vectors of the hits (for ``weighted``:
+        of every candidate) are read afterwards in one ``get`` for the exact cosines.
+        """
         with _timed(timings, "store"):
-            lists = {
-                name: self.store.search(name, vector, plan.prefetch_limit, flt, with_vectors=True)
-                for name in plan.vectors
-            }
+            lists = self._candidate_lists(plan, vector, flt)
+        order = None
+        if plan.fusion != "weighted":
+            with _timed(timings, "fuse"):
+                order = fusion.ranked(
+                    _rank_fusion(plan, self.settings.rrf_k, lists), plan.candidates
+                )
+        with _timed(timings, "store"):
+            ids = [pid for pid, _ in order] if order is not None else _union_ids(lists.values())
+            points = self.store.get(ids, with_vectors=True)
         with _timed(timings, "fuse"):
-            points = _union(lists.values())
             sims = similarity_matrix(vector, points)
-            scores = _fuse(plan, self.settings.rrf_k, lists, points, sims)
-            return _hits(points, sims, fusion.ranked(scores, plan.candidates))
+            if order is None:
+                order = fusion.ranked(_weighted(plan, points, sims), plan.candidates)
+            return _hits(points, sims, order)
+
+    def _candidate_lists(
+        self, plan: SearchPlan, vector: np.ndarray, flt: Filter | None
+    ) -> dict[str, list[ScoredPoint]]:
+        """``{"fused": [...]}`` when the engine fuses, else one list per item vector."""
+        if self._engine_fuses(plan):
+            prefetches = [Prefetch(name, vector, plan.prefetch_limit) for name in VECTOR_NAMES]
+            limit = plan.candidates + TIE_MARGIN
+            engine = "dbsf" if plan.fusion == "dbsf" else "rrf"
+            return {ENGINE_FUSED: self.store.fused_query(prefetches, engine, limit, flt)}
+        return {
+            name: self.store.search(name, vector, plan.prefetch_limit, flt) for name in plan.vectors
+        }
 
     def _engine_fuses(self, plan: SearchPlan) -> bool:
         if plan.fusion == "dbsf":
             return True
         return plan.fusion == "rrf" and self.settings.rrf_k == ENGINE_RRF_K and plan.equal_weights
-
-    def _engine_fused(
-        self, plan: SearchPlan, vector: np.ndarray, flt: Filter | None
-    ) -> list[ScoredPoint]:
-        prefetches = [Prefetch(name, vector, plan.prefetch_limit) for name in VECTOR_NAMES]
-        limit = plan.candidates + TIE_MARGIN
-        fused = "dbsf" if plan.fusion == "dbsf" else "rrf"
-        return self.store.fused_query(prefetches, fused, limit, flt, with_vectors=True)
 
     def _rerank_n(self, query: Query) -> int:
         if query.rerank is False:
@@ -141,7 +150,7 @@ class Retriever:
         return self.reranker.top_n if has_text else 0
 
 
-def similarity_matrix(vector: np.ndarray, points: Sequence[ScoredPoint]) -> np.ndarray:
+def similarity_matrix(vector: np.ndarray, points: Sequence[StoredPoint]) -> np.ndarray:
     """``(len(points), 2)`` exact cosines to each point's ``image`` and ``text`` vector (NaN when
     the point lacks it)."""
     sims = np.full((len(points), len(VECTOR_NAMES)), np.nan)
@@ -153,25 +162,15 @@ def similarity_matrix(vector: np.ndarray, points: Sequence[ScoredPoint]) -> np.n
     return sims
 
 
-def _union(lists: Iterator[list[ScoredPoint]] | Sequence[list[ScoredPoint]]) -> list[ScoredPoint]:
-    seen: dict[str, ScoredPoint] = {}
-    for candidates in lists:
-        for point in candidates:
-            seen.setdefault(point.id, point)
-    return list(seen.values())
+def _union_ids(lists: Iterable[list[ScoredPoint]]) -> list[str]:
+    return list(dict.fromkeys(point.id for candidates in lists for point in candidates))
 
 
-def _fuse(
-    plan: SearchPlan,
-    rrf_k: int,
-    lists: Mapping[str, list[ScoredPoint]],
-    points: Sequence[ScoredPoint],
-    sims: np.ndarray,
+def _rank_fusion(
+    plan: SearchPlan, rrf_k: int, lists: Mapping[str, list[ScoredPoint]]
 ) -> dict[str, float]:
-    if plan.fusion == "weighted":
-        weights = np.array([plan.weights[name] for name in VECTOR_NAMES])
-        values = fusion.weighted_scores(sims, weights)
-        return {p.id: float(v) for p, v in zip(points, values, strict=True) if not np.isnan(v)}
+    if ENGINE_FUSED in lists:
+        return {point.id: point.score for point in lists[ENGINE_FUSED]}
     ranked_lists = [[(p.id, p.score) for p in lists[name]] for name in plan.vectors]
     if plan.fusion == "dbsf":
         return fusion.dbsf(ranked_lists)
@@ -180,13 +179,23 @@ def _fuse(
     return fusion.rrf(ranked_lists, k=rrf_k, weights=weights)
 
 
+def _weighted(
+    plan: SearchPlan, points: Sequence[StoredPoint], sims: np.ndarray
+) -> dict[str, float]:
+    weights = np.array([plan.weights[name] for name in VECTOR_NAMES])
+    values = fusion.weighted_scores(sims, weights)
+    return {p.id: float(v) for p, v in zip(points, values, strict=True) if not np.isnan(v)}
+
+
 def _hits(
-    points: Sequence[ScoredPoint], sims: np.ndarray, order: list[tuple[str, float]]
+    points: Sequence[StoredPoint], sims: np.ndarray, order: list[tuple[str, float]]
 ) -> list[Hit]:
     row_of = {point.id: row for row, point in enumerate(points)}
     hits = []
     for point_id, fused in order:
-        row = row_of[point_id]
+        row = row_of.get(point_id)
+        if row is None:  # deleted since the candidate lists were read
+            continue
         image, text = (None if np.isnan(v) else float(v) for v in sims[row])
         scores = Scores(image=image, text=text, fused=float(fused))
         hits.append(Hit(id=point_id, payload=dict(points[row].payload), scores=scores))

@@ -1,0 +1,255 @@
+"""Retrieval benchmark: search latency without rerank, and the cost of reranking with Qwen3.
+
+1. Search: p50/p95 of ``Retriever.search`` split into encode, store and fuse, at 100k points in
+   embedded Qdrant Edge (512-d random unit vectors, HNSW built by ``optimize()``), with a
+   random-weight ViT-B-32 for the query text. Baseline, same run: exact numpy brute force over
+   both vectors plus fusion. Target: store + fuse <= 5 ms p50.
+2. Rerank: seconds to rerank 5, 20 and 50 candidates with Qwen3-Reranker-0.6B's architecture
+   (random weights, a Qwen3Config with the 0.6B sizes), with and without the shared-prefix KV
+   cache. Prompts are token ids of the model card's lengths: 72 shared tokens (system prompt,
+   instruction, query), 30 document tokens and 13 suffix tokens per candidate. Counts above
+   ``--rerank-max`` are extrapolated linearly from the two largest measured counts, and say so.
+
+    python -m bench.retrieval              # 100k points; rerank 5 and 20 measured, 50 extrapolated
+    python -m bench.retrieval --quick      # 10k points, 30 queries; rerank 5 only
+    python -m bench.retrieval --device cuda --rerank-max 100   # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rag.config import ClipSettings, RerankSettings, RetrievalSettings, StoreSettings
+from rag.ids import point_id
+from rag.retrieval import fusion
+from rag.retrieval.retriever import Retriever
+from rag.retrieval.types import Query
+from rag.store import PointRecord, VectorStore, open_store
+
+DIM = 512
+BATCH = 512
+SHARED_TOKENS, DOC_TOKENS, SUFFIX_TOKENS = 72, 30, 13
+QWEN3_06B = {
+    "vocab_size": 151669,
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 40960,
+    "tie_word_embeddings": True,
+}
+WORDS = ["red", "blue", "cat", "dog", "photo", "of", "a", "the", "small", "square", "on", "tree"]
+
+
+def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    rows = rng.standard_normal((n, DIM)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def fill(store: VectorStore, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Upsert ``size`` two-vector points; the image and text matrices (for the baseline)."""
+    rng = np.random.default_rng(0)
+    images, texts = unit_rows(rng, size), unit_rows(rng, size)
+    for first in range(0, size, BATCH):
+        store.upsert(
+            [
+                PointRecord(
+                    point_id("bench", str(i)),
+                    {"image": images[i], "text": texts[i]},
+                    {"text": f"caption {i}", "source": f"item-{i}.jpg"},
+                )
+                for i in range(first, min(first + BATCH, size))
+            ]
+        )
+    store.flush()
+    return images, texts
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    p50, p95 = np.percentile(np.array(values) * 1000, [50, 95])
+    return float(p50), float(p95)
+
+
+def search_latency(retriever: Retriever, queries: list[str], mode: str) -> dict[str, list[float]]:
+    stages: dict[str, list[float]] = {"encode": [], "store": [], "fuse": [], "store+fuse": []}
+    for i, text in enumerate(queries):
+        timings = retriever.search(Query(text=text, fusion=mode, top_k=10)).timings  # type: ignore[arg-type]
+        if i < 3:  # warm-up
+            continue
+        for stage in ("encode", "store", "fuse"):
+            stages[stage].append(timings[stage])
+        stages["store+fuse"].append(timings["store"] + timings["fuse"])
+    return stages
+
+
+def brute_force(images: np.ndarray, texts: np.ndarray, limit: int) -> Callable[[np.ndarray], list]:
+    """The baseline: exact cosines over every point, top ``limit`` per vector, RRF."""
+
+    def run(q: np.ndarray) -> list:
+        lists = []
+        for matrix in (images, texts):
+            sims = matrix @ q
+            top = np.argpartition(-sims, limit)[:limit]
+            top = top[np.argsort(-sims[top])]
+            lists.append([(str(i), float(sims[i])) for i in top])
+        return fusion.ranked(fusion.rrf(lists, k=60), 10)
+
+    return run
+
+
+def bench_search(size: int, n_queries: int, threads: int) -> None:
+    from rag.embedding import load_embedder
+
+    rng = np.random.default_rng(1)
+    queries = [" ".join(rng.choice(WORDS, 8)) for _ in range(n_queries + 3)]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(StoreSettings(collection="bench-retrieval"), Path(tmp))
+        store.ensure_collection(DIM)
+        began = time.perf_counter()
+        images, texts = fill(store, size)
+        optimize = getattr(store, "optimize", None)
+        if optimize is not None:
+            optimize()
+        print(f"loaded and optimized {size} points in {time.perf_counter() - began:.0f} s")
+        clip = ClipSettings(model="ViT-B-32", pretrained="", threads=threads)
+        embedder = load_embedder(clip, Path(tmp) / "models")
+        embedder.warm_up()
+        settings = RetrievalSettings()
+        print(
+            f"\nsearch without rerank: {size} points, Edge, {DIM}-d, prefetch "
+            f"{settings.prefetch_limit} x 2, top 10, {n_queries} queries (ms)"
+        )
+        print(
+            f"  {'mode':<16}{'encode p50':>11}{'store p50':>11}{'fuse p50':>10}"
+            f"{'store+fuse p50':>16}{'p95':>8}"
+        )
+        results = {}
+        for label, mode, k in (
+            ("rrf (k=60)", "rrf", 60),
+            ("rrf engine k=2", "rrf", 2),
+            ("dbsf engine", "dbsf", 60),
+            ("weighted", "weighted", 60),
+        ):
+            retriever = Retriever(embedder, store, settings.model_copy(update={"rrf_k": k}))
+            stages = search_latency(retriever, queries, mode)
+            p50s = {stage: percentiles(values) for stage, values in stages.items()}
+            results[label] = p50s["store+fuse"]
+            print(
+                f"  {label:<16}{p50s['encode'][0]:11.2f}{p50s['store'][0]:11.2f}"
+                f"{p50s['fuse'][0]:10.2f}{p50s['store+fuse'][0]:16.2f}{p50s['store+fuse'][1]:8.2f}"
+            )
+        baseline = brute_force(images, texts, settings.prefetch_limit)
+        vectors = [retriever.embed_query(Query(text=text)) for text in queries]
+        spent = []
+        for q in vectors:
+            began = time.perf_counter()
+            baseline(q)
+            spent.append(time.perf_counter() - began)
+        base_p50, _ = percentiles(spent[3:])
+        print(f"  {'numpy exact':<16}{'':11}{'':11}{'':10}{base_p50:16.2f}   (baseline)")
+        for label, (p50, _) in results.items():
+            verdict = "meets" if p50 <= 5.0 else "misses"
+            print(
+                f"  {label:<16} {base_p50 / p50:6.1f}x faster than numpy exact; "
+                f"{verdict} the 5 ms p50 target"
+            )
+        store.close()
+
+
+def qwen3_06b(device: str) -> tuple[torch.nn.Module, torch.Tensor]:
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(Qwen3Config(**QWEN3_06B)).to(device=device, dtype=dtype).eval()
+    yes_no = model.lm_head.weight[[2152, 9693]].detach()  # any two rows: weights are random
+    return model, yes_no
+
+
+def prompts(n: int, rng: np.random.Generator) -> list[list[int]]:
+    shared = rng.integers(0, 150000, SHARED_TOKENS).tolist()
+    suffix = rng.integers(0, 150000, SUFFIX_TOKENS).tolist()
+    return [shared + rng.integers(0, 150000, DOC_TOKENS).tolist() + suffix for _ in range(n)]
+
+
+def bench_rerank(counts: list[int], measure_max: int, device: str, batch_size: int) -> None:
+    from rag.retrieval.qwen3 import common_prefix_length, score_sequences
+
+    began = time.perf_counter()
+    model, yes_no = qwen3_06b(device)
+    tokens = SHARED_TOKENS + DOC_TOKENS + SUFFIX_TOKENS
+    print(
+        f"\nrerank with Qwen3-Reranker-0.6B's architecture (random weights, built in "
+        f"{time.perf_counter() - began:.0f} s), {device}, {torch.get_num_threads()} threads, "
+        f"batch {batch_size}; prompt {tokens} tokens: {SHARED_TOKENS} shared + {DOC_TOKENS} "
+        f"document + {SUFFIX_TOKENS} suffix"
+    )
+    rng = np.random.default_rng(0)
+    with torch.inference_mode():
+        score_sequences(model, yes_no, prompts(2, rng), SHARED_TOKENS, batch_size)  # warm-up
+    measured: dict[int, tuple[float, float]] = {}
+    print(f"  {'candidates':>10}{'full prompts s':>16}{'shared prefix s':>17}{'speed-up':>10}")
+    for n in counts:
+        if n > measure_max:
+            continue
+        sequences = prompts(n, rng)
+        shared = common_prefix_length(sequences)
+        seconds = []
+        for share in (0, shared):
+            start = time.perf_counter()
+            with torch.inference_mode():
+                score_sequences(model, yes_no, sequences, share, batch_size)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            seconds.append(time.perf_counter() - start)
+        measured[n] = (seconds[0], seconds[1])
+        print(f"  {n:>10}{seconds[0]:16.2f}{seconds[1]:17.2f}{seconds[0] / seconds[1]:9.1f}x")
+    _extrapolate([n for n in counts if n > measure_max], measured)
+
+
+def _extrapolate(counts: list[int], measured: dict[int, tuple[float, float]]) -> None:
+    if not counts or len(measured) < 2:
+        return
+    (n1, t1), (n2, t2) = sorted(measured.items())[-2:]
+    for n in counts:
+        full, shared = (t1[i] + (t2[i] - t1[i]) * (n - n1) / (n2 - n1) for i in (0, 1))
+        print(
+            f"  {n:>10}{full:16.2f}{shared:17.2f}{full / shared:9.1f}x  "
+            f"(EXTRAPOLATED from {n1} and {n2}, not measured)"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10k points, 30 queries, rerank 5")
+    parser.add_argument("--points", type=int, default=None)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--device", default="cpu", help="where the reranker runs")
+    parser.add_argument("--rerank-max", type=int, default=None, help="largest count to measure")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--skip-rerank", action="store_true")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    size = args.points or (10_000 if args.quick else 100_000)
+    if not args.skip_search:
+        bench_search(size, 30 if args.quick else args.queries, args.threads)
+    if not args.skip_rerank:
+        counts = [5, 20, 50] if args.rerank_max is None else [5, 20, 50, 100]
+        measure_max = args.rerank_max or (5 if args.quick else 20)
+        batch = RerankSettings().batch_size if args.device == "cpu" else 64
+        bench_rerank(counts, measure_max, args.device, batch)
+
+
+if __name__ == "__main__":
+    main()
