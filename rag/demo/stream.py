@@ -1,0 +1,78 @@
+"""Endless, seeded batches of synthetic scenes for training, and fixed sets for evaluation."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from rag.demo.scenes import Scene, draw_scene, random_scene
+from rag.training.towers import TrainBatch
+
+Tokenize = Callable[[list[str]], torch.Tensor]
+
+
+class SceneRenderer:
+    """Turns scenes into model inputs exactly as the embedder will see collection images.
+
+    Scenes are drawn at ``draw_size`` and resized (bicubic) to the model's ``image_size``,
+    then normalised with the model's ``mean`` and ``std``.
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        draw_size: int | None = None,
+    ) -> None:
+        self.image_size = image_size
+        self.draw_size = draw_size or image_size
+        self._mean = np.asarray(mean, np.float32).reshape(1, 1, 3) * 255
+        self._scale = 1.0 / (np.asarray(std, np.float32).reshape(1, 1, 3) * 255)
+
+    def image(self, scene: Scene) -> Image.Image:
+        """The scene as the collection stores it (``draw_size`` pixels)."""
+        return draw_scene(scene, self.draw_size)
+
+    def pixels(self, scenes: Sequence[Scene]) -> torch.Tensor:
+        """``(n, 3, image_size, image_size)`` float32, normalised."""
+        arrays = [self._array(scene) for scene in scenes]
+        batch = np.stack(arrays).transpose(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(batch))
+
+    def _array(self, scene: Scene) -> np.ndarray:
+        image = self.image(scene)
+        if self.draw_size != self.image_size:
+            size = (self.image_size, self.image_size)
+            image = image.resize(size, Image.Resampling.BICUBIC)
+        return (np.asarray(image, np.float32) - self._mean) * self._scale
+
+
+def scene_text(scene: Scene, rng: random.Random, description_share: float) -> str:
+    """The caption, or (with probability ``description_share``) the longer description."""
+    return scene.description() if rng.random() < description_share else scene.caption()
+
+
+def scene_batches(
+    renderer: SceneRenderer,
+    tokenize: Tokenize,
+    batch_size: int,
+    seed: int,
+    description_share: float = 0.0,
+) -> Iterator[TrainBatch]:
+    """Fresh random scenes forever, ``batch_size`` per batch; one ``seed``, one stream."""
+    rng = random.Random(seed)
+    while True:
+        scenes = [random_scene(rng) for _ in range(batch_size)]
+        texts = [scene_text(scene, rng, description_share) for scene in scenes]
+        yield TrainBatch(renderer.pixels(scenes), tokenize(texts))
+
+
+def held_out_scenes(count: int, seed: int) -> list[Scene]:
+    """``count`` scenes from a stream that training never draws from (``seed`` differs)."""
+    rng = random.Random(f"held-out-{seed}")
+    return [random_scene(rng) for _ in range(count)]
