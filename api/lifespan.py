@@ -19,9 +19,9 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def warm_up(services: Services) -> dict[str, str]:
-    """Load every model now; return the parts that failed and why (``/ready`` reports them).
+    """Load every model now; log and return the parts that failed and why.
 
-    The app still starts when a part fails: ``/health`` answers, ``/ready`` says 503.
+    The app still starts when a part fails: ``/health`` answers, ``/ready`` says 503 and why.
     """
     steps: dict[str, Callable[[], Any]] = {
         "embedder": lambda: services.embedder.warm_up(),
@@ -51,7 +51,7 @@ def build_lifespan(owns_services: bool) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services: Services = app.state.services
-        app.state.startup_problems = await anyio.to_thread.run_sync(warm_up, services)
+        await anyio.to_thread.run_sync(warm_up, services)
         worker = await anyio.to_thread.run_sync(start_worker, app)
         app.state.worker = worker
         try:

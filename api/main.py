@@ -62,7 +62,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         responses=ERROR_RESPONSES,
     )
     app.state.services = services
-    app.state.startup_problems = {}
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_upload_bytes)
     if limits.cors_origins:

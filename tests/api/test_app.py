@@ -72,3 +72,11 @@ def test_unready_llm_gives_503(make_settings, tmp_path) -> None:
         response = test_client.get("/ready")
     assert response.status_code == 503
     assert response.json()["components"]["llm"]["status"] == "error"
+
+
+def test_openapi_documents_every_resource(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/search", "/v1/ingest", "/v1/chat/completions", "/api/chat", "/ready"):
+        assert path in paths
+    ingest = paths["/v1/ingest"]["post"]["requestBody"]["content"]
+    assert set(ingest) == {"multipart/form-data", "application/json"}
