@@ -52,9 +52,12 @@ def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> FileResponse:
 
 @router.delete("/items/{item_id}")
 def delete_item(item_id: uuid.UUID, services: ServicesDep) -> DeletedOut:
-    """Remove an item from the collection (its source file is left alone)."""
-    _payload(services, item_id)
+    """Remove an item from the collection, every chunk of its text included (its image file is
+    left alone)."""
+    key = _payload(services, item_id).get(keys.ITEM_KEY)
     services.store.delete([str(item_id)])
+    if key:
+        services.store.delete_by_filter(Filter(must=(MatchValue(keys.ITEM_KEY, str(key)),)))
     return DeletedOut(id=str(item_id))
 
 

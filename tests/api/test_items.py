@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from rag.services import Services
+from rag.store.base import PointRecord
 from tests.api.conftest import add_item
 
 
@@ -57,3 +58,13 @@ def test_stats_counts_items(client: TestClient, services: Services, tmp_path: Pa
     assert after["with_image"] == before["with_image"] + 1
     assert after["store"] == "edge"
     assert after["embedder"].startswith("mmrag-tiny")
+
+
+def test_delete_removes_every_chunk(client: TestClient, services: Services, tmp_path: Path) -> None:
+    item_id = add_item(services, tmp_path, "first chunk of a long text")
+    first = services.store.get([item_id], with_vectors=True)[0]
+    other = str(uuid.uuid4())
+    payload = {**first.payload, "chunk_index": 1, "chunk_count": 2}
+    services.store.upsert([PointRecord(other, first.vectors, payload)])
+    assert client.delete(f"/v1/items/{item_id}").status_code == 200
+    assert client.get(f"/v1/items/{other}").status_code == 404
