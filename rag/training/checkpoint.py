@@ -15,26 +15,29 @@ from typing import Any
 
 import open_clip
 from open_clip.transformer import QuickGELU
-from safetensors.torch import save_file
 
 from rag.config import ClipSettings
+from rag.embedding.checkpoints import save_clip_folder
+from rag.embedding.resolve import CONFIG_NAME as CONFIG_FILE
+from rag.embedding.resolve import WEIGHT_NAMES, resolve
 from rag.errors import ConfigError
 
-CONFIG_FILE = "open_clip_config.json"
-WEIGHTS_FILE = "open_clip_model.safetensors"
+WEIGHTS_FILE = WEIGHT_NAMES[0]
 TRAINING_FILE = "mmrag_training.json"
+LOCAL_DIR = "local-dir:"
 
 
-def model_config_of(settings: ClipSettings) -> dict[str, Any]:
-    """The open_clip ``model_cfg`` of the settings' model (registered name or folder)."""
-    folder = Path(settings.pretrained) if settings.pretrained else None
-    if folder is not None and (folder / CONFIG_FILE).is_file():
-        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+def model_config_of(settings: ClipSettings, cache_dir: Path) -> dict[str, Any]:
+    """The open_clip ``model_cfg`` of the settings' model (registered name, hub repo or folder)."""
+    name = resolve(settings, cache_dir).name
+    if name.startswith(LOCAL_DIR):
+        path = Path(name[len(LOCAL_DIR) :]) / CONFIG_FILE
+        config = json.loads(path.read_text(encoding="utf-8"))
         return dict(config.get("model_cfg", config))
-    config = open_clip.get_model_config(settings.model)
+    config = open_clip.get_model_config(name)
     if config is None:
         raise ConfigError(
-            f"unknown open_clip model {settings.model!r}; set MMRAG_CLIP__MODEL to a name from "
+            f"unknown open_clip model {name!r}; set MMRAG_CLIP__MODEL to a name from "
             "open_clip.list_models() or MMRAG_CLIP__PRETRAINED to a checkpoint folder"
         )
     return dict(config)
@@ -52,14 +55,10 @@ def save_model_folder(
     folder = Path(folder)
     staging = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     cfg = dict(model_cfg)
     if any(isinstance(module, QuickGELU) for module in model.modules()):
         cfg["quick_gelu"] = True
-    config = {"model_cfg": cfg, "preprocess_cfg": _preprocess_cfg(model)}
-    (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    save_file(tensors, str(staging / WEIGHTS_FILE))
+    save_clip_folder(model, cfg, staging, _preprocess_cfg(model))
     if training is not None:
         (staging / TRAINING_FILE).write_text(json.dumps(training, indent=2), encoding="utf-8")
     if folder.exists():
@@ -82,4 +81,4 @@ def _preprocess_cfg(model: Any) -> dict[str, Any]:
     cfg.setdefault("mean", list(mean))
     cfg.setdefault("std", list(std))
     cfg.pop("size", None)
-    return cfg
+    return {key: list(v) if isinstance(v, tuple) else v for key, v in cfg.items()}
