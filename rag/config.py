@@ -143,6 +143,81 @@ class APISettings(_Group):
         return _split_csv(value)
 
 
+class ClassifySettings(_Group):
+    """Zero-shot classification (``POST /v1/classify``, ``mmrag classify``)."""
+
+    templates: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "a photo of a {}.",
+            "a picture of a {}.",
+            "an image of a {}.",
+            "a photo of the {}.",
+            "a close-up photo of a {}.",
+            "a drawing of a {}.",
+        ]
+    )
+    """Comma-separated prompt templates, each with one ``{}`` for the label; a label's vector is
+    the mean over the templates."""
+    max_labels: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _split_templates(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
+class ModerationSettings(_Group):
+    """Image moderation (``POST /v1/moderate``): zero-shot over unsafe and safe categories."""
+
+    unsafe: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "nudity",
+            "sexual content",
+            "graphic violence",
+            "blood and gore",
+            "a weapon",
+            "a hate symbol",
+            "drug use",
+            "self-harm",
+        ]
+    )
+    """Comma-separated categories that make an image unsafe."""
+    safe: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "an everyday scene",
+            "a landscape",
+            "a person",
+            "an animal",
+            "food",
+            "a document",
+            "an object",
+            "a drawing",
+        ]
+    )
+    """Comma-separated categories that compete with the unsafe ones."""
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    """An image is unsafe when the unsafe categories together reach this probability."""
+    category_threshold: float = Field(default=0.2, gt=0, lt=1)
+    """An unsafe category is flagged from this probability on (the top one always, when
+    unsafe)."""
+
+    @field_validator("unsafe", "safe", mode="before")
+    @classmethod
+    def _split_categories(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+
+class DemoSettings(_Group):
+    """``mmrag demo`` (``make run``): the sample collection and the offline demo model."""
+
+    model: Literal["auto", "pretrained", "offline"] = "auto"
+    """``auto``: the configured CLIP when its weights load, else the offline demo model;
+    ``offline``: always the demo model; ``pretrained``: never fall back."""
+    items: int = Field(default=200, ge=10, le=100_000)
+    """Number of synthetic pictures in the sample collection."""
+    seed: int = 0
+
+
 class Settings(BaseSettings):
     """All of mmrag's settings. Build with :func:`load_settings`."""
 
@@ -167,6 +242,9 @@ class Settings(BaseSettings):
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     api: APISettings = Field(default_factory=APISettings)
+    classify: ClassifySettings = Field(default_factory=ClassifySettings)
+    moderation: ModerationSettings = Field(default_factory=ModerationSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod
