@@ -25,7 +25,7 @@ import torch
 
 from rag.config import ClipSettings
 from rag.demo.scenes import Scene
-from rag.demo.stream import SceneRenderer, Tokenize, held_out_scenes, scene_batches
+from rag.demo.stream import SceneRenderer, TextMix, Tokenize, held_out_scenes, scene_batches
 from rag.embedding.loading import LoadedClip, load_clip
 from rag.training.checkpoint import is_model_folder, model_config_of, save_model_folder
 from rag.training.loop import TrainConfig, train
@@ -44,6 +44,8 @@ FORMAT_VERSION = 1
 open_clip.add_model_config(Path(__file__).parent / "configs" / f"{DEMO_MODEL}.json")
 
 Budget = Literal["full", "test"]
+DEMO_SETTINGS = ClipSettings(model=DEMO_MODEL, pretrained="")
+"""The untrained demo architecture (random weights)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class DemoRecipe:
     warmup_steps: int = 50
     description_share: float = 0.3
     """Share of training texts that are the longer description instead of the caption."""
+    phrase_share: float = 0.15
+    """Share of training texts that are a short phrase (``a red circle``)."""
     held_out: int = 500
 
 
@@ -98,7 +102,7 @@ def train_demo_model(
     text->image / image->text Recall@1/5 on ``recipe.held_out`` unseen scenes.
     """
     recipe = RECIPES[budget]
-    clip = load_clip(ClipSettings(model=DEMO_MODEL, pretrained="", seed=seed), Path("."))
+    clip = load_clip(DEMO_SETTINGS.model_copy(update={"seed": seed}), Path("."))
     renderer = renderer_for(clip)
     tokenize = _tokenizer(clip)
     config = TrainConfig(
@@ -110,7 +114,8 @@ def train_demo_model(
         seed=seed,
         progress=progress,
     )
-    batches = scene_batches(renderer, tokenize, recipe.batch_size, seed, recipe.description_share)
+    mix = TextMix(recipe.description_share, recipe.phrase_share)
+    batches = scene_batches(renderer, tokenize, recipe.batch_size, seed, mix)
     started = time.perf_counter()
     result = train(clip.model, batches, config)
     held = held_out_scenes(recipe.held_out, seed)
@@ -125,7 +130,7 @@ def train_demo_model(
         "last_loss": result.losses[-1],
         "held_out_recall": scene_recall(clip.model, renderer, tokenize, held),
     }
-    save_model_folder(clip.model, model_config_of(ClipSettings(model=DEMO_MODEL)), folder, info)
+    save_model_folder(clip.model, model_config_of(DEMO_SETTINGS, Path(".")), folder, info)
     info["total_seconds"] = round(time.perf_counter() - started, 1)
     return info
 

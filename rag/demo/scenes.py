@@ -54,8 +54,11 @@ class Group:
     def phrase(self, with_size: bool = True) -> str:
         """``two small red circles`` / ``a blue square``."""
         noun = self.shape if self.count == 1 else self.shape + "s"
-        words = [COUNT_WORDS[self.count], self.size if with_size else "", self.colour, noun]
-        return " ".join(word for word in words if word)
+        words = [w for w in (self.size if with_size else "", self.colour, noun) if w]
+        count = COUNT_WORDS[self.count]
+        if count == "a" and words[0][0] in "aeiou":
+            count = "an"
+        return " ".join([count, *words])
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,14 @@ class Scene:
         if self.second is not None:
             text += f" {self.relation} {self.second.phrase(with_size=False)}"
         return f"{text} on a {self.background} background"
+
+    def phrases(self) -> list[str]:
+        """Short partial descriptions: ``two small red circles``, ``a blue square``, ..."""
+        found = [self.first.phrase(), self.first.phrase(with_size=False)]
+        if self.second is not None:
+            found.append(self.caption().split(" on a ")[0])
+            found.append(self.second.phrase(with_size=False))
+        return found
 
     def description(self) -> str:
         """A few sentences about the scene (for answers), starting with the caption."""

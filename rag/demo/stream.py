@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -52,9 +53,21 @@ class SceneRenderer:
         return (np.asarray(image, np.float32) - self._mean) * self._scale
 
 
-def scene_text(scene: Scene, rng: random.Random, description_share: float) -> str:
-    """The caption, or (with probability ``description_share``) the longer description."""
-    return scene.description() if rng.random() < description_share else scene.caption()
+@dataclass(frozen=True)
+class TextMix:
+    """Which text a training scene is paired with: the caption, the longer description (its
+    start, as the text vector embeds it), or a short phrase; the rest are captions."""
+
+    description: float = 0.0
+    phrase: float = 0.0
+
+    def pick(self, scene: Scene, rng: random.Random) -> str:
+        draw = rng.random()
+        if draw < self.description:
+            return scene.description()
+        if draw < self.description + self.phrase:
+            return rng.choice(scene.phrases())
+        return scene.caption()
 
 
 def scene_batches(
@@ -62,13 +75,13 @@ def scene_batches(
     tokenize: Tokenize,
     batch_size: int,
     seed: int,
-    description_share: float = 0.0,
+    mix: TextMix | None = None,
 ) -> Iterator[TrainBatch]:
     """Fresh random scenes forever, ``batch_size`` per batch; one ``seed``, one stream."""
     rng = random.Random(seed)
     while True:
         scenes = [random_scene(rng) for _ in range(batch_size)]
-        texts = [scene_text(scene, rng, description_share) for scene in scenes]
+        texts = [(mix or TextMix()).pick(scene, rng) for scene in scenes]
         yield TrainBatch(renderer.pixels(scenes), tokenize(texts))
 
 
