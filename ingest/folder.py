@@ -78,7 +78,7 @@ def _dir_items(
             yield Ignored(rel)
         elif kind in IMAGE_SUFFIXES:
             sidecar = sidecars.get(_stem(name))
-            yield _image_item(root, shown, rel, sidecar and here / sidecar, captions)
+            yield _image_item(root, shown, rel, here / sidecar if sidecar else None, captions)
         elif _stem(name) not in image_stems:
             yield _item(root, shown, rel, image=False, text_file=here / name)
 

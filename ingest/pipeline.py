@@ -97,7 +97,11 @@ class Ingestor:
         ``source.root`` that this run did not see (skipped when the run was stopped)."""
         started = time.perf_counter()
         run = _SourceRun(source.root)
-        pool = ThreadPoolExecutor(self.settings.decode_workers, thread_name_prefix="mmrag-ingest")
+        pool = ThreadPoolExecutor(
+            self.settings.decode_workers,
+            thread_name_prefix="mmrag-ingest",
+            initializer=_one_torch_thread,
+        )
         try:
             self._run(pool, source, run)
         finally:
@@ -234,6 +238,18 @@ class Ingestor:
             run.failed_sources.add(entry.item.source)
             entry = entry.error
         self.report.failures.append(entry)
+
+
+def _one_torch_thread() -> None:
+    """Pool threads run torch ops (preprocessing) on one thread each: otherwise every pool
+    thread starts its own OpenMP team and they all compete with the model on the main thread.
+    Only with OpenMP, where the setting is per thread; elsewhere it would reach the model."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - an embedder without torch
+        return
+    if "parallel backend: OpenMP" in torch.__config__.parallel_info():
+        torch.set_num_threads(1)
 
 
 def _guarded(item: SourceItem, step: Callable[[SourceItem], T]) -> T | Rejected:
