@@ -12,8 +12,8 @@ model, batch and threads; timings take the best of several interleaved repetitio
 (c) ``int8`` and ``onnx`` runtimes vs fp32 torch: images/s and texts/s (captions of 8-30 tokens),
     and their agreement with fp32 (min cosine).
 
-    python -m bench.embedder              # 64 images, 128 texts, 2 threads
-    python -m bench.embedder --quick      # 16 images, 32 texts
+    python -m bench.embedder              # 32 images, 96 texts, 2 threads
+    python -m bench.embedder --quick      # 8 images, 16 texts
     python -m bench.embedder --threads 4 --cache-dir data/models   # keep the ONNX export
 """
 
@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--model", default="ViT-B-32", help="open_clip architecture")
     parser.add_argument("--cache-dir", type=Path, help="keep ONNX exports here between runs")
     args = parser.parse_args()
-    n_images, n_texts, repeat = (16, 32, 2) if args.quick else (64, 128, 3)
+    n_images, n_texts, repeat = (8, 16, 2) if args.quick else (32, 96, 3)
     torch.set_num_threads(args.threads)
     settings = ClipSettings(
         model=args.model, pretrained="", threads=args.threads, batch_size=args.batch
@@ -167,7 +167,7 @@ def main() -> None:
         cache = args.cache_dir or Path(tmp)
         embedder = ClipEmbedder(settings, cache)
         overhead(embedder, n_images, n_texts, repeat)
-        query_length(embedder, repeat)
+        query_length(embedder, repeat + 2)
         runtimes(settings, cache, n_images, n_texts, repeat)
 
 

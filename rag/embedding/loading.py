@@ -39,7 +39,7 @@ def load_clip(settings: ClipSettings, cache_dir: Path) -> LoadedClip:
     model, preprocess = _build(source, settings.seed, cache_dir)
     if source.checkpoint is not None:
         _load_weights(model, source)
-    model.eval()
+    model.to(settings.device).eval()
     tokenizer = open_clip.get_tokenizer(source.name, cache_dir=str(cache_dir))
     context = int(getattr(model, "context_length", None) or tokenizer.context_length)
     tokens = TextTokenizer(tokenizer, context)
