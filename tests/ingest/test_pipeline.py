@@ -29,21 +29,26 @@ def test_ingesting_three_times_gives_the_same_points(
     captioned_folder(folder, 6)
     save(folder / "no_caption.jpg", 99, "JPEG")
     (folder / "just_text.txt").write_text("words without a picture")
+    save(folder / "meta.webp", 98, "WEBP")
+    metadata = {"n": 1, "f": 0.5, "b": True, "l": [1, "a"], "d": {"x": None}, "s": "é"}
+    (folder / "meta.json").write_text(json.dumps({"text": "with metadata", "metadata": metadata}))
     services = make_services(store_settings, policy=policy, batch_size=3)
     reports, payloads = [], []
     for _ in range(3):
         reports.append(ingest_paths(services, [folder]))
         payloads.append(_payloads(services))
-        check_invariants(services.store, 8)
+        check_invariants(services.store, 9)
     assert payloads[0] == payloads[1] == payloads[2]
-    assert (reports[0].seen, reports[0].written, reports[0].failed) == (8, 8, 0)
-    again = (8, 0) if policy == "overwrite" else (0, 8)
+    assert (reports[0].seen, reports[0].written, reports[0].failed) == (9, 9, 0)
+    again = (9, 0) if policy == "overwrite" else (0, 9)
     assert (reports[2].written, reports[2].unchanged) == again
     by_source = {p[keys.SOURCE]: p for p in payloads[0].values()}
     assert by_source["no_caption.jpg"][keys.HAS_TEXT] is False
     assert by_source["just_text.txt"][keys.HAS_IMAGE] is False
     assert by_source["img000.png"][keys.IMAGE_PATH] == str((folder / "img000.png").resolve())
     assert by_source["img000.png"][keys.WIDTH] == 48
+    assert by_source["meta.webp"][keys.METADATA] == metadata
+    assert by_source["meta.webp"][keys.MIME] == "image/webp"
 
 
 def test_a_changed_caption_updates_its_point(services, folder: Path) -> None:
