@@ -16,10 +16,12 @@ from api.lifespan import build_lifespan
 from api.limits import BodyLimitMiddleware
 from api.routes import (
     chat,
+    classify,
     embed,
     health,
     ingest,
     items,
+    moderate,
     ollama_compat,
     openai_compat,
     search,
@@ -40,6 +42,8 @@ ROUTERS: list[APIRouter] = [
     items.router,
     openai_compat.router,
     ollama_compat.router,
+    classify.router,
+    moderate.router,
 ]
 """Every other router; each route on them needs an API key when keys are configured."""
 

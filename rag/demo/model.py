@@ -60,6 +60,8 @@ class DemoRecipe:
     """Share of training texts that are the longer description instead of the caption."""
     phrase_share: float = 0.15
     """Share of training texts that are a short phrase (``a red circle``)."""
+    question_share: float = 0.1
+    """Share of training texts that are a question (``what is above the blue square?``)."""
     held_out: int = 500
 
 
@@ -83,18 +85,26 @@ def demo_model_folder(cache_dir: Path, budget: Budget = "full", seed: int = 0) -
 
 
 def ensure_demo_model(
-    cache_dir: Path, budget: Budget = "full", seed: int = 0, progress: bool = False
+    cache_dir: Path,
+    budget: Budget = "full",
+    seed: int = 0,
+    progress: bool = False,
+    device: str = "cpu",
 ) -> Path:
     """The folder of the cached demo model; trains and saves it first when it is missing."""
     folder = demo_model_folder(cache_dir, budget, seed)
     if not is_model_folder(folder):
         log.info("training the offline demo model (%s budget) into %s", budget, folder)
-        train_demo_model(folder, budget, seed, progress)
+        train_demo_model(folder, budget, seed, progress, device)
     return folder
 
 
 def train_demo_model(
-    folder: Path, budget: Budget = "full", seed: int = 0, progress: bool = True
+    folder: Path,
+    budget: Budget = "full",
+    seed: int = 0,
+    progress: bool = True,
+    device: str = "cpu",
 ) -> dict[str, object]:
     """Train the demo model from scratch, measure held-out recall, save it to ``folder``.
 
@@ -112,9 +122,10 @@ def train_demo_model(
         warmup_steps=recipe.warmup_steps,
         frozen=("token_embedding",),
         seed=seed,
+        device=device,
         progress=progress,
     )
-    mix = TextMix(recipe.description_share, recipe.phrase_share)
+    mix = TextMix(recipe.description_share, recipe.phrase_share, recipe.question_share)
     batches = scene_batches(renderer, tokenize, recipe.batch_size, seed, mix)
     started = time.perf_counter()
     result = train(clip.model, batches, config)
@@ -130,6 +141,7 @@ def train_demo_model(
         "last_loss": result.losses[-1],
         "held_out_recall": scene_recall(clip.model, renderer, tokenize, held),
     }
+    clip.model.to("cpu")
     save_model_folder(clip.model, model_config_of(DEMO_SETTINGS, Path(".")), folder, info)
     info["total_seconds"] = round(time.perf_counter() - started, 1)
     return info
@@ -147,12 +159,14 @@ def scene_recall(
     """Recall@1/5 between scene pictures and their captions under ``model`` (eval mode)."""
     towers = Towers(model)
     model.eval()
+    device = next(model.parameters()).device
     images, texts = [], []
     with torch.no_grad():
         for start in range(0, len(scenes), 100):
             chunk = scenes[start : start + 100]
-            images.append(towers.images(renderer.pixels(chunk)).numpy())
-            texts.append(towers.texts(tokenize([scene.caption() for scene in chunk])).numpy())
+            captions = tokenize([scene.caption() for scene in chunk]).to(device)
+            images.append(towers.images(renderer.pixels(chunk).to(device)).cpu().numpy())
+            texts.append(towers.texts(captions).cpu().numpy())
     return recall_at_k(np.concatenate(images), np.concatenate(texts), (1, 5))
 
 

@@ -86,6 +86,18 @@ class Scene:
             found.append(self.second.phrase(with_size=False))
         return found
 
+    def questions(self) -> list[str]:
+        """Questions this scene answers (``how many red circles are above the blue square?``)."""
+        first, second = self.first, self.second
+        found = [f"which picture shows {self.caption()}?"]
+        if second is None:
+            found.append(f"how many {first.colour} {first.shape}s are on the {self.background}?")
+            return found
+        where = f"{self.relation} the {second.colour} {second.shape}"
+        found.append(f"how many {first.colour} {first.shape}s are {where}?")
+        found.append(f"what is {where}?")
+        return found
+
     def description(self) -> str:
         """A few sentences about the scene (for answers), starting with the caption."""
         first = self.first

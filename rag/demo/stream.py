@@ -55,11 +55,12 @@ class SceneRenderer:
 
 @dataclass(frozen=True)
 class TextMix:
-    """Which text a training scene is paired with: the caption, the longer description (its
-    start, as the text vector embeds it), or a short phrase; the rest are captions."""
+    """Which text a training scene is paired with: the longer description (its start, as the
+    text vector embeds it), a short phrase or a question, by share; the rest are captions."""
 
     description: float = 0.0
     phrase: float = 0.0
+    question: float = 0.0
 
     def pick(self, scene: Scene, rng: random.Random) -> str:
         draw = rng.random()
@@ -67,6 +68,8 @@ class TextMix:
             return scene.description()
         if draw < self.description + self.phrase:
             return rng.choice(scene.phrases())
+        if draw < self.description + self.phrase + self.question:
+            return rng.choice(scene.questions())
         return scene.caption()
 
 
