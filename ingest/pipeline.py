@@ -220,9 +220,9 @@ class Ingestor:
             points += item_points(item, image_vector, text_vectors, base, self.store.collection)
             previous = stored.get(item.read.point_id, {}).get(keys.CHUNK_COUNT)
             stale += stale_chunk_ids(self.store.collection, item.read.key, previous, max(1, count))
-        self.store.upsert(points)
-        if stale:
+        if stale:  # first: after a kill in between, the next run still sees the old chunk count
             self.store.delete(stale)
+        self.store.upsert(points)
         self.report.written += len(items)
         self.report.points_written += len(points)
 
