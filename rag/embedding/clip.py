@@ -84,7 +84,10 @@ class ClipEmbedder:
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """``(len(images), dim)`` float32 unit vectors."""
         _check_sequence(images, "images")
-        return self._batched(images, lambda chunk: self.embed_pixels(self.preprocess_images(chunk)))
+        backend = self._ready_backend()
+        return self._batched(
+            images, lambda chunk: backend.encode_pixels(self.preprocess_images(chunk))
+        )
 
     def preprocess_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """``(n, 3, H, W)`` float32 model inputs; thread-safe."""
@@ -96,9 +99,10 @@ class ClipEmbedder:
         """Embed the output of :meth:`preprocess_images`."""
         clip, backend = self._loaded(), self._ready_backend()
         pixels = _check_pixels(pixels, clip.image_size)
-        return self._batched(pixels, lambda chunk: _normalise(backend.encode_pixels(chunk)))
+        return self._batched(pixels, backend.encode_pixels)
 
-    def _batched(self, items: Sequence | np.ndarray, run: Callable) -> np.ndarray:
+    def _batched(self, items: Sequence | np.ndarray, run: Callable[..., np.ndarray]) -> np.ndarray:
+        """Run ``run`` on slices of ``batch_size`` items; stacked unit rows."""
         step = self.settings.batch_size
         return self._stack([run(items[i : i + step]) for i in range(0, len(items), step)])
 
