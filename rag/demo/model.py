@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -80,8 +82,11 @@ def demo_clip_settings(folder: Path, threads: int = 0, batch_size: int = 64) -> 
 
 
 def demo_model_folder(cache_dir: Path, budget: Budget = "full", seed: int = 0) -> Path:
-    """Where the demo model of this budget and seed is cached under ``cache_dir``."""
-    return Path(cache_dir) / f"{DEMO_MODEL}-v{FORMAT_VERSION}-{budget}-seed{seed}"
+    """Where the demo model of this budget and seed is cached under ``cache_dir`` (the name holds
+    a digest of the recipe, so a changed recipe trains a new model)."""
+    recipe = json.dumps(asdict(RECIPES[budget]), sort_keys=True).encode()
+    digest = hashlib.sha256(recipe).hexdigest()[:8]
+    return Path(cache_dir) / f"{DEMO_MODEL}-v{FORMAT_VERSION}-{budget}-seed{seed}-{digest}"
 
 
 def ensure_demo_model(
