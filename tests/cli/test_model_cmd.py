@@ -26,10 +26,7 @@ def test_classify_ranks_the_labels(tiny_env, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert sorted(s["label"] for s in body["labels"]) == ["car", "cat", "dog"]
-    assert (
-        sum(s["probability"] for s in body["labels"]) == 1.0
-        or abs(sum(s["probability"] for s in body["labels"]) - 1.0) < 1e-5
-    )
+    assert abs(sum(s["probability"] for s in body["labels"]) - 1.0) < 1e-5
     plain = runner.invoke(
         app, ["classify", str(_picture(tmp_path)), "--labels", "a,b", "--template", "a {}"]
     )
