@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -104,3 +105,16 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path: Path, tr
     settings = ClipSettings(model=TINY_MODEL, pretrained=str(tmp_path / "partial.pt"))
     with pytest.raises(ModelUnavailableError, match="MMRAG_CLIP__MODEL"):
         ClipEmbedder(settings, tmp_path).warm_up()
+
+
+def test_hf_hub_repo_loads_from_the_cache_offline(tmp_path: Path, trained, monkeypatch) -> None:
+    model, folder = trained
+    repo = tmp_path / "cache" / "models--acme--tiny-clip"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(folder, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    embedder, vectors = _embed(tmp_path, model="hf-hub:acme/tiny-clip", pretrained="")
+    np.testing.assert_allclose(vectors, _expected(model), atol=1e-5)
+    assert embedder.model_id == "hf-hub:acme/tiny-clip"
