@@ -89,12 +89,13 @@ class RerankSettings(_Group):
     model: str = "Qwen/Qwen3-Reranker-0.6B"
     """A Qwen3 reranker (hub id or local folder), a sentence-transformers CrossEncoder (prefix
     ``cross-encoder:``), or ``none`` to turn reranking off."""
-    top_n: int = Field(default=8, ge=0, le=1000)
-    """How many fused candidates are reranked on CPU (0 turns reranking off)."""
+    top_n: int = Field(default=4, ge=0, le=1000)
+    """How many fused candidates are reranked on CPU (0 turns reranking off); each costs about
+    half a second or more on 2 cores with Qwen3-Reranker-0.6B."""
     max_length: int = Field(default=1024, ge=16)
     batch_size: int = Field(default=8, ge=1)
     instruction: str = "Given a web search query, retrieve relevant passages that answer the query"
-    top_n_gpu: int = Field(default=32, ge=0, le=1000)
+    top_n_gpu: int = Field(default=50, ge=0, le=1000)
     """How many fused candidates are reranked when the reranker runs on a GPU (0 turns it off)."""
     device: str = "auto"
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:1`` or ``mps``."""

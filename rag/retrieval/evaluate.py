@@ -119,9 +119,9 @@ def _run(
     query: EvalQuery,
     mode: FusionMode,
     rerank: bool,
-    images: dict[Path | None, Image.Image],
+    images: dict[Path, Image.Image],
 ) -> dict[str, float]:
-    image = images.get(query.image) if query.image is not None else None
+    image = images[query.image] if query.image is not None else None
     request = Query(text=query.text, image=image, fusion=mode, top_k=EVAL_TOP_K, rerank=rerank)
     hits = retriever.search(request).hits
     return query_metrics(ranked_keys(hits, query.relevant), query.relevant)

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
 from rag.retrieval.types import FusionMode, Query
-from rag.store.base import VECTOR_NAMES
+from rag.store.base import VectorName
 
 FUSION_MODES: tuple[FusionMode, ...] = ("rrf", "dbsf", "weighted")
+ITEM_VECTORS: tuple[VectorName, VectorName] = ("image", "text")
+"""The item vectors a search fuses, in a fixed order."""
 
 
 @dataclass(frozen=True)
@@ -30,15 +32,15 @@ class SearchPlan:
         return max(self.top_k, self.rerank_n)
 
     @property
-    def vectors(self) -> tuple[str, ...]:
+    def vectors(self) -> tuple[VectorName, ...]:
         """The item vectors to prefetch from: every one with a positive weight (all for dbsf)."""
         if self.fusion == "dbsf":
-            return VECTOR_NAMES
-        return tuple(name for name in VECTOR_NAMES if self.weights[name] > 0)
+            return ITEM_VECTORS
+        return tuple(name for name in ITEM_VECTORS if self.weights[name] > 0)
 
     @property
     def equal_weights(self) -> bool:
-        return len({self.weights[name] for name in VECTOR_NAMES}) == 1
+        return len({self.weights[name] for name in ITEM_VECTORS}) == 1
 
 
 def make_plan(query: Query, settings: RetrievalSettings, rerank_n: int) -> SearchPlan:
@@ -71,16 +73,16 @@ def parse_weights(weights: Mapping[str, float] | str) -> dict[str, float]:
     """``{"image": 0.7}`` or ``"image=0.7,text=0.3"`` as a weight per item vector (missing: 0)."""
     if isinstance(weights, str):
         weights = _weights_from_text(weights)
-    unknown = sorted(set(weights) - set(VECTOR_NAMES))
+    unknown = sorted(set(weights) - set(ITEM_VECTORS))
     if unknown:
         raise InvalidInputError(f"unknown weight {unknown[0]!r}: weigh 'image' and/or 'text'")
-    parsed = {name: float(weights.get(name, 0.0)) for name in VECTOR_NAMES}
+    parsed: dict[str, float] = {name: float(weights.get(name, 0.0)) for name in ITEM_VECTORS}
     check_weights(parsed)
     return parsed
 
 
 def check_weights(weights: Mapping[str, float]) -> None:
-    values = [weights[name] for name in VECTOR_NAMES]
+    values = [weights[name] for name in ITEM_VECTORS]
     if any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
         raise InvalidInputError(
             f"weights must be finite, not negative, and not all zero; got {dict(weights)}"

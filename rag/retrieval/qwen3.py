@@ -201,7 +201,8 @@ def _load(folder: Path, device: str) -> tuple[Any, Any, torch.Tensor]:
     dtype = torch.float32 if device.split(":")[0] == "cpu" else torch.bfloat16
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
+        model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+        model = model.to(device).eval()
     except (OSError, ValueError) as exc:
         raise ModelUnavailableError(
             f"cannot load the Qwen3 reranker from {folder} ({exc}): MMRAG_RERANK__MODEL must be a "

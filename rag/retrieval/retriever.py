@@ -27,11 +27,18 @@ from rag.config import RetrievalSettings
 from rag.embedding.base import Embedder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
-from rag.retrieval.plan import SearchPlan, make_plan
+from rag.retrieval.plan import ITEM_VECTORS, SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_hits
 from rag.retrieval.types import Hit, Query, Scores, SearchResult
 from rag.store import ENGINE_RRF_K
-from rag.store.base import VECTOR_NAMES, Filter, Prefetch, ScoredPoint, StoredPoint, VectorStore
+from rag.store.base import (
+    EngineFusion,
+    Filter,
+    Prefetch,
+    ScoredPoint,
+    StoredPoint,
+    VectorStore,
+)
 
 TIE_MARGIN = 8
 """Extra engine-fused candidates fetched so that ties at the cut are broken by id, not by chance."""
@@ -123,9 +130,9 @@ class Retriever:
     ) -> dict[str, list[ScoredPoint]]:
         """``{"fused": [...]}`` when the engine fuses, else one list per item vector."""
         if self._engine_fuses(plan):
-            prefetches = [Prefetch(name, vector, plan.prefetch_limit) for name in VECTOR_NAMES]
+            prefetches = [Prefetch(name, vector, plan.prefetch_limit) for name in ITEM_VECTORS]
             limit = plan.candidates + TIE_MARGIN
-            engine = "dbsf" if plan.fusion == "dbsf" else "rrf"
+            engine: EngineFusion = "dbsf" if plan.fusion == "dbsf" else "rrf"
             return {ENGINE_FUSED: self.store.fused_query(prefetches, engine, limit, flt)}
         return {
             name: self.store.search(name, vector, plan.prefetch_limit, flt) for name in plan.vectors
@@ -153,8 +160,8 @@ class Retriever:
 def similarity_matrix(vector: np.ndarray, points: Sequence[StoredPoint]) -> np.ndarray:
     """``(len(points), 2)`` exact cosines to each point's ``image`` and ``text`` vector (NaN when
     the point lacks it)."""
-    sims = np.full((len(points), len(VECTOR_NAMES)), np.nan)
-    for column, name in enumerate(VECTOR_NAMES):
+    sims = np.full((len(points), len(ITEM_VECTORS)), np.nan)
+    for column, name in enumerate(ITEM_VECTORS):
         rows = [row for row, point in enumerate(points) if name in point.vectors]
         if rows:
             stacked = np.stack([points[row].vectors[name] for row in rows])
@@ -182,7 +189,7 @@ def _rank_fusion(
 def _weighted(
     plan: SearchPlan, points: Sequence[StoredPoint], sims: np.ndarray
 ) -> dict[str, float]:
-    weights = np.array([plan.weights[name] for name in VECTOR_NAMES])
+    weights = np.array([plan.weights[name] for name in ITEM_VECTORS])
     values = fusion.weighted_scores(sims, weights)
     return {p.id: float(v) for p, v in zip(points, values, strict=True) if not np.isnan(v)}
 
