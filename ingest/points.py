@@ -58,7 +58,7 @@ def base_payload(item: DecodedItem, source_root: str, embedder_id: str, now: str
     read, image = item.read, item.image
     return {
         **fingerprint(read, source_root, embedder_id),
-        keys.TEXT: read.text,
+        keys.TEXT: read.text or "",  # image-only items: "" (consumers expect a string)
         keys.ITEM_KEY: read.key,
         keys.MIME: image.mime if image else None,
         keys.WIDTH: image.width if image else None,
