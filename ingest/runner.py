@@ -3,6 +3,8 @@ one report for all of them."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from ingest.specs import JobSpec
 from ingest.uploads import upload_source
 from rag.services import Services
 from rag.store.base import VectorStore
+
+log = logging.getLogger(__name__)
 
 
 def run_job(
@@ -32,12 +36,25 @@ def run_job(
     settings = services.settings.ingest.model_copy(
         update={k: v for k, v in (("policy", spec.policy), ("batch_size", spec.batch_size)) if v}
     )
-    ingestor = Ingestor(services.embedder, store or services.store, settings, progress, should_stop)
+    target = store or services.store
+    ingestor = Ingestor(services.embedder, target, settings, progress, should_stop)
     for source in sources:
         ingestor.ingest(source, prune=spec.prune)
         if ingestor.report.stopped:
             break
+    if 0 < settings.optimize_after_points <= ingestor.report.points_written:
+        build_search_index(target)
     return ingestor.report
+
+
+def build_search_index(store: VectorStore) -> None:
+    """Let an engine without a background optimizer (Qdrant Edge) build its index now."""
+    optimize = getattr(store, "optimize", None)
+    if optimize is None:
+        return
+    started = time.perf_counter()
+    optimize()
+    log.info("search index built in %.1f s", time.perf_counter() - started)
 
 
 def ingest_paths(

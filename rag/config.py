@@ -69,6 +69,9 @@ class IngestSettings(_Group):
     max_image_pixels: int = Field(default=40_000_000, ge=1)
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     long_text: Literal["truncate", "chunk"] = "truncate"
+    optimize_after_points: int = Field(default=5000, ge=0)
+    """After a run that wrote at least this many points, build the search index at once
+    (embedded Qdrant Edge has no background optimizer; until then searches scan). 0: never."""
 
 
 class RetrievalSettings(_Group):
