@@ -124,6 +124,8 @@ class LLMSettings(_Group):
     """Token budget for the retrieved context in the prompt."""
     n_ctx: int = Field(default=4096, ge=512)
     """llama.cpp context window."""
+    threads: int = Field(default=0, ge=0)
+    """llama.cpp threads for prompt and generation; 0: half the cores."""
 
 
 class APISettings(_Group):

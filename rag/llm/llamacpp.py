@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -74,14 +75,15 @@ def checked_file(path: Path) -> Path:
     return path
 
 
-def load_llama(path: Path, n_ctx: int) -> _Loaded:
-    """The process-wide llama.cpp model for ``(path, n_ctx)`` and its generation lock."""
-    key = (str(path.resolve()), n_ctx)
+def load_llama(path: Path, n_ctx: int, threads: int = 0) -> _Loaded:
+    """The process-wide llama.cpp model for ``(path, n_ctx, threads)`` and its generation lock."""
+    threads = threads or default_threads()
+    key = (str(path.resolve()), n_ctx, threads)
     with _loaded_lock:
         if key not in _loaded:
             if not _loaded:
                 atexit.register(_close_all)
-            _loaded[key] = _Loaded(_new_llama(path, n_ctx), threading.Lock())
+            _loaded[key] = _Loaded(_new_llama(path, n_ctx, threads), threading.Lock())
         return _loaded[key]
 
 
@@ -94,7 +96,13 @@ def _close_all() -> None:
         _loaded.clear()
 
 
-def _new_llama(path: Path, n_ctx: int) -> Any:
+def default_threads() -> int:
+    """Half the cores: llama.cpp's OpenMP threads spin while they wait, so on a small machine
+    that also runs the embedder and the API, more threads make prompts several times slower."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _new_llama(path: Path, n_ctx: int, threads: int) -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
@@ -103,7 +111,13 @@ def _new_llama(path: Path, n_ctx: int) -> Any:
             "ollama or extractive"
         ) from exc
     try:
-        return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, verbose=False)
+        return llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
     except (ValueError, RuntimeError) as exc:
         raise LLMUnavailableError(
             f"llama.cpp cannot load {str(path)!r} ({exc}): set MMRAG_LLM__MODEL to a valid "
@@ -115,14 +129,15 @@ class LlamaCppChatModel:
     """A GGUF chat model run in-process. Cheap to build; the model loads on first use or
     :meth:`warm_up`, once per process for each ``(path, n_ctx)``."""
 
-    def __init__(self, model_path: Path, n_ctx: int = 4096) -> None:
+    def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int = 0) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
+        self.threads = threads
 
     @classmethod
     def from_settings(cls, settings: LLMSettings) -> LlamaCppChatModel:
         """The GGUF of ``MMRAG_LLM__MODEL`` (default: the bundled SmolLM2), ``MMRAG_LLM__N_CTX``."""
-        return cls(resolve_model_path(settings.model), settings.n_ctx)
+        return cls(resolve_model_path(settings.model), settings.n_ctx, settings.threads)
 
     @property
     def model_name(self) -> str:
@@ -160,7 +175,7 @@ class LlamaCppChatModel:
                     yield piece
 
     def _loaded(self) -> _Loaded:
-        return load_llama(checked_file(self.model_path), self.n_ctx)
+        return load_llama(checked_file(self.model_path), self.n_ctx, self.threads)
 
 
 def _request(messages: Sequence[ChatMessage], options: GenerationOptions) -> dict[str, Any]:
