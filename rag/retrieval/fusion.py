@@ -80,6 +80,33 @@ def weighted_scores(similarities: np.ndarray, weights: np.ndarray) -> np.ndarray
         return np.where(total > 0, summed / np.where(total > 0, total, 1.0), np.nan)
 
 
+def weighted_upper_bound(
+    known: Sequence[float | None],
+    floors: Sequence[float],
+    weights: Sequence[float],
+    has: Sequence[bool | None],
+) -> float:
+    """The largest :func:`weighted_scores` value an item can have, from its candidate lists alone.
+
+    Per vector ``j`` (positive ``weights``): ``known[j]`` is the item's cosine when list ``j``
+    holds it; otherwise the item lacks vector ``j`` (``has[j]`` False), or its cosine is at most
+    ``floors[j]`` (the list's last score) (``has[j]`` True), or either (``has[j]`` None). A true
+    bound whenever the lists are exact nearest neighbours.
+    """
+    total = sum(w * k for k, w in zip(known, weights, strict=True) if k is not None)
+    weight = sum(w for k, w in zip(known, weights, strict=True) if k is not None)
+    optional = []
+    for j, value in enumerate(known):
+        if value is None and has[j] is True:
+            total, weight = total + weights[j] * floors[j], weight + weights[j]
+        elif value is None and has[j] is None:
+            optional.append((floors[j], weights[j]))
+    for floor, w in sorted(optional, reverse=True):  # include an unknown only if it raises the mean
+        if weight == 0 or floor > total / weight:
+            total, weight = total + w * floor, weight + w
+    return total / weight if weight > 0 else float("-inf")
+
+
 def cosines(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """Cosine of ``query`` ``(dim,)`` to each row of ``vectors`` ``(n, dim)``, in float64."""
     q = np.asarray(query, dtype=np.float64)

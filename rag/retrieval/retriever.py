@@ -18,11 +18,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
+from rag import payload as keys
 from rag.config import RetrievalSettings
 from rag.embedding.base import Embedder
 from rag.errors import InvalidInputError
@@ -105,25 +107,46 @@ class Retriever:
     ) -> list[Hit]:
         """The first ``plan.candidates`` hits by fused score (ties by id), before reranking.
 
-        Candidate lists come without vectors (cheap); the vectors of the hits (for ``weighted``:
-        of every candidate) are read afterwards in one ``get`` for the exact cosines.
+        Candidate lists come without vectors (cheap); the hits' vectors are read afterwards with
+        ``get`` for the exact cosines.
         """
         with _timed(timings, "store"):
             lists = self._candidate_lists(plan, vector, flt)
-        order = None
-        if plan.fusion != "weighted":
-            with _timed(timings, "fuse"):
-                order = fusion.ranked(
-                    _rank_fusion(plan, self.settings.rrf_k, lists), plan.candidates
-                )
+        if plan.fusion == "weighted":
+            return self._weighted_hits(plan, vector, lists, timings)
+        with _timed(timings, "fuse"):
+            order = fusion.ranked(_rank_fusion(plan, self.settings.rrf_k, lists), plan.candidates)
         with _timed(timings, "store"):
-            ids = [pid for pid, _ in order] if order is not None else _union_ids(lists.values())
-            points = self.store.get(ids, with_vectors=True)
+            points = self.store.get([pid for pid, _ in order], with_vectors=True)
+        with _timed(timings, "fuse"):
+            return _hits(points, similarity_matrix(vector, points), order)
+
+    def _weighted_hits(
+        self,
+        plan: SearchPlan,
+        vector: np.ndarray,
+        lists: Mapping[str, list[ScoredPoint]],
+        timings: dict[str, float],
+    ) -> list[Hit]:
+        """Exact weighted scores, reading vectors best bound first until no unread candidate can
+        reach the ``plan.candidates``-th exact score."""
+        with _timed(timings, "fuse"):
+            queue = fusion.ranked(_weighted_bounds(plan, lists))
+        points: list[StoredPoint] = []
+        scores: dict[str, float] = {}
+        read, size = 0, plan.candidates
+        while read < len(queue):
+            batch = [pid for pid, _ in queue[read : read + size]]
+            with _timed(timings, "store"):
+                points += self.store.get(batch, with_vectors=True)
+            with _timed(timings, "fuse"):
+                scores = _weighted(plan, points, similarity_matrix(vector, points))
+            read, size = read + len(batch), max(plan.candidates // 2, 4)
+            if read < len(queue) and _settled(scores, plan.candidates, queue[read][1]):
+                break
         with _timed(timings, "fuse"):
             sims = similarity_matrix(vector, points)
-            if order is None:
-                order = fusion.ranked(_weighted(plan, points, sims), plan.candidates)
-            return _hits(points, sims, order)
+            return _hits(points, sims, fusion.ranked(scores, plan.candidates))
 
     def _candidate_lists(
         self, plan: SearchPlan, vector: np.ndarray, flt: Filter | None
@@ -169,10 +192,6 @@ def similarity_matrix(vector: np.ndarray, points: Sequence[StoredPoint]) -> np.n
     return sims
 
 
-def _union_ids(lists: Iterable[list[ScoredPoint]]) -> list[str]:
-    return list(dict.fromkeys(point.id for candidates in lists for point in candidates))
-
-
 def _rank_fusion(
     plan: SearchPlan, rrf_k: int, lists: Mapping[str, list[ScoredPoint]]
 ) -> dict[str, float]:
@@ -184,6 +203,41 @@ def _rank_fusion(
     mean = sum(plan.weights[name] for name in plan.vectors) / len(plan.vectors)
     weights = [plan.weights[name] / mean for name in plan.vectors]
     return fusion.rrf(ranked_lists, k=rrf_k, weights=weights)
+
+
+BOUND_SLACK = 1e-6
+"""Engines score in float32: a candidate whose bound is this close to the cut is read anyway."""
+_HAS_KEY = {"image": keys.HAS_IMAGE, "text": keys.HAS_TEXT}
+
+
+def _weighted_bounds(plan: SearchPlan, lists: Mapping[str, list[ScoredPoint]]) -> dict[str, float]:
+    """Each candidate's upper bound of its weighted score (``fusion.weighted_upper_bound``); the
+    payload's ``has_image``/``has_text``, when present, say which vectors an item has."""
+    names = plan.vectors
+    weights = [plan.weights[name] for name in names]
+    floors = [lists[n][-1].score if len(lists[n]) >= plan.prefetch_limit else -1.0 for n in names]
+    known: dict[str, list[float | None]] = {}
+    payloads: dict[str, dict[str, Any]] = {}
+    for j, name in enumerate(names):
+        for point in lists[name]:
+            known.setdefault(point.id, [None] * len(names))[j] = point.score
+            payloads.setdefault(point.id, point.payload)
+    bounds = {}
+    for pid, cosines in known.items():
+        has = [_flag(payloads[pid].get(_HAS_KEY[name])) for name in names]
+        bounds[pid] = fusion.weighted_upper_bound(cosines, floors, weights, has) + BOUND_SLACK
+    return bounds
+
+
+def _flag(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _settled(scores: Mapping[str, float], needed: int, next_bound: float) -> bool:
+    """True when ``needed`` exact scores exist and the ``needed``-th beats every unread bound."""
+    if len(scores) < needed:
+        return False
+    return sorted(scores.values(), reverse=True)[needed - 1] > next_bound
 
 
 def _weighted(

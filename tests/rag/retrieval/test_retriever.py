@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -195,3 +196,32 @@ def test_top_k_above_prefetch_limit_is_served(retriever: Retriever) -> None:
     hits = retriever.search(Query(text="x", fusion="weighted", top_k=40)).hits
     assert len(hits) == 40
     assert not any(math.isnan(hit.scores.fused) for hit in hits)
+
+
+class CountingStore:
+    """The real store, counting the points whose vectors ``get`` reads."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.read = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get(self, ids: list[str], with_vectors: bool = False) -> Any:
+        self.read += len(ids)
+        return self.inner.get(ids, with_vectors=with_vectors)
+
+
+@pytest.mark.parametrize("weights", [{"image": 0.5, "text": 0.5}, {"image": 0.9, "text": 0.1}])
+def test_weighted_reads_few_vectors_and_stays_exact(
+    retriever: Retriever, corpus: list[Item], weights: dict[str, float]
+) -> None:
+    store = CountingStore(retriever.store)
+    counted = Retriever(retriever.embedder, store, retriever.settings)  # type: ignore[arg-type]
+    query = Query(text="a green thing", fusion="weighted", top_k=3, weights=weights)
+    q = counted.embed_query(query)
+    expected = reference(corpus, q, "weighted", 12, 60, weights)
+    assert_matches(counted.search(query), expected, 3)
+    union = {pid for lst in brute_force_lists(corpus, q, 12).values() for pid, _ in lst}
+    assert store.read < len(union)
