@@ -7,9 +7,9 @@
   asked for: DBSF always, RRF when ``rrf_k`` is the engine's k and the weights are equal. Other
   RRF requests (another k, unequal weights) fuse the same two candidate lists here with the same
   formula (:mod:`rag.retrieval.fusion`).
-* ``weighted`` scores every candidate of the two lists by the exact weighted average of its
-  cosines, renormalised over the vectors the item has; an item none of whose vectors has a
-  positive weight is left out.
+* ``weighted`` scores candidates of the two lists by the exact weighted average of their
+  cosines, renormalised over the vectors the item has (an item none of whose vectors has a
+  positive weight is left out), reading vectors best bound first (:mod:`rag.retrieval.weighted`).
 * Every hit carries the exact cosines of the query to its stored vectors (computed here from the
   vectors the store returns), the fused score, and the rerank score when the reranker ran on it.
   Ties are ordered by point id.
@@ -20,11 +20,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 
-from rag import payload as keys
 from rag.config import RetrievalSettings
 from rag.embedding.base import Embedder
 from rag.errors import InvalidInputError
@@ -32,6 +30,7 @@ from rag.retrieval import fusion
 from rag.retrieval.plan import ITEM_VECTORS, SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_hits
 from rag.retrieval.types import Hit, Query, Scores, SearchResult
+from rag.retrieval.weighted import settled, weighted_bounds, weighted_scores
 from rag.store import ENGINE_RRF_K
 from rag.store.base import (
     EngineFusion,
@@ -131,7 +130,7 @@ class Retriever:
         """Exact weighted scores, reading vectors best bound first until no unread candidate can
         reach the ``plan.candidates``-th exact score."""
         with _timed(timings, "fuse"):
-            queue = fusion.ranked(_weighted_bounds(plan, lists))
+            queue = fusion.ranked(weighted_bounds(plan, lists))
         points: list[StoredPoint] = []
         scores: dict[str, float] = {}
         read, size = 0, plan.candidates
@@ -140,9 +139,9 @@ class Retriever:
             with _timed(timings, "store"):
                 points += self.store.get(batch, with_vectors=True)
             with _timed(timings, "fuse"):
-                scores = _weighted(plan, points, similarity_matrix(vector, points))
+                scores = weighted_scores(plan, points, similarity_matrix(vector, points))
             read, size = read + len(batch), max(plan.candidates // 2, 4)
-            if read < len(queue) and _settled(scores, plan.candidates, queue[read][1]):
+            if read < len(queue) and settled(scores, plan.candidates, queue[read][1]):
                 break
         with _timed(timings, "fuse"):
             sims = similarity_matrix(vector, points)
@@ -203,49 +202,6 @@ def _rank_fusion(
     mean = sum(plan.weights[name] for name in plan.vectors) / len(plan.vectors)
     weights = [plan.weights[name] / mean for name in plan.vectors]
     return fusion.rrf(ranked_lists, k=rrf_k, weights=weights)
-
-
-BOUND_SLACK = 1e-6
-"""Engines score in float32: a candidate whose bound is this close to the cut is read anyway."""
-_HAS_KEY = {"image": keys.HAS_IMAGE, "text": keys.HAS_TEXT}
-
-
-def _weighted_bounds(plan: SearchPlan, lists: Mapping[str, list[ScoredPoint]]) -> dict[str, float]:
-    """Each candidate's upper bound of its weighted score (``fusion.weighted_upper_bound``); the
-    payload's ``has_image``/``has_text``, when present, say which vectors an item has."""
-    names = plan.vectors
-    weights = [plan.weights[name] for name in names]
-    floors = [lists[n][-1].score if len(lists[n]) >= plan.prefetch_limit else -1.0 for n in names]
-    known: dict[str, list[float | None]] = {}
-    payloads: dict[str, dict[str, Any]] = {}
-    for j, name in enumerate(names):
-        for point in lists[name]:
-            known.setdefault(point.id, [None] * len(names))[j] = point.score
-            payloads.setdefault(point.id, point.payload)
-    bounds = {}
-    for pid, cosines in known.items():
-        has = [_flag(payloads[pid].get(_HAS_KEY[name])) for name in names]
-        bounds[pid] = fusion.weighted_upper_bound(cosines, floors, weights, has) + BOUND_SLACK
-    return bounds
-
-
-def _flag(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _settled(scores: Mapping[str, float], needed: int, next_bound: float) -> bool:
-    """True when ``needed`` exact scores exist and the ``needed``-th beats every unread bound."""
-    if len(scores) < needed:
-        return False
-    return sorted(scores.values(), reverse=True)[needed - 1] > next_bound
-
-
-def _weighted(
-    plan: SearchPlan, points: Sequence[StoredPoint], sims: np.ndarray
-) -> dict[str, float]:
-    weights = np.array([plan.weights[name] for name in ITEM_VECTORS])
-    values = fusion.weighted_scores(sims, weights)
-    return {p.id: float(v) for p, v in zip(points, values, strict=True) if not np.isnan(v)}
 
 
 def _hits(
