@@ -65,10 +65,13 @@ class DemoRecipe:
     question_share: float = 0.1
     """Share of training texts that are a question (``what is above the blue square?``)."""
     held_out: int = 500
+    max_seconds: float | None = None
+    """Training time budget: on a slow or busy machine fewer steps are trained (see
+    :class:`~rag.training.loop.TrainConfig`)."""
 
 
 RECIPES: dict[str, DemoRecipe] = {
-    "full": DemoRecipe(steps=500),
+    "full": DemoRecipe(steps=500, max_seconds=170.0),
     "test": DemoRecipe(steps=120, batch_size=96, held_out=200),
 }
 """``full`` is what ``mmrag demo`` trains; ``test`` is a smaller budget for the test suite."""
@@ -126,6 +129,7 @@ def train_demo_model(
         lr=recipe.lr,
         warmup_steps=recipe.warmup_steps,
         frozen=("token_embedding",),
+        max_seconds=recipe.max_seconds,
         seed=seed,
         device=device,
         progress=progress,
@@ -140,6 +144,7 @@ def train_demo_model(
         "budget": budget,
         "seed": seed,
         "recipe": asdict(recipe),
+        "steps_trained": result.steps,
         "train_seconds": round(result.seconds, 1),
         "torch_threads": torch.get_num_threads(),
         "first_loss": result.losses[0],

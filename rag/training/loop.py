@@ -17,6 +17,7 @@ from rag.training.step import accumulate_gradients
 from rag.training.towers import Towers, TrainBatch
 
 MAX_LOGIT_SCALE = math.log(100.0)
+TIME_CHECK_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class TrainConfig:
     temperature: float | None = None
     frozen: tuple[str, ...] = ()
     max_grad_norm: float | None = 1.0
+    max_seconds: float | None = None
+    """Wall-clock budget: when the pace says ``steps`` would take longer, train fewer steps
+    (the schedule is fitted to the new count). ``None``: always ``steps``."""
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
@@ -69,22 +73,36 @@ def train(
     towers = Towers(model)
     optimizer = build_optimizer(model, config.lr, config.weight_decay)
     result, started = TrainResult(), time.perf_counter()
+    total = config.steps
     model.train()
-    with tqdm(total=config.steps, desc="training", disable=not config.progress) as bar:
-        for step in range(config.steps):
-            _set_lr(optimizer, config, step)
+    with tqdm(total=total, desc="training", disable=not config.progress) as bar:
+        step = 0
+        while step < total:
+            _set_lr(optimizer, config, step, total)
             micro = [_to(next(batches), config.device) for _ in range(config.accumulation)]
             optimizer.zero_grad(set_to_none=True)
             loss = accumulate_gradients(towers, micro)
             _clip_and_step(model, optimizer, config.max_grad_norm)
             result.losses.append(loss)
+            step += 1
+            total = _fit_to_time(config, step, total, time.perf_counter() - started)
+            bar.total = total
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", scale=f"{float(towers.logit_scale().detach()):.1f}")
             if on_step is not None:
-                on_step(step, loss)
+                on_step(step - 1, loss)
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _fit_to_time(config: TrainConfig, done: int, total: int, elapsed: float) -> int:
+    """The step count that ends within ``config.max_seconds`` at the pace so far (re-estimated
+    every few steps; the learning-rate schedule follows the new count)."""
+    if config.max_seconds is None or done % TIME_CHECK_EVERY:
+        return total
+    affordable = int(config.max_seconds / (elapsed / done))
+    return min(config.steps, max(done, affordable))
 
 
 def _to(batch: TrainBatch, device: str) -> TrainBatch:
@@ -110,8 +128,8 @@ def _set_temperature(model: Any, temperature: float | None) -> None:
     scale.requires_grad_(False)
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, step: int) -> None:
-    factor = warmup_cosine(step, config.steps, config.warmup_steps, config.min_lr_ratio)
+def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, step: int, total: int) -> None:
+    factor = warmup_cosine(step, total, config.warmup_steps, config.min_lr_ratio)
     for group in optimizer.param_groups:
         group["lr"] = config.lr * factor
 

@@ -72,3 +72,10 @@ def test_accumulated_gradients_equal_the_full_batch_gradients(tiny_model) -> Non
     for name, param in model.named_parameters():
         if name in expected:
             torch.testing.assert_close(param.grad, expected[name], rtol=1e-4, atol=1e-6)
+
+
+def test_a_time_budget_trains_fewer_steps(tiny_model) -> None:
+    model = copy.deepcopy(tiny_model.model)
+    config = TrainConfig(steps=1000, max_seconds=1e-6, warmup_steps=0, progress=False)
+    result = train(model, itertools.repeat(_batch(tiny_model)), config)
+    assert result.steps == 10  # the pace is checked every 10 steps; never fewer than done
