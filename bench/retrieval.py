@@ -66,7 +66,7 @@ def fill(store: VectorStore, size: int) -> tuple[np.ndarray, np.ndarray]:
                 PointRecord(
                     point_id("bench", str(i)),
                     {"image": images[i], "text": texts[i]},
-                    {"text": f"caption {i}", "source": f"item-{i}.jpg"},
+                    {"text": f"caption {i}", "has_image": True, "has_text": True},
                 )
                 for i in range(first, min(first + BATCH, size))
             ]

@@ -132,20 +132,24 @@ class Retriever:
         with _timed(timings, "fuse"):
             queue = fusion.ranked(weighted_bounds(plan, lists))
         points: list[StoredPoint] = []
+        sims: list[np.ndarray] = []
         scores: dict[str, float] = {}
         read, size = 0, plan.candidates
         while read < len(queue):
             batch = [pid for pid, _ in queue[read : read + size]]
             with _timed(timings, "store"):
-                points += self.store.get(batch, with_vectors=True)
+                fetched = self.store.get(batch, with_vectors=True)
             with _timed(timings, "fuse"):
-                scores = weighted_scores(plan, points, similarity_matrix(vector, points))
-            read, size = read + len(batch), max(plan.candidates // 2, 4)
+                points += fetched
+                sims.append(similarity_matrix(vector, fetched))
+                scores.update(weighted_scores(plan, fetched, sims[-1]))
+            read, size = read + len(batch), size * 2
             if read < len(queue) and settled(scores, plan.candidates, queue[read][1]):
                 break
+        if not points:
+            return []
         with _timed(timings, "fuse"):
-            sims = similarity_matrix(vector, points)
-            return _hits(points, sims, fusion.ranked(scores, plan.candidates))
+            return _hits(points, np.vstack(sims), fusion.ranked(scores, plan.candidates))
 
     def _candidate_lists(
         self, plan: SearchPlan, vector: np.ndarray, flt: Filter | None
