@@ -12,6 +12,7 @@ then the API, with no download needed.
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
@@ -22,7 +23,6 @@ from mmrag_cli import common
 
 if TYPE_CHECKING:
     from rag.config import Settings
-    from rag.demo.choice import DemoModelChoice
     from rag.demo.collection import SampleItem
     from rag.demo.model import Budget as DemoBudget
     from rag.services import Services
@@ -65,6 +65,8 @@ def demo(
     settings = common.settings_from_cli(
         **{"demo.model": model.value if model else None, "demo.items": items}
     )
+    if settings.log_level != "DEBUG":
+        logging.getLogger().addFilter(_only_root_errors)
     with common.cli_errors():
         settings = _with_model(settings, budget.value)
         services = _prepare(settings)
@@ -75,31 +77,41 @@ def demo(
         services.close()
 
 
+def _only_root_errors(record: logging.LogRecord) -> bool:
+    """open_clip logs its steps on the root logger (and a misleading "no pretrained weights"
+    warning, weights load right after); keep the demo's output readable."""
+    return record.levelno >= logging.ERROR
+
+
 def _with_model(settings: Settings, budget: str) -> Settings:
     from rag.demo.choice import choose_demo_model
 
     typer.echo("[1/5] choosing the CLIP model ...")
-    choice = choose_demo_model(settings, cast("DemoBudget", budget))
-    _say_model(choice, settings)
+    choice = choose_demo_model(settings, cast("DemoBudget", budget), notify=_say_offline)
+    if not choice.offline:
+        typer.echo(
+            f"      using the pretrained CLIP {settings.clip.model}/{settings.clip.pretrained}"
+        )
     collection = OFFLINE_COLLECTION if choice.offline else COLLECTION
     store = settings.store.model_copy(update={"collection": collection})
     return settings.model_copy(update={"clip": choice.clip, "store": store})
 
 
-def _say_model(choice: DemoModelChoice, settings: Settings) -> None:
-    if not choice.offline:
-        typer.echo(
-            f"      using the pretrained CLIP {settings.clip.model}/{settings.clip.pretrained}"
-        )
-        return
+def _say_offline(reason: str, folder: Path, will_train: bool) -> None:
     typer.echo(
         "      Pretrained CLIP weights are not available, so this demo uses the OFFLINE DEMO "
         "MODEL:\n      a small CLIP trained from scratch on synthetic pictures of coloured "
         "shapes.\n      It understands colours, shapes, sizes, counts and positions, nothing "
-        f"else.\n      Cached in {choice.clip.pretrained}"
+        "else."
     )
-    if choice.reason:
-        typer.echo(f"      (why: {choice.reason.splitlines()[0][:300]})")
+    if reason:
+        typer.echo(f"      (why: {reason.splitlines()[0][:300]})")
+    if will_train:
+        typer.echo(
+            f"      Training it now, once (about 2-3 minutes on 2 CPU cores); cached in {folder}"
+        )
+    else:
+        typer.echo(f"      Loading it from {folder}")
 
 
 def _prepare(settings: Settings) -> Services:
