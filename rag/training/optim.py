@@ -9,7 +9,8 @@ _NO_DECAY_HINTS = ("bias", "ln", "bn", "norm", "logit_scale", "positional_embedd
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW over trainable parameters; 1-D and norm/bias/scale parameters get no decay."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
