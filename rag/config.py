@@ -94,7 +94,7 @@ class RerankSettings(_Group):
     ``cross-encoder:``), or ``none`` to turn reranking off."""
     top_n: int = Field(default=4, ge=0, le=1000)
     """How many fused candidates are reranked on CPU (0 turns reranking off); each costs about
-    half a second or more on 2 cores with Qwen3-Reranker-0.6B."""
+    0.3 s on 2 cores with Qwen3-Reranker-0.6B."""
     max_length: int = Field(default=1024, ge=16)
     batch_size: int = Field(default=8, ge=1)
     instruction: str = "Given a web search query, retrieve relevant passages that answer the query"
