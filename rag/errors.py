@@ -1,4 +1,6 @@
-"""One small exception hierarchy for mmrag. Messages say what to do; the API maps classes to codes."""
+"""One small exception hierarchy for mmrag.
+
+Messages say what to do; the API maps classes to status codes."""
 
 from __future__ import annotations
 
@@ -28,7 +30,9 @@ class NotFoundError(MmragError, LookupError):
 
 
 class ModelUnavailableError(MmragError):
-    """Model weights cannot be loaded (missing, unreachable hub); the message says how to provide them."""
+    """Model weights cannot be loaded (missing, unreachable hub).
+
+    The message says how to provide them."""
 
     code = "model_unavailable"
 
