@@ -3,6 +3,7 @@
 Use it with a Qdrant server (``MMRAG_STORE__URL=http://…``) and a data folder shared with the
 API; an embedded Qdrant Edge shard can be open in one process only (the API's own worker then
 runs the jobs). SIGINT/SIGTERM stop it after the current batch; the job is requeued.
+``python -m ingest --check`` only checks the settings and the job queue (a health check).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def main() -> int:
     except MmragError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if "--check" in sys.argv[1:]:
+        JobQueue.for_settings(settings).jobs(limit=1)
+        print("ok")
+        return 0
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
