@@ -60,3 +60,20 @@ def settings(tmp_path: Path, tiny_clip: ClipSettings) -> Settings:
 def store_settings(request: pytest.FixtureRequest) -> StoreSettings:
     """Both engines: embedded Qdrant Edge, and qdrant-client's local mode (the server code path)."""
     return StoreSettings(url="" if request.param == "edge" else ":memory:")
+
+
+@pytest.fixture
+def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``mmrag`` with the tiny random CLIP, embedded store under ``tmp_path/data``."""
+    env = {
+        "MMRAG_DATA_DIR": str(tmp_path / "data"),
+        "MMRAG_CLIP__MODEL": "mmrag-tiny",
+        "MMRAG_CLIP__PRETRAINED": "",
+        "MMRAG_CLIP__THREADS": "1",
+        "MMRAG_RERANK__MODEL": "none",
+        "MMRAG_LLM__BACKEND": "extractive",
+        "MMRAG_LOG_LEVEL": "WARNING",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

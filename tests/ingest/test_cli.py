@@ -20,20 +20,6 @@ from tests.ingest.draw import captioned_folder
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {
-        "MMRAG_DATA_DIR": str(tmp_path / "data"),
-        "MMRAG_CLIP__MODEL": "mmrag-tiny",
-        "MMRAG_CLIP__PRETRAINED": "",
-        "MMRAG_CLIP__THREADS": "1",
-        "MMRAG_LOG_LEVEL": "WARNING",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
 def test_mmrag_ingest_json_report(tiny_env: dict[str, str], folder: Path) -> None:
     captioned_folder(folder, 3)
     (folder / "empty.png").write_bytes(b"")
