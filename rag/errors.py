@@ -43,6 +43,15 @@ class StoreError(MmragError):
     code = "store_error"
 
 
+class StoreLockedError(StoreError):
+    """The embedded store's data folder is held by another process (mmrag's own lock file).
+
+    A process that gets this has not touched a byte of the shard; a CLI may send its work to the
+    server that holds the lock instead."""
+
+    code = "store_locked"
+
+
 class CollectionMismatchError(StoreError):
     """An existing collection has another vector size or distance than the embedder needs."""
 

@@ -41,6 +41,21 @@ CHUNK_INDEX = "chunk_index"
 CHUNK_COUNT = "chunk_count"
 EMBEDDER = "embedder"
 
+# --- item kinds and documents (issue "Documents") ------------------------------------------------
+KIND = "kind"
+"""One of :data:`KINDS`; points written before kinds existed have none (read them as image/text)."""
+KINDS: tuple[str, ...] = ("image", "text", "page", "figure", "passage")
+DOCUMENT = "document"
+"""``{"id": str, "title": str, "source": str, "pages": int}`` on every point of a document."""
+PAGE = "page"
+"""1-based page (slide) number of a page, figure or passage point."""
+FIGURE = "figure"
+"""0-based index of a figure on its page."""
+BBOX = "bbox"
+"""``[x0, y0, x1, y1]`` in page points where known."""
+TENANT = "tenant"
+"""The tenant a point belongs to (issue "Reliability"); absent in single-tenant setups."""
+
 REQUIRED_KEYS: tuple[str, ...] = (
     TEXT,
     SOURCE,
