@@ -70,3 +70,63 @@ class Embedder(Protocol):
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Embed images already passed through :meth:`preprocess_images`."""
         ...
+
+
+# --- text signals (issue "Text signals"): the passage model and lexical terms -------------------
+
+
+@runtime_checkable
+class PassageEncoder(Protocol):
+    """A sentence model (sentence-transformers) for passages: float32 unit vectors of ``dim``.
+
+    Queries and passages may get different prompts (e5: ``"query: "`` / ``"passage: "``).
+
+    Example::
+
+        encoder.encode_documents(["The pump needs 230 V."])  # shape (1, encoder.dim)
+        encoder.encode_queries(["what voltage does the pump need"])
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in tokens (special tokens included); longer passages are cut."""
+        ...
+
+    def warm_up(self) -> None: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SparseTerms:
+    """Term ids (sorted, unique) and their weights: one text's lexical vector."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@runtime_checkable
+class LexicalEncoder(Protocol):
+    """BM25 term weights for Qdrant sparse vectors with the IDF modifier (the engine adds IDF).
+
+    Example::
+
+        encoder.encode_documents(["error E-1042 on start"])[0]  # SparseTerms(indices=..., ...)
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseTerms]: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> list[SparseTerms]: ...

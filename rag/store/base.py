@@ -16,6 +16,12 @@ import numpy as np
 
 IMAGE = "image"
 TEXT = "text"
+PASSAGE = "passage"
+"""Dense vector of the passage model (its own size); issue "Text signals"."""
+LEXICAL = "lexical"
+"""Sparse BM25 vector (``rag.embedding.base.SparseTerms``), IDF modifier; issue "Text signals"."""
+SIGNALS: tuple[str, ...] = (IMAGE, TEXT, PASSAGE, LEXICAL)
+"""Every signal a point may carry, in the fixed order hits report their scores."""
 VECTOR_NAMES: tuple[str, str] = (IMAGE, TEXT)
 VectorName = Literal["image", "text"]
 EngineFusion = Literal["rrf", "dbsf"]
