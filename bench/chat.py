@@ -28,7 +28,7 @@ from rag.answer import Answerer, FinalEvent, TokenEvent
 from rag.config import LLMSettings, RerankSettings, RetrievalSettings, StoreSettings
 from rag.embedding import load_embedder, tiny_clip_settings
 from rag.embedding.base import Embedder
-from rag.ids import point_id
+from rag.identity import point_id
 from rag.llm import LlamaCppChatModel
 from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever

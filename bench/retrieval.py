@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from rag.config import ClipSettings, RerankSettings, RetrievalSettings, StoreSettings
-from rag.ids import point_id
+from rag.identity import point_id
 from rag.retrieval import fusion
 from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import StoreSettings
-from rag.ids import point_id
+from rag.identity import point_id
 from rag.store import PointRecord, Prefetch, VectorStore, open_store
 from rag.store.client import QdrantClientStore  # noqa: F401  (loaded before any long run)
 from rag.store.edge import EdgeStore

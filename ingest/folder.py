@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ingest.documents.reader import DOCUMENT_SUFFIXES
 from ingest.images import IMAGE_SUFFIXES
 from ingest.items import Ignored, Source, SourceItem
 from ingest.records import Record, iter_records
@@ -17,6 +18,7 @@ TEXT_SUFFIXES = (".json", ".txt")
 """Sidecar kinds, in order of preference when an image has both."""
 
 Found = SourceItem | ItemError | Ignored
+_ITEM_SUFFIXES = frozenset(TEXT_SUFFIXES) | DOCUMENT_SUFFIXES
 
 
 @dataclass
@@ -74,8 +76,10 @@ def _dir_items(
         kind = _suffix(name)
         if here == root and name in CAPTION_FILES:
             continue
-        if name.startswith(".") or kind not in IMAGE_SUFFIXES | set(TEXT_SUFFIXES):
+        if name.startswith(".") or kind not in IMAGE_SUFFIXES | _ITEM_SUFFIXES:
             yield Ignored(rel)
+        elif kind in DOCUMENT_SUFFIXES:
+            yield _item(root, shown, rel, image=False, document_file=here / name)
         elif kind in IMAGE_SUFFIXES:
             sidecar = sidecars.get(_stem(name))
             yield _image_item(root, shown, rel, here / sidecar if sidecar else None, captions)

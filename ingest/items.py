@@ -29,6 +29,8 @@ class SourceItem:
     metadata: dict[str, Any] = field(default_factory=dict)
     root: Path | None = None
     key_file: Path | None = None
+    document_file: Path | None = None
+    """A document (PDF, DOCX, PPTX, HTML, Markdown) that expands into pages, figures, passages."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class ReadItem:
     metadata: dict[str, Any]
     image_bytes: bytes | None = None
     image_path: Path | None = None
+    picture_file: Path | None = None
+    """A stored page render or figure crop to decode and embed (documents)."""
+    picture: ImageInfo | None = None
+    """What the payload records of ``image_path`` when the point has no image vector."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Payload fields of document points (kind, document, page, figure, bbox, file path)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,18 @@ class DecodedItem:
     read: ReadItem
     pixels: np.ndarray | None = None
     image: ImageInfo | None = None
+
+
+@dataclass
+class DocumentRead:
+    """A document expanded into its items, with what its reader could not take (``notes``)."""
+
+    item: SourceItem
+    document_id: str
+    items: list[ReadItem]
+    notes: list[str] = field(default_factory=list)
+    remote_images: int = 0
+    failed_pages: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,10 @@ def _manifest_items(manifest: Path, shown: Path) -> Iterator[SourceItem | ItemEr
         line = f"{shown}:{number}"
         if not isinstance(record, Record):
             yield ItemError(line, str(record))
+        elif record.document:
+            yield _document(root, line, record)
         elif not (record.image or record.text):
-            yield ItemError(line, "a manifest line needs an 'image' and/or a 'text'")
+            yield ItemError(line, "a manifest line needs an 'image', a 'text' or a 'document'")
         else:
             yield _item(root, manifest, line, number, record)
 
@@ -38,4 +40,18 @@ def _item(root: Path, manifest: Path, line: str, number: int, record: Record) ->
         external_id=record.external_id,
         metadata=record.metadata,
         root=root,
+    )
+
+
+def _document(root: Path, line: str, record: Record) -> SourceItem:
+    """A document line: its path (relative to the manifest) is its key unless it has an id."""
+    document = PurePosixPath(str(record.document)).as_posix().removeprefix("./")
+    return SourceItem(
+        source=document,
+        display=line,
+        external_id=record.external_id,
+        metadata=record.metadata,
+        root=root,
+        key_file=root / document,
+        document_file=root / document,
     )

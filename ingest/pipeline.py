@@ -25,16 +25,28 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ingest.chunking import chunk_text
+from ingest.documents.passages import split_passages
+from ingest.documents.pictures import PictureStore
+from ingest.documents.reader import DocumentReader
 from ingest.images import decode_image
-from ingest.items import DecodedItem, Ignored, ImageInfo, ReadItem, Source, SourceItem
+from ingest.items import (
+    DecodedItem,
+    DocumentRead,
+    Ignored,
+    ImageInfo,
+    ReadItem,
+    Source,
+    SourceItem,
+)
 from ingest.points import base_payload, fingerprint, is_unchanged, item_points, stale_chunk_ids
 from ingest.prune import prune_source
 from ingest.reading import ItemReader
 from ingest.report import IngestReport, ItemError, ProgressSink
 from rag import payload as keys
 from rag.config import IngestSettings
-from rag.embedding.base import Embedder
+from rag.embedding.base import Embedder, PassageEncoder
 from rag.errors import InvalidInputError
+from rag.identity import delete_stale
 from rag.store.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -57,10 +69,21 @@ class _Batch:
 
 
 @dataclass
+class _DocumentRun:
+    source: str
+    ids: set[str] = field(default_factory=set)
+    failed_pages: list[int] = field(default_factory=list)
+
+
+@dataclass
 class _SourceRun:
     root: str
     ids: set[str] = field(default_factory=set)
     failed_sources: set[str] = field(default_factory=set)
+    documents: dict[str, _DocumentRun] = field(default_factory=dict)
+
+
+Read = ReadItem | DocumentRead | Rejected | ItemError | Ignored
 
 
 class Ingestor:
@@ -79,7 +102,11 @@ class Ingestor:
         settings: IngestSettings,
         progress: ProgressSink | None = None,
         should_stop: Callable[[], bool] | None = None,
+        pictures: PictureStore | None = None,
+        passage_encoder: PassageEncoder | None = None,
     ) -> None:
+        """``pictures`` stores page renders and figure crops (documents are refused without
+        it); ``passage_encoder`` bounds passages by its tokens (else CLIP's context bounds them)."""
         self.embedder = embedder
         self.store = store
         self.settings = settings
@@ -91,6 +118,16 @@ class Ingestor:
             chunk_text, count_tokens=embedder.count_tokens, context_length=embedder.context_length
         )
         self.reader = ItemReader(store.collection, settings, chunker)
+        self.documents = (
+            None
+            if pictures is None
+            else DocumentReader(
+                store.collection,
+                settings,
+                pictures,
+                _passage_splitter(embedder, passage_encoder, settings),
+            )
+        )
 
     def ingest(self, source: Source, prune: bool = False) -> IngestReport:
         """Ingest every item of ``source``; with ``prune``, then delete the points of
@@ -106,6 +143,8 @@ class Ingestor:
             self._run(pool, source, run)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        if not self.report.stopped:
+            self._replace_documents(run)
         if prune and source.prunable and not self.report.stopped:
             self.report.pruned += prune_source(self.store, run.root, run.ids, run.failed_sources)
         self.store.flush()
@@ -121,40 +160,74 @@ class Ingestor:
                 self.report.stopped = True
                 break
             todo, stored = self._select(window, run)
-            pending.append(_Batch([pool.submit(self._decode, r) for r in todo], stored))
-            if len(pending) > 1:
-                self._write(pending.popleft(), run)
+            for part in list(_batched(todo, size)) or [[]]:  # a document may bring many items
+                pending.append(_Batch([pool.submit(self._decode, r) for r in part], stored))
+                if len(pending) > 1:
+                    self._write(pending.popleft(), run)
         while pending:
             self._write(pending.popleft(), run)
 
     # --- stage one (pool): read, hash, name ------------------------------------------------
 
-    def _read(
-        self, entry: SourceItem | ItemError | Ignored
-    ) -> ReadItem | Rejected | ItemError | Ignored:
+    def _read(self, entry: SourceItem | ItemError | Ignored) -> Read:
         if not isinstance(entry, SourceItem):
             return entry
+        if entry.document_file is not None:
+            return _guarded(entry, self._read_document)
         return _guarded(entry, self.reader.read)
+
+    def _read_document(self, item: SourceItem) -> DocumentRead:
+        if self.documents is None:
+            raise InvalidInputError("documents need a picture folder (give Ingestor pictures=)")
+        return self.documents.read(item)
 
     # --- main thread: duplicates and unchanged items ---------------------------------------
 
     def _select(
-        self, window: list[ReadItem | Rejected | ItemError | Ignored], run: _SourceRun
+        self, window: list[Read], run: _SourceRun
     ) -> tuple[list[ReadItem], dict[str, dict[str, Any]]]:
         fresh: list[ReadItem] = []
         for entry in window:
             if isinstance(entry, Ignored):
                 self.report.ignored += 1
-                continue
-            self.report.seen += 1
-            if isinstance(entry, ReadItem) and entry.point_id in run.ids:
-                entry = _duplicate(entry)
-            if isinstance(entry, ReadItem):
-                run.ids.add(entry.point_id)
-                fresh.append(entry)
+            elif isinstance(entry, DocumentRead):
+                document = self._document(entry, run)
+                for read in entry.items:
+                    if self._take(read, run, fresh):
+                        document.ids.add(read.point_id)
             else:
-                self._fail(entry, run)
+                self._take(entry, run, fresh)
         return self._changed(fresh, run.root)
+
+    def _take(
+        self, entry: ReadItem | Rejected | ItemError, run: _SourceRun, fresh: list[ReadItem]
+    ) -> bool:
+        self.report.seen += 1
+        if isinstance(entry, ReadItem) and entry.point_id in run.ids:
+            entry = _duplicate(entry)
+        if not isinstance(entry, ReadItem):
+            self._fail(entry, run)
+            return False
+        run.ids.add(entry.point_id)
+        fresh.append(entry)
+        return True
+
+    def _document(self, read: DocumentRead, run: _SourceRun) -> _DocumentRun:
+        self.report.documents += 1
+        self.report.remote_images += read.remote_images
+        self.report.notes += [ItemError(read.item.display, note) for note in read.notes]
+        return run.documents.setdefault(
+            read.document_id, _DocumentRun(read.item.source, failed_pages=read.failed_pages)
+        )
+
+    def _replace_documents(self, run: _SourceRun) -> None:
+        """Delete the points the documents of this run no longer have (after the new ones are
+        written: a crash in between leaves extra points that the next run deletes)."""
+        for doc_id, document in run.documents.items():
+            if document.source not in run.failed_sources:
+                self.report.replaced += delete_stale(
+                    self.store, doc_id, document.ids, document.failed_pages
+                )
 
     def _changed(
         self, fresh: list[ReadItem], root: str
@@ -180,9 +253,12 @@ class Ingestor:
         return _guarded(read.item, lambda _: self._decode_read(read))
 
     def _decode_read(self, read: ReadItem) -> DecodedItem:
-        if read.image_bytes is None:
+        data = read.image_bytes
+        if data is None and read.picture_file is not None:
+            data = read.picture_file.read_bytes()
+        if data is None:
             return DecodedItem(read)
-        image = decode_image(read.image_bytes, self.settings.max_image_pixels, self._input_side)
+        image = decode_image(data, self.settings.max_image_pixels, self._input_side)
         pixels = self.embedder.preprocess_images([image.image])
         self._input_side = pixels.shape[-1]
         read.image_bytes = None
@@ -238,6 +314,24 @@ class Ingestor:
             run.failed_sources.add(entry.item.source)
             entry = entry.error
         self.report.failures.append(entry)
+
+
+def _passage_splitter(
+    embedder: Embedder, encoder: PassageEncoder | None, settings: IngestSettings
+) -> Callable[[str], list[str]]:
+    if encoder is not None:
+        return partial(
+            split_passages,
+            count_tokens=encoder.count_tokens,
+            max_tokens=encoder.max_tokens,
+            overlap=settings.passage_overlap,
+        )
+    return partial(
+        split_passages,
+        count_tokens=embedder.count_tokens,
+        max_tokens=embedder.context_length,
+        overlap=settings.passage_overlap,
+    )
 
 
 def _one_torch_thread() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ingest.items import DecodedItem, ReadItem
-from ingest.reading import chunk_point_id
 from rag import payload as keys
+from rag.identity import chunk_point_id
 from rag.store.base import IMAGE, TEXT, PointRecord
 
 
@@ -24,6 +24,7 @@ def fingerprint(read: ReadItem, source_root: str, embedder_id: str) -> dict[str,
         keys.IMAGE_PATH: str(read.image_path) if read.image_path else None,
         keys.EMBEDDER: embedder_id,
         keys.CHUNK_COUNT: max(1, len(read.chunks)),
+        **read.extra,
     }
 
 
@@ -56,15 +57,17 @@ def item_points(
 def base_payload(item: DecodedItem, source_root: str, embedder_id: str, now: str) -> dict:
     """The payload every point of ``item`` shares (``rag/payload.py`` describes each key)."""
     read, image = item.read, item.image
+    shown = image or read.picture  # a passage shows its page render without embedding it
     return {
+        keys.KIND: "image" if image else "text",
         **fingerprint(read, source_root, embedder_id),
         keys.TEXT: read.text or "",  # image-only items: "" (consumers expect a string)
         keys.ITEM_KEY: read.key,
-        keys.MIME: image.mime if image else None,
-        keys.WIDTH: image.width if image else None,
-        keys.HEIGHT: image.height if image else None,
+        keys.MIME: shown.mime if shown else None,
+        keys.WIDTH: shown.width if shown else None,
+        keys.HEIGHT: shown.height if shown else None,
         keys.HAS_IMAGE: image is not None,
-        keys.HAS_TEXT: read.text is not None,
+        keys.HAS_TEXT: bool(read.chunks),
         keys.INGESTED_AT: now,
     }
 

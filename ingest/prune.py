@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rag import payload as keys
-from rag.ids import point_id
+from rag.identity import point_id
 from rag.store.base import Filter, MatchValue, VectorStore
 
 _PAGE = 512

@@ -12,7 +12,7 @@ from ingest.items import ReadItem, SourceItem
 from ingest.records import parse_record
 from rag.config import IngestSettings
 from rag.errors import InvalidInputError
-from rag.ids import content_hash, item_key, point_id
+from rag.identity import content_hash, point_id, source_key
 
 Chunker = Callable[[str], list[str]]
 
@@ -40,7 +40,7 @@ class ItemReader:
         if image_bytes is None and text is None:
             raise InvalidInputError("the item has neither an image nor text")
         digest = content_hash(image_bytes, text)
-        key = _source_key(external_id, item.key_file, digest)
+        key = source_key(external_id, item.key_file, digest)
         return ReadItem(
             item=item,
             key=key,
@@ -71,15 +71,3 @@ class ItemReader:
         if text is None:
             return []
         return self.chunker(text) if self.settings.long_text == "chunk" else [text]
-
-
-def _source_key(external_id: str | None, key_file: Path | None, digest: str) -> str:
-    """``id:<external id>``, else ``file:<path>`` (folder items), else ``sha256:<hash>``."""
-    if not external_id and key_file is not None:
-        return f"file:{key_file}"
-    return item_key(external_id, digest)
-
-
-def chunk_point_id(collection: str, key: str, index: int) -> str:
-    """Point id of chunk ``index`` of an item: the item's id for chunk 0, stable for the rest."""
-    return point_id(collection, key if index == 0 else f"{key}#{index}")

@@ -21,6 +21,8 @@ class Record:
 
     image: str | None = None
     text: str | None = None
+    document: str | None = None
+    """A document file (PDF, DOCX, PPTX, HTML, Markdown) relative to the manifest."""
     external_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -41,6 +43,7 @@ def parse_record(data: object, metadata_is_json: bool = False) -> Record:
     return Record(
         image=_optional_str(data, "image"),
         text=_optional_str(data, "text"),
+        document=_optional_str(data, "document"),
         external_id=_external_id(data.get("id")),
         metadata=metadata or {},
     )
@@ -69,8 +72,13 @@ def _jsonl_records(lines: Iterator[str]) -> Iterator[Numbered]:
 def _csv_records(lines: Iterator[str]) -> Iterator[Numbered]:
     reader = csv.DictReader(lines)
     columns = set(reader.fieldnames or ())
-    if not columns & {"image", "text"}:
-        yield 1, InvalidInputError("CSV needs a header row with an 'image' and/or 'text' column")
+    if not columns & {"image", "text", "document"}:
+        yield (
+            1,
+            InvalidInputError(
+                "CSV needs a header row with an 'image', 'text' and/or 'document' column"
+            ),
+        )
         return
     for row in reader:
         try:

@@ -30,6 +30,14 @@ class IngestReport:
     """Written items whose text was longer than the model's context (``long_text=truncate``)."""
     points_written: int = 0
     pruned: int = 0
+    documents: int = 0
+    """Documents read (their pages, figures and passages count as items)."""
+    replaced: int = 0
+    """Points of changed documents deleted because the new version no longer has them."""
+    remote_images: int = 0
+    """Remote pictures of HTML/Markdown documents, not fetched."""
+    notes: list[ItemError] = field(default_factory=list)
+    """What documents lost without failing: pages over the cap, cut text, refused pictures."""
     stopped: bool = False
     """The run was stopped (worker shutdown, cancelled job) before it saw every item."""
     elapsed_s: float = 0.0

@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ingest.documents.pictures import PictureStore, pictures_dir
 from ingest.items import Source
 from ingest.pipeline import Ingestor
 from ingest.report import IngestReport, ProgressSink
 from ingest.sources import open_source
 from ingest.specs import JobSpec
 from ingest.uploads import upload_source
+from rag.embedding.base import PassageEncoder
 from rag.services import Services
 from rag.store.base import VectorStore
 
@@ -37,7 +39,15 @@ def run_job(
         update={k: v for k, v in (("policy", spec.policy), ("batch_size", spec.batch_size)) if v}
     )
     target = store or services.store
-    ingestor = Ingestor(services.embedder, target, settings, progress, should_stop)
+    ingestor = Ingestor(
+        services.embedder,
+        target,
+        settings,
+        progress,
+        should_stop,
+        pictures=PictureStore(pictures_dir(services.settings.data_dir)),
+        passage_encoder=_passage_encoder(services),
+    )
     for source in sources:
         ingestor.ingest(source, prune=spec.prune)
         if ingestor.report.stopped:
@@ -45,6 +55,12 @@ def run_job(
     if 0 < settings.optimize_after_points <= ingestor.report.points_written:
         build_search_index(target)
     return ingestor.report
+
+
+def _passage_encoder(services: Services) -> PassageEncoder | None:
+    """The passage model when ``Services`` has one (issue "Text signals" adds it); until then
+    passages are bounded by CLIP's context."""
+    return getattr(services, "passage_encoder", None)
 
 
 def build_search_index(store: VectorStore) -> None:

@@ -72,6 +72,23 @@ class IngestSettings(_Group):
     optimize_after_points: int = Field(default=5000, ge=0)
     """After a run that wrote at least this many points, build the search index at once
     (embedded Qdrant Edge has no background optimizer; until then searches scan). 0: never."""
+    max_pages: int = Field(default=500, ge=1)
+    """Pages (slides) ingested per document; the rest are reported, not ingested."""
+    render_pixels: int = Field(default=1_500_000, ge=10_000)
+    """Pixel budget of a page render (PDF): pages are rendered at up to 2x (144 dpi) and
+    smaller when the render would pass this many pixels."""
+    min_figure_pixels: int = Field(default=4096, ge=1)
+    """Pictures smaller than this (in render or file pixels) are not figures (icons, rules)."""
+    passage_overlap: int = Field(default=16, ge=0)
+    """Tokens a passage repeats from the end of the previous one on its page."""
+    max_text_chars: int = Field(default=2_000_000, ge=1)
+    """Text kept per document; longer text is cut and the cut reported."""
+    max_zip_entry_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    """DOCX/PPTX: largest uncompressed part."""
+    max_zip_total_bytes: int = Field(default=300 * 1024 * 1024, ge=1)
+    """DOCX/PPTX: largest sum of uncompressed parts."""
+    max_zip_ratio: int = Field(default=100, ge=1)
+    """DOCX/PPTX: highest compression ratio of a part over 1 MiB (zip bombs compress ~1000x)."""
 
 
 class RetrievalSettings(_Group):

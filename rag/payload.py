@@ -10,9 +10,10 @@ A point's payload::
       "external_id": "the caller's id, or null",
       "item_key": "external id or content hash: the identity the point id derives from",
       "content_hash": "sha256 of image bytes + text",
-      "image_path": "absolute path of the image file mmrag serves, or null (text-only item)",
+      "image_path": "absolute path of the picture mmrag serves (an image item's file, a page
+                     render or figure crop; a passage shows its page render), or null",
       "mime": "image/png", "width": 640, "height": 480,
-      "has_image": true, "has_text": true,
+      "has_image": true, "has_text": true,   (the point has an image / a text vector)
       "metadata": {...},
       "ingested_at": "2026-11-26T23:00:00+00:00",
       "chunk_index": 0, "chunk_count": 1,
@@ -53,6 +54,8 @@ FIGURE = "figure"
 """0-based index of a figure on its page."""
 BBOX = "bbox"
 """``[x0, y0, x1, y1]`` in page points where known."""
+FILE_PATH = "file_path"
+"""Absolute path of a document's original file (served by ``/v1/documents/{id}/file``)."""
 TENANT = "tenant"
 """The tenant a point belongs to (issue "Reliability"); absent in single-tenant setups."""
 

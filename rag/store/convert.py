@@ -30,7 +30,7 @@ def canonical_id(point_id: Any) -> str:
         return str(point_id if isinstance(point_id, uuid.UUID) else uuid.UUID(str(point_id)))
     except ValueError:
         raise InvalidInputError(
-            f"point id {point_id!r} is not a UUID: derive ids with rag.ids.point_id()"
+            f"point id {point_id!r} is not a UUID: derive ids with rag.identity.point_id()"
         ) from None
 
 

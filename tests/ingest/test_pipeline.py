@@ -11,7 +11,7 @@ import pytest
 from ingest.runner import ingest_paths
 from rag import payload as keys
 from rag.config import StoreSettings
-from rag.ids import point_id
+from rag.identity import point_id
 from tests.ingest.checks import all_points, check_invariants
 from tests.ingest.conftest import ServicesFactory
 from tests.ingest.draw import captioned_folder, image_bytes, save

@@ -12,7 +12,7 @@ import torch
 
 from rag.config import RerankSettings, RetrievalSettings, StoreSettings
 from rag.embedding.base import Embedder
-from rag.ids import point_id
+from rag.identity import point_id
 from rag.retrieval.retriever import Retriever
 from rag.store import PointRecord, VectorStore, open_store
 

@@ -1,0 +1,220 @@
+"""Local HTML (the standard library's parser) and Markdown (markdown-it-py, rendered to HTML):
+the main text as one page; every ``<img>`` that is a file inside the root or a ``data:`` URI
+becomes a figure with its alt text, figcaption, title and surrounding paragraph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from ingest.documents.captions import figure_text
+from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from ingest.documents.pictures_in import try_figure
+from ingest.documents.sources import Remote, picture_bytes
+from ingest.files import decode_utf8
+from rag.errors import InvalidInputError
+
+_SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "object", "head"}
+_BREAK = {
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "figure", "figcaption",
+    "section", "article", "main", "blockquote", "pre", "table", "tr", "td", "th", "br",
+    "header", "footer", "nav", "aside", "dt", "dd", "hr",
+}  # fmt: skip
+_CONTEXT = {"p", "li", "figure", "td", "dd", "blockquote"}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+
+
+@dataclass
+class _Image:
+    src: str
+    alt: str
+    title: str
+    heading: str | None
+    figcaption: str = ""
+    context: str = ""
+
+
+@dataclass
+class _Block:
+    tag: str
+    text: list[str] = field(default_factory=list)
+    images: list[_Image] = field(default_factory=list)
+    caption: list[str] = field(default_factory=list)
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.main: list[str] = []
+        self.title: list[str] = []
+        self.images: list[_Image] = []
+        self.first_heading = ""
+        self._skip = 0
+        self._main = 0
+        self._in_title = False
+        self._heading: list[str] | None = None
+        self._last_heading: str | None = None
+        self._blocks: list[_Block] = []
+        self._figcaption = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        if tag in _SKIP:
+            self._skip += 1
+        if self._skip:
+            return
+        if tag in ("main", "article"):
+            self._main += 1
+        if tag in _BREAK:
+            self._emit("\n")
+        if tag in _HEADINGS:
+            self._heading = []
+        if tag in _CONTEXT:
+            self._blocks.append(_Block(tag))
+        if tag == "figcaption":
+            self._figcaption += 1
+        if tag == "img":
+            self._image(dict(attrs))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in ("img", "br", "hr"):
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in _SKIP:
+            self._skip = max(0, self._skip - 1)
+            return
+        if self._skip:
+            return
+        if tag in _HEADINGS and self._heading is not None:
+            heading = " ".join("".join(self._heading).split())
+            self._last_heading = heading or self._last_heading
+            self.first_heading = self.first_heading or heading
+            self._heading = None
+        if tag == "figcaption":
+            self._figcaption = max(0, self._figcaption - 1)
+        if tag in _CONTEXT:
+            self._close_block(tag)
+        if tag in ("main", "article"):
+            self._main = max(0, self._main - 1)
+        if tag in _BREAK:
+            self._emit("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title.append(data)
+        if self._skip:
+            return
+        self._emit(data)
+        if self._heading is not None:
+            self._heading.append(data)
+        if self._blocks:
+            self._blocks[-1].text.append(data)
+            if self._figcaption:
+                for block in reversed(self._blocks):
+                    if block.tag == "figure":
+                        block.caption.append(data)
+                        break
+
+    def _emit(self, data: str) -> None:
+        self.text.append(data)
+        if self._main:
+            self.main.append(data)
+
+    def _image(self, attrs: dict[str, str | None]) -> None:
+        image = _Image(
+            src=attrs.get("src") or "",
+            alt=(attrs.get("alt") or "").strip(),
+            title=(attrs.get("title") or "").strip(),
+            heading=self._last_heading,
+        )
+        self.images.append(image)
+        if self._blocks:
+            self._blocks[-1].images.append(image)
+        if image.alt:
+            self._emit(f" {image.alt} ")
+
+    def _close_block(self, tag: str) -> None:
+        while self._blocks:
+            block = self._blocks.pop()
+            text = " ".join("".join(block.text).split())
+            caption = " ".join("".join(block.caption).split())
+            for image in block.images:
+                image.context = image.context or text
+                image.figcaption = image.figcaption or caption
+            if self._blocks:
+                self._blocks[-1].text.append(" " + text + " ")
+                self._blocks[-1].images.extend(block.images)
+            if block.tag == tag:
+                return
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a web document's local pictures may come from: its folder, confined to ``root``
+    (``None``: an upload, which may use only ``data:`` pictures)."""
+
+    base_dir: Path | None
+    root: Path | None
+    max_file_bytes: int
+
+
+def read_html(data: bytes, name: str, limits: ReadLimits, place: Place) -> ParsedDocument:
+    """The HTML file ``data`` as one page; raises :class:`InvalidInputError` if not UTF-8."""
+    return _parse(decode_utf8(data, name), name, limits, place)
+
+
+def read_markdown(data: bytes, name: str, limits: ReadLimits, place: Place) -> ParsedDocument:
+    """The Markdown file ``data`` (CommonMark, rendered to HTML first) as one page."""
+    html = MarkdownIt("commonmark").render(decode_utf8(data, name))
+    return _parse(html, name, limits, place)
+
+
+def _parse(html: str, name: str, limits: ReadLimits, place: Place) -> ParsedDocument:
+    collector = _Collector()
+    try:
+        collector.feed(html)
+        collector.close()
+    except Exception as exc:
+        raise InvalidInputError(f"unreadable HTML: {exc}") from None
+    parts = collector.main if "".join(collector.main).strip() else collector.text
+    text = _tidy("".join(parts))
+    title = " ".join("".join(collector.title).split()) or collector.first_heading or name
+    parsed = ParsedDocument(title, [], 1)
+    figures = [f for f in (_figure(i, title, limits, place, parsed) for i in collector.images) if f]
+    parsed.pages.append(PagePart(1, text, None, figures, collector.first_heading or None))
+    return parsed
+
+
+def _figure(
+    image: _Image, title: str, limits: ReadLimits, place: Place, parsed: ParsedDocument
+) -> FigurePart | None:
+    shown = image.src if len(image.src) < 80 else image.src[:77] + "..."
+    try:
+        data = picture_bytes(image.src, place.base_dir, place.root, place.max_file_bytes)
+    except InvalidInputError as exc:
+        parsed.notes.append(f"image {shown!r} refused: {exc}")
+        return None
+    if isinstance(data, Remote):
+        parsed.remote_images += 1
+        return None
+    picture = try_figure(data, limits, parsed.notes, f"image {shown!r}")
+    if picture is None:
+        return None
+    caption = " — ".join(p for p in (image.alt, image.figcaption, image.title) if p)
+    if image.context and image.context not in caption:
+        caption = f"{caption}\n{image.context}" if caption else image.context
+    return FigurePart(picture, figure_text(caption, title, image.heading))
+
+
+def _tidy(text: str) -> str:
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)

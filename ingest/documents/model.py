@@ -1,0 +1,54 @@
+"""What a document reader returns: pages with text, an optional render, and figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+
+@dataclass
+class FigurePart:
+    """A picture on a page: its pixels, the text that describes it, where it sits (PDF points)."""
+
+    image: Image.Image
+    caption: str
+    bbox: tuple[float, float, float, float] | None = None
+
+
+@dataclass
+class PagePart:
+    """One page (PDF page, slide, or a DOCX/HTML/Markdown span between page breaks)."""
+
+    number: int
+    text: str
+    render: Image.Image | None = None
+    figures: list[FigurePart] = field(default_factory=list)
+    heading: str | None = None
+
+
+@dataclass
+class ParsedDocument:
+    """A document as its reader understood it; ``notes`` are the things it could not take
+    (pages over the cap, remote or escaping images, cut text), each said in a sentence."""
+
+    title: str
+    pages: list[PagePart]
+    total_pages: int
+    notes: list[str] = field(default_factory=list)
+    remote_images: int = 0
+    failed_pages: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """The caps a reader applies (from ``IngestSettings``)."""
+
+    max_pages: int = 500
+    render_pixels: int = 1_500_000
+    min_figure_pixels: int = 4096
+    max_image_pixels: int = 40_000_000
+    max_text_chars: int = 2_000_000
+    max_zip_entry_bytes: int = 100 * 1024 * 1024
+    max_zip_total_bytes: int = 300 * 1024 * 1024
+    max_zip_ratio: int = 100

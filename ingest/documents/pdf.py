@@ -1,0 +1,141 @@
+"""PDF pages with pypdfium2: a render per page, the text layer, raster images as figures.
+
+PDFium is not thread-safe: every call into it holds one process-wide lock.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image
+
+from ingest.documents.captions import heading_of, lines_of, pick_caption
+from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from rag.errors import InvalidInputError
+
+MAX_SCALE = 2.0
+"""Renders go up to 144 dpi; the pixel budget makes big pages smaller."""
+CAPTION_BAND = 48.0
+"""Points above and below a picture searched for its caption."""
+
+_PDFIUM = threading.Lock()
+
+
+def read_pdf(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
+    """Pages (up to ``limits.max_pages``) of the PDF ``data``; raises
+    :class:`InvalidInputError` for encrypted, corrupt or empty files."""
+    with _PDFIUM, _opened(data) as pdf:
+        total = len(pdf)
+        if total == 0:
+            raise InvalidInputError("the PDF has no pages")
+        title = _title(pdf)
+        parsed = ParsedDocument(title, [], total)
+        for index in range(min(total, limits.max_pages)):
+            try:
+                parsed.pages.append(_page(pdf, index, limits))
+            except Exception as exc:  # one broken page fails alone
+                parsed.failed_pages.append(index + 1)
+                parsed.notes.append(f"page {index + 1} could not be read: {exc}")
+    if total > limits.max_pages:
+        parsed.notes.append(
+            f"{total} pages, over the cap of {limits.max_pages}: pages {limits.max_pages + 1}-"
+            f"{total} not ingested (MMRAG_INGEST__MAX_PAGES)"
+        )
+    if not parsed.title:
+        parsed.title = _first_line(parsed) or name
+    return parsed
+
+
+@contextmanager
+def _opened(data: bytes) -> Iterator[pdfium.PdfDocument]:
+    if not data:
+        raise InvalidInputError("empty file (0 bytes)")
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise InvalidInputError(
+                "the PDF is encrypted (password-protected); save an unprotected copy"
+            ) from None
+        raise InvalidInputError(f"corrupt or truncated PDF: {exc}") from None
+    try:
+        yield pdf
+    finally:
+        pdf.close()
+
+
+def _title(pdf: pdfium.PdfDocument) -> str:
+    try:
+        return str(pdf.get_metadata_dict().get("Title") or "").strip()
+    except Exception:
+        return ""
+
+
+def _first_line(parsed: ParsedDocument) -> str:
+    for page in parsed.pages:
+        if lines := lines_of(page.text):
+            return lines[0][:120]
+    return ""
+
+
+def _page(pdf: pdfium.PdfDocument, index: int, limits: ReadLimits) -> PagePart:
+    page = pdf[index]
+    try:
+        width, height = page.get_size()
+        scale = render_scale(width, height, limits.render_pixels)
+        render = page.render(scale=scale).to_pil().convert("RGB")
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_range()
+            figures = list(_figures(page, textpage, render, scale, height, limits))
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    return PagePart(index + 1, _clean(text), render, figures, heading_of(text))
+
+
+def render_scale(width: float, height: float, budget: int) -> float:
+    """Scale from points to pixels: at most :data:`MAX_SCALE`, within ``budget`` pixels."""
+    area = max(width * height, 1.0)
+    return max(min(MAX_SCALE, math.sqrt(budget / area)), 1e-3)
+
+
+def _figures(
+    page: pdfium.PdfPage,
+    textpage: pdfium.PdfTextPage,
+    render: Image.Image,
+    scale: float,
+    height: float,
+    limits: ReadLimits,
+) -> Iterator[FigurePart]:
+    objects = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4)
+    boxes = sorted({_rounded(obj.get_bounds()) for obj in objects}, key=lambda b: (-b[3], b[0]))
+    for left, bottom, right, top in boxes:
+        crop_box = (
+            max(0, int(left * scale)),
+            max(0, int((height - top) * scale)),
+            min(render.width, math.ceil(right * scale)),
+            min(render.height, math.ceil((height - bottom) * scale)),
+        )
+        w, h = crop_box[2] - crop_box[0], crop_box[3] - crop_box[1]
+        if w <= 0 or h <= 0 or w * h < limits.min_figure_pixels:
+            continue
+        below = lines_of(textpage.get_text_bounded(0, bottom - CAPTION_BAND, 1e5, bottom))
+        above = lines_of(textpage.get_text_bounded(0, top, 1e5, top + CAPTION_BAND))
+        yield FigurePart(
+            render.crop(crop_box), pick_caption(below, above), (left, bottom, right, top)
+        )
+
+
+def _rounded(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    return (round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1))
+
+
+def _clean(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()

@@ -1,0 +1,200 @@
+"""A document file as items: a ``page`` per rendered page, a ``figure`` per picture, a
+``passage`` per span of page text. Runs in the ingest pool (stage one of the pipeline)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ingest.documents.captions import figure_text
+from ingest.documents.html import Place, read_html, read_markdown
+from ingest.documents.model import PagePart, ParsedDocument, ReadLimits
+from ingest.documents.pictures import PictureStore, StoredPicture
+from ingest.files import confined, read_capped
+from ingest.items import DocumentRead, ImageInfo, ReadItem, SourceItem
+from rag import payload as keys
+from rag.config import IngestSettings
+from rag.errors import InvalidInputError
+from rag.identity import (
+    content_hash,
+    document_id,
+    figure_key,
+    page_key,
+    passage_key,
+    point_id,
+    source_key,
+)
+
+Splitter = Callable[[str], list[str]]
+DOCUMENT_SUFFIXES: frozenset[str] = frozenset(
+    {".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown"}
+)
+"""File extensions (lower case) read as documents."""
+_PNG = "image/png"
+
+
+def is_document(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in DOCUMENT_SUFFIXES
+
+
+def limits_of(settings: IngestSettings) -> ReadLimits:
+    return ReadLimits(
+        max_pages=settings.max_pages,
+        render_pixels=settings.render_pixels,
+        min_figure_pixels=settings.min_figure_pixels,
+        max_image_pixels=settings.max_image_pixels,
+        max_text_chars=settings.max_text_chars,
+        max_zip_entry_bytes=settings.max_zip_entry_bytes,
+        max_zip_total_bytes=settings.max_zip_total_bytes,
+        max_zip_ratio=settings.max_zip_ratio,
+    )
+
+
+def parse_document(data: bytes, path: Path, limits: ReadLimits, place: Place) -> ParsedDocument:
+    """Parse a document by its extension (see :data:`DOCUMENT_SUFFIXES`)."""
+    suffix, name = path.suffix.lower(), path.stem
+    if suffix == ".pdf":
+        from ingest.documents.pdf import read_pdf
+
+        return read_pdf(data, name, limits)
+    if suffix == ".docx":
+        from ingest.documents.docx import read_docx
+
+        return read_docx(data, name, limits)
+    if suffix == ".pptx":
+        from ingest.documents.pptx import read_pptx
+
+        return read_pptx(data, name, limits)
+    if suffix in (".html", ".htm"):
+        return read_html(data, name, limits, place)
+    if suffix in (".md", ".markdown"):
+        return read_markdown(data, name, limits, place)
+    raise InvalidInputError(f"not a document type mmrag reads: {suffix or path.name}")
+
+
+class DocumentReader:
+    """Turns a document :class:`SourceItem` into a :class:`DocumentRead` (thread-safe).
+
+    ``split`` cuts a page's text into passages (bounded by the passage model's tokens).
+    """
+
+    def __init__(
+        self, collection: str, settings: IngestSettings, pictures: PictureStore, split: Splitter
+    ) -> None:
+        self.collection = collection
+        self.settings = settings
+        self.pictures = pictures
+        self.split = split
+        self.limits = limits_of(settings)
+
+    def read(self, item: SourceItem) -> DocumentRead:
+        assert item.document_file is not None
+        path = confined(item.document_file, item.root)
+        data = read_capped(path, self.settings.max_file_bytes)
+        place = Place(path.parent if item.root else None, item.root, self.settings.max_file_bytes)
+        parsed = parse_document(data, path, self.limits, place)
+        key = source_key(item.external_id, item.key_file, hashlib.sha256(data).hexdigest())
+        doc_id = document_id(self.collection, key)
+        _cap_text(parsed, self.limits.max_text_chars)
+        common = {
+            keys.DOCUMENT: {
+                "id": doc_id,
+                "title": parsed.title,
+                "source": item.source,
+                "pages": parsed.total_pages,
+            },
+            keys.FILE_PATH: str(path),
+        }
+        items: list[ReadItem] = []
+        for page in parsed.pages:
+            items += self._page_items(item, key, page, common, parsed.title)
+        if not items:
+            raise InvalidInputError("the document has no text and no pictures to ingest")
+        return DocumentRead(
+            item, doc_id, items, parsed.notes, parsed.remote_images, parsed.failed_pages
+        )
+
+    def _page_items(
+        self, item: SourceItem, key: str, page: PagePart, common: dict[str, Any], title: str
+    ) -> list[ReadItem]:
+        render = self.pictures.save(page.render) if page.render is not None else None
+        on_page = {**common, keys.PAGE: page.number}
+        items = []
+        if render is not None:
+            items.append(self._page(item, key, page, render, on_page))
+        for index, figure in enumerate(page.figures):
+            crop = self.pictures.save(figure.image)
+            text = (
+                figure.caption
+                if page.render is None
+                else figure_text(figure.caption, title, page.heading)
+            )
+            extra = {**on_page, keys.KIND: "figure", keys.FIGURE: index}
+            if figure.bbox is not None:
+                extra[keys.BBOX] = [round(v, 2) for v in figure.bbox]
+            items.append(
+                self._item(item, figure_key(key, page.number, index), text, crop, extra, True)
+            )
+        for index, passage in enumerate(self.split(page.text)):
+            extra = {**on_page, keys.KIND: "passage"}
+            items.append(
+                self._item(item, passage_key(key, page.number, index), passage, render, extra)
+            )
+        return items
+
+    def _page(
+        self,
+        item: SourceItem,
+        key: str,
+        page: PagePart,
+        render: StoredPicture,
+        on_page: dict[str, Any],
+    ) -> ReadItem:
+        read = self._item(
+            item, page_key(key, page.number), None, render, {**on_page, keys.KIND: "page"}, True
+        )
+        read.text = page.text or None
+        read.content_hash = content_hash(bytes.fromhex(render.sha256), page.text)
+        return read
+
+    def _item(
+        self,
+        item: SourceItem,
+        key: str,
+        text: str | None,
+        picture: StoredPicture | None,
+        extra: dict[str, Any],
+        embed_picture: bool = False,
+    ) -> ReadItem:
+        text = text.strip() if text and text.strip() else None
+        image_hash = bytes.fromhex(picture.sha256) if picture and embed_picture else None
+        return ReadItem(
+            item=item,
+            key=key,
+            point_id=point_id(self.collection, key),
+            content_hash=content_hash(image_hash, text),
+            text=text,
+            chunks=[text] if text else [],
+            external_id=item.external_id,
+            metadata=item.metadata,
+            image_path=picture.path if picture else None,
+            picture_file=picture.path if picture and embed_picture else None,
+            picture=ImageInfo(_PNG, picture.width, picture.height) if picture else None,
+            extra=extra,
+        )
+
+
+def _cap_text(parsed: ParsedDocument, max_chars: int) -> None:
+    """Cut the document's text after ``max_chars`` characters (all pages together)."""
+    left, cut = max_chars, False
+    for page in parsed.pages:
+        if len(page.text) > left and not cut:
+            cut = True
+            parsed.notes.append(
+                f"text cut at {max_chars} characters, on page {page.number} "
+                "(MMRAG_INGEST__MAX_TEXT_CHARS)"
+            )
+        page.text = page.text[: max(left, 0)]
+        left -= len(page.text)
