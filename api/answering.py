@@ -25,6 +25,8 @@ class Ask:
     history: Sequence[ChatMessage] = ()
     options: GenerationOptions | None = None
     retrieval: dict[str, Any] = field(default_factory=dict)
+    base_url: str = ""
+    """Where links in the answer point (``MMRAG_API__PUBLIC_URL``)."""
 
 
 def make_ask(
@@ -38,7 +40,14 @@ def make_ask(
     """Check the question (length cap), that there is something to ask, and the options."""
     text = check_question(question, services.settings, "question")
     require_query(text, image)
-    return Ask(text, image, tuple(history), options, retrieval_options(query))
+    return Ask(
+        text,
+        image,
+        tuple(history),
+        options,
+        retrieval_options(query),
+        services.settings.api.public_url,
+    )
 
 
 def retrieval_options(query: QueryIn | None) -> dict[str, Any]:
@@ -82,6 +91,5 @@ def _arguments(services: Services, ask: Ask) -> dict[str, Any]:
     return {
         "history": list(ask.history),
         "options": ask.options,
-        "base_url": services.settings.api.public_url,
         **ask.retrieval,
     }

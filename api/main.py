@@ -17,6 +17,7 @@ from api.limits import BodyLimitMiddleware
 from api.routes import (
     chat,
     classify,
+    documents,
     embed,
     health,
     ingest,
@@ -40,6 +41,7 @@ ROUTERS: list[APIRouter] = [
     chat.router,
     ingest.router,
     items.router,
+    documents.router,
     openai_compat.router,
     ollama_compat.router,
     classify.router,

@@ -24,6 +24,8 @@ class UploadItem(BaseModel):
 
     image_path: str | None = None
     text: str | None = None
+    document_path: str | None = None
+    """A staged document (PDF, DOCX, PPTX, HTML, Markdown) that expands into pages."""
     filename: str = ""
     external_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

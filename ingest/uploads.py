@@ -1,4 +1,7 @@
-"""Uploads from the API: check each image now, save it under ``<data_dir>/uploads``, queue the rest.
+"""Uploads from the API: check each image (or document) now, save it under
+``<data_dir>/uploads``, queue the rest. A file whose name ends in a document extension (``.pdf``,
+``.docx``, ``.pptx``, ``.html``, ``.md``) is a document: it expands into pages, figures and
+passages when the job runs.
 
 Example::
 
@@ -17,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from ingest.documents.reader import is_document, limits_of
+from ingest.documents.zipcheck import check_zip
 from ingest.images import decode_image
 from ingest.items import Source, SourceItem
 from ingest.report import ItemError
@@ -78,6 +83,8 @@ def _stage(upload: Upload, folder: Path, settings: IngestSettings) -> UploadItem
         raise InvalidInputError("an upload needs an image, a text, or both")
     if upload.metadata is not None and not isinstance(upload.metadata, dict):
         raise InvalidInputError("metadata must be a JSON object")
+    if upload.image is not None and is_document(_clean_name(upload.filename)):
+        return _stage_document(upload, upload.image, folder, settings)
     image_path = None if upload.image is None else _save_image(upload.image, folder, settings)
     return UploadItem(
         image_path=str(image_path) if image_path else None,
@@ -88,14 +95,47 @@ def _stage(upload: Upload, folder: Path, settings: IngestSettings) -> UploadItem
     )
 
 
-def _save_image(data: bytes, folder: Path, settings: IngestSettings) -> Path:
+def _stage_document(
+    upload: Upload, data: bytes, folder: Path, settings: IngestSettings
+) -> UploadItem:
+    name = _clean_name(upload.filename)
+    _check_size(data, settings, "document")
+    _check_document(data, PurePath(name).suffix.lower(), settings)
+    path = _save(data, folder, PurePath(name).suffix.lower().lstrip("."))
+    return UploadItem(
+        document_path=str(path),
+        filename=name,
+        external_id=upload.external_id or None,
+        metadata=upload.metadata or {},
+    )
+
+
+def _check_document(data: bytes, suffix: str, settings: IngestSettings) -> None:
+    """Refuse at once what is plainly no document of its kind (the job reads the rest)."""
+    if not data:
+        raise InvalidInputError("empty file (0 bytes)")
+    if suffix == ".pdf" and b"%PDF-" not in data[:1024]:
+        raise InvalidInputError("not a PDF (no %PDF- header)")
+    if suffix in (".docx", ".pptx"):
+        check_zip(data, suffix[1:].upper(), limits_of(settings))
+
+
+def _check_size(data: bytes, settings: IngestSettings, what: str) -> None:
     if len(data) > settings.max_file_bytes:
         raise InvalidInputError(
-            f"image is {len(data)} bytes, over the cap of {settings.max_file_bytes} "
+            f"{what} is {len(data)} bytes, over the cap of {settings.max_file_bytes} "
             "(MMRAG_INGEST__MAX_FILE_BYTES)"
         )
+
+
+def _save_image(data: bytes, folder: Path, settings: IngestSettings) -> Path:
+    _check_size(data, settings, "image")
     decoded = decode_image(data, settings.max_image_pixels)
-    path = folder / f"{hashlib.sha256(data).hexdigest()}.{decoded.extension}"
+    return _save(data, folder, decoded.extension)
+
+
+def _save(data: bytes, folder: Path, extension: str) -> Path:
+    path = folder / f"{hashlib.sha256(data).hexdigest()}.{extension}"
     if not path.exists():
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle:
             handle.write(data)
@@ -108,6 +148,7 @@ def _source_item(index: int, item: UploadItem) -> SourceItem:
         source=item.filename,
         display=f"{item.filename} (#{index})",
         image_file=Path(item.image_path) if item.image_path else None,
+        document_file=Path(item.document_path) if item.document_path else None,
         text=item.text,
         external_id=item.external_id,
         metadata=item.metadata,

@@ -25,10 +25,10 @@ from typing import Any, Literal, Protocol
 
 from PIL import Image
 
+from rag import payload as keys
 from rag.config import LLMSettings
 from rag.errors import InvalidInputError
 from rag.llm.base import ChatMessage, ChatModel, GenerationOptions, TokenCounter
-from rag.payload import image_url
 from rag.prompting import (
     IMAGE_QUESTION,
     AnswerMarkupGuard,
@@ -60,15 +60,28 @@ class Searcher(Protocol):
 @dataclass(frozen=True)
 class Citation:
     """A hit the answer rests on. ``n`` is its marker ``[n]``; ``cited`` is ``False`` for the
-    fallback citation of an answer whose model cited nothing."""
+    fallback citation of an answer whose model cited nothing. ``payload`` is the hit's: the
+    API and adapters build picture and document links from it (``rag/`` knows no URLs)."""
 
     n: int
     id: str
     source: str
     snippet: str
     scores: Scores
-    image_url: str | None
+    has_picture: bool
     cited: bool = True
+    payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def document(self) -> dict[str, Any] | None:
+        """``{"id", "title", "source", "pages"}`` for a page, figure or passage."""
+        document = self.payload.get(keys.DOCUMENT)
+        return document if isinstance(document, dict) else None
+
+    @property
+    def page(self) -> int | None:
+        page = self.payload.get(keys.PAGE)
+        return page if isinstance(page, int) else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,8 +90,11 @@ class Citation:
             "source": self.source,
             "snippet": self.snippet,
             "scores": self.scores.as_dict(),
-            "image_url": self.image_url,
             "cited": self.cited,
+            "kind": self.payload.get(keys.KIND),
+            "document": self.document,
+            "page": self.page,
+            "figure": self.payload.get(keys.FIGURE),
         }
 
 
@@ -161,12 +177,11 @@ class Answerer:
         rerank: bool | None = None,
         history: Sequence[ChatMessage] | None = None,
         options: GenerationOptions | None = None,
-        base_url: str = "",
     ) -> Answer:
         """The whole answer at once (same arguments as :meth:`stream`)."""
         events = self.stream(
             question, image, top_k=top_k, fusion=fusion, weights=weights, filter=filter,
-            rerank=rerank, history=history, options=options, base_url=base_url,
+            rerank=rerank, history=history, options=options,
         )  # fmt: skip
         for event in events:
             if isinstance(event, FinalEvent):
@@ -185,7 +200,6 @@ class Answerer:
         rerank: bool | None = None,
         history: Sequence[ChatMessage] | None = None,
         options: GenerationOptions | None = None,
-        base_url: str = "",
     ) -> Iterator[AnswerEvent]:
         """Events in order: one :class:`RetrievalEvent`, :class:`TokenEvent` pieces, one
         :class:`FinalEvent`. An image is the image query; ``question`` may then be ``None``.
@@ -213,9 +227,7 @@ class Answerer:
         text = "".join(pieces)
         timings["total"] = time.perf_counter() - started
         model = self._model.model_name
-        yield FinalEvent(
-            Answer(text, cite(text, blocks, base_url), model, result.hits, timings, len(blocks))
-        )
+        yield FinalEvent(Answer(text, cite(text, blocks), model, result.hits, timings, len(blocks)))
 
     def _generate(
         self,
@@ -290,17 +302,17 @@ def cited_numbers(text: str, limit: int) -> list[int]:
     return seen
 
 
-def cite(text: str, blocks: Sequence[ContextBlock], base_url: str = "") -> list[Citation]:
+def cite(text: str, blocks: Sequence[ContextBlock]) -> list[Citation]:
     """Citations for the blocks ``text`` cites; the first block, flagged uncited, if none."""
     numbers = cited_numbers(text, len(blocks))
     if not numbers:
-        return [citation(blocks[0], base_url, cited=False)] if blocks else []
-    return [citation(blocks[n - 1], base_url) for n in numbers]
+        return [citation(blocks[0], cited=False)] if blocks else []
+    return [citation(blocks[n - 1]) for n in numbers]
 
 
-def citation(block: ContextBlock, base_url: str = "", *, cited: bool = True) -> Citation:
+def citation(block: ContextBlock, *, cited: bool = True) -> Citation:
     """The citation of one context block."""
     hit = block.hit
     snippet = neutralize_markup(hit.text[:SNIPPET_CHARS])
-    url = image_url(hit.id, base_url) if hit.has_image else None
-    return Citation(block.n, hit.id, hit.source, snippet, hit.scores, url, cited)
+    picture = hit.has_image or bool(hit.payload.get(keys.IMAGE_PATH))
+    return Citation(block.n, hit.id, hit.source, snippet, hit.scores, picture, cited, hit.payload)

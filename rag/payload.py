@@ -70,8 +70,3 @@ REQUIRED_KEYS: tuple[str, ...] = (
     INGESTED_AT,
 )
 """Keys present on every point ingest writes (values may be null where the item has none)."""
-
-
-def image_url(point_id: str, base_url: str = "") -> str:
-    """Where the API serves a point's picture: ``{base_url}/v1/items/{id}/image``."""
-    return f"{base_url.rstrip('/')}/v1/items/{point_id}/image"

@@ -137,6 +137,8 @@ def neutralize_answer(text: str) -> str:
 def describe_hit(hit: Hit, text: str) -> str:
     """The lines of one block: source, picture descriptors, metadata, then the item text."""
     lines = [f"source: {_one_line(hit.source) or 'unknown'}", f"picture: {_picture(hit)}"]
+    if where := _document_line(hit):
+        lines.insert(1, where)
     metadata = hit.payload.get(keys.METADATA) or {}
     scalars = [(k, v) for k, v in metadata.items() if isinstance(v, str | int | float | bool)]
     for key, value in scalars[:MAX_METADATA_FIELDS]:
@@ -144,6 +146,19 @@ def describe_hit(hit: Hit, text: str) -> str:
     lines.append("text:")
     lines.append(sanitize_item_text(text) if text.strip() else "(no text)")
     return "\n".join(lines)
+
+
+def _document_line(hit: Hit) -> str | None:
+    """``document: <title>, page N (figure)`` for a page, figure or passage of a document."""
+    document = hit.payload.get(keys.DOCUMENT)
+    if not isinstance(document, dict):
+        return None
+    line = f"document: {_one_line(document.get('title') or document.get('source') or '')}"
+    if hit.payload.get(keys.PAGE):
+        line += f", page {hit.payload[keys.PAGE]}"
+    if hit.payload.get(keys.KIND) == "figure":
+        line += " (figure)"
+    return line
 
 
 def _picture(hit: Hit) -> str:

@@ -55,7 +55,7 @@ def chat_out(result: Answer, base_url: str = "") -> ChatOut:
     return ChatOut(
         answer=result.text,
         model=result.model,
-        citations=[CitationOut(**c.as_dict()) for c in result.citations],
+        citations=[CitationOut.of(c, base_url) for c in result.citations],
         hits=[hit_out(hit, base_url) for hit in result.hits],
         timings=result.timings,
     )

@@ -6,11 +6,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from api.deps import ServicesDep
 from api.schemas.items import DeletedOut, ItemOut, StatsOut
+from rag import identity
 from rag import payload as keys
 from rag.errors import NotFoundError
 from rag.services import Services
@@ -39,10 +40,11 @@ def get_item(item_id: uuid.UUID, services: ServicesDep) -> ItemOut:
     responses={200: {"content": {"image/*": {}}, "description": "The item's picture."}},
 )
 def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> FileResponse:
-    """The item's picture as it was ingested; 404 for a text-only item."""
+    """The item's picture: the image as ingested, a page render or figure crop (a passage shows
+    its page); 404 for a text-only item."""
     payload = _payload(services, item_id)
     stored = payload.get(keys.IMAGE_PATH)
-    if not payload.get(keys.HAS_IMAGE) or not stored:
+    if not stored:
         raise NotFoundError(f"item {item_id} has no image")
     path = Path(stored)
     if not path.is_file():
@@ -51,14 +53,15 @@ def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> FileResponse:
 
 
 @router.delete("/items/{item_id}")
-def delete_item(item_id: uuid.UUID, services: ServicesDep) -> DeletedOut:
-    """Remove an item from the collection, every chunk of its text included (its image file is
-    left alone)."""
-    key = _payload(services, item_id).get(keys.ITEM_KEY)
-    services.store.delete([str(item_id)])
-    if key:
-        services.store.delete_by_filter(Filter(must=(MatchValue(keys.ITEM_KEY, str(key)),)))
-    return DeletedOut(id=str(item_id))
+def delete_item(
+    item_id: uuid.UUID, services: ServicesDep, document: bool = Query(default=False)
+) -> DeletedOut:
+    """Remove an item from the collection, every chunk of its text included; with
+    ``?document=true``, every page, figure and passage of its document (files are left alone)."""
+    count = identity.delete_item(services.store, str(item_id), whole_document=document)
+    if not count:
+        raise NotFoundError(f"no item with id {item_id}")
+    return DeletedOut(id=str(item_id), points=count)
 
 
 @router.get("/stats")

@@ -132,7 +132,7 @@ def _final(model: str, result: Answer, ask: Ask, started: float, full_text: bool
         total_duration=int((time.perf_counter() - started) * 1e9),
         prompt_eval_count=estimate_tokens(ask.question or ""),
         eval_count=estimate_tokens(result.text),
-        citations=[CitationOut(**citation.as_dict()) for citation in result.citations],
+        citations=[CitationOut.of(citation, ask.base_url) for citation in result.citations],
     )
 
 

@@ -74,7 +74,7 @@ def chat_completions(
     if not body.stream:
         result = answer(services, ask)
         return _completion(completion_id, created, body.model, result, ask)
-    lines = _chunks(answer_events(services, ask), completion_id, created, body.model)
+    lines = _chunks(answer_events(services, ask), completion_id, created, body.model, ask.base_url)
     return event_stream(lines, lambda error: sse({"error": _openai_error(error)}))
 
 
@@ -130,8 +130,8 @@ def _usage(ask: Ask, text: str) -> Usage:
     )
 
 
-def _citations(result: Answer) -> list[CitationOut]:
-    return [CitationOut(**citation.as_dict()) for citation in result.citations]
+def _citations(result: Answer, base_url: str) -> list[CitationOut]:
+    return [CitationOut.of(citation, base_url) for citation in result.citations]
 
 
 def _completion(
@@ -143,19 +143,19 @@ def _completion(
         model=model,
         choices=[Choice(message=AssistantMessage(content=result.text))],
         usage=_usage(ask, result.text),
-        citations=_citations(result),
+        citations=_citations(result, ask.base_url),
     )
 
 
 def _chunks(
-    events: Iterator[AnswerEvent], completion_id: str, created: int, model: str
+    events: Iterator[AnswerEvent], completion_id: str, created: int, model: str, base_url: str
 ) -> Iterator[str]:
     yield sse(chunk(completion_id, created, model, {"role": "assistant", "content": ""}))
     for event in events:
         if isinstance(event, TokenEvent):
             yield sse(chunk(completion_id, created, model, {"content": event.text}))
         elif isinstance(event, FinalEvent):
-            citations = [c.model_dump() for c in _citations(event.answer)]
+            citations = [c.model_dump() for c in _citations(event.answer, base_url)]
             yield sse(chunk(completion_id, created, model, {}, "stop", citations=citations))
     yield sse("[DONE]")
 

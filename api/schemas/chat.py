@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.items import DocumentOut, document_out
 from api.schemas.search import HitOut, QueryIn, ScoresOut
+from api.urls import item_image_url
+from rag.answer import Citation
 
 
 class TurnIn(BaseModel):
@@ -35,7 +38,9 @@ class ChatIn(QueryIn, GenerationIn):
 
 class CitationOut(BaseModel):
     """A hit the answer rests on: ``[n]`` in the answer is block ``n``; ``cited`` is false for
-    the fallback citation of an answer that cited nothing."""
+    the fallback citation of an answer that cited nothing. Pages, figures and passages carry
+    their ``document`` (title, and ``file_url``: the original at ``page``) and ``page``;
+    ``image_url`` is then the page render or figure crop."""
 
     n: int
     id: str
@@ -44,6 +49,18 @@ class CitationOut(BaseModel):
     scores: ScoresOut
     image_url: str | None
     cited: bool = True
+    kind: str | None = None
+    document: DocumentOut | None = None
+    page: int | None = None
+    figure: int | None = None
+
+    @classmethod
+    def of(cls, citation: Citation, base_url: str = "") -> CitationOut:
+        """The public view of a citation, links built against ``base_url``."""
+        data = citation.as_dict()
+        data["image_url"] = item_image_url(citation.id, base_url) if citation.has_picture else None
+        data["document"] = document_out(citation.payload, base_url)
+        return cls(**data)
 
 
 class ChatOut(BaseModel):

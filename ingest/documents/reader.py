@@ -94,7 +94,7 @@ class DocumentReader:
         path = confined(item.document_file, item.root)
         data = read_capped(path, self.settings.max_file_bytes)
         place = Place(path.parent if item.root else None, item.root, self.settings.max_file_bytes)
-        parsed = parse_document(data, path, self.limits, place)
+        parsed = parse_document(data, path, self.limits, place, Path(item.source).stem)
         key = source_key(item.external_id, item.key_file, hashlib.sha256(data).hexdigest())
         doc_id = document_id(self.collection, key)
         _cap_text(parsed, self.limits.max_text_chars)

@@ -43,8 +43,11 @@ class MmragRetrieverBase(BaseRetriever):
 
     Each ``Document`` has ``id`` = the point id, ``page_content`` = the item's text, and
     ``metadata`` = ``{"id", "source", "scores": {"image", "text", "fused", "rerank"},
-    "image_url", "external_id", "metadata"}`` (``image_url`` is ``None`` for a text-only item;
-    ``metadata`` is the item's own metadata).
+    "image_url", "external_id", "metadata", "kind", "document", "page", "figure"}``
+    (``image_url`` is ``None`` for a text-only item; ``metadata`` is the item's own metadata).
+    Pages, figures and passages of documents have ``document`` = ``{"id", "title", "source",
+    "pages", "file_url"}`` (``file_url``: the original at ``page``), ``page`` (1-based) and
+    ``image_url`` = the page render or figure crop.
     """
 
     k: int = Field(default=4, ge=1)
@@ -177,24 +180,54 @@ def search_body(query: str, options: Mapping[str, Any]) -> dict[str, Any]:
 
 def hit_document(hit: Hit, image_base_url: str = "") -> Document:
     """A retrieved item as a ``Document`` (the shape :class:`MmragRetrieverBase` describes)."""
-    url = keys.image_url(hit.id, image_base_url) if hit.has_image else None
-    return _document(hit.id, hit.payload, hit.scores.as_dict(), url)
+    picture = hit.has_image or bool(hit.payload.get(keys.IMAGE_PATH))
+    url = _image_url(hit.id, image_base_url) if picture else None
+    document = _document_info(hit.payload, image_base_url)
+    return _document(hit.id, hit.payload, hit.scores.as_dict(), url, document)
+
+
+def _image_url(point_id: str, base_url: str) -> str:
+    """The API's picture route (this adapter builds its own links: ``rag/`` imports no API)."""
+    return f"{base_url.rstrip('/')}/v1/items/{point_id}/image"
+
+
+def _document_info(payload: Mapping[str, Any], base_url: str) -> dict[str, Any] | None:
+    document = payload.get(keys.DOCUMENT)
+    if not isinstance(document, dict) or not document.get("id"):
+        return None
+    url = f"{base_url.rstrip('/')}/v1/documents/{document['id']}/file"
+    page = payload.get(keys.PAGE)
+    if page and str(document.get("source") or "").lower().endswith(".pdf"):
+        url += f"#page={page}"
+    return {**document, "file_url": url}
 
 
 def json_hit_document(hit: Mapping[str, Any], base_url: str) -> Document:
     """A hit of the API's ``/v1/search`` answer as a ``Document``; relative image URLs are made
     absolute against ``base_url``."""
     point_id = str(hit["id"])
-    url = hit.get("image_url")
-    if url and str(url).startswith("/"):
-        url = base_url.rstrip("/") + str(url)
-    payload = {key: hit.get(key) for key in (keys.TEXT, keys.SOURCE, keys.EXTERNAL_ID)}
+    url = _absolute(hit.get("image_url"), base_url)
+    fields = (keys.TEXT, keys.SOURCE, keys.EXTERNAL_ID, keys.KIND, keys.PAGE, keys.FIGURE)
+    payload = {key: hit.get(key) for key in fields}
     payload[keys.METADATA] = hit.get(keys.METADATA) or {}
-    return _document(point_id, payload, dict(hit.get("scores") or {}), url or None)
+    document = hit.get("document")
+    if isinstance(document, dict):
+        document = {**document, "file_url": _absolute(document.get("file_url"), base_url)}
+    return _document(point_id, payload, dict(hit.get("scores") or {}), url, document)
+
+
+def _absolute(url: Any, base_url: str) -> str | None:
+    if url and str(url).startswith("/"):
+        return base_url.rstrip("/") + str(url)
+    return str(url) if url else None
 
 
 def _document(
-    point_id: str, payload: Mapping[str, Any], scores: dict[str, Any], image_url: str | None
+    point_id: str,
+    payload: Mapping[str, Any],
+    scores: dict[str, Any],
+    image_url: str | None,
+    document: dict[str, Any] | None = None,
 ) -> Document:
     return Document(
         id=point_id,
@@ -206,5 +239,9 @@ def _document(
             "image_url": image_url,
             "external_id": payload.get(keys.EXTERNAL_ID),
             "metadata": dict(payload.get(keys.METADATA) or {}),
+            "kind": payload.get(keys.KIND),
+            "document": document,
+            "page": payload.get(keys.PAGE),
+            "figure": payload.get(keys.FIGURE),
         },
     )

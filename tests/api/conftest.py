@@ -76,7 +76,7 @@ def add_item(
     """Write one item straight into the store (text, and a PNG when ``color`` is given)."""
     import datetime
 
-    from rag import ids
+    from rag import identity as ids
     from rag import payload as keys
     from rag.store.base import PointRecord
 
