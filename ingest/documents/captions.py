@@ -25,7 +25,9 @@ def pick_caption(below: list[str], above: list[str]) -> str:
 def figure_text(caption: str, title: str, heading: str | None) -> str:
     """A figure's text: its caption, then the document title and section heading."""
     parts = [caption.strip()] if caption.strip() else []
-    parts += [p for p in (heading, title) if p and p.strip() and p.strip() not in parts]
+    for part in (heading, title):
+        if part and part.strip() and part.strip() not in parts:
+            parts.append(part.strip())
     return "\n".join(parts)
 
 

@@ -58,11 +58,15 @@ def _opened(data: bytes) -> Iterator[pdfium.PdfDocument]:
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
+        # PDFium's last error can be stale (it loads page-less files without setting one):
+        # only an /Encrypt dictionary makes a password error believable.
+        if "password" in str(exc).lower() and b"/Encrypt" in data:
             raise InvalidInputError(
                 "the PDF is encrypted (password-protected); save an unprotected copy"
             ) from None
-        raise InvalidInputError(f"corrupt or truncated PDF: {exc}") from None
+        raise InvalidInputError(
+            f"corrupt or truncated PDF, or one without pages (PDFium could not load it: {exc})"
+        ) from None
     try:
         yield pdf
     finally:

@@ -52,9 +52,12 @@ def limits_of(settings: IngestSettings) -> ReadLimits:
     )
 
 
-def parse_document(data: bytes, path: Path, limits: ReadLimits, place: Place) -> ParsedDocument:
-    """Parse a document by its extension (see :data:`DOCUMENT_SUFFIXES`)."""
-    suffix, name = path.suffix.lower(), path.stem
+def parse_document(
+    data: bytes, path: Path, limits: ReadLimits, place: Place, name: str | None = None
+) -> ParsedDocument:
+    """Parse a document by its extension (see :data:`DOCUMENT_SUFFIXES`); ``name`` is the
+    title of last resort (default: the file's stem)."""
+    suffix, name = path.suffix.lower(), name or path.stem
     if suffix == ".pdf":
         from ingest.documents.pdf import read_pdf
 
