@@ -107,7 +107,10 @@ def _page(pdf: pdfium.PdfDocument, index: int, limits: ReadLimits) -> PagePart:
 def render_scale(width: float, height: float, budget: int) -> float:
     """Scale from points to pixels: at most :data:`MAX_SCALE`, within ``budget`` pixels."""
     area = max(width * height, 1.0)
-    return max(min(MAX_SCALE, math.sqrt(budget / area)), 1e-3)
+    scale = max(min(MAX_SCALE, math.sqrt(budget / area)), 1e-3)
+    while scale > 1e-3 and math.ceil(width * scale) * math.ceil(height * scale) > budget:
+        scale *= 0.995  # pixel sides round up
+    return scale
 
 
 def _figures(

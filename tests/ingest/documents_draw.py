@@ -51,7 +51,6 @@ def write_pdf(
                 fig.text(0.2, 0.3, FIGURE_CAPTIONS[number], fontsize=8)
             pdf.savefig(fig)
             plt.close(fig)
-    return path
 
 
 def png_bytes(seed: int, size: tuple[int, int] = (96, 80)) -> bytes:
@@ -106,7 +105,10 @@ def minimal_pdf(pages: int = 1, encrypt: bool = False, size: tuple[int, int] = (
     """A hand-written PDF: ``pages`` empty pages of ``size`` points; ``encrypt`` adds a standard
     security handler whose user password is not empty (so it cannot be opened without it)."""
     kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
-    objects = ["<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>"]
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>",
+    ]
     objects += [
         f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] >>" for _ in range(pages)
     ]

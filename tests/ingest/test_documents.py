@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ingest.runner import ingest_paths
 from rag import payload as keys
 from rag.identity import document_points
@@ -22,6 +24,12 @@ from tests.ingest.documents_draw import (
 )
 
 TEXT_ONLY = {"text": 1.0, "image": 0.0}
+
+
+@pytest.fixture
+def services(make_services: ServicesFactory) -> Services:
+    """Small page renders keep these tests quick."""
+    return make_services(render_pixels=200_000)
 
 
 def _by_kind(services: Services) -> dict[str, list]:
@@ -59,9 +67,7 @@ def test_pdf_becomes_pages_figures_and_passages(services: Services, folder: Path
     assert len(list(document_points(services.store, ids.pop()))) == report.points_written
 
 
-def test_a_sentence_from_page_3_is_answered_citing_page_3(
-    services: Services, folder: Path
-) -> None:
+def test_a_sentence_from_page_3_is_answered_citing_page_3(services: Services, folder: Path) -> None:
     write_pdf(folder / "manual.pdf")
     ingest_paths(services, [folder])
     question = f"Section 3: Aurora manual {PAGE_FACTS[3]}"
@@ -130,9 +136,7 @@ def test_prune_removes_a_document_that_is_gone(services: Services, folder: Path)
     assert sources == {"notes.md"} and report.pruned > 0
 
 
-def test_docx_headings_tables_pages_and_captioned_picture(
-    services: Services, folder: Path
-) -> None:
+def test_docx_headings_tables_pages_and_captioned_picture(services: Services, folder: Path) -> None:
     write_docx(folder / "handbook.docx")
     report = ingest_paths(services, [folder])
     assert report.failed == 0
@@ -150,7 +154,9 @@ def test_pptx_slides_notes_and_pictures(services: Services, folder: Path) -> Non
     write_pptx(folder / "results.pptx")
     ingest_paths(services, [folder])
     kinds = _by_kind(services)
-    slide_one = " ".join(p.payload[keys.TEXT] for p in kinds["passage"] if p.payload[keys.PAGE] == 1)
+    slide_one = " ".join(
+        p.payload[keys.TEXT] for p in kinds["passage"] if p.payload[keys.PAGE] == 1
+    )
     assert "14 percent" in slide_one and "Oslo office" in slide_one
     (figure,) = kinds["figure"]
     assert figure.payload[keys.PAGE] == 2
@@ -166,7 +172,9 @@ def test_html_and_markdown_pictures_inside_the_root(services: Services, folder: 
         "<figcaption>Figure 5: The hydraulic press</figcaption></figure>"
         "<img src='https://example.com/remote.png'></main></body></html>"
     )
-    (folder / "notes.md").write_text("# Field notes\n\nDeep well.\n\n![A dry well](pics/press.png)\n")
+    (folder / "notes.md").write_text(
+        "# Field notes\n\nDeep well.\n\n![A dry well](pics/press.png)\n"
+    )
     report = ingest_paths(services, [folder])
     assert (report.documents, report.failed, report.remote_images) == (2, 0, 1)
     figures = {p.payload[keys.SOURCE]: p.payload[keys.TEXT] for p in _by_kind(services)["figure"]}
@@ -191,7 +199,7 @@ def test_manifest_document_field(services: Services, folder: Path) -> None:
 def test_long_pages_split_into_bounded_overlapping_passages(
     make_services: ServicesFactory, folder: Path
 ) -> None:
-    services = make_services(passage_overlap=4)
+    services = make_services(passage_overlap=4, render_pixels=200_000)
     words = " ".join(f"word{i}" for i in range(400))
     (folder / "long.md").write_text(f"# Long\n\n{words}\n")
     ingest_paths(services, [folder])
