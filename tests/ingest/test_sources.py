@@ -42,7 +42,7 @@ def test_folder_ignores_hidden_files_other_extensions_and_symlinked_folders(
     folder: Path, tmp_path: Path
 ) -> None:
     save(folder / ".hidden.png", 1)
-    (folder / "readme.md").write_text("x")
+    (folder / "readme.rst").write_text("x")
     (tmp_path / "elsewhere").mkdir()
     save(tmp_path / "elsewhere" / "x.png", 2)
     os.symlink(tmp_path / "elsewhere", folder / "linked")
@@ -51,7 +51,7 @@ def test_folder_ignores_hidden_files_other_extensions_and_symlinked_folders(
     assert sorted(i.path for i in found if isinstance(i, Ignored)) == [
         ".hidden.png",
         "linked",
-        "readme.md",
+        "readme.rst",
     ]
 
 
