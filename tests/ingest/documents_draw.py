@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -34,8 +36,19 @@ def write_pdf(
     path: Path, facts: dict[int, str] | None = None, title: str = "Aurora manual"
 ) -> Path:
     """A PDF of one page per fact (text layer as TrueType, so it extracts), a raster figure with
-    a caption under it on the pages of :data:`FIGURE_CAPTIONS`."""
-    facts = facts or PAGE_FACTS
+    a caption under it on the pages of :data:`FIGURE_CAPTIONS` (drawn once per content)."""
+    path.write_bytes(_pdf_bytes(tuple(sorted((facts or PAGE_FACTS).items())), title))
+    return path
+
+
+@functools.cache
+def _pdf_bytes(facts: tuple[tuple[int, str], ...], title: str) -> bytes:
+    buffer = io.BytesIO()
+    _draw_pdf(buffer, dict(facts), title)
+    return buffer.getvalue()
+
+
+def _draw_pdf(path: Any, facts: dict[int, str], title: str) -> None:
     with (
         matplotlib.rc_context({"pdf.fonttype": 42}),
         PdfPages(path, metadata={"Title": title}) as pdf,
