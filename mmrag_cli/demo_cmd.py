@@ -3,10 +3,12 @@ then the API, with no download needed.
 
 1. The CLIP model: the configured pretrained one when its weights load, else the offline demo
    model (trained on first use, cached under the data folder), said plainly.
-2. The sample collection: synthetic pictures with descriptions in ``<data_dir>/sample``.
-3. Ingest it (``ingest`` package) into the collection ``demo`` (``demo_offline`` with the
+2. The sample collection: synthetic pictures with descriptions in ``<data_dir>/sample``, and
+   a small PDF in ``<data_dir>/sample-documents`` (a page per warehouse shelf, with figures).
+3. Ingest both (``ingest`` package) into the collection ``demo`` (``demo_offline`` with the
    offline model, whose vectors have another size).
-4. A sample search and a sample answer, printed.
+4. A sample search and a sample answer, printed; then a question the PDF answers on a known
+   page, with the cited document and page.
 5. Serve the API (``--no-serve`` stops after 4).
 """
 
@@ -24,6 +26,7 @@ from mmrag_cli import common
 if TYPE_CHECKING:
     from rag.config import Settings
     from rag.demo.collection import SampleItem
+    from rag.demo.document import SampleDocument
     from rag.demo.model import Budget as DemoBudget
     from rag.services import Services
 
@@ -116,17 +119,22 @@ def _say_offline(reason: str, folder: Path, will_train: bool) -> None:
 
 def _prepare(settings: Settings) -> Services:
     from rag.demo.collection import write_sample_collection
+    from rag.demo.document import write_sample_document
     from rag.services import Services
 
     folder = settings.data_dir / "sample"
     typer.echo(f"[2/5] writing {settings.demo.items} sample pictures to {folder} ...")
     items = write_sample_collection(folder, settings.demo.items, settings.demo.seed)
+    document = write_sample_document(settings.data_dir / "sample-documents")
+    typer.echo(f"      and a {len('ABCD')}-page sample PDF, {document.path}")
     services = Services(settings)
     try:
         _ingest(services, folder)
+        _ingest(services, document.path.parent, "      the sample PDF:")
         example = _example(items)
         _sample_search(services, example)
         _sample_answer(services, example)
+        _document_answer(services, document)
         _how_to_reuse(settings)
     except BaseException:
         services.close()
@@ -134,16 +142,18 @@ def _prepare(settings: Settings) -> Services:
     return services
 
 
-def _ingest(services: Services, folder: Path) -> None:
+def _ingest(services: Services, folder: Path, label: str = "") -> None:
     from ingest.progress import terminal_progress
     from ingest.runner import ingest_paths
 
-    typer.echo(f"[3/5] ingesting into the collection {services.settings.store.collection!r} ...")
+    if not label:
+        collection = services.settings.store.collection
+        typer.echo(f"[3/5] ingesting into the collection {collection!r} ...")
     with terminal_progress() as progress:
         report = ingest_paths(services, [folder], prune=True, progress=progress)
     typer.echo(
-        f"      written {report.written}, unchanged {report.unchanged}, failed {report.failed} "
-        f"({report.elapsed_s:.1f} s)"
+        f"{label or '     '} written {report.written}, unchanged {report.unchanged}, "
+        f"failed {report.failed} ({report.elapsed_s:.1f} s)"
     )
 
 
@@ -174,6 +184,21 @@ def _sample_answer(services: Services, example: SampleItem) -> None:
     typer.echo(f"      answer ({answer.model}): {answer.text.strip()}")
     for citation in answer.citations[:3]:
         typer.echo(f"        [{citation.n}] {citation.source}")
+
+
+def _document_answer(services: Services, document: SampleDocument) -> None:
+    from rag.store.base import Filter, MatchValue
+
+    typer.echo(f"      document question (searching {document.path.name}): {document.question!r}")
+    only_pdf = Filter(must=(MatchValue("source", document.path.name),))
+    answer = services.answerer.answer(document.question, top_k=3, filter=only_pdf)
+    typer.echo(f"      answer ({answer.model}): {answer.text.strip()}")
+    for citation in answer.citations[:3]:
+        title = (citation.document or {}).get("title", citation.source)
+        mark = "  <- the page that answers it" if citation.page == document.page else ""
+        typer.echo(
+            f"        [{citation.n}] {title} ({citation.source}), page {citation.page}{mark}"
+        )
 
 
 def _how_to_reuse(settings: Settings) -> None:
