@@ -26,7 +26,15 @@ import numpy as np
 
 from ingest.chunking import chunk_text
 from ingest.images import decode_image
-from ingest.items import DecodedItem, Ignored, ImageInfo, ReadItem, Source, SourceItem
+from ingest.items import (
+    DecodedItem,
+    Ignored,
+    ImageInfo,
+    ReadItem,
+    Source,
+    SourceItem,
+    Unreadable,
+)
 from ingest.points import base_payload, fingerprint, is_unchanged, item_points, stale_chunk_ids
 from ingest.prune import prune_source
 from ingest.reading import ItemReader
@@ -61,6 +69,7 @@ class _SourceRun:
     root: str
     ids: set[str] = field(default_factory=set)
     failed_sources: set[str] = field(default_factory=set)
+    unread_folders: set[str] = field(default_factory=set)
 
 
 class Ingestor:
@@ -107,7 +116,9 @@ class Ingestor:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if prune and source.prunable and not self.report.stopped:
-            self.report.pruned += prune_source(self.store, run.root, run.ids, run.failed_sources)
+            self.report.pruned += prune_source(
+                self.store, run.root, run.ids, run.failed_sources, run.unread_folders
+            )
         self.store.flush()
         self.report.elapsed_s += time.perf_counter() - started
         return self.report
@@ -130,8 +141,8 @@ class Ingestor:
     # --- stage one (pool): read, hash, name ------------------------------------------------
 
     def _read(
-        self, entry: SourceItem | ItemError | Ignored
-    ) -> ReadItem | Rejected | ItemError | Ignored:
+        self, entry: SourceItem | ItemError | Ignored | Unreadable
+    ) -> ReadItem | Rejected | ItemError | Ignored | Unreadable:
         if not isinstance(entry, SourceItem):
             return entry
         return _guarded(entry, self.reader.read)
@@ -139,13 +150,18 @@ class Ingestor:
     # --- main thread: duplicates and unchanged items ---------------------------------------
 
     def _select(
-        self, window: list[ReadItem | Rejected | ItemError | Ignored], run: _SourceRun
+        self,
+        window: list[ReadItem | Rejected | ItemError | Ignored | Unreadable],
+        run: _SourceRun,
     ) -> tuple[list[ReadItem], dict[str, dict[str, Any]]]:
         fresh: list[ReadItem] = []
         for entry in window:
             if isinstance(entry, Ignored):
                 self.report.ignored += 1
                 continue
+            if isinstance(entry, Unreadable):
+                run.unread_folders.add(entry.path)
+                entry = entry.error
             self.report.seen += 1
             if isinstance(entry, ReadItem) and entry.point_id in run.ids:
                 entry = _duplicate(entry)

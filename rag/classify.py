@@ -35,6 +35,9 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
 DEFAULT_LOGIT_SCALE = 100.0
 """Used when the embedder does not expose its learned ``logit_scale`` (CLIP's usual value)."""
 MAX_LABEL_CHARS = 200
+MAX_TEMPLATES = 16
+"""Most prompt templates one request may send (each label is embedded once per template)."""
+MAX_TEMPLATE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,24 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
                 "(MMRAG_CLASSIFY__TEMPLATES)"
             )
     return cleaned
+
+
+def request_templates(templates: Sequence[str]) -> tuple[str, ...]:
+    """Templates a caller sent: like :func:`check_templates`, but an
+    :class:`InvalidInputError` (400) that says what to fix, and capped in number and length."""
+    if isinstance(templates, str):
+        raise InvalidInputError("templates must be a list of strings, e.g. ['a photo of a {}.']")
+    cleaned = tuple(templates)
+    if len(cleaned) > MAX_TEMPLATES:
+        raise InvalidInputError(
+            f"at most {MAX_TEMPLATES} templates per request, got {len(cleaned)}"
+        )
+    if any(len(template) > MAX_TEMPLATE_CHARS for template in cleaned):
+        raise InvalidInputError(f"every template needs at most {MAX_TEMPLATE_CHARS} characters")
+    try:
+        return check_templates(cleaned)
+    except ConfigError as exc:
+        raise InvalidInputError(str(exc).replace(" (MMRAG_CLASSIFY__TEMPLATES)", "")) from None
 
 
 def check_labels(labels: Sequence[str], max_labels: int) -> list[str]:

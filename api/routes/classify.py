@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from api.deps import ServicesDep
 from api.images import decode_base64, decode_image
-from rag.classify import Classification, ZeroShotClassifier
+from rag.classify import Classification, ZeroShotClassifier, request_templates
 from rag.errors import InvalidInputError
 from rag.services import Services
 
@@ -99,7 +99,9 @@ def classifier_for(services: Services, templates: list[str] | None = None) -> Ze
     """The app's classifier (label vectors cached), or a new one for request templates."""
     settings = services.settings.classify
     if templates:
-        return ZeroShotClassifier(services.embedder, templates, settings.max_labels)
+        return ZeroShotClassifier(
+            services.embedder, request_templates(templates), settings.max_labels
+        )
     classifier = _classifiers.get(services)
     if classifier is None:
         classifier = ZeroShotClassifier(services.embedder, settings.templates, settings.max_labels)

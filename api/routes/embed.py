@@ -9,7 +9,14 @@ from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ServicesDep
 from api.images import decode_image
-from api.schemas.embed import MAX_BATCH, EmbedOut, EmbedTextIn, SimilarityOut, SimilarityScore
+from api.schemas.embed import (
+    MAX_BATCH,
+    MAX_TEXT_CHARS,
+    EmbedOut,
+    EmbedTextIn,
+    SimilarityOut,
+    SimilarityScore,
+)
 from rag.errors import InvalidInputError
 
 router = APIRouter(prefix="/v1", tags=["embeddings"])
@@ -57,6 +64,8 @@ def similarity(
     """
     if len(text) > MAX_BATCH:
         raise InvalidInputError(f"at most {MAX_BATCH} texts per request, got {len(text)}")
+    if any(len(t) > MAX_TEXT_CHARS for t in text):
+        raise InvalidInputError(f"every text needs at most {MAX_TEXT_CHARS} characters")
     picture = decode_image(
         image.file.read(), services.settings.ingest.max_image_pixels, image.filename or "image"
     )

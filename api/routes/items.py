@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from api.deps import ServicesDep
+from api.files import allowed_roots, served_file
 from api.schemas.items import DeletedOut, ItemOut, StatsOut
 from rag import payload as keys
 from rag.errors import NotFoundError
@@ -38,16 +38,14 @@ def get_item(item_id: uuid.UUID, services: ServicesDep) -> ItemOut:
     response_class=FileResponse,
     responses={200: {"content": {"image/*": {}}, "description": "The item's picture."}},
 )
-def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> FileResponse:
+def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> StreamingResponse:
     """The item's picture as it was ingested; 404 for a text-only item."""
     payload = _payload(services, item_id)
     stored = payload.get(keys.IMAGE_PATH)
     if not payload.get(keys.HAS_IMAGE) or not stored:
         raise NotFoundError(f"item {item_id} has no image")
-    path = Path(stored)
-    if not path.is_file():
-        raise NotFoundError(f"the image file of item {item_id} is gone; re-ingest the item")
-    return FileResponse(path, media_type=payload.get(keys.MIME) or None)
+    roots = allowed_roots(services.settings, payload)
+    return served_file(str(stored), roots, payload.get(keys.MIME), f"image file of item {item_id}")
 
 
 @router.delete("/items/{item_id}")
