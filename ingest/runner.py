@@ -16,6 +16,7 @@ from ingest.specs import JobSpec
 from ingest.uploads import upload_source
 from rag.services import Services
 from rag.store.base import VectorStore
+from rag.tenancy import TenantStore
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def run_job(
         update={k: v for k, v in (("policy", spec.policy), ("batch_size", spec.batch_size)) if v}
     )
     target = store or services.store
+    if spec.tenant is not None:
+        target = TenantStore(target, spec.tenant)
     ingestor = Ingestor(services.embedder, target, settings, progress, should_stop)
     for source in sources:
         ingestor.ingest(source, prune=spec.prune)

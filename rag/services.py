@@ -77,6 +77,32 @@ class Services:
         with self._lock:
             return Answerer(self.retriever, self.chat_model, self.settings.llm)
 
+    STORE_BOUND = ("store", "retriever", "answerer")
+    """Parts built on the store: a tenant's view rebuilds these over its own store and shares
+    every other part (models) with this one. Add a new store-bound part here."""
+
+    def for_tenant(self, tenant: str | None) -> Services:
+        """These services seen by ``tenant``: its store reads and writes only that tenant's
+        points (:class:`rag.tenancy.TenantStore`); models are shared. ``None``: these."""
+        if tenant is None:
+            return self
+        with self._lock:
+            views = self.__dict__.setdefault("_tenants", {})
+            if tenant not in views:
+                views[tenant] = self._tenant_view(tenant)
+            return views[tenant]
+
+    def _tenant_view(self, tenant: str) -> Services:
+        from rag.tenancy import TenantStore
+
+        self.retriever  # noqa: B018 - build the shared models before copying them
+        view = Services(self.settings)
+        shared = {k: v for k, v in self.__dict__.items() if k not in (*self.STORE_BOUND, "_lock")}
+        shared.pop("_tenants", None)
+        view.__dict__.update(shared)
+        view.__dict__["store"] = TenantStore(self.store, tenant)
+        return view
+
     def close(self) -> None:
         """Flush and close the store if it was opened."""
         store = self.__dict__.get("store")

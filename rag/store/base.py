@@ -33,8 +33,10 @@ INDEXED_PAYLOAD_FIELDS: Mapping[str, Literal["keyword", "integer", "float", "dat
     "item_key": "keyword",
     "mime": "keyword",
     "ingested_at": "datetime",
+    "tenant": "keyword",
 }
-"""Payload fields that get an index when a collection is created."""
+"""Payload fields that get an index when a collection is created (``tenant``: a keyword index
+with ``is_tenant``, so each tenant's points are stored together)."""
 
 
 @dataclass(frozen=True)

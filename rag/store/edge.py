@@ -17,6 +17,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from rag.errors import InvalidInputError, MmragError, StoreError
+from rag.payload import TENANT
 from rag.store import convert
 from rag.store.base import (
     INDEXED_PAYLOAD_FIELDS,
@@ -41,6 +42,7 @@ _SCHEMA_TYPES = {
     "datetime": qe.PayloadSchemaType.Datetime,
     "bool": qe.PayloadSchemaType.Bool,
 }
+_TENANT_INDEX = qe.KeywordIndexParams(is_tenant=True)
 
 
 class EdgeStore:
@@ -246,7 +248,8 @@ class EdgeStore:
         present = set(self._call(shard.info).payload_schema)
         for field_name, kind in INDEXED_PAYLOAD_FIELDS.items():
             if field_name not in present:
-                op = qe.UpdateOperation.create_field_index(field_name, _SCHEMA_TYPES[kind])
+                schema = _TENANT_INDEX if field_name == TENANT else _SCHEMA_TYPES[kind]
+                op = qe.UpdateOperation.create_field_index(field_name, schema)
                 self._call(shard.update, op)
 
     def _open(self, opener: Any) -> None:
