@@ -22,8 +22,9 @@ from api.schemas.ingest import (
     RejectedOut,
 )
 from api.uploads import uploads_from_form, uploads_from_json
+from ingest.cleanup import discard_uploads, paths_of, pending_paths
 from ingest.jobs import JobQueue
-from ingest.specs import JobSpec, JobStatus
+from ingest.specs import JobSpec, JobState, JobStatus
 from ingest.uploads import StagedUploads, Upload, stage_uploads
 from rag.errors import InvalidInputError, NotFoundError
 
@@ -133,10 +134,16 @@ def ingest_jobs(
 
 
 @router.delete("/ingest/{job_id}")
-def cancel_ingest_job(job_id: str, queue: QueueDep, principal: PrincipalDep) -> JobOut:
+def cancel_ingest_job(
+    job_id: str, queue: QueueDep, principal: PrincipalDep, services: ServicesDep
+) -> JobOut:
     """Cancel a job: a queued one at once, a running one after its current batch."""
     _visible_job(queue, job_id, principal)
-    return job_out(queue.cancel(job_id))
+    job = queue.cancel(job_id)
+    if job.state == JobState.CANCELLED and job.spec.kind == "upload":  # queued: nobody ran it
+        keep = pending_paths(queue, skip_job=job.id)
+        discard_uploads(paths_of(job.spec), services.store, services.settings.data_dir, keep)
+    return job_out(job)
 
 
 def _visible_job(queue: JobQueue, job_id: str, principal: Principal) -> JobStatus:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
 from api.deps import ServicesDep
 from api.files import allowed_roots, served_file
 from api.schemas.items import DeletedOut, ItemOut, StatsOut
+from ingest.cleanup import discard_uploads
 from rag import payload as keys
 from rag.errors import NotFoundError
 from rag.services import Services
@@ -49,13 +50,17 @@ def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> StreamingRespon
 
 
 @router.delete("/items/{item_id}")
-def delete_item(item_id: uuid.UUID, services: ServicesDep) -> DeletedOut:
-    """Remove an item from the collection, every chunk of its text included (its image file is
-    left alone)."""
-    key = _payload(services, item_id).get(keys.ITEM_KEY)
+def delete_item(item_id: uuid.UUID, services: ServicesDep, request: Request) -> DeletedOut:
+    """Remove an item from the collection, every chunk of its text included (an uploaded
+    picture is deleted too when no other item uses it; a picture from a folder is left alone)."""
+    payload = _payload(services, item_id)
+    key = payload.get(keys.ITEM_KEY)
     services.store.delete([str(item_id)])
     if key:
         services.store.delete_by_filter(Filter(must=(MatchValue(keys.ITEM_KEY, str(key)),)))
+    if payload.get(keys.IMAGE_PATH):  # a staged upload goes once no point names it
+        base = request.app.state.services
+        discard_uploads([payload[keys.IMAGE_PATH]], base.store, base.settings.data_dir)
     return DeletedOut(id=str(item_id))
 
 
