@@ -173,3 +173,15 @@ def test_points_carry_their_tenant(app: TestClient, b_items: dict[str, str]) -> 
     services: Services = app.app.state.services  # type: ignore[attr-defined]
     (point,) = services.store.get([b_items["item_id"]])
     assert point.payload[keys.TENANT] == "tenant-b"
+
+
+def test_a_non_loopback_address_without_keys_is_warned_about() -> None:
+    from api.auth import KeyRing, exposure_warning
+
+    off, on = KeyRing([]), KeyRing(["k"])
+    assert "API KEYS OFF" in (exposure_warning("0.0.0.0", off) or "")
+    assert "API KEYS OFF" in (exposure_warning("192.168.1.5", off) or "")
+    for quiet in (exposure_warning("127.0.0.1", off), exposure_warning("::1", off)):
+        assert quiet is None
+    assert exposure_warning("localhost", off) is None
+    assert exposure_warning("0.0.0.0", on) is None
