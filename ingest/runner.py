@@ -52,11 +52,8 @@ def run_job(
 
 def build_search_index(store: VectorStore) -> None:
     """Let an engine without a background optimizer (Qdrant Edge) build its index now."""
-    optimize = getattr(store, "optimize", None)
-    if optimize is None:
-        return
     started = time.perf_counter()
-    optimize()
+    store.optimize()
     log.info("search index built in %.1f s", time.perf_counter() - started)
 
 

@@ -32,8 +32,6 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a close-up photo of a {}.",
     "a drawing of a {}.",
 )
-DEFAULT_LOGIT_SCALE = 100.0
-"""Used when the embedder does not expose its learned ``logit_scale`` (CLIP's usual value)."""
 MAX_LABEL_CHARS = 200
 MAX_TEMPLATES = 16
 """Most prompt templates one request may send (each label is embedded once per template)."""
@@ -83,8 +81,8 @@ class ZeroShotClassifier:
 
     @property
     def logit_scale(self) -> float:
-        """The embedder's learned temperature multiplier, or 100 when it has none."""
-        return float(getattr(self.embedder, "logit_scale", DEFAULT_LOGIT_SCALE))
+        """The embedder's learned temperature multiplier."""
+        return self.embedder.logit_scale
 
     def classify(self, image: Image.Image, labels: Sequence[str]) -> Classification:
         """Rank ``labels`` for ``image``, probabilities summing to 1."""
@@ -129,6 +127,17 @@ class ZeroShotClassifier:
                 self._cache.move_to_end(label)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+
+
+def similarity(embedder: Embedder, image: Image.Image, texts: Sequence[str]) -> list[LabelScore]:
+    """Each of ``texts`` scored against ``image``, in input order: the cosine, and the
+    probability of a softmax over the texts at the model's temperature."""
+    cosines = embedder.embed_texts(texts) @ embedder.embed_images([image])[0]
+    probabilities = softmax(cosines * embedder.logit_scale)
+    return [
+        LabelScore(text, float(p), float(c))
+        for text, c, p in zip(texts, cosines, probabilities, strict=True)
+    ]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

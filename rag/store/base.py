@@ -213,6 +213,11 @@ class VectorStore(Protocol):
         """Fuse the candidate lists of ``prefetches`` with the engine's RRF or DBSF, best first."""
         ...
 
+    def optimize(self) -> bool:
+        """Build search indexes now where the engine has no background optimizer (Qdrant
+        Edge); True when something was optimized, False where there is nothing to do."""
+        ...
+
     def flush(self) -> None:
         """Make every write durable."""
         ...
