@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import EVERYONE, NOBODY, KeyRing, Principal, Role
 from rag.config import Settings
 from rag.services import Services
 
@@ -16,8 +17,9 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="
 
 
 def get_services(request: Request) -> Services:
-    """The process-wide services the app was built with."""
-    return request.app.state.services
+    """The services the caller sees: the app's, as its tenant sees them (models shared)."""
+    services: Services = request.app.state.services
+    return services.for_tenant(principal_of(request).tenant)
 
 
 def get_settings(request: Request) -> Settings:
@@ -36,26 +38,76 @@ def key_is_valid(given: str, keys: list[str]) -> bool:
     return matched
 
 
+def get_keyring(request: Request) -> KeyRing:
+    """The app's API keys (built once by :func:`api.main.create_app`)."""
+    return request.app.state.keyring
+
+
+WRITE_ROUTES = {("POST", "/v1/ingest")}
+"""Routes that change data although their method is POST (DELETE, PUT, PATCH always do)."""
+ADMIN_ROUTES = {("GET", "/v1/stats")}
+"""Routes for admins only."""
+
+
+def required_role(method: str, path: str) -> Role:
+    """The least role that may call ``method path`` (the route's path template)."""
+    if (method, path) in ADMIN_ROUTES:
+        return Role.ADMIN
+    if method in ("DELETE", "PUT", "PATCH") or (method, path) in WRITE_ROUTES:
+        return Role.WRITE
+    return Role.READ
+
+
 def require_api_key(
-    settings: SettingsDep,
+    request: Request,
+    keyring: Annotated[KeyRing, Depends(get_keyring)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
-) -> None:
-    """401 unless the request carries a configured key (``Authorization: Bearer`` or ``X-API-Key``).
+) -> Principal:
+    """The caller's :class:`Principal`: 401 without a valid key (``Authorization: Bearer`` or
+    ``X-API-Key``), 403 when its role may not call this route.
 
-    No keys configured (``MMRAG_API_KEYS`` empty) turns the check off.
+    No keys configured turns the check off (every caller is :data:`api.auth.EVERYONE`).
     """
-    if not settings.api_keys:
-        return
-    given = header_key or (bearer.credentials if bearer else "")
-    if not given or not key_is_valid(given, settings.api_keys):
+    if not keyring.enabled:
+        principal = EVERYONE
+    else:
+        given = header_key or (bearer.credentials if bearer else "")
+        found = keyring.lookup(given) if given else None
+        if found is None:
+            raise HTTPException(
+                status_code=401,
+                detail="missing or invalid API key: send 'Authorization: Bearer <key>' "
+                "or 'X-API-Key: <key>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        principal = found
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    needed = required_role(request.method, path)
+    if not principal.may(needed):
         raise HTTPException(
-            status_code=401,
-            detail="missing or invalid API key: send 'Authorization: Bearer <key>' "
-            "or 'X-API-Key: <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
+            status_code=403,
+            detail=f"this key's role ({principal.role.name.lower()}) may not call "
+            f"{request.method} {path}: it needs {needed.name.lower()}",
         )
+    request.state.principal = principal
+    return principal
 
 
 Authorized = Depends(require_api_key)
 """Add to a router's ``dependencies`` to protect every route on it."""
+
+PrincipalDep = Annotated[Principal, Depends(require_api_key)]
+"""The caller (authenticated, role checked); FastAPI runs the check once per request."""
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller as :func:`require_api_key` found it; on public routes: :data:`EVERYONE` when
+    keys are off, else a reader of no tenant's data."""
+    found = getattr(request.state, "principal", None)
+    if found is not None:
+        return found
+    if not request.app.state.keyring.enabled:
+        return EVERYONE
+    return NOBODY

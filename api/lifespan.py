@@ -26,8 +26,8 @@ def warm_up(services: Services) -> dict[str, str]:
     steps: dict[str, Callable[[], Any]] = {
         "embedder": lambda: services.embedder.warm_up(),
         "store": lambda: services.store,
-        "reranker": lambda: _warm(services.reranker),
-        "llm": lambda: _warm(services.chat_model),
+        "reranker": lambda: None if services.reranker is None else services.reranker.warm_up(),
+        "llm": lambda: services.chat_model.warm_up(),
     }
     problems: dict[str, str] = {}
     for name, step in steps.items():
@@ -37,12 +37,6 @@ def warm_up(services: Services) -> dict[str, str]:
             problems[name] = str(exc) or type(exc).__name__
             log.error("%s is not ready: %s", name, problems[name])
     return problems
-
-
-def _warm(part: object) -> None:
-    warm = getattr(part, "warm_up", None)
-    if callable(warm):
-        warm()
 
 
 def build_lifespan(owns_services: bool) -> Lifespan:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.auth import KeyRing
 from api.deps import Authorized
 from api.errors import install_error_handlers
 from api.lifespan import build_lifespan
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         responses=ERROR_RESPONSES,
     )
     app.state.services = services
+    app.state.keyring = KeyRing.for_settings(services.settings)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_upload_bytes)
     if limits.cors_origins:

@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ingest.documents.reader import DOCUMENT_SUFFIXES
+from ingest.files import confined
 from ingest.images import IMAGE_SUFFIXES
-from ingest.items import Ignored, Source, SourceItem
+from ingest.items import Ignored, Source, SourceItem, Unreadable
 from ingest.records import Record, iter_records
 from ingest.report import ItemError
+from rag.errors import InvalidInputError
 
 CAPTION_FILES = ("captions.jsonl", "captions.csv")
 TEXT_SUFFIXES = (".json", ".txt")
 """Sidecar kinds, in order of preference when an image has both."""
 
-Found = SourceItem | ItemError | Ignored
+Found = SourceItem | ItemError | Ignored | Unreadable
 _ITEM_SUFFIXES = frozenset(TEXT_SUFFIXES) | DOCUMENT_SUFFIXES
 
 
@@ -42,16 +44,29 @@ def _folder_items(root: Path, shown: Path) -> Iterator[Found]:
     captions = _load_captions(root, shown)
     yield from captions.errors
     used: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root):
+    walk_errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_errors.append):
+        yield from _unreadable(root, shown, walk_errors)
         here = Path(dirpath)
         yield from _prune_dirs(root, here, dirnames)
         for entry in _dir_items(root, shown, here, sorted(filenames), captions):
             if isinstance(entry, SourceItem):
                 used.add(entry.source)
             yield entry
+    yield from _unreadable(root, shown, walk_errors)
     for name, (line, record) in captions.records.items():
         if name not in used:
             yield ItemError(line, f"captions entry's image not found: {record.image}")
+
+
+def _unreadable(root: Path, shown: Path, errors: list[OSError]) -> Iterator[Unreadable]:
+    """Folders the walk could not list: reported, and kept out of ``--prune``."""
+    while errors:
+        error = errors.pop(0)
+        folder = Path(error.filename or root)
+        rel = folder.relative_to(root).as_posix() if folder != root else ""
+        reason = f"folder not readable ({error.strerror}); its items were not ingested or pruned"
+        yield Unreadable(rel, ItemError(str(shown / rel) if rel else str(shown), reason))
 
 
 def _prune_dirs(root: Path, here: Path, dirnames: list[str]) -> Iterator[Ignored]:
@@ -129,16 +144,28 @@ def _load_captions(root: Path, shown: Path) -> Captions:
     for name in CAPTION_FILES:
         if not (root / name).is_file():
             continue
-        for number, record in iter_records(root / name):
-            line = f"{shown / name}:{number}"
-            if not isinstance(record, Record):
-                captions.errors.append(ItemError(line, str(record)))
-            elif not record.image:
-                captions.errors.append(ItemError(line, "captions entry needs an 'image' path"))
-            else:
-                key = PurePosixPath(record.image).as_posix().removeprefix("./")
-                captions.records[key] = (line, record)
+        try:
+            confined(root / name, root)
+        except InvalidInputError as exc:
+            captions.errors.append(ItemError(str(shown / name), f"not read: {exc}"))
+            continue
+        try:
+            _read_captions(root / name, shown / name, captions)
+        except OSError as exc:
+            captions.errors.append(ItemError(str(shown / name), f"not read: {exc.strerror}"))
     return captions
+
+
+def _read_captions(path: Path, shown: Path, captions: Captions) -> None:
+    for number, record in iter_records(path):
+        line = f"{shown}:{number}"
+        if not isinstance(record, Record):
+            captions.errors.append(ItemError(line, str(record)))
+        elif not record.image:
+            captions.errors.append(ItemError(line, "captions entry needs an 'image' path"))
+        else:
+            key = PurePosixPath(record.image).as_posix().removeprefix("./")
+            captions.records[key] = (line, record)
 
 
 def _stem(name: str) -> str:

@@ -41,7 +41,7 @@ class Source:
     """
 
     root: str
-    items: Iterable[SourceItem | ItemError | Ignored]
+    items: Iterable[SourceItem | ItemError | Ignored | Unreadable]
     prunable: bool = True
 
 
@@ -102,3 +102,13 @@ class Ignored:
     """A file or folder that is not an item (hidden, another extension, a symlinked folder)."""
 
     path: str
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A folder a source could not list (``path`` relative to the root, ``""``: the root).
+
+    It is reported as ``error``, and ``--prune`` keeps every point under it."""
+
+    path: str
+    error: ItemError

@@ -37,6 +37,7 @@ from ingest.items import (
     ReadItem,
     Source,
     SourceItem,
+    Unreadable,
 )
 from ingest.points import base_payload, fingerprint, is_unchanged, item_points, stale_chunk_ids
 from ingest.prune import prune_source
@@ -81,9 +82,10 @@ class _SourceRun:
     ids: set[str] = field(default_factory=set)
     failed_sources: set[str] = field(default_factory=set)
     documents: dict[str, _DocumentRun] = field(default_factory=dict)
+    unread_folders: set[str] = field(default_factory=set)
 
 
-Read = ReadItem | DocumentRead | Rejected | ItemError | Ignored
+Read = ReadItem | DocumentRead | Rejected | ItemError | Ignored | Unreadable
 
 
 class Ingestor:
@@ -146,7 +148,9 @@ class Ingestor:
         if not self.report.stopped:
             self._replace_documents(run)
         if prune and source.prunable and not self.report.stopped:
-            self.report.pruned += prune_source(self.store, run.root, run.ids, run.failed_sources)
+            self.report.pruned += prune_source(
+                self.store, run.root, run.ids, run.failed_sources, run.unread_folders
+            )
         self.store.flush()
         self.report.elapsed_s += time.perf_counter() - started
         return self.report
@@ -169,7 +173,7 @@ class Ingestor:
 
     # --- stage one (pool): read, hash, name ------------------------------------------------
 
-    def _read(self, entry: SourceItem | ItemError | Ignored) -> Read:
+    def _read(self, entry: SourceItem | ItemError | Ignored | Unreadable) -> Read:
         if not isinstance(entry, SourceItem):
             return entry
         if entry.document_file is not None:
@@ -195,6 +199,9 @@ class Ingestor:
                 for read in entry.items:
                     if self._take(read, run, fresh):
                         document.ids.add(read.point_id)
+            elif isinstance(entry, Unreadable):
+                run.unread_folders.add(entry.path)
+                self._take(entry.error, run, fresh)
             else:
                 self._take(entry, run, fresh)
         return self._changed(fresh, run.root)

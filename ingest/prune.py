@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from rag import payload as keys
 from rag.identity import point_id
@@ -12,15 +12,24 @@ _PAGE = 512
 
 
 def prune_source(
-    store: VectorStore, source_root: str, seen_ids: set[str], kept_sources: set[str]
+    store: VectorStore,
+    source_root: str,
+    seen_ids: set[str],
+    kept_sources: set[str],
+    kept_folders: Collection[str] = (),
 ) -> int:
     """Delete points of ``source_root`` whose item id is not in ``seen_ids`` and whose source is
-    not in ``kept_sources`` (items that failed this run keep their old point). Returns how many."""
+    not in ``kept_sources`` (items that failed this run keep their old point) nor under one of
+    ``kept_folders`` (folders the run could not read; ``""``: the root). Returns how many."""
+    if "" in kept_folders:
+        return 0
+    prefixes = tuple(folder.rstrip("/") + "/" for folder in kept_folders)
     doomed = [
         point.id
         for point in _points_of(store, source_root)
         if point_id(store.collection, str(point.payload.get(keys.ITEM_KEY))) not in seen_ids
         and point.payload.get(keys.SOURCE) not in kept_sources
+        and not (prefixes and str(point.payload.get(keys.SOURCE, "")).startswith(prefixes))
     ]
     for start in range(0, len(doomed), _PAGE):
         store.delete(doomed[start : start + _PAGE])

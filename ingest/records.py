@@ -80,7 +80,14 @@ def _csv_records(lines: Iterator[str]) -> Iterator[Numbered]:
             ),
         )
         return
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over csv.field_size_limit(), a stray NUL byte...
+            yield reader.line_num, InvalidInputError(f"unreadable CSV line: {exc}")
+            continue
         try:
             cells = {k: check_utf8(v, f"column {k!r}") for k, v in row.items() if k and v}
             yield reader.line_num, parse_record(cells, metadata_is_json=True)

@@ -18,6 +18,7 @@ from ingest.uploads import upload_source
 from rag.embedding.base import PassageEncoder
 from rag.services import Services
 from rag.store.base import VectorStore
+from rag.tenancy import TenantStore
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def run_job(
         update={k: v for k, v in (("policy", spec.policy), ("batch_size", spec.batch_size)) if v}
     )
     target = store or services.store
+    if spec.tenant is not None:
+        target = TenantStore(target, spec.tenant)
     ingestor = Ingestor(
         services.embedder,
         target,
@@ -65,11 +68,8 @@ def _passage_encoder(services: Services) -> PassageEncoder | None:
 
 def build_search_index(store: VectorStore) -> None:
     """Let an engine without a background optimizer (Qdrant Edge) build its index now."""
-    optimize = getattr(store, "optimize", None)
-    if optimize is None:
-        return
     started = time.perf_counter()
-    optimize()
+    store.optimize()
     log.info("search index built in %.1f s", time.perf_counter() - started)
 
 

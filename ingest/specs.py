@@ -44,6 +44,8 @@ class JobSpec(BaseModel):
     policy: Literal["skip", "overwrite"] | None = None
     prune: bool = False
     batch_size: int | None = Field(default=None, ge=1, le=4096)
+    tenant: str | None = None
+    """The tenant whose points the job writes (``rag.payload.TENANT``); ``None``: untenanted."""
 
     @model_validator(mode="after")
     def _has_work(self) -> JobSpec:
@@ -59,9 +61,10 @@ class JobSpec(BaseModel):
         items: list[UploadItem],
         collection: str | None = None,
         policy: Literal["skip", "overwrite"] | None = None,
+        tenant: str | None = None,
     ) -> JobSpec:
         """The job that ingests items staged by :func:`ingest.uploads.stage_uploads`."""
-        return cls(kind="upload", items=items, collection=collection, policy=policy)
+        return cls(kind="upload", items=items, collection=collection, policy=policy, tenant=tenant)
 
 
 class Progress(BaseModel):

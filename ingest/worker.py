@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from ingest.cleanup import discard_uploads, paths_of, pending_paths
 from ingest.jobs import JobQueue, owner_id
 from ingest.report import IngestReport
 from ingest.runner import run_job
@@ -102,11 +103,26 @@ class IngestWorker:
             )
         except MmragError as exc:
             self.queue.fail(job.id, str(exc))
+            self._discard_uploads(job)
         except Exception as exc:
             log.exception("ingest job %s crashed", job.id)
             self.queue.fail(job.id, f"unexpected error: {type(exc).__name__}: {exc}")
+            self._discard_uploads(job)
         else:
             self._end(job.id, report, sink.cancelled)
+            if report.stopped and sink.cancelled:
+                self._discard_uploads(job)
+
+    def _discard_uploads(self, job: JobStatus) -> None:
+        """Delete the job's staged files that no point and no other job needs."""
+        if job.spec.kind != "upload":
+            return
+        try:
+            keep = pending_paths(self.queue, skip_job=job.id)
+            store = self._store(job.spec.collection)
+            discard_uploads(paths_of(job.spec), store, self.services.settings.data_dir, keep)
+        except Exception:
+            log.exception("could not clean the uploads of ingest job %s", job.id)
 
     def _end(self, job_id: str, report: IngestReport, cancelled: bool) -> None:
         if not report.stopped:

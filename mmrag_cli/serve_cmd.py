@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -28,11 +29,16 @@ def serve(
     """
     import uvicorn
 
+    from api.auth import exposure_warning
     from api.main import create_app
 
     settings = common.settings_from_cli(**{"api.host": host, "api.port": port})
     with common.cli_errors():
         app = create_app(settings)
+    warning = exposure_warning(settings.api.host, app.state.keyring)
+    if warning:
+        logging.getLogger("mmrag").warning(warning)
+        typer.secho(f"WARNING: {warning}", fg="red", bold=True, err=True)
     uvicorn.run(
         app,
         host=settings.api.host,

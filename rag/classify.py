@@ -32,9 +32,10 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a close-up photo of a {}.",
     "a drawing of a {}.",
 )
-DEFAULT_LOGIT_SCALE = 100.0
-"""Used when the embedder does not expose its learned ``logit_scale`` (CLIP's usual value)."""
 MAX_LABEL_CHARS = 200
+MAX_TEMPLATES = 16
+"""Most prompt templates one request may send (each label is embedded once per template)."""
+MAX_TEMPLATE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,8 @@ class ZeroShotClassifier:
 
     @property
     def logit_scale(self) -> float:
-        """The embedder's learned temperature multiplier, or 100 when it has none."""
-        return float(getattr(self.embedder, "logit_scale", DEFAULT_LOGIT_SCALE))
+        """The embedder's learned temperature multiplier."""
+        return self.embedder.logit_scale
 
     def classify(self, image: Image.Image, labels: Sequence[str]) -> Classification:
         """Rank ``labels`` for ``image``, probabilities summing to 1."""
@@ -128,6 +129,17 @@ class ZeroShotClassifier:
                 self._cache.popitem(last=False)
 
 
+def similarity(embedder: Embedder, image: Image.Image, texts: Sequence[str]) -> list[LabelScore]:
+    """Each of ``texts`` scored against ``image``, in input order: the cosine, and the
+    probability of a softmax over the texts at the model's temperature."""
+    cosines = embedder.embed_texts(texts) @ embedder.embed_images([image])[0]
+    probabilities = softmax(cosines * embedder.logit_scale)
+    return [
+        LabelScore(text, float(p), float(c))
+        for text, c, p in zip(texts, cosines, probabilities, strict=True)
+    ]
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Numerically stable softmax of a 1-D array."""
     shifted = np.exp(logits - np.max(logits))
@@ -148,6 +160,24 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
                 "(MMRAG_CLASSIFY__TEMPLATES)"
             )
     return cleaned
+
+
+def request_templates(templates: Sequence[str]) -> tuple[str, ...]:
+    """Templates a caller sent: like :func:`check_templates`, but an
+    :class:`InvalidInputError` (400) that says what to fix, and capped in number and length."""
+    if isinstance(templates, str):
+        raise InvalidInputError("templates must be a list of strings, e.g. ['a photo of a {}.']")
+    cleaned = tuple(templates)
+    if len(cleaned) > MAX_TEMPLATES:
+        raise InvalidInputError(
+            f"at most {MAX_TEMPLATES} templates per request, got {len(cleaned)}"
+        )
+    if any(len(template) > MAX_TEMPLATE_CHARS for template in cleaned):
+        raise InvalidInputError(f"every template needs at most {MAX_TEMPLATE_CHARS} characters")
+    try:
+        return check_templates(cleaned)
+    except ConfigError as exc:
+        raise InvalidInputError(str(exc).replace(" (MMRAG_CLASSIFY__TEMPLATES)", "")) from None
 
 
 def check_labels(labels: Sequence[str], max_labels: int) -> list[str]:

@@ -256,7 +256,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     """Embedded store, model caches and job state live here."""
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Comma-separated API keys; empty turns authentication off."""
+    """Comma-separated API keys; empty (and no keys file) turns authentication off. A plain
+    ``KEY`` may do everything on every tenant; ``KEY:TENANT:ROLE`` (role ``read``, ``write`` or
+    ``admin``) is bound to one tenant."""
+    api_keys_file: Path | None = None
+    """A file of API keys, one ``KEY TENANT ROLE`` a line (``*`` as tenant: every tenant; ``#``
+    comments); re-read when it changes, so keys rotate without a restart."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     clip: ClipSettings = Field(default_factory=ClipSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

@@ -19,8 +19,10 @@ from rag.config import Settings
 
 if TYPE_CHECKING:
     from rag.answer import Answerer
+    from rag.classify import ZeroShotClassifier
     from rag.embedding.base import Embedder
     from rag.llm.base import ChatModel
+    from rag.moderation import Moderator
     from rag.retrieval.rerank import Reranker
     from rag.retrieval.retriever import Retriever
     from rag.store.base import VectorStore
@@ -77,8 +79,73 @@ class Services:
         with self._lock:
             return Answerer(self.retriever, self.chat_model, self.settings.llm)
 
+    STORE_BOUND = ("store", "retriever", "answerer")
+    """Parts built on the store: a tenant's view builds these over its own store and shares
+    every other part (models) with this one. Add a new store-bound part here."""
+
+    def for_tenant(self, tenant: str | None) -> Services:
+        """These services as ``tenant`` sees them: its store reads and writes only that
+        tenant's points (:class:`rag.tenancy.TenantStore`); models are shared. ``None``: these."""
+        if tenant is None:
+            return self
+        with self._lock:
+            views = self.__dict__.setdefault("_tenant_views", {})
+            if tenant not in views:
+                views[tenant] = _TenantServices(self, tenant)
+            return views[tenant]
+
+    @cached_property
+    def classifier(self) -> ZeroShotClassifier:
+        """Zero-shot classification with the configured templates (label vectors cached)."""
+        from rag.classify import ZeroShotClassifier
+
+        with self._lock:
+            settings = self.settings.classify
+            return ZeroShotClassifier(self.embedder, settings.templates, settings.max_labels)
+
+    @cached_property
+    def moderator(self) -> Moderator:
+        """Image moderation over the configured categories (category vectors computed once)."""
+        from rag.moderation import Moderator
+
+        with self._lock:
+            return Moderator(
+                self.embedder, self.settings.moderation, self.settings.classify.templates
+            )
+
     def close(self) -> None:
         """Flush and close the store if it was opened."""
         store = self.__dict__.get("store")
         if store is not None:
             store.close()
+
+
+class _TenantServices(Services):
+    """A tenant's view of a parent :class:`Services`: its own store-bound parts, the parent's
+    models (every other part is read from the parent, built there once)."""
+
+    def __init__(self, parent: Services, tenant: str) -> None:
+        super().__init__(parent.settings)
+        self.parent = parent
+        self.tenant = tenant
+
+    @cached_property
+    def store(self) -> VectorStore:
+        from rag.tenancy import TenantStore
+
+        return TenantStore(self.parent.store, self.tenant)
+
+    def for_tenant(self, tenant: str | None) -> Services:
+        return self.parent.for_tenant(tenant)
+
+    def close(self) -> None:
+        """Nothing: the parent owns the store and models."""
+
+
+def _from_parent(name: str) -> property:
+    return property(lambda self: getattr(self.parent, name))
+
+
+for _name, _part in list(vars(Services).items()):
+    if isinstance(_part, cached_property) and _name not in Services.STORE_BOUND:
+        setattr(_TenantServices, _name, _from_parent(_name))

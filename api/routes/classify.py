@@ -7,7 +7,6 @@ Also holds the request reading shared with ``/v1/moderate``: an image sent as a 
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +19,11 @@ from starlette.datastructures import UploadFile
 
 from api.deps import ServicesDep
 from api.images import decode_base64, decode_image
-from rag.classify import Classification, ZeroShotClassifier
+from rag.classify import Classification, ZeroShotClassifier, request_templates
 from rag.errors import InvalidInputError
 from rag.services import Services
 
 router = APIRouter(prefix="/v1", tags=["classify"])
-
-_classifiers: weakref.WeakKeyDictionary[Services, ZeroShotClassifier] = weakref.WeakKeyDictionary()
 
 
 class ClassifyIn(BaseModel):
@@ -97,14 +94,10 @@ def _classify(
 
 def classifier_for(services: Services, templates: list[str] | None = None) -> ZeroShotClassifier:
     """The app's classifier (label vectors cached), or a new one for request templates."""
-    settings = services.settings.classify
     if templates:
-        return ZeroShotClassifier(services.embedder, templates, settings.max_labels)
-    classifier = _classifiers.get(services)
-    if classifier is None:
-        classifier = ZeroShotClassifier(services.embedder, settings.templates, settings.max_labels)
-        _classifiers[services] = classifier
-    return classifier
+        limit = services.settings.classify.max_labels
+        return ZeroShotClassifier(services.embedder, request_templates(templates), limit)
+    return services.classifier
 
 
 @dataclass

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ServicesDep
 from api.images import decode_image
-from api.schemas.embed import MAX_BATCH, EmbedOut, EmbedTextIn, SimilarityOut, SimilarityScore
+from api.schemas.embed import (
+    MAX_BATCH,
+    MAX_TEXT_CHARS,
+    EmbedOut,
+    EmbedTextIn,
+    SimilarityOut,
+    SimilarityScore,
+)
+from rag import classify
 from rag.errors import InvalidInputError
 
 router = APIRouter(prefix="/v1", tags=["embeddings"])
-
-DEFAULT_LOGIT_SCALE = 100.0
 
 
 @router.post("/embed/text")
@@ -57,19 +62,13 @@ def similarity(
     """
     if len(text) > MAX_BATCH:
         raise InvalidInputError(f"at most {MAX_BATCH} texts per request, got {len(text)}")
+    if any(len(t) > MAX_TEXT_CHARS for t in text):
+        raise InvalidInputError(f"every text needs at most {MAX_TEXT_CHARS} characters")
     picture = decode_image(
         image.file.read(), services.settings.ingest.max_image_pixels, image.filename or "image"
     )
-    embedder = services.embedder
-    cosines = embedder.embed_texts(text) @ embedder.embed_images([picture])[0]
-    probabilities = _softmax(cosines * getattr(embedder, "logit_scale", DEFAULT_LOGIT_SCALE))
     scores = [
-        SimilarityScore(text=t, score=float(c), probability=float(p))
-        for t, c, p in zip(text, cosines, probabilities, strict=True)
+        SimilarityScore(text=s.label, score=s.cosine, probability=s.probability)
+        for s in classify.similarity(services.embedder, picture, text)
     ]
-    return SimilarityOut(model=embedder.model_id, scores=scores)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
+    return SimilarityOut(model=services.embedder.model_id, scores=scores)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import ServicesDep
+from api.auth import Role
 from api.schemas.health import ComponentOut, HealthOut, ReadyOut
 from api.version import VERSION
 from rag.services import Services
@@ -24,9 +24,11 @@ async def health() -> HealthOut:
     return HealthOut(version=VERSION)
 
 
-@router.get("/ready", responses={503: {"model": ReadyOut}})
-def ready(services: ServicesDep) -> JSONResponse:
-    """Readiness: each component's status; 503 when one of them cannot serve. Needs no API key."""
+@router.get("/ready", responses={503: {"model": ReadyOut}}, response_model_exclude_none=True)
+def ready(request: Request) -> JSONResponse:
+    """Readiness: ``status`` (503 when a component cannot serve). Needs no API key; each
+    component's detail is shown to admins only (to everyone while API keys are off)."""
+    services: Services = request.app.state.services
     checks: dict[str, Callable[[Services], str]] = {
         "store": _store,
         "embedder": _embedder,
@@ -34,8 +36,21 @@ def ready(services: ServicesDep) -> JSONResponse:
     }
     components = {name: _run(check, services, name) for name, check in checks.items()}
     ok = all(part.status == "ok" for part in components.values())
-    body = ReadyOut(status="ready" if ok else "not_ready", components=components)
-    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+    body = ReadyOut(status="ready" if ok else "not_ready")
+    if _may_see_details(request):
+        body.components = components
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if ok else 503)
+
+
+def _may_see_details(request: Request) -> bool:
+    keyring = request.app.state.keyring
+    if not keyring.enabled:
+        return True
+    header = request.headers.get("x-api-key") or ""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    given = header or (token.strip() if scheme.lower() == "bearer" else "")
+    principal = keyring.lookup(given) if given else None
+    return principal is not None and principal.may(Role.ADMIN)
 
 
 def _run(check: Callable[[Services], str], services: Services, name: str) -> ComponentOut:

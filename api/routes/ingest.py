@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ServicesDep
+from api.auth import Principal, sees_job
+from api.deps import PrincipalDep, ServicesDep
 from api.errors import error_response
 from api.jobs import QueueDep
 from api.schemas.ingest import (
@@ -21,10 +22,11 @@ from api.schemas.ingest import (
     RejectedOut,
 )
 from api.uploads import uploads_from_form, uploads_from_json
+from ingest.cleanup import discard_uploads, paths_of, pending_paths
 from ingest.jobs import JobQueue
-from ingest.specs import JobSpec, JobStatus
+from ingest.specs import JobSpec, JobState, JobStatus
 from ingest.uploads import StagedUploads, Upload, stage_uploads
-from rag.errors import InvalidInputError
+from rag.errors import InvalidInputError, NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -63,7 +65,9 @@ REQUEST_BODY = {
     response_model=IngestAcceptedOut,
     openapi_extra=REQUEST_BODY,
 )
-async def ingest(request: Request, services: ServicesDep, queue: QueueDep) -> JSONResponse:
+async def ingest(
+    request: Request, services: ServicesDep, queue: QueueDep, principal: PrincipalDep
+) -> JSONResponse:
     """Queue items for ingest; answers 202 with the job id, and the items refused at once.
 
     Multipart: item ``i`` is ``files[i]`` (an image), ``texts[i]``, ``ids[i]`` and
@@ -77,7 +81,7 @@ async def ingest(request: Request, services: ServicesDep, queue: QueueDep) -> JS
     ]
     if not staged.items:
         return _all_rejected(rejected)
-    job_id = await run_in_threadpool(_submit, queue, staged, policy)
+    job_id = await run_in_threadpool(_submit, queue, staged, policy, principal.tenant)
     body = IngestAcceptedOut(
         job_id=job_id,
         status_url=f"/v1/ingest/{job_id}",
@@ -99,8 +103,9 @@ async def _read(request: Request) -> tuple[list[Upload], str | None]:
     )
 
 
-def _submit(queue: JobQueue, staged: StagedUploads, policy: str | None) -> str:
-    return queue.submit(JobSpec.for_uploads(staged.items, policy=policy))  # type: ignore[arg-type]
+def _submit(queue: JobQueue, staged: StagedUploads, policy: str | None, tenant: str | None) -> str:
+    spec = JobSpec.for_uploads(staged.items, policy=policy, tenant=tenant)  # type: ignore[arg-type]
+    return queue.submit(spec)
 
 
 def _all_rejected(rejected: list[RejectedOut]) -> JSONResponse:
@@ -114,21 +119,38 @@ def _all_rejected(rejected: list[RejectedOut]) -> JSONResponse:
 
 
 @router.get("/ingest/{job_id}")
-def ingest_job(job_id: str, queue: QueueDep) -> JobOut:
+def ingest_job(job_id: str, queue: QueueDep, principal: PrincipalDep) -> JobOut:
     """A job's state (queued, running, done, failed, cancelled), progress and final report."""
-    return job_out(queue.get(job_id))
+    return job_out(_visible_job(queue, job_id, principal))
 
 
 @router.get("/ingest")
-def ingest_jobs(queue: QueueDep, limit: int = Query(default=20, ge=1, le=200)) -> JobListOut:
-    """The most recent jobs, newest first."""
-    return JobListOut(jobs=[job_out(job) for job in queue.jobs(limit=limit)])
+def ingest_jobs(
+    queue: QueueDep, principal: PrincipalDep, limit: int = Query(default=20, ge=1, le=200)
+) -> JobListOut:
+    """The most recent jobs, newest first (an admin sees every tenant's)."""
+    jobs = [job for job in queue.jobs(limit=200) if sees_job(principal, job.spec.tenant)]
+    return JobListOut(jobs=[job_out(job) for job in jobs[:limit]])
 
 
 @router.delete("/ingest/{job_id}")
-def cancel_ingest_job(job_id: str, queue: QueueDep) -> JobOut:
+def cancel_ingest_job(
+    job_id: str, queue: QueueDep, principal: PrincipalDep, services: ServicesDep
+) -> JobOut:
     """Cancel a job: a queued one at once, a running one after its current batch."""
-    return job_out(queue.cancel(job_id))
+    _visible_job(queue, job_id, principal)
+    job = queue.cancel(job_id)
+    if job.state == JobState.CANCELLED and job.spec.kind == "upload":  # queued: nobody ran it
+        keep = pending_paths(queue, skip_job=job.id)
+        discard_uploads(paths_of(job.spec), services.store, services.settings.data_dir, keep)
+    return job_out(job)
+
+
+def _visible_job(queue: JobQueue, job_id: str, principal: Principal) -> JobStatus:
+    job = queue.get(job_id)
+    if not sees_job(principal, job.spec.tenant):
+        raise NotFoundError(f"no ingest job {job_id}")
+    return job
 
 
 def job_out(job: JobStatus) -> JobOut:

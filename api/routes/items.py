@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
 
 from api.deps import ServicesDep
+from api.files import allowed_roots, served_file
 from api.schemas.items import DeletedOut, ItemOut, StatsOut
+from ingest.cleanup import discard_uploads
 from rag import identity
 from rag import payload as keys
 from rag.errors import NotFoundError
@@ -39,28 +40,34 @@ def get_item(item_id: uuid.UUID, services: ServicesDep) -> ItemOut:
     response_class=FileResponse,
     responses={200: {"content": {"image/*": {}}, "description": "The item's picture."}},
 )
-def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> FileResponse:
+def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> StreamingResponse:
     """The item's picture: the image as ingested, a page render or figure crop (a passage shows
     its page); 404 for a text-only item."""
     payload = _payload(services, item_id)
     stored = payload.get(keys.IMAGE_PATH)
     if not stored:
         raise NotFoundError(f"item {item_id} has no image")
-    path = Path(stored)
-    if not path.is_file():
-        raise NotFoundError(f"the image file of item {item_id} is gone; re-ingest the item")
-    return FileResponse(path, media_type=payload.get(keys.MIME) or None)
+    roots = allowed_roots(services.settings, payload)
+    return served_file(str(stored), roots, payload.get(keys.MIME), f"image file of item {item_id}")
 
 
 @router.delete("/items/{item_id}")
 def delete_item(
-    item_id: uuid.UUID, services: ServicesDep, document: bool = Query(default=False)
+    item_id: uuid.UUID,
+    services: ServicesDep,
+    request: Request,
+    document: bool = Query(default=False),
 ) -> DeletedOut:
     """Remove an item from the collection, every chunk of its text included; with
-    ``?document=true``, every page, figure and passage of its document (files are left alone)."""
+    ``?document=true``, every page, figure and passage of its document. An uploaded picture is
+    deleted too when no other item uses it; files from a folder are left alone."""
+    payload = _payload(services, item_id)
     count = identity.delete_item(services.store, str(item_id), whole_document=document)
     if not count:
         raise NotFoundError(f"no item with id {item_id}")
+    if payload.get(keys.IMAGE_PATH):  # a staged upload goes once no point names it
+        base = request.app.state.services
+        discard_uploads([payload[keys.IMAGE_PATH]], base.store, base.settings.data_dir)
     return DeletedOut(id=str(item_id), points=count)
 
 

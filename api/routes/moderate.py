@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -14,8 +12,6 @@ from rag.moderation import ModerationResult, Moderator
 from rag.services import Services
 
 router = APIRouter(prefix="/v1", tags=["moderate"])
-
-_moderators: weakref.WeakKeyDictionary[Services, Moderator] = weakref.WeakKeyDictionary()
 
 
 class ModerateIn(BaseModel):
@@ -59,10 +55,5 @@ def _check(services: Services, sent: ImageRequest) -> ModerationResult:
 
 
 def moderator_for(services: Services) -> Moderator:
-    """The app's moderator (category vectors computed once)."""
-    moderator = _moderators.get(services)
-    if moderator is None:
-        settings = services.settings
-        moderator = Moderator(services.embedder, settings.moderation, settings.classify.templates)
-        _moderators[services] = moderator
-    return moderator
+    """The app's moderator (category vectors computed once, in :class:`Services`)."""
+    return services.moderator

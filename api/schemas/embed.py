@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 MAX_BATCH = 256
 """Most texts or images one request may embed."""
+MAX_TEXT_CHARS = 10_000
+"""Longest text one request may embed (CLIP reads its first 77 tokens; the rest is tokenized
+for nothing)."""
+
+EmbedText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
 class EmbedTextIn(BaseModel):
     """Texts to embed into the shared image-text space."""
 
-    texts: list[str] = Field(min_length=1, max_length=MAX_BATCH, examples=[["a red square"]])
+    texts: list[EmbedText] = Field(min_length=1, max_length=MAX_BATCH, examples=[["a red square"]])
 
 
 class EmbedOut(BaseModel):

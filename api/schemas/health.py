@@ -20,5 +20,7 @@ class ComponentOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
+    """``components`` only for admins (or while API keys are off)."""
+
     status: Literal["ready", "not_ready"]
-    components: dict[str, ComponentOut]
+    components: dict[str, ComponentOut] | None = None

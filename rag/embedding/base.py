@@ -43,6 +43,11 @@ class Embedder(Protocol):
         """Maximum number of text tokens, start and end tokens included."""
         ...
 
+    @property
+    def logit_scale(self) -> float:
+        """The model's temperature multiplier: softmax logits are ``logit_scale * cosine``."""
+        ...
+
     def warm_up(self) -> None:
         """Load the model now (otherwise the first call loads it)."""
         ...

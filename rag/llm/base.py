@@ -48,6 +48,10 @@ class ChatModel(Protocol):
         """Raise ``LLMUnavailableError`` when the model cannot answer now (readiness probe)."""
         ...
 
+    def warm_up(self) -> None:
+        """Load what the model needs now (a no-op for a remote server)."""
+        ...
+
 
 @runtime_checkable
 class TokenCounter(Protocol):

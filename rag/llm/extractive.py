@@ -44,6 +44,9 @@ class ExtractiveChatModel:
     def check(self) -> None:
         """Always ready."""
 
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
     def generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> str:
         """Quotes of the best sentence of each of the top blocks, each followed by ``[n]``."""
         return " ".join(self._quotes(messages)) or NOTHING_TO_QUOTE

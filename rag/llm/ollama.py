@@ -82,6 +82,9 @@ class OllamaChatModel:
         timeout = httpx.Timeout(self.connect_timeout_s)
         return ollama.Client(self.host, timeout=timeout, event_hooks={"response": [_raise_if_busy]})
 
+    def warm_up(self) -> None:
+        """Nothing to load here: the Ollama server loads the model on its first request."""
+
     def check(self) -> None:
         """Quick probe (connect timeout for everything): Ollama answers and has the model."""
         with self._mapped_errors():

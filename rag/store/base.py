@@ -33,8 +33,10 @@ INDEXED_PAYLOAD_FIELDS: Mapping[str, Literal["keyword", "integer", "float", "dat
     "item_key": "keyword",
     "mime": "keyword",
     "ingested_at": "datetime",
+    "tenant": "keyword",
 }
-"""Payload fields that get an index when a collection is created."""
+"""Payload fields that get an index when a collection is created (``tenant``: a keyword index
+with ``is_tenant``, so each tenant's points are stored together)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,11 @@ class VectorStore(Protocol):
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
         """Fuse the candidate lists of ``prefetches`` with the engine's RRF or DBSF, best first."""
+        ...
+
+    def optimize(self) -> bool:
+        """Build search indexes now where the engine has no background optimizer (Qdrant
+        Edge); True when something was optimized, False where there is nothing to do."""
         ...
 
     def flush(self) -> None:

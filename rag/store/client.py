@@ -17,6 +17,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from rag.errors import InvalidInputError, MmragError, StoreError
+from rag.payload import TENANT
 from rag.store import convert
 from rag.store.base import (
     INDEXED_PAYLOAD_FIELDS,
@@ -246,7 +247,7 @@ class QdrantClientStore:
         for field_name, kind in INDEXED_PAYLOAD_FIELDS.items():
             if field_name not in schema:
                 self.client.create_payload_index(
-                    self.collection, field_name, field_schema=_SCHEMA_TYPES[kind], wait=True
+                    self.collection, field_name, field_schema=_schema(field_name, kind), wait=True
                 )
 
     def _require_dim(self) -> int:
@@ -263,3 +264,9 @@ def _fusion(fusion: EngineFusion) -> qm.FusionQuery:
     if fusion == "dbsf":
         return qm.FusionQuery(fusion=qm.Fusion.DBSF)
     raise InvalidInputError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")
+
+
+def _schema(field_name: str, kind: str) -> Any:
+    if field_name == TENANT:  # the tenant index groups each tenant's points on disk
+        return qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True)
+    return _SCHEMA_TYPES[kind]

@@ -1,7 +1,8 @@
 """The embedded engine: one Qdrant Edge shard on disk per collection, in this process.
 
-A shard folder can be open in one process (and one store) at a time: Edge holds a file lock on
-its write-ahead log. Reads run concurrently; writes and open/close are serialised by a lock.
+A shard folder can be open in one process (and one store) at a time: the store takes mmrag's
+lock file (:mod:`rag.store.locking`) before it touches the shard and holds it until ``close``.
+Reads run concurrently; writes and open/close are serialised by a lock.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from rag.errors import InvalidInputError, MmragError, StoreError
+from rag.payload import TENANT
 from rag.store import convert
 from rag.store.base import (
     INDEXED_PAYLOAD_FIELDS,
@@ -29,6 +31,7 @@ from rag.store.base import (
     VectorName,
 )
 from rag.store.edge_filters import edge_filter
+from rag.store.locking import FolderLock
 
 CONFIG_FILE = "edge_config.json"
 
@@ -39,6 +42,7 @@ _SCHEMA_TYPES = {
     "datetime": qe.PayloadSchemaType.Datetime,
     "bool": qe.PayloadSchemaType.Bool,
 }
+_TENANT_INDEX = qe.KeywordIndexParams(is_tenant=True)
 
 
 class EdgeStore:
@@ -57,8 +61,13 @@ class EdgeStore:
         self._shard: qe.EdgeShard | None = None
         self._dim: int | None = None
         self._closed = False
+        self._folder_lock = FolderLock.acquire(self.path)  # StoreLockedError: shard untouched
         if (self.path / CONFIG_FILE).exists():
-            self._open(lambda: qe.EdgeShard.load(str(self.path)))
+            try:
+                self._open(lambda: qe.EdgeShard.load(str(self.path)))
+            except BaseException:
+                self._folder_lock.release()
+                raise
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -100,9 +109,12 @@ class EdgeStore:
         with self._lock:
             self._closed = True
             shard, self._shard = self._shard, None
-            if shard is not None:
-                self._call(shard.flush)
-                self._call(shard.close)
+            try:
+                if shard is not None:
+                    self._call(shard.flush)
+                    self._call(shard.close)
+            finally:
+                self._folder_lock.release()
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -236,7 +248,8 @@ class EdgeStore:
         present = set(self._call(shard.info).payload_schema)
         for field_name, kind in INDEXED_PAYLOAD_FIELDS.items():
             if field_name not in present:
-                op = qe.UpdateOperation.create_field_index(field_name, _SCHEMA_TYPES[kind])
+                schema = _TENANT_INDEX if field_name == TENANT else _SCHEMA_TYPES[kind]
+                op = qe.UpdateOperation.create_field_index(field_name, schema)
                 self._call(shard.update, op)
 
     def _open(self, opener: Any) -> None:

@@ -96,10 +96,11 @@ def add_item(
         keys.IMAGE_PATH: None,
     }
     if data:
-        path = folder / f"{point_id}.png"
+        path = folder.resolve() / f"{point_id}.png"
         path.write_bytes(data)
         vectors["image"] = services.embedder.embed_images([Image.open(path)])[0]
         payload.update({keys.IMAGE_PATH: str(path), keys.MIME: "image/png"})
+        payload[keys.SOURCE_ROOT] = str(folder.resolve())  # pictures are served under it
         payload.update({keys.WIDTH: 24, keys.HEIGHT: 24})
     services.store.upsert([PointRecord(point_id, vectors, payload)])
     return point_id

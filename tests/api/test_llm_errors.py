@@ -38,6 +38,9 @@ class BrokenModel:
     def check(self) -> None:
         raise self.error
 
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
 
 @pytest.fixture(scope="module", autouse=True)
 def item(services: Services, tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -41,5 +41,15 @@ def test_index_is_built_after_a_run_that_wrote_enough_points(settings: Settings)
     services.close()
 
 
-def test_stores_without_an_optimizer_are_left_alone() -> None:
-    build_search_index(object())  # type: ignore[arg-type]
+class NothingToOptimize:
+    calls = 0
+
+    def optimize(self) -> bool:
+        self.calls += 1
+        return False
+
+
+def test_optimize_is_part_of_the_store_protocol() -> None:
+    store = NothingToOptimize()
+    build_search_index(store)  # type: ignore[arg-type]
+    assert store.calls == 1

@@ -1,0 +1,107 @@
+"""Bad parts of a source fail alone: huge CSV fields, captions files outside the folder,
+unreadable folders (reported, never pruned)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.folder import folder_source
+from ingest.items import SourceItem, Unreadable
+from ingest.manifest import manifest_source
+from ingest.report import ItemError
+from ingest.runner import ingest_paths
+from rag import payload as keys
+from tests.ingest.checks import all_points
+from tests.ingest.draw import captioned_folder, save
+
+BIG = "x" * (200 * 1024)  # over the csv module's 128 KiB field limit
+
+
+def test_a_csv_field_over_128_kib_fails_its_line_only(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"image,text\n,first\n,{BIG}\n,third\n", encoding="utf-8")
+    found = list(manifest_source(manifest).items)
+    texts = [f.text for f in found if isinstance(f, SourceItem)]
+    errors = [f for f in found if isinstance(f, ItemError)]
+    assert texts == ["first", "third"]
+    assert len(errors) == 1 and "unreadable CSV line" in errors[0].reason
+
+
+def test_a_huge_captions_field_does_not_stop_the_run(services, folder: Path) -> None:
+    captioned_folder(folder, 3)
+    save(folder / "big.png", 7)
+    (folder / "captions.csv").write_text(f"image,text\nbig.png,{BIG}\n", encoding="utf-8")
+    report = ingest_paths(services, [folder])
+    assert report.written == 4 and report.failed == 1
+    assert "unreadable CSV line" in report.failures[0].reason
+
+
+def test_a_root_captions_file_linking_outside_is_not_read(folder: Path, tmp_path: Path) -> None:
+    save(folder / "a.png", 1)
+    outside = tmp_path / "secret.jsonl"
+    outside.write_text('{"image": "a.png", "text": "a secret caption"}\n', encoding="utf-8")
+    os.symlink(outside, folder / "captions.jsonl")
+    found = list(folder_source(folder).items)
+    (item,) = [f for f in found if isinstance(f, SourceItem)]
+    assert item.text is None
+    (error,) = [f for f in found if isinstance(f, ItemError)]
+    assert "captions.jsonl" in error.source and "leaves" in error.reason
+
+
+def _deny(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make ``folder`` unlistable, also for root (who ignores permission bits)."""
+    real_scandir = os.scandir
+    denied = str(folder.resolve())
+
+    def scandir(path: object = ".") -> object:
+        if os.fspath(path) == denied:  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", denied)
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_an_unreadable_folder_is_reported(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    captioned_folder(folder / "ok", 2)
+    captioned_folder(folder / "locked", 2, start=10)
+    _deny(monkeypatch, folder / "locked")
+    found = list(folder_source(folder).items)
+    (unread,) = [f for f in found if isinstance(f, Unreadable)]
+    assert unread.path == "locked" and "not readable" in unread.error.reason
+    assert len([f for f in found if isinstance(f, SourceItem)]) == 2
+
+
+def test_prune_keeps_the_points_of_an_unreadable_folder(
+    services, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    captioned_folder(folder / "ok", 2)
+    captioned_folder(folder / "locked", 2, start=10)
+    captioned_folder(folder / "gone", 1, start=20)
+    assert ingest_paths(services, [folder]).written == 5
+    for name in ("img020.png", "img020.txt"):
+        (folder / "gone" / name).unlink()
+    _deny(monkeypatch, folder / "locked")
+    report = ingest_paths(services, [folder], prune=True)
+    assert report.pruned == 1 and report.failed == 1
+    assert "locked" in report.failures[0].source
+    sources = sorted(p.payload[keys.SOURCE] for p in all_points(services.store))
+    assert sources == [
+        "locked/img010.png",
+        "locked/img011.png",
+        "ok/img000.png",
+        "ok/img001.png",
+    ]
+
+
+def test_an_unreadable_root_prunes_nothing(
+    services, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    captioned_folder(folder, 2)
+    ingest_paths(services, [folder])
+    _deny(monkeypatch, folder)
+    report = ingest_paths(services, [folder], prune=True)
+    assert (report.pruned, report.failed) == (0, 1)
+    assert len(all_points(services.store)) == 2
