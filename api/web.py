@@ -41,6 +41,11 @@ def page() -> FileResponse:
     return FileResponse(UI_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(UI_DIR / "vendor/swagger-ui/favicon-32x32.png", media_type="image/png")
+
+
 @router.get(f"{UI_PREFIX}/config.json")
 def page_config(settings: SettingsDep) -> PageConfigOut:
     """Whether API keys are on (no data: the page asks for a key before its first call)."""
@@ -57,6 +62,7 @@ def swagger_ui() -> HTMLResponse:
         swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
         swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
         oauth2_redirect_url=OAUTH2_REDIRECT,
+        swagger_ui_parameters={"validatorUrl": None},
     )
 
 

@@ -118,6 +118,7 @@ async function ask() {
     for await (const { event, data } of sseEvents(response)) {
       if (event === 'token') {
         reply.content += data.text;
+        li.dataset.tokens = String(Number(li.dataset.tokens || 0) + 1);
         $('.answer', li).textContent = reply.content;
       } else if (event === 'final') {
         Object.assign(reply, { content: data.answer, model: data.model, citations: data.citations });
