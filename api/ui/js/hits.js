@@ -4,6 +4,7 @@ import { call, getJson, keyHeaders, getKey } from './api.js';
 import { $, h, clear, shorten } from './dom.js';
 import { showImage } from './images.js';
 
+const EAGER = 12;
 const ORDER = ['image', 'text', 'passage', 'lexical', 'fused', 'rerank'];
 
 /** Numeric score keys of `hits`, known signals first, then any others the server adds. */
@@ -50,10 +51,27 @@ export function altText(item) {
   return words ? `Picture: ${words}${where}` : `Picture from ${item.source || item.id}`;
 }
 
-export function thumbnail(item) {
+let held = null;
+
+/**
+ * Hold back the thumbnails built from now on, except the first one asked for at once, until the
+ * returned function is called: the best hit's picture then has the server to itself.
+ */
+export function holdThumbnails() {
+  const queue = [];
+  held = queue;
+  return () => {
+    if (held === queue) held = null;
+    for (const [img, url] of queue.splice(0)) showImage(img, url);
+  };
+}
+
+/** The item's picture (lazy unless `eager`: the first rows load at once), or its text. */
+export function thumbnail(item, eager = false, first = false) {
   if (item.image_url) {
-    const img = h('img', { class: 'thumb', alt: altText(item), loading: 'lazy', decoding: 'async' });
-    showImage(img, item.image_url);
+    const img = h('img', { class: 'thumb', alt: altText(item), loading: eager ? 'eager' : 'lazy' });
+    if (held && !first) held.push([img, item.image_url]);
+    else showImage(img, item.image_url);
     return img;
   }
   return h('span', { class: 'thumb text' }, shorten(item.text || item.snippet || '(no text)', 300));
@@ -71,7 +89,7 @@ function title(item) {
 /** A result card: thumbnail button (opens the item), title, caption, score bars. */
 export function hitCard(hit, rank, scales, extra = null) {
   const open = h('button', { type: 'button', class: 'open', onclick: () => openDetail(hit, scales) },
-    thumbnail(hit), h('span', { class: 'sr-only' }, `Open result ${rank}`));
+    thumbnail(hit, rank <= EAGER, rank === 1), h('span', { class: 'sr-only' }, `Open result ${rank}`));
   return h('li', { class: 'card', dataset: { id: hit.id } },
     open,
     h('div', { class: 'meta' },

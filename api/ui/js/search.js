@@ -2,7 +2,7 @@
 
 import { call, needsKey } from './api.js';
 import { $, h, clear, setStatus } from './dom.js';
-import { hitCard, scoreScales } from './hits.js';
+import { hitCard, holdThumbnails, scoreScales } from './hits.js';
 import { picturePicker } from './images.js';
 
 /** Times from pressing Search to the first thumbnail painted (ms), read by tests and bench. */
@@ -81,9 +81,10 @@ export async function runSearch() {
     const out = await response.json();
     if (controller !== running) return;
     const scales = scoreScales(out.hits);
+    const release = holdThumbnails();
     const cards = out.hits.map((hit, i) => hitCard(hit, i + 1, scales));
     clear(results, cards);
-    timeFirstThumb(results, started);
+    timeFirstThumb(results, started, release);
     const ms = Math.round(performance.now() - started);
     const note = out.reranked ? ', reranked' : '';
     setStatus(status, out.hits.length ? `${out.hits.length} hits in ${ms} ms${note}` : 'No hits.');
@@ -94,13 +95,22 @@ export async function runSearch() {
   }
 }
 
-function timeFirstThumb(results, started) {
-  const first = results.querySelector('img.thumb');
-  if (!first) return;
-  const done = () => requestAnimationFrame(() => {
-    window.mmragTimings.firstThumb.push(performance.now() - started);
-    results.dispatchEvent(new CustomEvent('painted'));
-  });
+/** Record when the first thumbnail is painted; then let the other thumbnails load. */
+function timeFirstThumb(results, started, release) {
+  const first = results.querySelector('.card:first-child img.thumb');
+  if (!first) {
+    release();
+    return;
+  }
+  setTimeout(release, 250);
+  first.addEventListener('error', release, { once: true });
+  const done = () => {
+    release();
+    requestAnimationFrame(() => {
+      window.mmragTimings.firstThumb.push(performance.now() - started);
+      results.dispatchEvent(new CustomEvent('painted'));
+    });
+  };
   if (first.complete && first.naturalWidth) done();
   else first.addEventListener('load', done, { once: true });
 }
