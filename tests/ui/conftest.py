@@ -2,8 +2,8 @@
 Chromium driven by Selenium, one of each for the session.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); the tests skip
-when they are missing. Screenshots go to a temporary folder, or to ``MMRAG_UI_SCREENSHOTS``
-(``MMRAG_UI_SCREENSHOTS=docs/img pytest tests/ui`` refreshes the ones in the docs).
+when they are missing. Screenshots go to a temporary folder, or to ``UI_SCREENSHOTS``
+(``UI_SCREENSHOTS=docs/img pytest tests/ui`` refreshes the ones in the docs).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where screenshots of this run go."""
-    wanted = os.environ.get("MMRAG_UI_SCREENSHOTS")
+    wanted = os.environ.get("UI_SCREENSHOTS")
     folder = ROOT / wanted if wanted else tmp_path_factory.mktemp("screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ for (const type of ['dragover', 'drop']) {
   zone.dispatchEvent(new DragEvent(type, init));
 }
 """
+
+NEWEST_JOB_DONE_WITH = """document.querySelector('#jobs .job')?.dataset.state === 'done' &&
+    document.querySelector('#jobs .job').textContent.includes(arguments[0])"""
 
 
 def wait(driver: Any, script: str, *args: Any) -> Any:
@@ -60,7 +64,9 @@ def search_with(driver: Any, text: str = "", weights: dict[str, float] | None = 
             document.querySelector('#fusion').value = 'weighted';
             document.querySelector('#weights-on').checked = true;
             for (const [name, value] of Object.entries(weights)) {
-              document.querySelector(`#weight-${name}`).value = value;
+              const range = document.querySelector(`#weight-${name}`);
+              range.value = value;
+              range.dispatchEvent(new Event('input'));
             }""",
             weights,
         )
@@ -81,6 +87,13 @@ def first_result(driver: Any) -> dict[str, Any]:
 
 def severe_console_lines(driver: Any) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def only_refused_requests_logged(driver: Any) -> bool:
+    """Whether the console's errors since the last read are all 4xx answers (which a test
+    provoked on purpose), nothing else."""
+    lines = severe_console_lines(driver)
+    return all(re.search(r"status of 4\d\d", line) for line in lines)
 
 
 def test_without_a_key_the_page_asks_for_one_and_shows_no_data(
@@ -122,6 +135,7 @@ def test_search_by_text_shows_the_item_first_with_its_thumbnail(
     assert first["width"] > 0
     assert text in first["alt"]
     assert {"image", "text", "fused"} <= set(first["signals"])
+    browser.execute_script("document.querySelector('#search-form details').open = false")
     browser.save_screenshot(str(shots / "search.png"))
 
 
@@ -172,8 +186,21 @@ def test_chat_streams_an_answer_with_cited_thumbnails(
     browser.save_screenshot(str(shots / "chat.png"))
 
 
+def test_chat_asks_with_a_dropped_picture(browser: Any, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, server, "chat", key=server.key)
+    data = base64.b64encode(picture(SEED[2][1])).decode()
+    browser.execute_script(DROP, "#chat-picker", data, "question.png")
+    wait(browser, "!document.querySelector('#chat-picker .preview').hidden")
+    browser.find_element(By.ID, "chat-send").click()
+    wait(browser, "document.querySelector('.msg.assistant .model')")
+    assert browser.execute_script("return document.querySelector('.msg.user img').naturalWidth")
+    assert browser.execute_script("return document.querySelectorAll('.cited li').length") >= 1
+
+
 def test_an_upload_through_the_page_is_ingested_and_then_found(
-    browser: Any, server: Server, shots: Path, tmp_path: Path
+    browser: Any, server: Server, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -181,12 +208,8 @@ def test_an_upload_through_the_page_is_ingested_and_then_found(
     upload.write_bytes(picture((250, 130, 10), shape="disc"))
     open_page(browser, server, "ingest", key=server.key)
     browser.find_element(By.ID, "ingest-files").send_keys(str(upload))
-    wait(
-        browser,
-        "document.querySelector('#jobs .job[data-state=\"done\"]') &&"
-        " document.querySelector('#ingest-status').textContent.includes('1 of 1')",
-    )
-    browser.save_screenshot(str(shots / "ingest.png"))
+    wait(browser, "document.querySelector('#ingest-status').textContent.startsWith('1 of 1 files')")
+    wait(browser, NEWEST_JOB_DONE_WITH, "1 of 1 seen")
     open_page(browser, server, "search", key=server.key)
     data = base64.b64encode(upload.read_bytes()).decode()
     browser.execute_script(DROP, "#search-picker", data, "query.png")
@@ -205,6 +228,46 @@ def test_status_shows_readiness_and_the_models(browser: Any, server: Server, sho
     assert "ready" in text
     assert "mmrag-tiny" in text
     browser.save_screenshot(str(shots / "status.png"))
+
+
+def test_ingest_lists_each_refused_file_with_its_reason(
+    browser: Any, server: Server, shots: Path, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    good, bad = tmp_path / "teal-square.png", tmp_path / "notes.txt"
+    good.write_bytes(picture((10, 150, 150)))
+    bad.write_text("not a picture")
+    open_page(browser, server, "ingest", key=server.key)
+    browser.find_element(By.ID, "ingest-files").send_keys(f"{good}\n{bad}")
+    refused = wait(browser, "document.querySelector('#ingest-refused li')?.textContent")
+    assert refused.startswith("notes.txt: not a supported image")
+    assert "1 of 2 files" in browser.find_element(By.ID, "ingest-status").text
+    wait(browser, NEWEST_JOB_DONE_WITH, "notes.txt")
+    browser.save_screenshot(str(shots / "ingest.png"))
+
+
+def test_server_paths_show_the_servers_answer(browser: Any, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, server, "ingest", key=server.key)
+    browser.find_element(By.ID, "paths").send_keys("/no/such/folder/for/mmrag")
+    browser.find_element(By.CSS_SELECTOR, "#paths-form button[type=submit]").click()
+    text = wait(browser, "document.querySelector('#ingest-status').textContent")
+    assert text.startswith("The server refused the paths: ") or "queued" in text
+    assert only_refused_requests_logged(browser)
+    server.wait_for_jobs()
+
+
+def test_a_refused_question_is_shown_as_a_message(browser: Any, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, server, "chat", key=server.key)
+    browser.execute_script("document.querySelector('#question').value = 'x'.repeat(5000)")
+    browser.find_element(By.ID, "chat-send").click()
+    error = wait(browser, "document.querySelector('.msg.assistant .error')?.textContent")
+    assert "5000 characters" in error
+    assert only_refused_requests_logged(browser)
 
 
 @pytest.mark.parametrize("tab", ["search", "chat", "ingest", "library", "status"])

@@ -87,6 +87,7 @@ async function upload(files) {
   if (!files.length) return setStatus(status, 'No files to send.', true);
   const groups = batches(files);
   const problems = [];
+  const refused = [];
   let sent = 0;
   for (const [n, group] of groups.entries()) {
     setStatus(status, `Sending ${files.length} files (request ${n + 1} of ${groups.length})…`);
@@ -95,15 +96,18 @@ async function upload(files) {
     try {
       const accepted = await (await call('/v1/ingest', { method: 'POST', body: form })).json();
       rejectedByJob.set(accepted.job_id, accepted.rejected);
+      refused.push(...accepted.rejected);
       sent += accepted.accepted;
     } catch (err) {
-      const rejected = err.body?.rejected;
-      problems.push(rejected ? `${rejected.length} refused: ${err.message}` : err.message);
+      if (err.body?.rejected) refused.push(...err.body.rejected);
+      else problems.push(err.message);
     }
   }
   const size = formatBytes(files.reduce((total, file) => total + file.size, 0));
-  setStatus(status, `${sent} of ${files.length} files (${size}) queued.` +
-    (problems.length ? ` ${problems.join(' ')}` : ''), problems.length > 0);
+  const summary = `${sent} of ${files.length} files (${size}) queued` +
+    (refused.length ? `, ${refused.length} refused.` : '.');
+  setStatus(status, [summary, ...problems].join(' '), problems.length > 0 || sent === 0);
+  clear($('#ingest-refused'), refused.map((r) => h('li', {}, `${r.source || `item ${r.index}`}: ${r.reason}`)));
   refreshJobs();
 }
 
@@ -116,6 +120,7 @@ async function ingestPaths() {
     const accepted = await (await call('/v1/ingest', { method: 'POST', json: { paths } })).json();
     rejectedByJob.set(accepted.job_id, accepted.rejected || []);
     setStatus(status, `Job ${accepted.job_id} queued.`);
+    clear($('#ingest-refused'));
   } catch (err) {
     setStatus(status, `The server refused the paths: ${err.message}`, true);
   }
