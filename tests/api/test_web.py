@@ -109,3 +109,15 @@ def test_info_names_the_models_and_search_options(client: TestClient) -> None:
     assert {"image", "text"} <= set(info["search"]["weights"])
     assert info["search"]["fusion_modes"] == ["rrf", "dbsf", "weighted"]
     assert info["max_upload_bytes"] > 0
+
+
+def test_every_file_of_the_page_is_package_data() -> None:
+    """A wheel install serves the page and the docs: pyproject's globs cover every file."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["api"]
+    packaged = {path for pattern in globs for path in (root / "api").glob(pattern)}
+    files = {path for path in (root / "api/ui").rglob("*") if path.is_file()}
+    assert sorted(map(str, files - packaged)) == []
