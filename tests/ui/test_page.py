@@ -202,20 +202,21 @@ def test_chat_asks_with_a_dropped_picture(browser: Any, server: Server) -> None:
 def test_an_upload_through_the_page_is_ingested_and_then_found(
     browser: Any, server: Server, tmp_path: Path
 ) -> None:
+    """A picture and its same-stem .txt caption become one item, found by the caption's words."""
     from selenium.webdriver.common.by import By
 
-    upload = tmp_path / "orange-disc.png"
+    upload, caption = tmp_path / "orange-disc.png", tmp_path / "orange-disc.txt"
     upload.write_bytes(picture((250, 130, 10), shape="disc"))
+    caption.write_text("an orange disc drawn on white paper")
     open_page(browser, server, "ingest", key=server.key)
-    browser.find_element(By.ID, "ingest-files").send_keys(str(upload))
-    wait(browser, "document.querySelector('#ingest-status').textContent.startsWith('1 of 1 files')")
+    browser.find_element(By.ID, "ingest-files").send_keys(f"{upload}\n{caption}")
+    wait(browser, "document.querySelector('#ingest-status').textContent.startsWith('1 of 1 items')")
     wait(browser, NEWEST_JOB_DONE_WITH, "1 of 1 seen")
     open_page(browser, server, "search", key=server.key)
-    data = base64.b64encode(upload.read_bytes()).decode()
-    browser.execute_script(DROP, "#search-picker", data, "query.png")
-    wait(browser, "!document.querySelector('#search-picker .preview').hidden")
-    search_with(browser, "", weights={"image": 1, "text": 0})
-    assert "orange-disc.png" in first_result(browser)["title"]
+    search_with(browser, caption.read_text(), weights={"image": 0, "text": 1})
+    first = first_result(browser)
+    assert "orange-disc.png" in first["title"]
+    assert first["width"] > 0
 
 
 def test_status_shows_readiness_and_the_models(browser: Any, server: Server, shots: Path) -> None:
@@ -242,7 +243,7 @@ def test_ingest_lists_each_refused_file_with_its_reason(
     browser.find_element(By.ID, "ingest-files").send_keys(f"{good}\n{bad}")
     refused = wait(browser, "document.querySelector('#ingest-refused li')?.textContent")
     assert refused.startswith("notes.txt: not a supported image")
-    assert "1 of 2 files" in browser.find_element(By.ID, "ingest-status").text
+    assert "1 of 2 items" in browser.find_element(By.ID, "ingest-status").text
     wait(browser, NEWEST_JOB_DONE_WITH, "notes.txt")
     browser.save_screenshot(str(shots / "ingest.png"))
 

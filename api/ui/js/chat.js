@@ -6,6 +6,7 @@ import { openDetail, thumbnail, scoreScales } from './hits.js';
 import { picturePicker } from './images.js';
 
 const HISTORY = 'mmrag.chat';
+const MAX_TURNS = 20; // earlier turns sent with a question (the API takes up to 100)
 let picker;
 let busy = false;
 
@@ -99,7 +100,10 @@ async function ask() {
   const picture = picker.get();
   const log = $('#chat-log');
   if (!question && !picture) return;
-  const history = messages.filter((m) => !m.error && m.content).map(({ role, content }) => ({ role, content }));
+  const history = messages
+    .filter((m) => !m.error && m.content)
+    .slice(-MAX_TURNS)
+    .map(({ role, content }) => ({ role, content }));
   const user = { role: 'user', content: question, picture };
   messages.push(user);
   log.append(render(user));

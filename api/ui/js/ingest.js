@@ -61,20 +61,40 @@ async function walk(entry, files) {
   }
 }
 
-/** Split files into requests under the server's body cap and item count. */
-function batches(files) {
+const pathOf = (file) => file.webkitRelativePath || file.name;
+const stemOf = (path) => path.replace(/\.[^./]+$/, '');
+
+/**
+ * Items of the chosen files: each picture with the text of a same-stem `.txt` beside it (its
+ * caption, as `mmrag ingest` reads folders); every other file is sent as it is.
+ */
+async function itemsOf(files) {
+  const pictures = new Set(files.filter((f) => f.type.startsWith('image/')).map((f) => stemOf(pathOf(f))));
+  const captions = new Map();
+  for (const file of files) {
+    const path = pathOf(file);
+    if (path.endsWith('.txt') && pictures.has(stemOf(path))) captions.set(stemOf(path), await file.text());
+  }
+  return files
+    .filter((file) => !(pathOf(file).endsWith('.txt') && captions.has(stemOf(pathOf(file)))))
+    .map((file) => ({ file, text: captions.get(stemOf(pathOf(file))) || '' }));
+}
+
+/** Split items into requests under the server's body cap and item count. */
+function batches(items) {
   const cap = Math.max(1024, (info?.max_upload_bytes || 20 * 1024 * 1024) - 64 * 1024);
   const out = [];
   let current = [];
   let size = 0;
-  for (const file of files) {
-    if (current.length && (size + file.size > cap || current.length >= MAX_ITEMS)) {
+  for (const item of items) {
+    const bytes = item.file.size + item.text.length * 3 + 512;
+    if (current.length && (size + bytes > cap || current.length >= MAX_ITEMS)) {
       out.push(current);
       current = [];
       size = 0;
     }
-    current.push(file);
-    size += file.size + 512;
+    current.push(item);
+    size += bytes;
   }
   if (current.length) out.push(current);
   return out;
@@ -85,14 +105,18 @@ async function upload(files) {
   if (needsKey()) return setStatus(status, 'Enter an API key to ingest.', true);
   files = files.filter((file) => file.size > 0 || file.name);
   if (!files.length) return setStatus(status, 'No files to send.', true);
-  const groups = batches(files);
+  const items = await itemsOf(files);
+  const groups = batches(items);
   const problems = [];
   const refused = [];
   let sent = 0;
   for (const [n, group] of groups.entries()) {
-    setStatus(status, `Sending ${files.length} files (request ${n + 1} of ${groups.length})…`);
+    setStatus(status, `Sending ${items.length} items (request ${n + 1} of ${groups.length})…`);
     const form = new FormData();
-    for (const file of group) form.append('files', file, file.webkitRelativePath || file.name);
+    for (const { file, text } of group) {
+      form.append('files', file, pathOf(file));
+      form.append('texts', text);
+    }
     try {
       const accepted = await (await call('/v1/ingest', { method: 'POST', body: form })).json();
       rejectedByJob.set(accepted.job_id, accepted.rejected);
@@ -104,7 +128,7 @@ async function upload(files) {
     }
   }
   const size = formatBytes(files.reduce((total, file) => total + file.size, 0));
-  const summary = `${sent} of ${files.length} files (${size}) queued` +
+  const summary = `${sent} of ${items.length} items (${size}) queued` +
     (refused.length ? `, ${refused.length} refused.` : '.');
   setStatus(status, [summary, ...problems].join(' '), problems.length > 0 || sent === 0);
   clear($('#ingest-refused'), refused.map((r) => h('li', {}, `${r.source || `item ${r.index}`}: ${r.reason}`)));
