@@ -163,6 +163,36 @@ def test_opening_a_hit_shows_the_picture_large_with_its_text(browser: Any, serve
     assert "colour" in body
 
 
+def test_a_document_hit_opens_on_its_page_with_a_link_to_the_original(
+    browser: Any, server: Server
+) -> None:
+    open_page(browser, server, "search", key=server.key)
+    hit = {
+        "id": "00000000-0000-0000-0000-000000000001",
+        "text": "Quarterly figures",
+        "metadata": {},
+        "kind": "page",
+        "document": {"id": "doc-1", "title": "Report 2026", "source": "r.pdf", "pages": 12},
+        "page": 3,
+        "scores": {"image": 0.5, "text": 0.25, "passage": 0.75, "lexical": 7.5, "fused": 0.1},
+    }
+    browser.execute_async_script(
+        """const [hit, done] = arguments;
+        import('/ui/js/hits.js').then((m) => m.openDetail(hit)).then(done);""",
+        hit,
+    )
+    detail = browser.execute_script(
+        """const body = document.querySelector('#detail-body');
+        return {title: document.querySelector('#detail-title').textContent,
+                text: body.textContent, link: body.querySelector('a').getAttribute('href'),
+                signals: [...body.querySelectorAll('.score')].map((s) => s.dataset.signal)};"""
+    )
+    assert detail["title"] == "Report 2026, page 3"
+    assert "3 of 12" in detail["text"]
+    assert detail["link"] == "/v1/documents/doc-1/file#page=3"
+    assert detail["signals"] == ["image", "text", "passage", "lexical", "fused"]
+
+
 def test_chat_streams_an_answer_with_cited_thumbnails(
     browser: Any, server: Server, shots: Path
 ) -> None:

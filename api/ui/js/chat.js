@@ -120,7 +120,9 @@ async function ask() {
     const body = { question: question || null, image: picture, history, stream: true };
     const response = await call('/v1/chat', { method: 'POST', json: body });
     for await (const { event, data } of sseEvents(response)) {
-      if (event === 'token') {
+      if (event === 'retrieval' && !reply.content) {
+        $('.answer', li).textContent = `Reading ${data.hits.length} items…`;
+      } else if (event === 'token') {
         reply.content += data.text;
         li.dataset.tokens = String(Number(li.dataset.tokens || 0) + 1);
         $('.answer', li).textContent = reply.content;

@@ -19,6 +19,12 @@ export function initIngest(serverInfo) {
       zone.classList.add('over');
     });
     zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+    zone.addEventListener('keydown', (event) => {
+      if (event.target === zone && (event.key === 'Enter' || event.key === ' ')) {
+        event.preventDefault();
+        $('#ingest-files').click();
+      }
+    });
     zone.addEventListener('drop', async (event) => {
       event.preventDefault();
       zone.classList.remove('over');
