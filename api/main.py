@@ -23,6 +23,7 @@ from api.routes import (
     health,
     ingest,
     items,
+    library,
     moderate,
     ollama_compat,
     openai_compat,
@@ -30,6 +31,7 @@ from api.routes import (
 )
 from api.schemas.common import ERROR_RESPONSES
 from api.version import VERSION
+from api.web import install_web
 from rag.config import Settings, load_settings
 from rag.services import Services
 
@@ -43,6 +45,7 @@ ROUTERS: list[APIRouter] = [
     ingest.router,
     items.router,
     documents.router,
+    library.router,
     openai_compat.router,
     ollama_compat.router,
     classify.router,
@@ -67,6 +70,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Self-hosted multimodal RAG: search images and text, ask grounded questions.",
         lifespan=build_lifespan(owns_services),
         responses=ERROR_RESPONSES,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.state.keyring = KeyRing.for_settings(services.settings)
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(router)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Authorized])
+    install_web(app)
     return app
 
 

@@ -17,6 +17,8 @@ from rag.config import Settings
 KEY = "s3cret-key"
 PUBLIC = {"/health", "/ready", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 """Liveness, readiness and the API's own documentation."""
+PUBLIC |= {"/", "/favicon.ico", "/ui/config.json"}
+"""The web page's files (they hold no data; the page sends the key on each call)."""
 
 
 def _routes() -> list[tuple[str, str]]:
