@@ -20,8 +20,9 @@ from api.schemas.ingest import (
     JobOut,
     RejectedOut,
 )
+from api.server_paths import paths_spec, wants_paths
 from api.uploads import uploads_from_form, uploads_from_json
-from ingest.jobs import JobQueue
+from ingest.queue import Jobs
 from ingest.specs import JobSpec, JobStatus
 from ingest.uploads import StagedUploads, Upload, stage_uploads
 from rag.errors import InvalidInputError
@@ -40,9 +41,10 @@ MULTIPART_DOC = {
 }
 JSON_DOC = {
     "type": "object",
-    "required": ["items"],
     "properties": {
         "items": {"type": "array", "items": IngestItemIn.model_json_schema()},
+        "paths": {"type": "array", "items": {"type": "string"}, "description": "Server paths."},
+        "prune": {"type": "boolean"},
         "policy": {"type": "string", "enum": ["skip", "overwrite"]},
     },
 }
@@ -68,8 +70,17 @@ async def ingest(request: Request, services: ServicesDep, queue: QueueDep) -> JS
 
     Multipart: item ``i`` is ``files[i]`` (an image), ``texts[i]``, ``ids[i]`` and
     ``metadata[i]`` (a JSON object), each optional. JSON: ``{"items": [{"image": base64,
-    "text", "id", "metadata"}]}``. 400 when every item was refused.
+    "text", "id", "metadata"}]}``. 400 when every item was refused. Server folders, manifests
+    and documents: ``{"paths": ["/srv/photos"], "prune": false}``, only under
+    ``MMRAG_INGEST__ROOTS`` (400 otherwise).
     """
+    if _is_json(request) and wants_paths(body := await request.body()):
+        spec = paths_spec(body, services.settings)
+        job_id = await run_in_threadpool(queue.submit, spec)
+        accepted = IngestAcceptedOut(
+            job_id=job_id, status_url=f"/v1/ingest/{job_id}", accepted=len(spec.paths), rejected=[]
+        )
+        return JSONResponse(accepted.model_dump(), status_code=202)
     uploads, policy = await _read(request)
     staged = await run_in_threadpool(stage_uploads, uploads, services.settings)
     rejected = [
@@ -87,6 +98,12 @@ async def ingest(request: Request, services: ServicesDep, queue: QueueDep) -> JS
     return JSONResponse(body.model_dump(), status_code=202)
 
 
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == (
+        "application/json"
+    )
+
+
 async def _read(request: Request) -> tuple[list[Upload], str | None]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
@@ -99,7 +116,7 @@ async def _read(request: Request) -> tuple[list[Upload], str | None]:
     )
 
 
-def _submit(queue: JobQueue, staged: StagedUploads, policy: str | None) -> str:
+def _submit(queue: Jobs, staged: StagedUploads, policy: str | None) -> str:
     return queue.submit(JobSpec.for_uploads(staged.items, policy=policy))  # type: ignore[arg-type]
 
 
