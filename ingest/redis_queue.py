@@ -32,7 +32,7 @@ import redis
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 from dramatiq.middleware import Retries
 
-from ingest.jobs import every_item_failed
+from ingest.jobs import every_item_failed, owner_id
 from ingest.report import IngestReport
 from ingest.specs import JobSpec, JobState, JobStatus, Progress
 from ingest.tasks import Task, failed_task_report, plan_tasks, run_task, sum_reports
@@ -167,6 +167,19 @@ class RedisJobs:
     def cancelled(self, job_id: str) -> bool:
         return self.redis.hget(self._job(job_id), "cancel") == "1"
 
+    def running(self, job_id: str, index: int, owner: str) -> None:
+        """Record which worker runs a task (the last one to start it)."""
+        self.redis.hset(self._job(job_id, "running"), str(index), owner)
+
+    def runners(self, job_id: str) -> dict[int, str]:
+        """Which worker last started each task (``owner_id`` strings)."""
+        return {int(k): v for k, v in self.redis.hgetall(self._job(job_id, "running")).items()}
+
+    def task_progress(self, job_id: str) -> dict[int, Progress]:
+        """Each task's latest counters."""
+        rows = self.redis.hgetall(self._job(job_id, "progress"))
+        return {int(k): Progress.model_validate_json(v) for k, v in rows.items()}
+
     def progress(self, job_id: str, index: int, report: IngestReport) -> None:
         """Record a running task's counters."""
         counters = Progress.of(report).model_dump_json()
@@ -283,7 +296,8 @@ class RedisWorker:
 
     @property
     def owner(self) -> str:
-        return self.broker.broker_id
+        """``host|pid|nonce|name`` of this worker process."""
+        return owner_id("redis-worker")
 
     def start(self) -> None:
         """Start consuming (background threads)."""
@@ -332,6 +346,7 @@ class RedisWorker:
         if task is None:
             return
         sink = _TaskProgress(self.jobs, job_id, index)
+        self.jobs.running(job_id, index, self.owner)
         store = self._store(self.jobs.spec(job_id).collection)
         try:
             report = run_task(self.services, task, store, sink, sink.should_stop).to_dict()
