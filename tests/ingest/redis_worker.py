@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import time
 
 from ingest.redis_queue import RedisWorker
 from rag.config import load_settings
@@ -19,8 +20,8 @@ from tests.ingest.shared_store import RemoteStore
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     services = Services(load_settings())
-    services.__dict__["store"] = RemoteStore(int(sys.argv[1]))
     services.embedder.warm_up()
+    services.__dict__["store"] = _connect(int(sys.argv[1]))
     worker = RedisWorker(services)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: worker.request_stop())
@@ -28,6 +29,17 @@ def main() -> None:
         worker.run_forever()
     finally:
         worker.stop()
+
+
+def _connect(port: int, timeout_s: float = 60) -> RemoteStore:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return RemoteStore(port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":
