@@ -1,18 +1,11 @@
-"""Fixtures of the ingest tests: Services on the tiny CLIP, both store engines, a real
-``redis-server`` on a loopback port (Debian's package; CI installs it in ``.ci/run``)."""
+"""Fixtures of the ingest tests: Services on the tiny CLIP, both store engines."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from rag.config import Settings, StoreSettings
 from rag.embedding.base import Embedder
@@ -51,37 +44,3 @@ def folder(tmp_path: Path) -> Path:
     path = tmp_path / "photos"
     path.mkdir()
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty Redis (no persistence) for one test."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install redis-server (see .ci/run)")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    server = subprocess.Popen([*args, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(10)

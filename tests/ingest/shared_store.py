@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,15 @@ AUTHKEY = b"mmrag-tests"
 COLLECTION = "mmrag"
 
 
-class StoreManager(BaseManager):
+class _ServerManager(BaseManager):
     pass
+
+
+class _ClientManager(BaseManager):
+    pass
+
+
+_ClientManager.register("store")
 
 
 class _Serialized:
@@ -43,8 +52,7 @@ class RemoteStore:
     collection = COLLECTION
 
     def __init__(self, port: int) -> None:
-        StoreManager.register("store")
-        manager = StoreManager(address=("127.0.0.1", port), authkey=AUTHKEY)
+        manager = _ClientManager(address=("127.0.0.1", port), authkey=AUTHKEY)
         manager.connect()
         self._remote = manager.store()  # type: ignore[attr-defined]
 
@@ -59,16 +67,35 @@ class RemoteStore:
 
 def serve(data_dir: Path, port: int, dim: int) -> None:
     """Open the Edge store under ``data_dir`` and serve it until killed."""
+    _server(data_dir, port, dim)[0].serve_forever()
+
+
+@contextmanager
+def served_in_thread(data_dir: Path, dim: int) -> Iterator[int]:
+    """Serve the store from a thread of this process; yields its port."""
+    server, store = _server(data_dir, 0, dim)
+    threading.Thread(target=_quietly, args=(server.serve_forever,), daemon=True).start()
+    try:
+        yield server.address[1]
+    finally:
+        server.stop_event.set()
+        store.close()
+
+
+def _quietly(serve: Any) -> None:
+    with suppress(SystemExit):  # how a manager's server ends
+        serve()
+
+
+def _server(data_dir: Path, port: int, dim: int) -> tuple[Any, Any]:
     from rag.config import StoreSettings
     from rag.store import open_store
 
     store = open_store(StoreSettings(collection=COLLECTION), data_dir)
     store.ensure_collection(dim)
     served = _Serialized(store)
-    StoreManager.register("store", callable=lambda: served)
-    server = StoreManager(address=("127.0.0.1", port), authkey=AUTHKEY).get_server()
-    print("serving", flush=True)
-    server.serve_forever()
+    _ServerManager.register("store", callable=lambda: served)
+    return _ServerManager(address=("127.0.0.1", port), authkey=AUTHKEY).get_server(), store
 
 
 if __name__ == "__main__":

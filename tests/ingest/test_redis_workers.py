@@ -20,7 +20,7 @@ import pytest
 from ingest.redis_queue import RedisJobs
 from ingest.specs import JobSpec, JobState
 from rag.config import QueueSettings
-from tests.ingest.conftest import free_port
+from tests.conftest import free_port
 from tests.ingest.draw import captioned_folder
 from tests.ingest.shared_store import RemoteStore
 
