@@ -34,7 +34,13 @@ def paths_spec(body: bytes, settings: Settings) -> JobSpec:
         raise RequestValidationError(errors) from None
     roots = [root.resolve() for root in settings.ingest.roots]
     paths = [str(inside_roots(path, roots)) for path in request.paths]
-    return JobSpec(kind="paths", paths=paths, policy=request.policy, prune=request.prune)
+    return JobSpec(
+        kind="paths",
+        paths=paths,
+        collection=request.collection,
+        policy=request.policy,
+        prune=request.prune,
+    )
 
 
 def inside_roots(path: str, roots: list[Path]) -> Path:

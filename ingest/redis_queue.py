@@ -37,7 +37,7 @@ from ingest.report import IngestReport
 from ingest.specs import JobSpec, JobState, JobStatus, Progress
 from ingest.tasks import Task, failed_task_report, plan_tasks, run_task, sum_reports
 from rag.config import QueueSettings
-from rag.errors import ConfigError, MmragError, NotFoundError
+from rag.errors import ConfigError, InvalidInputError, MmragError, NotFoundError
 from rag.services import Services
 from rag.store.base import VectorStore
 
@@ -86,6 +86,11 @@ class RedisJobs:
 
     def submit(self, spec: JobSpec) -> str:
         """Record the job and queue its planning; returns the job's id."""
+        if spec.prune:
+            raise InvalidInputError(
+                "prune is not available on the Redis queue (a task sees part of a folder); "
+                "run the pruning ingest on one machine (MMRAG_QUEUE__URL empty)"
+            )
         job_id = uuid.uuid4().hex
         fields = {"spec": spec.model_dump_json(), "state": JobState.QUEUED.value}
         with self._calls():

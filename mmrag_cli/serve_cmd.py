@@ -29,14 +29,16 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from mmrag_cli.remote import announce
 
     settings = common.settings_from_cli(**{"api.host": host, "api.port": port})
     with common.cli_errors():
         app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
-    )
+    with announce(settings):  # `mmrag ingest` on this data folder sends its jobs here
+        uvicorn.run(
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=30,
+        )

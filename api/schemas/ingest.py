@@ -36,6 +36,7 @@ class IngestPathsIn(BaseModel):
     server, under ``MMRAG_INGEST__ROOTS``."""
 
     paths: list[str] = Field(min_length=1, max_length=100)
+    collection: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     policy: Literal["skip", "overwrite"] | None = None
     prune: bool = False
     """Delete points of these folders or manifests whose source is gone."""

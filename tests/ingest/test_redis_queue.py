@@ -12,7 +12,7 @@ import pytest
 from ingest.redis_queue import RedisJobs, RedisWorker
 from ingest.specs import JobSpec, JobState, JobStatus
 from rag.config import QueueSettings
-from rag.errors import ConfigError, NotFoundError
+from rag.errors import ConfigError, InvalidInputError, NotFoundError
 from rag.services import Services
 from tests.ingest.checks import check_invariants
 from tests.ingest.draw import captioned_folder
@@ -89,9 +89,11 @@ def test_a_job_whose_every_item_failed_ends_failed(
     assert "does not exist" in (wait_ended(jobs, missing).error or "")
 
 
-def test_unknown_jobs_and_bad_urls(jobs: RedisJobs) -> None:
+def test_unknown_jobs_prune_and_bad_urls(jobs: RedisJobs) -> None:
     with pytest.raises(NotFoundError):
         jobs.get("nope")
+    with pytest.raises(InvalidInputError, match="prune"):
+        jobs.submit(JobSpec(paths=["/x"], prune=True))
     with pytest.raises(ConfigError, match="MMRAG_QUEUE__URL"):
         RedisJobs(QueueSettings(url="http://localhost:6379"))
     with pytest.raises(ConfigError, match="cannot reach"):
