@@ -28,8 +28,8 @@ CHUNK = 64 * 1024
 
 def allowed_roots(settings: Settings, payload: dict[str, Any]) -> list[Path]:
     """Folders a point's files may lie under: its ingest root (a manifest's folder), the
-    upload folder and the data folder."""
-    roots = [Path(settings.data_dir)]
+    data folder and the shared files folder (uploads, page renders, figure crops)."""
+    roots = [Path(settings.data_dir), Path(settings.files_dir)]
     source_root = payload.get(keys.SOURCE_ROOT)
     if isinstance(source_root, str) and os.path.isabs(source_root):
         root = Path(source_root)

@@ -2,7 +2,9 @@
 
 Use it with a Qdrant server (``MMRAG_STORE__URL=http://…``) and a data folder shared with the
 API; an embedded Qdrant Edge shard can be open in one process only (the API's own worker then
-runs the jobs). SIGINT/SIGTERM stop it after the current batch; the job is requeued.
+runs the jobs). With ``MMRAG_QUEUE__URL=redis://…`` it takes tasks from Redis, on any machine.
+SIGINT/SIGTERM stop it after the current batch (SQLite: the job is requeued; Redis: the task
+finishes first).
 ``python -m ingest --check`` only checks the settings and the job queue (a health check).
 """
 
@@ -12,8 +14,7 @@ import logging
 import signal
 import sys
 
-from ingest.jobs import JobQueue
-from ingest.worker import IngestWorker
+from ingest.queue import make_worker, open_jobs
 from rag.config import load_settings
 from rag.errors import MmragError
 from rag.services import Services
@@ -26,14 +27,14 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if "--check" in sys.argv[1:]:
-        JobQueue.for_settings(settings).jobs(limit=1)
+        open_jobs(settings).jobs(limit=1)
         print("ok")
         return 0
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     services = Services(settings)
-    worker = IngestWorker(services, JobQueue.for_settings(settings))
+    worker = make_worker(services)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: worker.request_stop())
     try:

@@ -1,12 +1,12 @@
 """Delete staged upload files nothing needs any more (failed or cancelled jobs, deleted items).
 
-Uploads are content-addressed (``<data_dir>/uploads/<sha256>.<ext>``), so one file may serve
+Uploads are content-addressed (``<files_dir>/uploads/<sha256>.<ext>``), so one file may serve
 several items or jobs: a file is deleted only when no point of the store names it and no queued
 or running job will read it.
 
 Example::
 
-    discard_uploads(paths_of(job.spec), services.store, settings.data_dir, pending_paths(queue))
+    discard_uploads(paths_of(job.spec), services.store, settings.files_dir, pending_paths(queue))
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ingest.jobs import JobQueue
+from ingest.queue import Jobs
 from ingest.specs import JobSpec, JobState
 from ingest.uploads import uploads_dir
 from rag import payload as keys
@@ -30,7 +30,7 @@ def paths_of(spec: JobSpec) -> list[str]:
     return [item.image_path for item in spec.items if item.image_path]
 
 
-def pending_paths(queue: JobQueue, skip_job: str | None = None) -> set[str]:
+def pending_paths(queue: Jobs, skip_job: str | None = None) -> set[str]:
     """Staged files that queued or running jobs (other than ``skip_job``) will still read."""
     found: set[str] = set()
     for state in (JobState.QUEUED, JobState.RUNNING):
@@ -41,11 +41,11 @@ def pending_paths(queue: JobQueue, skip_job: str | None = None) -> set[str]:
 
 
 def discard_uploads(
-    paths: Iterable[str], store: VectorStore, data_dir: Path, keep: set[str] = frozenset()
+    paths: Iterable[str], store: VectorStore, files_dir: Path, keep: set[str] = frozenset()
 ) -> int:
     """Delete each of ``paths`` that lies in the upload folder, is not in ``keep`` and that no
     point of ``store`` names. Returns how many files went."""
-    folder = os.path.realpath(uploads_dir(data_dir))
+    folder = os.path.realpath(uploads_dir(files_dir))
     removed = 0
     for path in dict.fromkeys(paths):
         if path in keep or os.path.dirname(os.path.realpath(path)) != folder:

@@ -138,51 +138,73 @@ class JobQueue:
             db.execute("COMMIT")
         return None if row is None else self.get(row["id"])
 
-    def heartbeat(self, job_id: str, progress: Progress | None = None) -> bool:
-        """Record that the job is alive (and its progress); returns whether it was cancelled."""
-        with self._db() as db:
-            if progress is None:
-                db.execute("UPDATE jobs SET heartbeat_at = ? WHERE id = ?", (time.time(), job_id))
-            else:
-                db.execute(
-                    "UPDATE jobs SET heartbeat_at = ?, progress = ? WHERE id = ?",
-                    (time.time(), progress.model_dump_json(), job_id),
-                )
-            row = db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return bool(row and row["cancel_requested"])
-
-    def finish(self, job_id: str, report: dict[str, Any], state: JobState = JobState.DONE) -> None:
-        """End a running job with its report (``done``, or ``cancelled`` when it was stopped)."""
-        progress = _progress_of(report)
-        self._end(job_id, state, report=json.dumps(report), progress=progress.model_dump_json())
-
-    def fail(self, job_id: str, error: str) -> None:
-        """End a running job as ``failed`` with the reason."""
-        self._end(job_id, JobState.FAILED, error=error)
-
-    def release(self, job_id: str) -> None:
-        """Put a running job back in the queue (its worker is shutting down)."""
+    def heartbeat(self, job_id: str, owner: str, progress: Progress | None = None) -> bool:
+        """Record that ``owner`` still runs the job (and its progress); returns whether it should
+        stop: a cancel was asked, or the job is no longer ``owner``'s (recovered elsewhere)."""
+        sets, args = ("heartbeat_at = ?", [time.time()])
+        if progress is not None:
+            sets, args = (sets + ", progress = ?", [*args, progress.model_dump_json()])
         with self._db() as db:
             db.execute(
-                "UPDATE jobs SET state = ?, owner = NULL WHERE id = ? AND state = ?",
-                (JobState.QUEUED.value, job_id, JobState.RUNNING.value),
+                f"UPDATE jobs SET {sets} WHERE id = ? AND owner = ? AND state = ?",
+                (*args, job_id, owner, JobState.RUNNING.value),
             )
+            row = db.execute(
+                "SELECT cancel_requested, owner, state FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        if row is None or row["owner"] != owner or row["state"] != JobState.RUNNING.value:
+            return True
+        return bool(row["cancel_requested"])
+
+    def finish(
+        self,
+        job_id: str,
+        owner: str,
+        report: dict[str, Any],
+        state: JobState = JobState.DONE,
+    ) -> bool:
+        """End ``owner``'s running job with its report (``done``, ``cancelled`` when it was
+        stopped, ``failed`` when every item failed); ``False`` when the job is not ``owner``'s."""
+        columns = {"report": json.dumps(report), "progress": _progress_of(report).model_dump_json()}
+        if state == JobState.FAILED:
+            columns["error"] = every_item_failed(report)
+        return self._end(job_id, owner, state, **columns)
+
+    def fail(self, job_id: str, owner: str, error: str) -> bool:
+        """End ``owner``'s running job as ``failed`` with the reason (``False``: not its job)."""
+        return self._end(job_id, owner, JobState.FAILED, error=error)
+
+    def release(self, job_id: str, owner: str) -> bool:
+        """Put ``owner``'s running job back in the queue (its worker is shutting down)."""
+        with self._db() as db:
+            changed = db.execute(
+                "UPDATE jobs SET state = ?, owner = NULL WHERE id = ? AND state = ? AND owner = ?",
+                (JobState.QUEUED.value, job_id, JobState.RUNNING.value, owner),
+            ).rowcount
+        return changed == 1
 
     def recover(self, stale_after_s: float = 60.0) -> list[str]:
         """Requeue running jobs whose worker is gone: a dead process on this host, or no
-        heartbeat for ``stale_after_s``. Jobs that already used :data:`MAX_ATTEMPTS` fail."""
+        heartbeat for ``stale_after_s``. Jobs that already used :data:`MAX_ATTEMPTS` fail.
+
+        Each job is taken from the owner seen at the check only (a job claimed again meanwhile
+        is left to its new worker)."""
         with self._db() as db:
             rows = db.execute(
                 "SELECT id, owner, heartbeat_at, attempts FROM jobs WHERE state = ?",
                 (JobState.RUNNING.value,),
             ).fetchall()
         orphans = [r for r in rows if _orphaned(r["owner"], r["heartbeat_at"], stale_after_s)]
+        recovered = []
         for row in orphans:
             if row["attempts"] >= MAX_ATTEMPTS:
-                self.fail(row["id"], f"its worker died {row['attempts']} times while running it")
+                reason = f"its worker died {row['attempts']} times while running it"
+                taken = self.fail(row["id"], row["owner"], reason)
             else:
-                self.release(row["id"])
-        return [row["id"] for row in orphans]
+                taken = self.release(row["id"], row["owner"])
+            if taken:
+                recovered.append(row["id"])
+        return recovered
 
     def wait_for_work(self, timeout_s: float) -> None:
         """Sleep until a job is submitted in this process, or ``timeout_s`` passes."""
@@ -196,13 +218,15 @@ class JobQueue:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _end(self, job_id: str, state: JobState, **columns: str) -> None:
+    def _end(self, job_id: str, owner: str, state: JobState, **columns: str) -> bool:
         assignments = ", ".join(f"{name} = ?" for name in columns)
         with self._db() as db:
-            db.execute(
-                f"UPDATE jobs SET state = ?, finished_at = ?, {assignments} WHERE id = ?",
-                (state.value, _now(), *columns.values(), job_id),
-            )
+            changed = db.execute(
+                f"UPDATE jobs SET state = ?, finished_at = ?, {assignments}"
+                " WHERE id = ? AND state = ? AND owner = ?",
+                (state.value, _now(), *columns.values(), job_id, JobState.RUNNING.value, owner),
+            ).rowcount
+        return changed == 1
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -253,6 +277,13 @@ def _status(row: sqlite3.Row) -> JobStatus:
         attempts=row["attempts"],
         cancel_requested=bool(row["cancel_requested"]),
     )
+
+
+def every_item_failed(report: dict[str, Any]) -> str:
+    """The error of a job whose items all failed."""
+    failures = report.get("failures") or [{}]
+    first = failures[0].get("reason", "")
+    return f"every item failed ({report.get('failed', 0)}); the first: {first}"
 
 
 def _progress_of(report: dict[str, Any]) -> Progress:

@@ -48,7 +48,7 @@ def run_job(
         settings,
         progress,
         should_stop,
-        pictures=PictureStore(pictures_dir(services.settings.data_dir)),
+        pictures=PictureStore(pictures_dir(services.settings.files_dir)),
         passage_encoder=_passage_encoder(services),
     )
     for source in sources:

@@ -100,3 +100,5 @@ class JobStatus(BaseModel):
     error: str | None = None
     attempts: int = 0
     cancel_requested: bool = False
+    tasks: int | None = None
+    """How many tasks the job was split into (Redis queue, once planned)."""

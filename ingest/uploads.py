@@ -1,5 +1,5 @@
 """Uploads from the API: check each image (or document) now, save it under
-``<data_dir>/uploads``, queue the rest. A file whose name ends in a document extension (``.pdf``,
+``<files_dir>/uploads``, queue the rest. A file whose name ends in a document extension (``.pdf``,
 ``.docx``, ``.pptx``, ``.html``, ``.md``) is a document: it expands into pages, figures and
 passages when the job runs.
 
@@ -53,13 +53,14 @@ class StagedUploads:
     rejected: list[ItemError] = field(default_factory=list)
 
 
-def uploads_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / UPLOADS_DIR
+def uploads_dir(files_dir: Path) -> Path:
+    """The uploads folder under ``Settings.files_dir`` (the shared folder, or the data folder)."""
+    return Path(files_dir) / UPLOADS_DIR
 
 
 def stage_uploads(uploads: Sequence[Upload], settings: Settings) -> StagedUploads:
-    """Validate every upload; save good images as ``<data_dir>/uploads/<sha256>.<ext>``."""
-    folder = uploads_dir(settings.data_dir)
+    """Validate every upload; save good images as ``<files_dir>/uploads/<sha256>.<ext>``."""
+    folder = uploads_dir(settings.files_dir)
     folder.mkdir(parents=True, exist_ok=True)
     staged = StagedUploads()
     for index, upload in enumerate(uploads):

@@ -72,7 +72,7 @@ class IngestWorker:
         if job is None:
             return None
         log.info("ingest job %s started (%s)", job.id, job.spec.kind)
-        with _Heartbeat(self.queue, job.id, self.heartbeat_s):
+        with _Heartbeat(self.queue, job.id, self.owner, self.heartbeat_s):
             self._run(job)
         log.info("ingest job %s ended: %s", job.id, self.queue.get(job.id).state.value)
         return job.id
@@ -92,7 +92,7 @@ class IngestWorker:
         self._stores.clear()
 
     def _run(self, job: JobStatus) -> None:
-        sink = _JobProgress(self.queue, job.id)
+        sink = _JobProgress(self.queue, job.id, self.owner)
         try:
             report = run_job(
                 self.services,
@@ -102,11 +102,12 @@ class IngestWorker:
                 store=self._store(job.spec.collection),
             )
         except MmragError as exc:
-            self.queue.fail(job.id, str(exc))
+            self.queue.fail(job.id, self.owner, str(exc))
             self._discard_uploads(job)
         except Exception as exc:
             log.exception("ingest job %s crashed", job.id)
-            self.queue.fail(job.id, f"unexpected error: {type(exc).__name__}: {exc}")
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+            self.queue.fail(job.id, self.owner, error)
             self._discard_uploads(job)
         else:
             self._end(job.id, report, sink.cancelled)
@@ -120,17 +121,17 @@ class IngestWorker:
         try:
             keep = pending_paths(self.queue, skip_job=job.id)
             store = self._store(job.spec.collection)
-            discard_uploads(paths_of(job.spec), store, self.services.settings.data_dir, keep)
+            discard_uploads(paths_of(job.spec), store, self.services.settings.files_dir, keep)
         except Exception:
             log.exception("could not clean the uploads of ingest job %s", job.id)
 
     def _end(self, job_id: str, report: IngestReport, cancelled: bool) -> None:
         if not report.stopped:
-            self.queue.finish(job_id, report.to_dict())
+            self.queue.finish(job_id, self.owner, report.to_dict(), final_state(report))
         elif cancelled:
-            self.queue.finish(job_id, report.to_dict(), JobState.CANCELLED)
+            self.queue.finish(job_id, self.owner, report.to_dict(), JobState.CANCELLED)
         else:
-            self.queue.release(job_id)
+            self.queue.release(job_id, self.owner)
 
     def _store(self, collection: str | None) -> VectorStore:
         settings = self.services.settings
@@ -145,24 +146,32 @@ class IngestWorker:
         return self._stores[collection]
 
 
+def final_state(report: IngestReport) -> JobState:
+    """``failed`` when the run saw items and every one failed, else ``done``."""
+    return JobState.FAILED if report.seen and report.failed == report.seen else JobState.DONE
+
+
 class _JobProgress:
     """Writes a job's counters after each batch and notices a cancel request."""
 
-    def __init__(self, queue: JobQueue, job_id: str) -> None:
+    def __init__(self, queue: JobQueue, job_id: str, owner: str) -> None:
         self.queue = queue
         self.job_id = job_id
+        self.owner = owner
         self.cancelled = False
 
     def update(self, report: IngestReport) -> None:
-        self.cancelled = self.queue.heartbeat(self.job_id, Progress.of(report)) or self.cancelled
+        stop = self.queue.heartbeat(self.job_id, self.owner, Progress.of(report))
+        self.cancelled = stop or self.cancelled
 
 
 class _Heartbeat:
     """Keeps a job's heartbeat fresh during long batches (a background timer)."""
 
-    def __init__(self, queue: JobQueue, job_id: str, interval_s: float) -> None:
+    def __init__(self, queue: JobQueue, job_id: str, owner: str, interval_s: float) -> None:
         self.queue = queue
         self.job_id = job_id
+        self.owner = owner
         self.interval_s = interval_s
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="mmrag-heartbeat", daemon=True)
@@ -178,6 +187,6 @@ class _Heartbeat:
     def _beat(self) -> None:
         while not self._done.wait(self.interval_s):
             try:
-                self.queue.heartbeat(self.job_id)
-            except MmragError:
-                log.warning("could not record the heartbeat of ingest job %s", self.job_id)
+                self.queue.heartbeat(self.job_id, self.owner)
+            except Exception as exc:  # a locked or broken database must not end the beat
+                log.warning("could not record the heartbeat of ingest job %s: %s", self.job_id, exc)

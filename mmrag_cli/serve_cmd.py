@@ -31,6 +31,7 @@ def serve(
 
     from api.auth import exposure_warning
     from api.main import create_app
+    from mmrag_cli.remote import announce
 
     settings = common.settings_from_cli(**{"api.host": host, "api.port": port})
     with common.cli_errors():
@@ -39,10 +40,11 @@ def serve(
     if warning:
         logging.getLogger("mmrag").warning(warning)
         typer.secho(f"WARNING: {warning}", fg="red", bold=True, err=True)
-    uvicorn.run(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
-    )
+    with announce(settings):  # `mmrag ingest` on this data folder sends its jobs here
+        uvicorn.run(
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=30,
+        )

@@ -58,6 +58,25 @@ class StoreSettings(_Group):
     api_key: str | None = None
     collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     timeout_s: float = Field(default=30.0, gt=0)
+    shards: int = Field(default=1, ge=1, le=1024)
+    """Shards of a new collection on a Qdrant server or cluster (spread over its nodes)."""
+    replication_factor: int = Field(default=1, ge=1, le=64)
+    """Copies of each shard on a Qdrant cluster (2 or more survive a node's loss)."""
+    write_consistency_factor: int = Field(default=1, ge=1, le=64)
+    """Replicas that must acknowledge a write on a Qdrant cluster (at most the replication
+    factor)."""
+
+
+class QueueSettings(_Group):
+    """Where ingest jobs wait for workers: a SQLite file (one machine) or Redis (any number)."""
+
+    url: str = ""
+    """Empty: the SQLite queue at ``<data_dir>/jobs.sqlite3`` (one machine). ``redis://host:6379/0``:
+    a Redis-backed queue (Dramatiq) that workers on any machine take tasks from."""
+    namespace: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    """Prefix of every Redis key of this deployment."""
+    heartbeat_timeout_s: float = Field(default=60.0, gt=0)
+    """A Redis worker silent this long is dead: its unfinished task goes to another worker."""
 
 
 class IngestSettings(_Group):
@@ -89,6 +108,17 @@ class IngestSettings(_Group):
     """DOCX/PPTX: largest sum of uncompressed parts."""
     max_zip_ratio: int = Field(default=100, ge=1)
     """DOCX/PPTX: highest compression ratio of a part over 1 MiB (zip bombs compress ~1000x)."""
+    task_items: int = Field(default=256, ge=1, le=100_000)
+    """A job on the Redis queue is split into tasks of at most this many items (any worker takes
+    any task)."""
+    roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    """Comma-separated server folders that ``POST /v1/ingest`` may read ``paths`` from; empty
+    refuses server paths."""
+
+    @field_validator("roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        return _split_csv(value)
 
 
 class RetrievalSettings(_Group):
@@ -255,6 +285,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     """Embedded store, model caches and job state live here."""
+    shared_dir: Path | None = None
+    """Uploads and extracted pictures live here; set it to a folder that every API replica and
+    worker mounts at the same path (a shared volume). Empty: the data folder."""
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated API keys; empty (and no keys file) turns authentication off. A plain
     ``KEY`` may do everything on every tenant; ``KEY:TENANT:ROLE`` (role ``read``, ``write`` or
@@ -265,6 +298,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     clip: ClipSettings = Field(default_factory=ClipSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)
@@ -274,6 +308,11 @@ class Settings(BaseSettings):
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
 
+    @field_validator("shared_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
@@ -282,6 +321,11 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         return self.clip.cache_dir or self.data_dir / "models"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where uploads and extracted pictures are kept (``shared_dir`` or the data folder)."""
+        return self.shared_dir or self.data_dir
 
 
 def _split_csv(value: Any) -> Any:

@@ -21,9 +21,10 @@ from api.schemas.ingest import (
     JobOut,
     RejectedOut,
 )
+from api.server_paths import paths_spec, wants_paths
 from api.uploads import uploads_from_form, uploads_from_json
 from ingest.cleanup import discard_uploads, paths_of, pending_paths
-from ingest.jobs import JobQueue
+from ingest.queue import Jobs
 from ingest.specs import JobSpec, JobState, JobStatus
 from ingest.uploads import StagedUploads, Upload, stage_uploads
 from rag.errors import InvalidInputError, NotFoundError
@@ -42,9 +43,10 @@ MULTIPART_DOC = {
 }
 JSON_DOC = {
     "type": "object",
-    "required": ["items"],
     "properties": {
         "items": {"type": "array", "items": IngestItemIn.model_json_schema()},
+        "paths": {"type": "array", "items": {"type": "string"}, "description": "Server paths."},
+        "prune": {"type": "boolean"},
         "policy": {"type": "string", "enum": ["skip", "overwrite"]},
     },
 }
@@ -72,8 +74,17 @@ async def ingest(
 
     Multipart: item ``i`` is ``files[i]`` (an image), ``texts[i]``, ``ids[i]`` and
     ``metadata[i]`` (a JSON object), each optional. JSON: ``{"items": [{"image": base64,
-    "text", "id", "metadata"}]}``. 400 when every item was refused.
+    "text", "id", "metadata"}]}``. 400 when every item was refused. Server folders, manifests
+    and documents: ``{"paths": ["/srv/photos"], "prune": false}``, only under
+    ``MMRAG_INGEST__ROOTS`` (400 otherwise).
     """
+    if _is_json(request) and wants_paths(body := await request.body()):
+        spec = paths_spec(body, services.settings)
+        job_id = await run_in_threadpool(queue.submit, spec)
+        accepted = IngestAcceptedOut(
+            job_id=job_id, status_url=f"/v1/ingest/{job_id}", accepted=len(spec.paths), rejected=[]
+        )
+        return JSONResponse(accepted.model_dump(), status_code=202)
     uploads, policy = await _read(request)
     staged = await run_in_threadpool(stage_uploads, uploads, services.settings)
     rejected = [
@@ -91,6 +102,12 @@ async def ingest(
     return JSONResponse(body.model_dump(), status_code=202)
 
 
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == (
+        "application/json"
+    )
+
+
 async def _read(request: Request) -> tuple[list[Upload], str | None]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
@@ -103,7 +120,7 @@ async def _read(request: Request) -> tuple[list[Upload], str | None]:
     )
 
 
-def _submit(queue: JobQueue, staged: StagedUploads, policy: str | None, tenant: str | None) -> str:
+def _submit(queue: Jobs, staged: StagedUploads, policy: str | None, tenant: str | None) -> str:
     spec = JobSpec.for_uploads(staged.items, policy=policy, tenant=tenant)  # type: ignore[arg-type]
     return queue.submit(spec)
 
@@ -142,11 +159,11 @@ def cancel_ingest_job(
     job = queue.cancel(job_id)
     if job.state == JobState.CANCELLED and job.spec.kind == "upload":  # queued: nobody ran it
         keep = pending_paths(queue, skip_job=job.id)
-        discard_uploads(paths_of(job.spec), services.store, services.settings.data_dir, keep)
+        discard_uploads(paths_of(job.spec), services.store, services.settings.files_dir, keep)
     return job_out(job)
 
 
-def _visible_job(queue: JobQueue, job_id: str, principal: Principal) -> JobStatus:
+def _visible_job(queue: Jobs, job_id: str, principal: Principal) -> JobStatus:
     job = queue.get(job_id)
     if not sees_job(principal, job.spec.tenant):
         raise NotFoundError(f"no ingest job {job_id}")

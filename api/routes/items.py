@@ -67,7 +67,7 @@ def delete_item(
         raise NotFoundError(f"no item with id {item_id}")
     if payload.get(keys.IMAGE_PATH):  # a staged upload goes once no point names it
         base = request.app.state.services
-        discard_uploads([payload[keys.IMAGE_PATH]], base.store, base.settings.data_dir)
+        discard_uploads([payload[keys.IMAGE_PATH]], base.store, base.settings.files_dir)
     return DeletedOut(id=str(item_id), points=count)
 
 

@@ -31,6 +31,17 @@ class IngestIn(BaseModel):
     """What to do with an item that exists already (default: ``MMRAG_INGEST__POLICY``)."""
 
 
+class IngestPathsIn(BaseModel):
+    """The server-paths form of ``POST /v1/ingest``: folders, manifests or documents on the
+    server, under ``MMRAG_INGEST__ROOTS``."""
+
+    paths: list[str] = Field(min_length=1, max_length=100)
+    collection: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    policy: Literal["skip", "overwrite"] | None = None
+    prune: bool = False
+    """Delete points of these folders or manifests whose source is gone."""
+
+
 class RejectedOut(BaseModel):
     """An item refused before queueing: its position in the request, name and why."""
 

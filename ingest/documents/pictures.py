@@ -47,5 +47,6 @@ class PictureStore:
         return StoredPicture(path, sha, image.width, image.height)
 
 
-def pictures_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / PICTURES_DIR
+def pictures_dir(files_dir: Path) -> Path:
+    """Page renders and figure crops under ``Settings.files_dir`` (shared by every replica)."""
+    return Path(files_dir) / PICTURES_DIR

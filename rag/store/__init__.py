@@ -93,7 +93,14 @@ def open_store(
         return EdgeStore(edge_path(data_dir, name), name)
     from rag.store.client import QdrantClientStore
 
-    return QdrantClientStore(_client(url, settings), name, local=not url.startswith("http"))
+    return QdrantClientStore(
+        _client(url, settings),
+        name,
+        local=not url.startswith("http"),
+        shards=settings.shards,
+        replication_factor=settings.replication_factor,
+        write_consistency_factor=settings.write_consistency_factor,
+    )
 
 
 def _client(url: str, settings: StoreSettings) -> QdrantClient:

@@ -50,10 +50,24 @@ class QdrantClientStore:
         store.ensure_collection(dim=512)
     """
 
-    def __init__(self, client: QdrantClient, collection: str, local: bool) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        local: bool,
+        *,
+        shards: int = 1,
+        replication_factor: int = 1,
+        write_consistency_factor: int = 1,
+    ) -> None:
         self.client = client
         self.collection = collection
         self.local = local
+        self._cluster = {
+            "shard_number": shards,
+            "replication_factor": replication_factor,
+            "write_consistency_factor": write_consistency_factor,
+        }  # how a server or cluster lays out a new collection
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if local else contextlib.nullcontext()
         )
@@ -67,12 +81,23 @@ class QdrantClientStore:
             if found is not None:
                 convert.check_dims(self.collection, found, dim)
             else:
-                params = qm.VectorParams(size=dim, distance=qm.Distance.COSINE)
-                self.client.create_collection(
-                    self.collection, vectors_config=dict.fromkeys(VECTOR_NAMES, params)
-                )
+                self._create(dim)
             self._dim = dim
             self._ensure_indexes()
+
+    def _create(self, dim: int) -> None:
+        """Create the collection; another process creating it at the same moment is fine."""
+        params = qm.VectorParams(size=dim, distance=qm.Distance.COSINE)
+        layout = {} if self.local else self._cluster
+        try:
+            self.client.create_collection(
+                self.collection, vectors_config=dict.fromkeys(VECTOR_NAMES, params), **layout
+            )
+        except Exception:
+            found = self._stored_layout()
+            if found is None:
+                raise
+            convert.check_dims(self.collection, found, dim)
 
     def collection_dim(self) -> int | None:
         with self._engine():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from ingest.jobs import MAX_ATTEMPTS, JobQueue, JobSpec, JobState, owner_id
 from ingest.uploads import UPLOAD_ROOT, Upload, stage_uploads, uploads_dir
-from ingest.worker import IngestWorker
+from ingest.worker import IngestWorker, _Heartbeat
 from rag import payload as keys
 from rag.errors import NotFoundError
 from tests.ingest.checks import all_points, check_invariants
@@ -157,3 +158,69 @@ def test_uploads_are_checked_saved_and_ingested(services, queue: JobQueue) -> No
     assert payloads["cat.png"][keys.EXTERNAL_ID] == "cat"
     assert payloads["text"][keys.METADATA] == {"lang": "en"}
     assert {p[keys.SOURCE_ROOT] for p in payloads.values()} == {UPLOAD_ROOT}
+
+
+def test_heartbeat_thread_survives_a_raw_sqlite_error(queue: JobQueue) -> None:
+    job_id = queue.submit(JobSpec(paths=["/x"]))
+    queue.claim("me")
+    beats: list[str] = []
+
+    def flaky(job: str, owner: str, progress: object = None) -> bool:
+        beats.append(job)
+        if len(beats) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return False
+
+    queue.heartbeat = flaky  # type: ignore[method-assign]
+    with _Heartbeat(queue, job_id, "me", interval_s=0.01) as beat:
+        deadline = time.monotonic() + 5
+        while len(beats) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert beat._thread.is_alive()
+    assert len(beats) >= 3
+
+
+def test_only_the_owner_ends_releases_or_beats_for_a_job(queue: JobQueue) -> None:
+    job_id = queue.submit(JobSpec(paths=["/x"]))
+    queue.claim("old")
+    assert queue.release(job_id, "old")
+    queue.claim("new")
+    report = {"seen": 1, "written": 1, "failures": []}
+    assert not queue.finish(job_id, "old", report)
+    assert not queue.fail(job_id, "old", "late")
+    assert not queue.release(job_id, "old")
+    assert queue.heartbeat(job_id, "old")  # the old worker is told to stop
+    status = queue.get(job_id)
+    assert status.state == JobState.RUNNING and status.progress.seen == 0
+    assert not queue.heartbeat(job_id, "new")
+    assert queue.finish(job_id, "new", report)
+    assert queue.get(job_id).state == JobState.DONE
+
+
+def test_recover_leaves_a_job_claimed_again_meanwhile(
+    queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = queue.submit(JobSpec(paths=["/x"]))
+    dead = _dead_owner()
+    queue.claim(dead)
+    real_release = queue.release
+
+    def release_after_a_reclaim(job: str, owner: str) -> bool:
+        real_release(job, owner)  # another worker recovers it first and claims it
+        queue.claim("fresh")
+        return real_release(job, owner)
+
+    monkeypatch.setattr(queue, "release", release_after_a_reclaim)
+    assert queue.recover() == []
+    status = queue.get(job_id)
+    assert status.state == JobState.RUNNING and status.attempts == 2
+
+
+def test_a_job_whose_every_item_failed_ends_failed(services, queue: JobQueue, folder: Path) -> None:
+    (folder / "a.png").write_bytes(b"")
+    (folder / "b.png").write_bytes(b"not a png")
+    job_id = queue.submit(JobSpec(paths=[str(folder)]))
+    IngestWorker(services, queue).run_once()
+    status = queue.get(job_id)
+    assert status.state == JobState.FAILED and status.progress.failed == 2
+    assert "every item failed (2)" in (status.error or "")

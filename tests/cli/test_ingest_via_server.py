@@ -1,0 +1,73 @@
+"""``mmrag ingest`` while ``mmrag serve`` runs on the same data folder: the job goes through the
+server (which holds the embedded store), and the server keeps working afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from mmrag_cli.main import app
+from tests.api.conftest import png_bytes
+from tests.conftest import free_port
+from tests.ingest.draw import captioned_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "mmrag serve exited"
+        try:
+            if httpx.get(url + "/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("mmrag serve did not come up")
+
+
+def _wait_done(url: str, job_id: str) -> dict:
+    deadline = time.monotonic() + 60
+    while (job := httpx.get(f"{url}/v1/ingest/{job_id}").json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    return job
+
+
+@pytest.mark.slow
+def test_ingest_goes_through_the_running_server(
+    tiny_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MMRAG_INGEST__ROOTS", str(tmp_path))
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "mmrag_cli.main", "serve", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        captioned_folder(tmp_path / "photos", 5)
+        _wait_ready(url, server)
+        result = CliRunner().invoke(app, ["ingest", "photos"])
+        assert result.exit_code == 0, result.output
+        assert f"sending the job to the mmrag server at {url}" in result.output
+        assert "seen 5, written 5, unchanged 0, failed 0" in result.output
+        files = [("files", ("late.png", png_bytes(), "image/png"))]
+        accepted = httpx.post(url + "/v1/ingest", files=files)
+        assert accepted.status_code == 202
+        assert _wait_done(url, accepted.json()["job_id"])["state"] == "done"
+        assert httpx.get(url + "/v1/stats").json()["points"] == 6
+        outside = CliRunner().invoke(app, ["ingest", "--server", url, "/"])
+        assert outside.exit_code == 2 and str(tmp_path) in outside.output
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(60) == 0
+    assert not (tmp_path / "data" / "server.json").exists()

@@ -1,0 +1,100 @@
+"""The Redis queue in one process: jobs split into tasks, progress and reports summed, cancel,
+all-failed jobs, the same job API as SQLite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.redis_queue import RedisJobs, RedisWorker
+from ingest.specs import JobSpec, JobState, JobStatus
+from rag.config import QueueSettings
+from rag.errors import ConfigError, InvalidInputError, NotFoundError
+from rag.services import Services
+from tests.ingest.checks import check_invariants
+from tests.ingest.draw import captioned_folder
+
+
+@pytest.fixture
+def services(make_services, redis_url: str) -> Services:
+    made = make_services(task_items=3, batch_size=2)
+    made.settings.queue = QueueSettings(url=redis_url, heartbeat_timeout_s=2)
+    return made
+
+
+@pytest.fixture
+def jobs(services: Services) -> Iterator[RedisJobs]:
+    queue = RedisJobs(services.settings.queue)
+    yield queue
+    queue.close()
+
+
+@pytest.fixture
+def worker(services: Services) -> Iterator[RedisWorker]:
+    running = RedisWorker(services)
+    yield running
+    running.stop(timeout_s=10)
+
+
+def wait_ended(jobs: RedisJobs, job_id: str, timeout_s: float = 60) -> JobStatus:
+    deadline = time.monotonic() + timeout_s
+    while (job := jobs.get(job_id)).state not in ("done", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"job still {job.state}: {job.progress}"
+        time.sleep(0.05)
+    return job
+
+
+def test_a_job_runs_as_tasks_and_sums_their_reports(
+    services: Services, jobs: RedisJobs, worker: RedisWorker, folder: Path
+) -> None:
+    captioned_folder(folder, 10)
+    (folder / "broken.png").write_bytes(b"")
+    job_id = jobs.submit(JobSpec(paths=[str(folder)]))
+    assert jobs.get(job_id).state == JobState.QUEUED
+    worker.start()
+    job = wait_ended(jobs, job_id)
+    assert job.state == JobState.DONE and job.tasks == 4  # 11 items, 3 per task
+    assert (job.progress.seen, job.progress.written, job.progress.failed) == (11, 10, 1)
+    assert job.report is not None and job.report["failures"][0]["reason"] == "empty file (0 bytes)"
+    assert [j.id for j in jobs.jobs()] == [job_id]
+    check_invariants(services.store, 10)
+
+
+def test_cancel_drops_pending_tasks(
+    services: Services, jobs: RedisJobs, worker: RedisWorker, folder: Path
+) -> None:
+    captioned_folder(folder, 6)
+    job_id = jobs.submit(JobSpec(paths=[str(folder)]))
+    assert jobs.cancel(job_id).state == JobState.CANCELLED
+    later = jobs.submit(JobSpec(paths=[str(folder)]))
+    worker.start()
+    assert wait_ended(jobs, later).state == JobState.DONE
+    assert jobs.get(job_id).state == JobState.CANCELLED and jobs.get(job_id).progress.seen == 0
+    assert jobs.jobs(state=JobState.CANCELLED)[0].id == job_id
+
+
+def test_a_job_whose_every_item_failed_ends_failed(
+    jobs: RedisJobs, worker: RedisWorker, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.png").write_bytes(b"")
+    (folder / "b.png").write_bytes(b"nope")
+    failing = jobs.submit(JobSpec(paths=[str(folder)]))
+    missing = jobs.submit(JobSpec(paths=[str(tmp_path / "missing")]))
+    worker.start()
+    job = wait_ended(jobs, failing)
+    assert job.state == JobState.FAILED and "every item failed (2)" in (job.error or "")
+    assert "does not exist" in (wait_ended(jobs, missing).error or "")
+
+
+def test_unknown_jobs_prune_and_bad_urls(jobs: RedisJobs) -> None:
+    with pytest.raises(NotFoundError):
+        jobs.get("nope")
+    with pytest.raises(InvalidInputError, match="prune"):
+        jobs.submit(JobSpec(paths=["/x"], prune=True))
+    with pytest.raises(ConfigError, match="MMRAG_QUEUE__URL"):
+        RedisJobs(QueueSettings(url="http://localhost:6379"))
+    with pytest.raises(ConfigError, match="cannot reach"):
+        RedisJobs(QueueSettings(url="redis://127.0.0.1:1/0")).get("x")
