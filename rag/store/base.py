@@ -33,6 +33,9 @@ INDEXED_PAYLOAD_FIELDS: Mapping[str, Literal["keyword", "integer", "float", "dat
     "item_key": "keyword",
     "mime": "keyword",
     "ingested_at": "datetime",
+    "kind": "keyword",
+    "document.id": "keyword",
+    "page": "integer",
 }
 """Payload fields that get an index when a collection is created."""
 
