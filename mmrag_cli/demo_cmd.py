@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from mmrag_cli import common
+from rag import payload as keys
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from rag.demo.document import SampleDocument
     from rag.demo.model import Budget as DemoBudget
     from rag.services import Services
+    from rag.store.base import Filter
 
 COLLECTION = "demo"
 OFFLINE_COLLECTION = "demo_offline"
@@ -132,8 +134,9 @@ def _prepare(settings: Settings) -> Services:
         _ingest(services, folder)
         _ingest(services, document.path.parent, "      the sample PDF:")
         example = _example(items)
-        _sample_search(services, example)
-        _sample_answer(services, example)
+        pictures = _only(keys.SOURCE_ROOT, str(folder.resolve()))
+        _sample_search(services, example, pictures)
+        _sample_answer(services, example, pictures)
         _document_answer(services, document)
         _how_to_reuse(settings)
     except BaseException:
@@ -165,32 +168,36 @@ def _example(items: list[SampleItem]) -> SampleItem:
     return items[0]
 
 
-def _sample_search(services: Services, example: SampleItem) -> None:
+def _only(key: str, value: str) -> Filter:
+    from rag.store.base import Filter, MatchValue
+
+    return Filter(must=(MatchValue(key, value),))
+
+
+def _sample_search(services: Services, example: SampleItem, only: Filter) -> None:
     from rag.retrieval.types import Query
 
     query = example.scene.caption()
     typer.echo(f"[4/5] sample search: {query!r}")
-    result = services.retriever.search(Query(text=query, top_k=3))
+    result = services.retriever.search(Query(text=query, top_k=3, filter=only))
     for rank, hit in enumerate(result.hits, start=1):
         mark = "  <- the picture described" if hit.payload.get("external_id") == example.id else ""
         caption = (hit.payload.get("metadata") or {}).get("caption", hit.text[:60])
         typer.echo(f"      {rank}. {hit.source}  fused {hit.scores.fused:.4f}  {caption}{mark}")
 
 
-def _sample_answer(services: Services, example: SampleItem) -> None:
+def _sample_answer(services: Services, example: SampleItem, only: Filter) -> None:
     question = example.scene.questions()[1].capitalize()
     typer.echo(f"      sample question: {question!r}")
-    answer = services.answerer.answer(question, top_k=3)
+    answer = services.answerer.answer(question, top_k=3, filter=only)
     typer.echo(f"      answer ({answer.model}): {answer.text.strip()}")
     for citation in answer.citations[:3]:
         typer.echo(f"        [{citation.n}] {citation.source}")
 
 
 def _document_answer(services: Services, document: SampleDocument) -> None:
-    from rag.store.base import Filter, MatchValue
-
     typer.echo(f"      document question (searching {document.path.name}): {document.question!r}")
-    only_pdf = Filter(must=(MatchValue("source", document.path.name),))
+    only_pdf = _only(keys.SOURCE, document.path.name)
     answer = services.answerer.answer(document.question, top_k=3, filter=only_pdf)
     typer.echo(f"      answer ({answer.model}): {answer.text.strip()}")
     for citation in answer.citations[:3]:

@@ -145,5 +145,12 @@ def _print_report(report: IngestReport) -> None:
     )
     if report.truncated:
         typer.echo(f"{report.truncated} texts were longer than the model's context (truncated)")
+    if report.documents:
+        typer.echo(
+            f"{report.documents} documents; {report.replaced} points of changed documents "
+            f"removed; {report.remote_images} remote pictures not fetched"
+        )
+    for note in report.notes:
+        typer.echo(f"note: {note.source}: {note.reason}")
     for failure in report.failures:
         typer.echo(f"failed: {failure.source}: {failure.reason}")

@@ -72,7 +72,8 @@ def _pdf(scenes: list[Scene]) -> bytes:
             axes = figure.add_axes((0.2, 0.3, 0.6, 0.45))
             axes.imshow(draw_scene(scene, 256))
             axes.set_axis_off()
-            figure.text(0.2, 0.26, f"Figure {number}: {scene.caption()}", fontsize=7)
+            caption = f"Figure {number}: shelf {shelf} holds {scene.caption()}"
+            figure.text(0.1, 0.26, caption, fontsize=7)
             pdf.savefig(figure)
             plt.close(figure)
     return buffer.getvalue()

@@ -34,6 +34,9 @@ INDEXED_PAYLOAD_FIELDS: Mapping[str, Literal["keyword", "integer", "float", "dat
     "mime": "keyword",
     "ingested_at": "datetime",
     "tenant": "keyword",
+    "kind": "keyword",
+    "document.id": "keyword",
+    "page": "integer",
 }
 """Payload fields that get an index when a collection is created (``tenant``: a keyword index
 with ``is_tenant``, so each tenant's points are stored together)."""

@@ -45,7 +45,7 @@ def test_unknown_and_malformed_ids(client: TestClient) -> None:
 def test_delete_item(client: TestClient, services: Services, tmp_path: Path) -> None:
     item_id = add_item(services, tmp_path, "to be removed")
     response = client.delete(f"/v1/items/{item_id}")
-    assert response.json() == {"id": item_id, "deleted": True}
+    assert response.json() == {"id": item_id, "deleted": True, "points": 1}
     assert client.get(f"/v1/items/{item_id}").status_code == 404
     assert client.delete(f"/v1/items/{item_id}").status_code == 404
 

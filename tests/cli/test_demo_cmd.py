@@ -49,9 +49,12 @@ def test_demo_falls_back_to_the_offline_model_and_answers(demo_env, tmp_path: Pa
     assert first_hit.strip().startswith("1.") and "<- the picture described" in first_hit
     assert "sample question: 'How many" in out and "answer (extractive):" in out
     assert "MMRAG_STORE__COLLECTION=demo_offline" in out
+    assert "the sample PDF: written" in out and "document question" in out
+    assert "Shape warehouse guide (shape-warehouse.pdf), page 3  <- the page that answers" in out
 
     again = runner.invoke(app, ["demo", "--no-serve", "--budget", "test", "--items", "30"])
     assert again.exit_code == 0 and "written 0, unchanged 30" in again.stdout
+    assert "the sample PDF: written 0" in again.stdout
 
 
 def test_demo_that_insists_on_pretrained_weights_says_why_it_cannot(demo_env) -> None:
