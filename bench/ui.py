@@ -8,7 +8,8 @@ thumbnail painted, in headless Chromium against a real ``mmrag serve``.
    dimensions, each with its own 64-px PNG on disk) in embedded Qdrant Edge, no reranker.
    ``--searches`` text queries (default 20) typed into the page and submitted; the page records
    the time from the submit to the frame after the first thumbnail loaded. Baseline, same run and
-   same queries: ``POST /v1/search`` from Python (the API alone, no browser).
+   same queries: ``POST /v1/search`` from Python (the API alone, no browser). Each search starts
+   once every thumbnail of the previous one has loaded.
 
     python -m bench.ui                  # 10k items, 20 searches
     python -m bench.ui --quick          # 2k items, 10 searches
@@ -218,6 +219,9 @@ def page_searches(driver: Any, queries: list[str]) -> tuple[list[float], list[fl
         call, picture = driver.execute_script(SPLIT)
         calls.append(float(call))
         pictures.append(float(picture))
+        # as a person would: look at the whole page of hits before the next search
+        wait(driver, "[...document.querySelectorAll('#results img')].every((i) => i.complete)")
+        time.sleep(0.2)
     painted = [float(ms) for ms in driver.execute_script("return window.mmragTimings.firstThumb")]
     return painted, calls, pictures
 

@@ -96,12 +96,11 @@ def _env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 120
     while True:
         if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"mmrag serve did not come up:\n{output}")
+            raise AssertionError(f"mmrag serve did not come up:\n{log.read_text()}")
         try:
             if httpx.get(url + "/ready", timeout=2).status_code == 200:
                 return
@@ -133,16 +132,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("ui-server")
     port = _free_port()
     args = [sys.executable, "-m", "mmrag_cli.main", "serve", "--host", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*args, "--port", str(port)],
-        env=_env(tmp),
-        cwd=tmp,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp / "serve.log"
+    with log.open("wb") as output:  # a file, not a pipe: a full pipe would block the server
+        process = subprocess.Popen(
+            [*args, "--port", str(port)], env=_env(tmp), cwd=tmp, stdout=output, stderr=output
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(process, url)
+        _wait_ready(process, url, log)
         running = Server(url, KEY)
         _seed(running)
         yield running
