@@ -91,7 +91,11 @@ class QdrantClientStore:
         layout = {} if self.local else self._cluster
         try:
             self.client.create_collection(
-                self.collection, vectors_config=dict.fromkeys(VECTOR_NAMES, params), **layout
+                self.collection,
+                vectors_config=dict.fromkeys(VECTOR_NAMES, params),
+                shard_number=layout.get("shard_number"),
+                replication_factor=layout.get("replication_factor"),
+                write_consistency_factor=layout.get("write_consistency_factor"),
             )
         except Exception:
             found = self._stored_layout()
