@@ -32,7 +32,8 @@ from rag.identity import point_id
 from rag.llm import LlamaCppChatModel
 from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever
-from rag.store import PointRecord, VectorStore, open_store
+from rag.retrieval.types import Query
+from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "pink", "brown"]
 THINGS = ["lighthouse", "bicycle", "teapot", "violin", "cactus", "kite", "tram", "owl", "anchor"]
@@ -89,7 +90,7 @@ def make_reranker(name: str, folder: Path) -> Reranker | None:
 def ask(answerer: Answerer, question: str, top_k: int) -> dict[str, float]:
     """Stream one answer; its stage timings and decode rate (pieces a second after the first)."""
     stamps: list[float] = []
-    for event in answerer.stream(question, top_k=top_k):
+    for event in answerer.stream(Query(text=question, top_k=top_k)):
         if isinstance(event, TokenEvent):
             stamps.append(time.perf_counter())
         elif isinstance(event, FinalEvent):
@@ -126,7 +127,7 @@ def main() -> None:
         folder = Path(tmp)
         embedder = load_embedder(tiny_clip_settings(), folder / "models")
         store = open_store(StoreSettings(collection="bench-chat"), folder)
-        store.ensure_collection(embedder.dim)
+        store.ensure_collection(CollectionLayout.of(embedder.dim))
         texts = fill(store, embedder, n_items)
         retriever = Retriever(
             embedder, store, RetrievalSettings(), make_reranker(args.rerank, folder)

@@ -23,6 +23,7 @@ import typer
 
 from mmrag_cli import common
 from rag import payload as keys
+from rag.retrieval.types import Query
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -175,8 +176,6 @@ def _only(key: str, value: str) -> Filter:
 
 
 def _sample_search(services: Services, example: SampleItem, only: Filter) -> None:
-    from rag.retrieval.types import Query
-
     query = example.scene.caption()
     typer.echo(f"[4/5] sample search: {query!r}")
     result = services.retriever.search(Query(text=query, top_k=3, filter=only))
@@ -189,7 +188,7 @@ def _sample_search(services: Services, example: SampleItem, only: Filter) -> Non
 def _sample_answer(services: Services, example: SampleItem, only: Filter) -> None:
     question = example.scene.questions()[1].capitalize()
     typer.echo(f"      sample question: {question!r}")
-    answer = services.answerer.answer(question, top_k=3, filter=only)
+    answer = services.answerer.answer(Query(text=question, top_k=3, filter=only))
     typer.echo(f"      answer ({answer.model}): {answer.text.strip()}")
     for citation in answer.citations[:3]:
         typer.echo(f"        [{citation.n}] {citation.source}")
@@ -198,7 +197,7 @@ def _sample_answer(services: Services, example: SampleItem, only: Filter) -> Non
 def _document_answer(services: Services, document: SampleDocument) -> None:
     typer.echo(f"      document question (searching {document.path.name}): {document.question!r}")
     only_pdf = _only(keys.SOURCE, document.path.name)
-    answer = services.answerer.answer(document.question, top_k=3, filter=only_pdf)
+    answer = services.answerer.answer(Query(text=document.question, top_k=3, filter=only_pdf))
     typer.echo(f"      answer ({answer.model}): {answer.text.strip()}")
     for citation in answer.citations[:3]:
         title = (citation.document or {}).get("title", citation.source)

@@ -20,12 +20,12 @@ from rag.config import Settings
 if TYPE_CHECKING:
     from rag.answer import Answerer
     from rag.classify import ZeroShotClassifier
-    from rag.embedding.base import Embedder
+    from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
     from rag.llm.base import ChatModel
     from rag.moderation import Moderator
     from rag.retrieval.rerank import Reranker
     from rag.retrieval.retriever import Retriever
-    from rag.store.base import VectorStore
+    from rag.store.base import CollectionLayout, VectorStore
 
 
 class Services:
@@ -43,12 +43,35 @@ class Services:
             return load_embedder(self.settings.clip, self.settings.model_cache_dir)
 
     @cached_property
+    def passage_encoder(self) -> PassageEncoder | None:
+        """The passage model; ``None`` while it is off (issue "Text signals" builds it)."""
+        return None
+
+    @cached_property
+    def lexical_encoder(self) -> LexicalEncoder | None:
+        """BM25 term weights; ``None`` while lexical search is off (issue "Text signals")."""
+        return None
+
+    @cached_property
+    def collection_layout(self) -> CollectionLayout:
+        """The vectors this setup writes and searches: CLIP ``image``/``text``, and ``passage``
+        and ``lexical`` when their encoders are on. The one place a layout is made."""
+        from rag.store.base import CollectionLayout
+
+        passage = self.passage_encoder
+        return CollectionLayout.of(
+            self.embedder.dim,
+            passage_dim=None if passage is None else passage.dim,
+            lexical=self.lexical_encoder is not None,
+        )
+
+    @cached_property
     def store(self) -> VectorStore:
         from rag.store import open_store
 
         with self._lock:
             store = open_store(self.settings.store, self.settings.data_dir)
-            store.ensure_collection(self.embedder.dim)
+            store.ensure_collection(self.collection_layout)
             return store
 
     @cached_property
@@ -63,7 +86,14 @@ class Services:
         from rag.retrieval.retriever import Retriever
 
         with self._lock:
-            return Retriever(self.embedder, self.store, self.settings.retrieval, self.reranker)
+            return Retriever(
+                self.embedder,
+                self.store,
+                self.settings.retrieval,
+                self.reranker,
+                passage_encoder=self.passage_encoder,
+                lexical_encoder=self.lexical_encoder,
+            )
 
     @cached_property
     def chat_model(self) -> ChatModel:

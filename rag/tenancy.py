@@ -20,18 +20,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from rag import payload as keys
 from rag.store.base import (
+    DEFAULT_RRF_K,
+    CollectionLayout,
     EngineFusion,
     Filter,
     MatchValue,
     PointRecord,
     Prefetch,
+    QueryVector,
     ScoredPoint,
     StoredPoint,
-    VectorName,
     VectorStore,
 )
 
@@ -66,8 +66,11 @@ class TenantStore:
 
     # --- lifecycle: the base store's ---------------------------------------------------------
 
-    def ensure_collection(self, dim: int) -> None:
-        self.base.ensure_collection(dim)
+    def ensure_collection(self, layout: CollectionLayout) -> None:
+        self.base.ensure_collection(layout)
+
+    def collection_layout(self) -> CollectionLayout | None:
+        return self.base.collection_layout()
 
     def collection_dim(self) -> int | None:
         return self.base.collection_dim()
@@ -117,8 +120,8 @@ class TenantStore:
 
     def search(
         self,
-        vector_name: VectorName,
-        vector: np.ndarray,
+        vector_name: str,
+        vector: QueryVector,
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
@@ -134,9 +137,10 @@ class TenantStore:
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        rrf_k: int = DEFAULT_RRF_K,
     ) -> list[ScoredPoint]:
         return self.base.fused_query(
-            prefetches, fusion, limit, tenant_filter(self.tenant, flt), with_vectors
+            prefetches, fusion, limit, tenant_filter(self.tenant, flt), with_vectors, rrf_k
         )
 
     def __getattr__(self, name: str) -> Any:

@@ -42,8 +42,8 @@ class MmragRetrieverBase(BaseRetriever):
     """Options and the ``Document`` shape shared by the in-process and the remote retriever.
 
     Each ``Document`` has ``id`` = the point id, ``page_content`` = the item's text, and
-    ``metadata`` = ``{"id", "source", "scores": {"image", "text", "fused", "rerank"},
-    "image_url", "external_id", "metadata", "kind", "document", "page", "figure"}``
+    ``metadata`` = ``{"id", "source", "scores": {"image", "text", "passage", "lexical", "fused",
+    "rerank"}, "image_url", "external_id", "metadata", "kind", "document", "page", "figure"}``
     (``image_url`` is ``None`` for a text-only item; ``metadata`` is the item's own metadata).
     Pages, figures and passages of documents have ``document`` = ``{"id", "title", "source",
     "pages", "file_url"}`` (``file_url``: the original at ``page``), ``page`` (1-based) and

@@ -71,7 +71,7 @@ def test_a_sentence_from_page_3_is_answered_citing_page_3(services: Services, fo
     write_pdf(folder / "manual.pdf")
     ingest_paths(services, [folder])
     question = f"Section 3: Aurora manual {PAGE_FACTS[3]}"
-    answer = services.answerer.answer(question, weights=TEXT_ONLY, fusion="weighted")
+    answer = services.answerer.answer(Query(text=question, weights=TEXT_ONLY, fusion="weighted"))
     top = answer.citations[0]
     assert (top.page, top.document["title"], top.has_picture) == (3, "Aurora manual", True)
     assert "230 volts" in answer.text

@@ -11,10 +11,9 @@ from PIL import Image
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
-from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query, SearchResult
-from rag.store import ENGINE_RRF_K
+from rag.store import ENGINE_RRF_K, CollectionLayout
 
 from .conftest import Item
 
@@ -119,7 +118,7 @@ def test_items_missing_a_vector_are_ranked_by_the_one_they_have(
     retriever: Retriever, corpus: list[Item]
 ) -> None:
     target = next(item for item in corpus if "image" not in item.vectors)
-    plan = make_plan(Query(text="x", fusion="weighted"), retriever.settings, 0)
+    plan = retriever.plan(Query(text="x", fusion="weighted"))
     # the query vector is the item's own text vector: cosine 1, renormalised weight 1
     hits = retriever.fused_hits(plan, target.vectors["text"], None, {})
     assert hits[0].id == target.id
@@ -156,7 +155,7 @@ def test_both_engines_rank_alike(tiny_embedder, corpus, tmp_path) -> None:
     rankings = []
     for url in ("", ":memory:"):
         store = open_store(StoreSettings(url=url), tmp_path / f"data{len(rankings)}", "alike")
-        store.ensure_collection(tiny_embedder.dim)
+        store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
         store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
         retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=15))
         rankings.append(

@@ -10,7 +10,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from rag.config import StoreSettings
-from rag.store import open_store
+from rag.store import CollectionLayout, open_store
 from rag.store.client import QdrantClientStore
 
 from .helpers import DIM
@@ -35,7 +35,7 @@ def test_settings_reach_the_created_collection(
 
     monkeypatch.setattr(local, "create_collection", create)
     store.client = local
-    store.ensure_collection(DIM)
+    store.ensure_collection(CollectionLayout.of(DIM))
     assert [
         (c["shard_number"], c["replication_factor"], c["write_consistency_factor"]) for c in calls
     ] == [(6, 2, 2)]
@@ -50,6 +50,6 @@ def test_creating_a_collection_another_process_just_created_is_fine(
     real_layout = second._stored_layout
     before = [None]  # second's first look comes before first creates the collection
     monkeypatch.setattr(second, "_stored_layout", lambda: before.pop() if before else real_layout())
-    first.ensure_collection(DIM)
-    second.ensure_collection(DIM)
+    first.ensure_collection(CollectionLayout.of(DIM))
+    second.ensure_collection(CollectionLayout.of(DIM))
     assert second.collection_dim() == DIM

@@ -22,10 +22,10 @@ SECOND_PROCESS = textwrap.dedent(
     from pathlib import Path
     from rag.config import StoreSettings
     from rag.errors import StoreLockedError
-    from rag.store import open_store
+    from rag.store import CollectionLayout, open_store
     try:
         store = open_store(StoreSettings(), Path(sys.argv[1]))
-        store.ensure_collection(int(sys.argv[2]))
+        store.ensure_collection(CollectionLayout.of(int(sys.argv[2])))
     except StoreLockedError as exc:
         print("LOCKED", exc)
         sys.exit(0)
