@@ -19,7 +19,7 @@ from rag.config import Settings
 
 if TYPE_CHECKING:
     from rag.answer import Answerer
-    from rag.embedding.base import Embedder
+    from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
     from rag.llm.base import ChatModel
     from rag.retrieval.rerank import Reranker
     from rag.retrieval.retriever import Retriever
@@ -39,6 +39,21 @@ class Services:
 
         with self._lock:
             return load_embedder(self.settings.clip, self.settings.model_cache_dir)
+
+    @cached_property
+    def passage_encoder(self) -> PassageEncoder | None:
+        """The passage model (``None`` when ``MMRAG_PASSAGE__MODEL=none``)."""
+        from rag.embedding.passage import load_passage_encoder
+
+        with self._lock:
+            return load_passage_encoder(self.settings.passage, self.settings.model_cache_dir)
+
+    @cached_property
+    def lexical_encoder(self) -> LexicalEncoder | None:
+        """BM25 terms (``None`` when ``MMRAG_LEXICAL__ENABLED=false``)."""
+        from rag.embedding.lexical import BM25Encoder
+
+        return BM25Encoder(self.settings.lexical) if self.settings.lexical.enabled else None
 
     @cached_property
     def store(self) -> VectorStore:
