@@ -82,5 +82,10 @@ def _print_report(report: IngestReport) -> None:
     )
     if report.truncated:
         typer.echo(f"{report.truncated} texts were longer than the model's context (truncated)")
+    if report.passage_truncated:
+        typer.echo(
+            f"{report.passage_truncated} texts were longer than the passage model's limit "
+            "(cut there; MMRAG_INGEST__LONG_TEXT=chunk splits them)"
+        )
     for failure in report.failures:
         typer.echo(f"failed: {failure.source}: {failure.reason}")
