@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +19,12 @@ import numpy as np
 
 from rag.config import PassageSettings
 from rag.embedding.base import PassageEncoder
+from rag.embedding.passage_onnx import OnnxPassageRunner
 from rag.embedding.passage_source import PassageSource, resolve_passage
 from rag.errors import ModelUnavailableError
 
+AUTO_RUNTIME = "torch"
+"""What ``runtime=auto`` runs (see ``python -m bench.passage`` for the measurement)."""
 _encoders: dict[tuple[str, str], SentencePassageEncoder] = {}
 _encoders_lock = threading.Lock()
 
@@ -37,7 +41,7 @@ def load_passage_encoder(settings: PassageSettings, cache_dir: Path) -> PassageE
         encoder = _encoders.get(key)
         if encoder is None:
             source = resolve_passage(settings, Path(cache_dir))
-            encoder = _encoders[key] = SentencePassageEncoder(source, settings)
+            encoder = _encoders[key] = SentencePassageEncoder(source, settings, Path(cache_dir))
         return encoder
 
 
@@ -48,11 +52,21 @@ class SentencePassageEncoder:
     :meth:`count_tokens` tells which were.
     """
 
-    def __init__(self, source: PassageSource, settings: PassageSettings) -> None:
+    def __init__(
+        self, source: PassageSource, settings: PassageSettings, cache_dir: Path | None = None
+    ) -> None:
         self.source = source
         self.settings = settings
+        self.cache_dir = cache_dir
         self._model: Any = None
+        self._onnx: OnnxPassageRunner | None = None
         self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> str:
+        """The runtime that encodes: ``torch`` or ``onnx`` (``auto`` resolved for the device)."""
+        runtime = self.settings.runtime
+        return AUTO_RUNTIME if runtime == "auto" else runtime
 
     @property
     def model_id(self) -> str:
@@ -85,6 +99,8 @@ class SentencePassageEncoder:
         model = self._loaded()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._onnx is not None:
+            return self._encode_onnx([prompt + t for t in texts])
         vectors = model.encode(
             list(texts),
             prompt=prompt or None,
@@ -94,6 +110,18 @@ class SentencePassageEncoder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_onnx(self, texts: list[str]) -> np.ndarray:
+        """Like ``SentenceTransformer.encode``: longest texts first, batched, then normalised."""
+        assert self._onnx is not None
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        size = self.settings.batch_size
+        for start in range(0, len(texts), size):
+            rows = order[start : start + size]
+            features = self._model.preprocess([texts[i] for i in rows])
+            out[rows] = self._onnx.embed(features)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
     def _prompts(self) -> tuple[str, str]:
         model, source = self._loaded(), self.source
@@ -109,7 +137,13 @@ class SentencePassageEncoder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = _load(self.source, self.settings)
+                    model = _load(self.source, self.settings)
+                    if self.runtime == "onnx":
+                        cache = self.cache_dir or Path(tempfile.gettempdir())
+                        self._onnx = OnnxPassageRunner.for_model(
+                            model, self.model_id, cache, self.settings.device
+                        )
+                    self._model = model
         return self._model
 
 

@@ -90,3 +90,15 @@ def test_services_build_the_encoders_once_and_none_turns_them_off(tmp_path: Path
         Settings(data_dir=tmp_path, passage={"model": "none"}, lexical={"enabled": False})
     )
     assert off.passage_encoder is None and off.lexical_encoder is None
+
+
+@pytest.mark.slow
+def test_onnx_runtime_matches_torch_and_reuses_its_export(cache: Path) -> None:
+    onnx = load_passage_encoder(PassageSettings(runtime="onnx"), cache)
+    torch_encoder = load_passage_encoder(PassageSettings(runtime="torch"), cache)
+    assert onnx is not None and torch_encoder is not None
+    texts = ["The pump needs 230 volts.", "word " * 300, "検索エンジン"]
+    a, b = onnx.encode_documents(texts), torch_encoder.encode_documents(texts)
+    assert float(np.min(np.sum(a * b, axis=1))) >= 0.9999
+    exports = list((cache / "onnx").iterdir())
+    assert len(exports) == 1 and (exports[0] / "passage.onnx").is_file()
