@@ -32,7 +32,7 @@ from rag.ids import point_id
 from rag.llm import LlamaCppChatModel
 from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever
-from rag.store import PointRecord, VectorStore, open_store
+from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "pink", "brown"]
 THINGS = ["lighthouse", "bicycle", "teapot", "violin", "cactus", "kite", "tram", "owl", "anchor"]
@@ -126,7 +126,7 @@ def main() -> None:
         folder = Path(tmp)
         embedder = load_embedder(tiny_clip_settings(), folder / "models")
         store = open_store(StoreSettings(collection="bench-chat"), folder)
-        store.ensure_collection(embedder.dim)
+        store.ensure_collection(CollectionLayout.of(embedder.dim))
         texts = fill(store, embedder, n_items)
         retriever = Retriever(
             embedder, store, RetrievalSettings(), make_reranker(args.rerank, folder)

@@ -27,7 +27,7 @@ from ingest.sources import open_source
 from rag.config import ClipSettings, IngestSettings, StoreSettings
 from rag.embedding import load_embedder
 from rag.embedding.base import Embedder
-from rag.store import open_store
+from rag.store import CollectionLayout, open_store
 
 TARGET = 0.85
 
@@ -83,7 +83,7 @@ def baseline(embedder: Embedder, folder: Path, batch: int, rounds: int) -> Timin
 def ingest_once(embedder: Embedder, folder: Path, data: Path, settings: IngestSettings) -> Timing:
     """A whole ingest of ``folder`` into a fresh (or existing) store under ``data``."""
     store = open_store(StoreSettings(), data)
-    store.ensure_collection(embedder.dim)
+    store.ensure_collection(CollectionLayout.of(embedder.dim))
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         report = Ingestor(embedder, store, settings).ingest(open_source(folder))

@@ -32,7 +32,7 @@ from rag.retrieval import fusion
 from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query
-from rag.store import PointRecord, VectorStore, open_store
+from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 
 DIM = 512
 BATCH = 512
@@ -143,7 +143,7 @@ def bench_search(size: int, n_queries: int, threads: int) -> None:
     queries = [" ".join(rng.choice(WORDS, 8)) for _ in range(n_queries + 3)]
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(StoreSettings(collection="bench-retrieval"), Path(tmp))
-        store.ensure_collection(DIM)
+        store.ensure_collection(CollectionLayout.of(DIM))
         began = time.perf_counter()
         images, texts = fill(store, size)
         optimize = getattr(store, "optimize", None)

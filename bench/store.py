@@ -23,7 +23,7 @@ import numpy as np
 
 from rag.config import StoreSettings
 from rag.ids import point_id
-from rag.store import PointRecord, Prefetch, VectorStore, open_store
+from rag.store import CollectionLayout, PointRecord, Prefetch, VectorStore, open_store
 from rag.store.client import QdrantClientStore  # noqa: F401  (loaded before any long run)
 from rag.store.edge import EdgeStore
 
@@ -89,7 +89,7 @@ def run_engine(
     engine: str, url: str, sizes: list[int], n_queries: int, folder: Path, optimize: bool
 ) -> list[Row]:
     store = open_store(StoreSettings(url=url, collection=f"bench-{engine}"), folder)
-    store.ensure_collection(DIM)
+    store.ensure_collection(CollectionLayout.of(DIM))
     rows, loaded = [], 0
     for size in sizes:
         pps = load(store, loaded, size)

@@ -13,6 +13,7 @@ from ingest.pipeline import Ingestor
 from ingest.report import IngestReport, ProgressSink
 from ingest.sources import open_source
 from ingest.specs import JobSpec
+from ingest.text_signals import TextEncoders
 from ingest.uploads import upload_source
 from rag.services import Services
 from rag.store.base import VectorStore
@@ -37,7 +38,8 @@ def run_job(
         update={k: v for k, v in (("policy", spec.policy), ("batch_size", spec.batch_size)) if v}
     )
     target = store or services.store
-    ingestor = Ingestor(services.embedder, target, settings, progress, should_stop)
+    text = TextEncoders.from_services(services)
+    ingestor = Ingestor(services.embedder, target, settings, progress, should_stop, text)
     for source in sources:
         ingestor.ingest(source, prune=spec.prune)
         if ingestor.report.stopped:

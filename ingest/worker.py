@@ -124,7 +124,7 @@ class IngestWorker:
             from rag.store import open_store
 
             store = open_store(settings.store, settings.data_dir, collection)
-            store.ensure_collection(self.services.embedder.dim)
+            store.ensure_collection(self.services.collection_layout)
             self._stores[collection] = store
         return self._stores[collection]
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rag.llm.base import ChatModel
     from rag.retrieval.rerank import Reranker
     from rag.retrieval.retriever import Retriever
-    from rag.store.base import VectorStore
+    from rag.store.base import CollectionLayout, VectorStore
 
 
 class Services:
@@ -56,12 +56,25 @@ class Services:
         return BM25Encoder(self.settings.lexical) if self.settings.lexical.enabled else None
 
     @cached_property
+    def collection_layout(self) -> CollectionLayout:
+        """The vectors this setup writes and searches: CLIP ``image``/``text``, and ``passage``
+        and ``lexical`` when their encoders are on. The one place a layout is made."""
+        from rag.store.base import CollectionLayout
+
+        passage = self.passage_encoder
+        return CollectionLayout.of(
+            self.embedder.dim,
+            passage_dim=None if passage is None else passage.dim,
+            lexical=self.lexical_encoder is not None,
+        )
+
+    @cached_property
     def store(self) -> VectorStore:
         from rag.store import open_store
 
         with self._lock:
             store = open_store(self.settings.store, self.settings.data_dir)
-            store.ensure_collection(self.embedder.dim)
+            store.ensure_collection(self.collection_layout)
             return store
 
     @cached_property
@@ -76,7 +89,14 @@ class Services:
         from rag.retrieval.retriever import Retriever
 
         with self._lock:
-            return Retriever(self.embedder, self.store, self.settings.retrieval, self.reranker)
+            return Retriever(
+                self.embedder,
+                self.store,
+                self.settings.retrieval,
+                self.reranker,
+                passage_encoder=self.passage_encoder,
+                lexical_encoder=self.lexical_encoder,
+            )
 
     @cached_property
     def chat_model(self) -> ChatModel:

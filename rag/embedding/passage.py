@@ -36,11 +36,11 @@ def load_passage_encoder(settings: PassageSettings, cache_dir: Path) -> PassageE
     """
     if settings.model.strip().lower() == "none":
         return None
-    key = (settings.model_dump_json(), str(Path(cache_dir).resolve()))
+    source = resolve_passage(settings, Path(cache_dir))
+    key = (settings.model_dump_json(), str(source.path))  # one model for all cache folders
     with _encoders_lock:
         encoder = _encoders.get(key)
         if encoder is None:
-            source = resolve_passage(settings, Path(cache_dir))
             encoder = _encoders[key] = SentencePassageEncoder(source, settings, Path(cache_dir))
         return encoder
 

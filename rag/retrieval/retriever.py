@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from rag.config import RetrievalSettings
-from rag.embedding.base import Embedder
+from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
 from rag.retrieval.plan import ITEM_VECTORS, SearchPlan, make_plan
@@ -62,11 +62,16 @@ class Retriever:
         store: VectorStore,
         settings: RetrievalSettings,
         reranker: Reranker | None = None,
+        *,
+        passage_encoder: PassageEncoder | None = None,
+        lexical_encoder: LexicalEncoder | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
         self.settings = settings
         self.reranker = reranker
+        self.passage_encoder = passage_encoder
+        self.lexical_encoder = lexical_encoder
 
     def search(self, query: Query) -> SearchResult:
         """The best hits for ``query``, with per-stage scores and timings (seconds)."""

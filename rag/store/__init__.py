@@ -12,7 +12,7 @@ empty (default)   :class:`EdgeStore`: embedded Qdrant Edge at ``<data_dir>/qdran
 Example::
 
     store = open_store(settings.store, settings.data_dir)
-    store.ensure_collection(embedder.dim)
+    store.ensure_collection(CollectionLayout.of(embedder.dim, passage_dim=384, lexical=True))
 """
 
 from __future__ import annotations
@@ -24,10 +24,15 @@ from typing import TYPE_CHECKING
 from rag.config import StoreSettings
 from rag.errors import ConfigError, StoreError
 from rag.store.base import (
+    DEFAULT_RRF_K,
     IMAGE,
     INDEXED_PAYLOAD_FIELDS,
+    LEXICAL,
+    PASSAGE,
+    SIGNALS,
     TEXT,
     VECTOR_NAMES,
+    CollectionLayout,
     Condition,
     DatetimeRange,
     EngineFusion,
@@ -37,6 +42,7 @@ from rag.store.base import (
     MatchValue,
     PointRecord,
     Prefetch,
+    QueryVector,
     Range,
     ScoredPoint,
     StoredPoint,
@@ -49,11 +55,16 @@ if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
 __all__ = [
+    "DEFAULT_RRF_K",
     "ENGINE_RRF_K",
     "IMAGE",
     "INDEXED_PAYLOAD_FIELDS",
+    "LEXICAL",
+    "PASSAGE",
+    "SIGNALS",
     "TEXT",
     "VECTOR_NAMES",
+    "CollectionLayout",
     "Condition",
     "DatetimeRange",
     "EngineFusion",
@@ -63,6 +74,7 @@ __all__ = [
     "MatchValue",
     "PointRecord",
     "Prefetch",
+    "QueryVector",
     "Range",
     "ScoredPoint",
     "StoredPoint",

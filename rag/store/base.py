@@ -1,18 +1,22 @@
 """The vector-store seam: the types every engine speaks and the :class:`VectorStore` protocol.
 
-A store is bound to one collection. Each point has up to two named vectors, ``image`` and
-``text`` (cosine distance), and a JSON payload. A point may lack one of the vectors (an image-only
-or a text-only item): it is then absent from searches over that vector, and a fused query ranks it
-by the vector it has.
+A store is bound to one collection whose named vectors a :class:`CollectionLayout` describes:
+dense ones (cosine distance, each its own size: ``image`` and ``text`` of the CLIP model,
+``passage`` of the sentence model) and sparse ones (``lexical``: BM25 term weights, Qdrant's IDF
+modifier). A point may lack any of them (an image-only item, a page without text): it is then
+absent from searches over that vector, and a fused query ranks it by the vectors it has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:  # importing rag.embedding loads open_clip; the store needs only the type
+    from rag.embedding.base import SparseTerms
 
 IMAGE = "image"
 TEXT = "text"
@@ -23,8 +27,13 @@ LEXICAL = "lexical"
 SIGNALS: tuple[str, ...] = (IMAGE, TEXT, PASSAGE, LEXICAL)
 """Every signal a point may carry, in the fixed order hits report their scores."""
 VECTOR_NAMES: tuple[str, str] = (IMAGE, TEXT)
-VectorName = Literal["image", "text"]
+"""The CLIP vectors every collection has."""
+VectorName = Literal["image", "text", "passage", "lexical"]
 EngineFusion = Literal["rrf", "dbsf"]
+QueryVector: TypeAlias = "np.ndarray | SparseTerms"
+"""A dense query vector, or the terms of a query for the sparse ``lexical`` vector."""
+DEFAULT_RRF_K = 2
+"""Qdrant's default RRF rank constant (score = sum 1 / (k + rank))."""
 
 INDEXED_PAYLOAD_FIELDS: Mapping[str, Literal["keyword", "integer", "float", "datetime", "bool"]] = {
     "source": "keyword",
@@ -38,11 +47,62 @@ INDEXED_PAYLOAD_FIELDS: Mapping[str, Literal["keyword", "integer", "float", "dat
 
 
 @dataclass(frozen=True)
+class CollectionLayout:
+    """The named vectors of a collection: ``dense`` name -> size (cosine), ``sparse`` names (IDF).
+
+    Example::
+
+        CollectionLayout.of(clip_dim=512, passage_dim=384, lexical=True)
+        # CollectionLayout(dense={"image": 512, "text": 512, "passage": 384}, sparse=("lexical",))
+    """
+
+    dense: Mapping[str, int]
+    sparse: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls, clip_dim: int, passage_dim: int | None = None, lexical: bool = False
+    ) -> CollectionLayout:
+        """``image``/``text`` of ``clip_dim``, ``passage`` when a passage model is on, and
+        ``lexical`` when lexical search is on."""
+        dense = {IMAGE: clip_dim, TEXT: clip_dim}
+        if passage_dim is not None:
+            dense[PASSAGE] = passage_dim
+        return cls(dense, (LEXICAL,) if lexical else ())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every vector name, signals first in :data:`SIGNALS` order."""
+        known = [name for name in SIGNALS if self.has(name)]
+        return (*known, *sorted(n for n in (*self.dense, *self.sparse) if n not in SIGNALS))
+
+    @property
+    def clip_dim(self) -> int:
+        """The size of the ``image``/``text`` vectors."""
+        return int(self.dense[IMAGE])
+
+    def has(self, name: str) -> bool:
+        return name in self.dense or name in self.sparse
+
+    def is_sparse(self, name: str) -> bool:
+        return name in self.sparse
+
+    def missing_from(self, other: CollectionLayout) -> CollectionLayout:
+        """The vectors of this layout that ``other`` lacks."""
+        dense = {n: size for n, size in self.dense.items() if n not in other.dense}
+        return CollectionLayout(dense, tuple(n for n in self.sparse if n not in other.sparse))
+
+    def is_empty(self) -> bool:
+        return not (self.dense or self.sparse)
+
+
+@dataclass(frozen=True)
 class PointRecord:
-    """A point to write: a UUID string id, its vectors by name, its payload."""
+    """A point to write: a UUID string id, its vectors by name (a float array for a dense
+    vector, :class:`SparseTerms` for ``lexical``), its payload."""
 
     id: str
-    vectors: Mapping[str, np.ndarray]
+    vectors: Mapping[str, np.ndarray | SparseTerms]
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -52,26 +112,32 @@ class StoredPoint:
 
     id: str
     payload: dict[str, Any]
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray | SparseTerms] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ScoredPoint:
-    """A search result: the engine's score (cosine for one vector, the fused score otherwise)."""
+    """A search result: the engine's score (cosine for a dense vector, the IDF-weighted term
+    product for ``lexical``, the fused score for a fused query)."""
 
     id: str
     score: float
     payload: dict[str, Any]
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray | SparseTerms] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Prefetch:
-    """One candidate list of a fused query: the nearest ``limit`` points of ``vector_name``."""
+    """One candidate list of a fused query: the nearest ``limit`` points of ``vector_name``.
 
-    vector_name: VectorName
-    vector: np.ndarray
+    ``weight`` scales the list's say in RRF (Qdrant's weighted RRF divides its ranks by it);
+    DBSF takes only weight 1.
+    """
+
+    vector_name: str
+    vector: QueryVector
     limit: int
+    weight: float = 1.0
 
 
 # --- payload filters: a small engine-neutral language that each engine translates --------------
@@ -139,24 +205,30 @@ class Filter:
 
 @runtime_checkable
 class VectorStore(Protocol):
-    """One collection of points with named vectors ``image`` and ``text``.
+    """One collection of points with the named vectors of a :class:`CollectionLayout`.
 
     Example::
 
-        store.ensure_collection(dim=512)
-        store.upsert([PointRecord(id, {"image": v_img, "text": v_txt}, {"text": "a cat"})])
-        hits = store.fused_query([Prefetch("image", q, 50), Prefetch("text", q, 50)], "rrf", 10)
+        store.ensure_collection(CollectionLayout.of(512, passage_dim=384, lexical=True))
+        store.upsert([PointRecord(id, {"image": v_img, "lexical": terms}, {"text": "a cat"})])
+        hits = store.fused_query([Prefetch("image", q, 50), Prefetch("lexical", t, 50)], "rrf", 10)
     """
 
     collection: str
 
-    def ensure_collection(self, dim: int) -> None:
-        """Create the collection (vectors ``image``/``text``, cosine, payload indexes) or check that
-        the existing one matches ``dim`` and cosine; raise ``CollectionMismatchError`` otherwise."""
+    def ensure_collection(self, layout: CollectionLayout) -> None:
+        """Create the collection with ``layout`` (and the payload indexes), or check the existing
+        one: a vector of ``layout`` stored with another size or distance raises
+        ``CollectionMismatchError``; vectors ``layout`` adds are created in place (points written
+        before lack them until re-ingested); vectors the collection has beyond ``layout`` stay."""
+        ...
+
+    def collection_layout(self) -> CollectionLayout | None:
+        """The vectors of the existing collection, or ``None`` when it does not exist yet."""
         ...
 
     def collection_dim(self) -> int | None:
-        """The vector size of the existing collection, or ``None`` when it does not exist yet."""
+        """The size of the ``image``/``text`` vectors, or ``None`` when there is no collection."""
         ...
 
     def upsert(self, points: Sequence[PointRecord]) -> None:
@@ -191,13 +263,15 @@ class VectorStore(Protocol):
 
     def search(
         self,
-        vector_name: VectorName,
-        vector: np.ndarray,
+        vector_name: str,
+        vector: QueryVector,
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
-        """Nearest points by cosine over one named vector, best first."""
+        """Nearest points over one named vector, best first: by cosine for a dense vector, by
+        the IDF-weighted sum of shared terms for a sparse one (points sharing no term are left
+        out)."""
         ...
 
     def fused_query(
@@ -207,8 +281,10 @@ class VectorStore(Protocol):
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        rrf_k: int = DEFAULT_RRF_K,
     ) -> list[ScoredPoint]:
-        """Fuse the candidate lists of ``prefetches`` with the engine's RRF or DBSF, best first."""
+        """Fuse the candidate lists of ``prefetches`` with the engine's RRF (rank constant
+        ``rrf_k``, each list weighted by its ``weight``) or DBSF, best first."""
         ...
 
     def flush(self) -> None:

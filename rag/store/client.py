@@ -8,28 +8,31 @@ lock; a remote client is used concurrently.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from rag.errors import InvalidInputError, MmragError, StoreError
 from rag.store import convert
 from rag.store.base import (
+    DEFAULT_RRF_K,
     INDEXED_PAYLOAD_FIELDS,
-    VECTOR_NAMES,
+    CollectionLayout,
     EngineFusion,
     Filter,
     PointRecord,
     Prefetch,
+    QueryVector,
     ScoredPoint,
     StoredPoint,
-    VectorName,
 )
 from rag.store.client_filters import client_filter
+
+log = logging.getLogger(__name__)
 
 _SCHEMA_TYPES = {
     "keyword": qm.PayloadSchemaType.KEYWORD,
@@ -46,7 +49,7 @@ class QdrantClientStore:
     Example::
 
         store = QdrantClientStore(QdrantClient(url="http://localhost:6333"), "mmrag", local=False)
-        store.ensure_collection(dim=512)
+        store.ensure_collection(CollectionLayout.of(512, passage_dim=384, lexical=True))
     """
 
     def __init__(self, client: QdrantClient, collection: str, local: bool) -> None:
@@ -56,29 +59,41 @@ class QdrantClientStore:
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if local else contextlib.nullcontext()
         )
-        self._dim: int | None = None
+        self._layout: CollectionLayout | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def ensure_collection(self, dim: int) -> None:
+    def ensure_collection(self, layout: CollectionLayout) -> None:
+        layout = convert.require_layout(layout)
         with self._engine():
             found = self._stored_layout()
             if found is not None:
-                convert.check_dims(self.collection, found, dim)
+                convert.check_layout(self.collection, found, layout)
+                self._add_vectors(layout.missing_from(found.layout()))
             else:
-                params = qm.VectorParams(size=dim, distance=qm.Distance.COSINE)
                 self.client.create_collection(
-                    self.collection, vectors_config=dict.fromkeys(VECTOR_NAMES, params)
+                    self.collection,
+                    vectors_config={
+                        name: qm.VectorParams(size=size, distance=qm.Distance.COSINE)
+                        for name, size in layout.dense.items()
+                    },
+                    sparse_vectors_config={
+                        name: qm.SparseVectorParams(modifier=qm.Modifier.IDF)
+                        for name in layout.sparse
+                    }
+                    or None,
                 )
-            self._dim = dim
+            self._layout = None
             self._ensure_indexes()
 
-    def collection_dim(self) -> int | None:
+    def collection_layout(self) -> CollectionLayout | None:
         with self._engine():
             found = self._stored_layout()
-        if not found:
-            return None
-        return next(iter(found.values()))[0]
+        return None if found is None else found.layout()
+
+    def collection_dim(self) -> int | None:
+        layout = self.collection_layout()
+        return None if layout is None else layout.clip_dim
 
     def flush(self) -> None:
         """Nothing to do: local mode writes through, and a server acknowledges durable writes."""
@@ -96,11 +111,11 @@ class QdrantClientStore:
     def upsert(self, points: Sequence[PointRecord]) -> None:
         if not points:
             return
-        dim = self._require_dim()
+        layout = self._require_layout()
         structs = [
             qm.PointStruct(
                 id=convert.canonical_id(p.id),
-                vector=convert.vector_lists(p, dim),  # type: ignore[arg-type]
+                vector=convert.point_vectors(p, layout, _sparse),
                 payload=convert.json_payload(p.payload),
             )
             for p in points
@@ -111,13 +126,13 @@ class QdrantClientStore:
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:
             return
-        self._require_dim()
+        self._require_layout()
         selector = qm.PointIdsList(points=list(convert.canonical_ids(ids)))
         with self._engine():
             self.client.delete(self.collection, points_selector=selector, wait=True)
 
     def delete_by_filter(self, flt: Filter) -> None:
-        self._require_dim()
+        self._require_layout()
         selector = qm.FilterSelector(filter=client_filter(flt) or qm.Filter())
         with self._engine():
             self.client.delete(self.collection, points_selector=selector, wait=True)
@@ -128,7 +143,7 @@ class QdrantClientStore:
         wanted = convert.canonical_ids(ids)
         if not wanted:
             return []
-        self._require_dim()
+        self._require_layout()
         with self._engine():
             records = self.client.retrieve(
                 self.collection, ids=wanted, with_payload=True, with_vectors=with_vectors
@@ -137,7 +152,7 @@ class QdrantClientStore:
         return convert.ordered_like(wanted, points, key=lambda p: p.id)
 
     def count(self, flt: Filter | None = None) -> int:
-        self._require_dim()
+        self._require_layout()
         with self._engine():
             result = self.client.count(self.collection, count_filter=client_filter(flt), exact=True)
         return int(result.count)
@@ -150,7 +165,7 @@ class QdrantClientStore:
         with_vectors: bool = False,
     ) -> tuple[list[StoredPoint], str | None]:
         convert.check_limit(limit)
-        self._require_dim()
+        self._require_layout()
         with self._engine():
             records, next_offset = self.client.scroll(
                 self.collection,
@@ -165,14 +180,16 @@ class QdrantClientStore:
 
     def search(
         self,
-        vector_name: VectorName,
-        vector: np.ndarray,
+        vector_name: str,
+        vector: QueryVector,
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
-        query = convert.query_vector(vector, self._require_dim())
+        query = convert.query_value(vector_name, vector, self._require_layout(), _sparse)
+        if query is None:
+            return []
         with self._engine():
             response = self.client.query_points(
                 self.collection,
@@ -192,25 +209,27 @@ class QdrantClientStore:
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        rrf_k: int = DEFAULT_RRF_K,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
-        convert.check_prefetches(prefetches)
-        dim = self._require_dim()
+        convert.check_prefetches(prefetches, fusion)
+        layout = self._require_layout()
         condition = client_filter(flt)
-        stages = [
-            qm.Prefetch(
-                query=convert.query_vector(p.vector, dim),
-                using=p.vector_name,
-                limit=p.limit,
-                filter=condition,
-            )
-            for p in prefetches
-        ]
+        stages, used = [], []
+        for p in prefetches:
+            query = convert.query_value(p.vector_name, p.vector, layout, _sparse)
+            if query is not None:
+                stages.append(
+                    qm.Prefetch(query=query, using=p.vector_name, limit=p.limit, filter=condition)
+                )
+                used.append(p)
+        if not stages:
+            return []
         with self._engine():
             response = self.client.query_points(
                 self.collection,
                 prefetch=stages,
-                query=_fusion(fusion),
+                query=_fusion(fusion, rrf_k, convert.rrf_weights(used)),
                 query_filter=condition,
                 limit=limit,
                 with_payload=True,
@@ -231,13 +250,41 @@ class QdrantClientStore:
             except Exception as exc:
                 raise StoreError(f"Qdrant failed on {self.collection!r}: {exc}") from exc
 
-    def _stored_layout(self) -> dict[str, tuple[int, str]] | None:
+    def _stored_layout(self) -> convert.StoredLayout | None:
         if not self.client.collection_exists(self.collection):
             return None
-        vectors = self.client.get_collection(self.collection).config.params.vectors
+        params = self.client.get_collection(self.collection).config.params
+        vectors = params.vectors
         if isinstance(vectors, qm.VectorParams):
             vectors = {"": vectors}
-        return {name: (int(v.size), str(v.distance.value)) for name, v in (vectors or {}).items()}
+        dense = {name: (int(v.size), str(v.distance.value)) for name, v in (vectors or {}).items()}
+        sparse = {
+            name: None if v.modifier is None else str(v.modifier.value)
+            for name, v in (params.sparse_vectors or {}).items()
+        }
+        return convert.StoredLayout(dense, sparse)
+
+    def _add_vectors(self, added: CollectionLayout) -> None:
+        """Create the vectors of ``added`` in place (``create_vector_name``: local mode and
+        servers that support it)."""
+        if added.is_empty():
+            return
+        configs: dict[str, Any] = {
+            name: qm.DenseVectorNameConfig(
+                dense=qm.DenseVectorConfig(size=size, distance=qm.Distance.COSINE)
+            )
+            for name, size in added.dense.items()
+        }
+        for name in added.sparse:
+            configs[name] = qm.SparseVectorNameConfig(
+                sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF)
+            )
+        try:
+            for name, config in configs.items():
+                self.client.create_vector_name(self.collection, name, config, wait=True)
+        except Exception as exc:
+            raise convert.cannot_add_vectors(self.collection, added, exc) from exc
+        log.warning(convert.added_vectors_note(self.collection, added))
 
     def _ensure_indexes(self) -> None:
         if self.local:
@@ -249,17 +296,25 @@ class QdrantClientStore:
                     self.collection, field_name, field_schema=_SCHEMA_TYPES[kind], wait=True
                 )
 
-    def _require_dim(self) -> int:
-        if self._dim is None:
-            self._dim = self.collection_dim()
-            if self._dim is None:
+    def _require_layout(self) -> CollectionLayout:
+        if self._layout is None:
+            self._layout = self.collection_layout()
+            if self._layout is None:
                 raise convert.missing_collection(self.collection)
-        return self._dim
+        return self._layout
 
 
-def _fusion(fusion: EngineFusion) -> qm.FusionQuery:
+def _sparse(indices: list[int], values: list[float]) -> qm.SparseVector:
+    return qm.SparseVector(indices=indices, values=values)
+
+
+def _fusion(fusion: EngineFusion, rrf_k: int, weights: list[float] | None) -> Any:
     if fusion == "rrf":
-        return qm.FusionQuery(fusion=qm.Fusion.RRF)  # k = 2 = convert.ENGINE_RRF_K
+        if rrf_k < 1:
+            raise InvalidInputError(f"rrf k must be at least 1, got {rrf_k}")
+        if rrf_k == DEFAULT_RRF_K and weights is None:
+            return qm.FusionQuery(fusion=qm.Fusion.RRF)  # servers before RrfQuery understand it
+        return qm.RrfQuery(rrf=qm.Rrf(k=rrf_k, weights=weights))
     if fusion == "dbsf":
         return qm.FusionQuery(fusion=qm.Fusion.DBSF)
     raise InvalidInputError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")

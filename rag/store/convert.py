@@ -8,18 +8,47 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from rag.errors import CollectionMismatchError, InvalidInputError, NotFoundError
-from rag.store.base import VECTOR_NAMES, PointRecord, Prefetch, ScoredPoint, StoredPoint
+from rag.errors import CollectionMismatchError, InvalidInputError, NotFoundError, StoreError
+from rag.store.base import (
+    DEFAULT_RRF_K,
+    CollectionLayout,
+    PointRecord,
+    Prefetch,
+    ScoredPoint,
+    StoredPoint,
+)
 
-ENGINE_RRF_K = 2
-"""The rank constant both engines use for RRF (Qdrant's default): score = sum 1 / (k + rank)."""
+ENGINE_RRF_K = DEFAULT_RRF_K
+"""The rank constant of a fused query that names none (Qdrant's default)."""
+COSINE = "Cosine"
+IDF = "idf"
+MAX_TERM_ID = 2**32 - 1
+"""Qdrant keeps sparse indices as unsigned 32-bit integers."""
+SparseFactory = Callable[[list[int], list[float]], Any]
+"""Makes an engine's sparse vector from sorted term ids and their weights."""
+
+
+@dataclass(frozen=True)
+class StoredLayout:
+    """A collection's vectors as the engine reports them: dense name -> (size, distance), sparse
+    name -> modifier (``"idf"`` or ``None``)."""
+
+    dense: dict[str, tuple[int, str]] = field(default_factory=dict)
+    sparse: dict[str, str | None] = field(default_factory=dict)
+
+    def layout(self) -> CollectionLayout:
+        sizes = {name: size for name, (size, _) in self.dense.items()}
+        return CollectionLayout(sizes, tuple(sorted(self.sparse)))
+
 
 T = TypeVar("T")
 
@@ -70,43 +99,114 @@ def _float15(literal: str) -> float:
     return float(f"{float(literal):.15g}")
 
 
-def vector_lists(point: PointRecord, dim: int) -> dict[str, list[float]]:
-    """The point's vectors as lists, checked for names, size and finiteness."""
-    if not point.vectors:
-        raise InvalidInputError(f"point {point.id} has no vector: give it an image or text vector")
-    out: dict[str, list[float]] = {}
+def point_vectors(
+    point: PointRecord, layout: CollectionLayout, sparse: SparseFactory
+) -> dict[str, Any]:
+    """The point's vectors for an engine: dense ones as lists, sparse ones made by ``sparse``
+    (indices, values); checked for names, sizes and finiteness. An empty sparse vector (a text
+    with no terms) is left out."""
+    out: dict[str, Any] = {}
     for name, vector in point.vectors.items():
-        if name not in VECTOR_NAMES:
-            raise InvalidInputError(f"unknown vector name {name!r}: use one of {VECTOR_NAMES}")
-        array = np.asarray(vector, dtype=np.float32)
-        if array.shape != (dim,):
+        if not layout.has(name):
             raise InvalidInputError(
-                f"vector {name!r} of point {point.id} has shape {array.shape}; "
-                f"the collection needs ({dim},): embed with the collection's model"
+                f"point {point.id}: the collection has no vector {name!r} "
+                f"(it has {', '.join(layout.names)})"
             )
-        if not np.isfinite(array).all():
-            raise InvalidInputError(f"vector {name!r} of point {point.id} has NaN or inf values")
-        out[name] = array.tolist()
+        what = f"vector {name!r} of point {point.id}"
+        if layout.is_sparse(name):
+            indices, values = sparse_lists(vector, what)
+            if indices:
+                out[name] = sparse(indices, values)
+        else:
+            out[name] = dense_list(vector, layout.dense[name], what)
+    if not out:
+        raise InvalidInputError(f"point {point.id} has no vector: give it an image or text vector")
     return out
 
 
+def dense_list(vector: Any, size: int, what: str) -> list[float]:
+    """A dense vector as a list, checked for size and finiteness."""
+    if is_sparse(vector):
+        raise InvalidInputError(f"{what} is sparse; this vector is dense (an array of {size})")
+    array = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if array.shape != (size,):
+        raise InvalidInputError(
+            f"{what} has size {array.size}; the collection needs {size}: "
+            "embed with the collection's model"
+        )
+    if not np.isfinite(array).all():
+        raise InvalidInputError(f"{what} has NaN or inf values")
+    return array.tolist()
+
+
+def sparse_lists(terms: Any, what: str) -> tuple[list[int], list[float]]:
+    """A sparse vector's ``(indices, values)`` sorted by index, checked: unique non-negative
+    32-bit term ids, one finite value each."""
+    if not is_sparse(terms):
+        raise InvalidInputError(f"{what} must be SparseTerms (term ids and weights)")
+    indices = [int(i) for i in terms.indices]
+    values = np.asarray(terms.values, dtype=np.float32)
+    if len(indices) != len(values):
+        raise InvalidInputError(f"{what} has {len(indices)} term ids but {len(values)} weights")
+    if len(set(indices)) != len(indices):
+        raise InvalidInputError(f"{what} repeats a term id: sum the weights of each term once")
+    if any(i < 0 or i > MAX_TERM_ID for i in indices):
+        raise InvalidInputError(f"{what} has a term id outside 0..{MAX_TERM_ID}")
+    if not np.isfinite(values).all():
+        raise InvalidInputError(f"{what} has NaN or inf weights")
+    order = sorted(range(len(indices)), key=indices.__getitem__)
+    return [indices[i] for i in order], [float(values[i]) for i in order]
+
+
+def is_sparse(vector: Any) -> bool:
+    return hasattr(vector, "indices") and hasattr(vector, "values")
+
+
+def query_value(
+    name: str, vector: Any, layout: CollectionLayout, sparse: SparseFactory
+) -> Any | None:
+    """A query for vector ``name`` in an engine's form (``None``: a sparse query with no terms,
+    which matches nothing)."""
+    if not layout.has(name):
+        raise InvalidInputError(
+            f"the collection has no vector {name!r} (it has {', '.join(layout.names)})"
+        )
+    if layout.is_sparse(name):
+        indices, values = sparse_lists(vector, f"the {name!r} query")
+        return sparse(indices, values) if indices else None
+    return dense_list(vector, layout.dense[name], f"the {name!r} query vector")
+
+
 def query_vector(vector: np.ndarray, dim: int) -> list[float]:
-    """A query vector as a list, checked for size."""
+    """A dense query vector as a list, checked for size."""
     array = np.asarray(vector, dtype=np.float32).reshape(-1)
     if array.shape != (dim,):
         raise InvalidInputError(f"query vector has size {array.size}; the collection needs {dim}")
     return array.tolist()
 
 
-def float32_vectors(raw: Any) -> dict[str, np.ndarray]:
-    """An engine's named vectors as float32 numpy arrays (missing names are left out)."""
+def float32_vectors(raw: Any) -> dict[str, Any]:
+    """An engine's named vectors: dense ones as float32 numpy arrays, sparse ones as
+    :class:`rag.embedding.base.SparseTerms` (missing names are left out)."""
     if not isinstance(raw, Mapping):
         return {}
-    return {
-        name: np.asarray(raw[name], dtype=np.float32)
-        for name in VECTOR_NAMES
-        if raw.get(name) is not None
-    }
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if is_sparse(value):
+            out[name] = sparse_terms(value.indices, value.values)
+        else:
+            out[name] = np.asarray(value, dtype=np.float32)
+    return out
+
+
+def sparse_terms(indices: Sequence[int], values: Sequence[float]) -> Any:
+    """A :class:`rag.embedding.base.SparseTerms` (imported late: ``rag.embedding`` loads
+    open_clip, which a store alone does not need)."""
+    from rag.embedding.base import SparseTerms
+
+    return SparseTerms(tuple(int(i) for i in indices), tuple(float(v) for v in values))
 
 
 def stored_point(record: Any) -> StoredPoint:
@@ -144,34 +244,82 @@ def check_limit(limit: int, what: str = "limit") -> None:
         raise InvalidInputError(f"{what} must be at least 1, got {limit}")
 
 
-def check_prefetches(prefetches: Sequence[Prefetch]) -> None:
+def check_prefetches(prefetches: Sequence[Prefetch], fusion: str) -> None:
     if not prefetches:
         raise InvalidInputError("a fused query needs at least one prefetch")
     for prefetch in prefetches:
-        if prefetch.vector_name not in VECTOR_NAMES:
-            raise InvalidInputError(
-                f"unknown vector name {prefetch.vector_name!r}: use one of {VECTOR_NAMES}"
-            )
         check_limit(prefetch.limit, "prefetch limit")
+        if not math.isfinite(prefetch.weight) or prefetch.weight < 0:
+            raise InvalidInputError(f"prefetch weight must be >= 0, got {prefetch.weight}")
+        if fusion == "dbsf" and prefetch.weight != 1.0:
+            raise InvalidInputError("dbsf takes no weights: fuse weighted lists with rrf")
 
 
-def check_dims(collection: str, found: Mapping[str, tuple[int, str]], dim: int) -> None:
-    """Raise ``CollectionMismatchError`` unless ``found`` (name -> (size, distance)) is ours."""
-    wanted = {name: (dim, "Cosine") for name in VECTOR_NAMES}
-    if dict(found) == wanted:
+def rrf_weights(prefetches: Sequence[Prefetch]) -> list[float] | None:
+    """The prefetches' weights for the engine's RRF, or ``None`` when they are all 1."""
+    weights = [float(p.weight) for p in prefetches]
+    return None if all(w == 1.0 for w in weights) else weights
+
+
+def check_layout(collection: str, found: StoredLayout, wanted: CollectionLayout) -> None:
+    """Raise ``CollectionMismatchError`` if a vector of ``wanted`` is stored otherwise in
+    ``found`` (another size, distance, kind or modifier). Vectors missing from ``found`` are
+    not a mismatch: the engines add them in place."""
+    clashes = [
+        f"{name} of size {size} ({distance})"
+        for name, (size, distance) in found.dense.items()
+        if name in wanted.sparse
+        or (name in wanted.dense and (size, distance) != (wanted.dense[name], COSINE))
+    ]
+    clashes += [
+        f"sparse {name} ({modifier or 'no modifier'})"
+        for name, modifier in found.sparse.items()
+        if name in wanted.dense or (name in wanted.sparse and modifier != IDF)
+    ]
+    if not clashes:
         return
-    sizes = {size for size, _ in found.values()} or {0}
-    distances = {distance for _, distance in found.values()} or {"none"}
-    names = "/".join(sorted(found)) or "no named"
+    needs = ", ".join(
+        [f"{n} of size {size} ({COSINE})" for n, size in wanted.dense.items()]
+        + [f"sparse {n} ({IDF})" for n in wanted.sparse]
+    )
     raise CollectionMismatchError(
-        f"collection {collection!r} has {names} vectors of size "
-        f"{'/'.join(map(str, sorted(sizes)))} ({'/'.join(sorted(distances))}); this embedder "
-        f"needs image/text of size {dim} (Cosine): use another MMRAG_STORE__COLLECTION or delete it"
+        f"collection {collection!r} has {'; '.join(clashes)}; this setup needs {needs}: use "
+        "another MMRAG_STORE__COLLECTION, or delete the collection and ingest again"
+    )
+
+
+def added_vectors_note(collection: str, added: CollectionLayout) -> str:
+    """What to tell the operator after vectors were added to an existing collection."""
+    names = ", ".join(added.names)
+    return (
+        f"added the vectors {names} to the existing collection {collection!r}: points written "
+        f"before lack them (searches over {names} do not see those points) until "
+        "`mmrag ingest --policy overwrite` re-embeds them"
+    )
+
+
+def cannot_add_vectors(collection: str, added: CollectionLayout, exc: Exception) -> StoreError:
+    names = ", ".join(added.names)
+    return StoreError(
+        f"collection {collection!r} lacks the vectors {names} and the engine could not add them "
+        f"({exc}): ingest into a new collection (MMRAG_STORE__COLLECTION) with "
+        "`mmrag ingest --policy overwrite`, or turn those signals off"
     )
 
 
 def missing_collection(collection: str) -> NotFoundError:
     return NotFoundError(
-        f"collection {collection!r} does not exist yet: call ensure_collection(dim) first "
+        f"collection {collection!r} does not exist yet: call ensure_collection(layout) first "
         "(ingesting items creates it)"
     )
+
+
+def require_layout(layout: Any) -> CollectionLayout:
+    """``layout`` if it is a :class:`CollectionLayout` (the old ``ensure_collection(dim)`` took a
+    size: the error says what to pass now)."""
+    if not isinstance(layout, CollectionLayout):
+        raise TypeError(
+            f"ensure_collection takes a CollectionLayout, not {layout!r}: use "
+            "Services.collection_layout or CollectionLayout.of(clip_dim, passage_dim, lexical)"
+        )
+    return layout

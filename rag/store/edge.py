@@ -7,28 +7,31 @@ its write-ahead log. Reads run concurrently; writes and open/close are serialise
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import qdrant_edge as qe
 
 from rag.errors import InvalidInputError, MmragError, StoreError
 from rag.store import convert
 from rag.store.base import (
+    DEFAULT_RRF_K,
     INDEXED_PAYLOAD_FIELDS,
-    VECTOR_NAMES,
+    CollectionLayout,
     EngineFusion,
     Filter,
     PointRecord,
     Prefetch,
+    QueryVector,
     ScoredPoint,
     StoredPoint,
-    VectorName,
 )
 from rag.store.edge_filters import edge_filter
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "edge_config.json"
 
@@ -47,7 +50,7 @@ class EdgeStore:
     Example::
 
         store = EdgeStore(data_dir / "qdrant-edge" / "mmrag", "mmrag")
-        store.ensure_collection(dim=512)
+        store.ensure_collection(CollectionLayout.of(512, passage_dim=384, lexical=True))
     """
 
     def __init__(self, path: Path, collection: str) -> None:
@@ -55,35 +58,37 @@ class EdgeStore:
         self.collection = collection
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
-        self._dim: int | None = None
+        self._layout: CollectionLayout | None = None
         self._closed = False
         if (self.path / CONFIG_FILE).exists():
             self._open(lambda: qe.EdgeShard.load(str(self.path)))
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def ensure_collection(self, dim: int) -> None:
+    def ensure_collection(self, layout: CollectionLayout) -> None:
+        layout = convert.require_layout(layout)
         with self._lock:
             if self._closed:
                 raise StoreError(f"the store of collection {self.collection!r} is closed")
             found = self._stored_layout()
             if found is not None:
-                convert.check_dims(self.collection, found, dim)
+                convert.check_layout(self.collection, found, layout)
                 if self._shard is None:
                     self._open(lambda: qe.EdgeShard.load(str(self.path)))
+                self._add_vectors(layout.missing_from(found.layout()))
             else:
-                params = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
-                config = qe.EdgeConfig(vectors=dict.fromkeys(VECTOR_NAMES, params))
                 self.path.mkdir(parents=True, exist_ok=True)
-                self._open(lambda: qe.EdgeShard.create(str(self.path), config))
-            self._dim = dim
+                self._open(lambda: qe.EdgeShard.create(str(self.path), _edge_config(layout)))
+            self._layout = self._read_layout()
             self._ensure_indexes()
 
-    def collection_dim(self) -> int | None:
+    def collection_layout(self) -> CollectionLayout | None:
         found = self._stored_layout()
-        if not found:
-            return None
-        return next(iter(found.values()))[0]
+        return None if found is None else found.layout()
+
+    def collection_dim(self) -> int | None:
+        layout = self.collection_layout()
+        return None if layout is None else layout.clip_dim
 
     def flush(self) -> None:
         with self._lock:
@@ -109,11 +114,11 @@ class EdgeStore:
     def upsert(self, points: Sequence[PointRecord]) -> None:
         if not points:
             return
-        dim = self._require_dim()
+        layout = self._require_layout()
         edge_points = [
             qe.Point(
                 convert.canonical_id(p.id),
-                convert.vector_lists(p, dim),  # type: ignore[arg-type]
+                convert.point_vectors(p, layout, qe.SparseVector),
                 convert.json_payload(p.payload),
             )
             for p in points
@@ -165,15 +170,16 @@ class EdgeStore:
 
     def search(
         self,
-        vector_name: VectorName,
-        vector: np.ndarray,
+        vector_name: str,
+        vector: QueryVector,
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
-        dense = convert.query_vector(vector, self._require_dim())
-        query = qe.Query.Nearest(dense, using=vector_name)
+        query = self._nearest(vector_name, vector)
+        if query is None:
+            return []
         request = qe.QueryRequest(
             limit=limit,
             query=query,
@@ -190,23 +196,23 @@ class EdgeStore:
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        rrf_k: int = DEFAULT_RRF_K,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
-        convert.check_prefetches(prefetches)
-        dim = self._require_dim()
+        convert.check_prefetches(prefetches, fusion)
         condition = edge_filter(flt)
-        stages = [
-            qe.Prefetch(
-                limit=p.limit,
-                query=qe.Query.Nearest(convert.query_vector(p.vector, dim), using=p.vector_name),
-                filter=condition,
-            )
-            for p in prefetches
-        ]
+        stages, used = [], []
+        for p in prefetches:
+            query = self._nearest(p.vector_name, p.vector)
+            if query is not None:
+                stages.append(qe.Prefetch(limit=p.limit, query=query, filter=condition))
+                used.append(p)
+        if not stages:
+            return []
         request = qe.QueryRequest(
             limit=limit,
             prefetches=stages,
-            query=_fusion(fusion),
+            query=_fusion(fusion, rrf_k, convert.rrf_weights(used)),
             filter=condition,
             with_payload=True,
             with_vector=with_vectors,
@@ -214,6 +220,25 @@ class EdgeStore:
         return self._query(request)
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _nearest(self, name: str, vector: QueryVector) -> Any | None:
+        value = convert.query_value(name, vector, self._require_layout(), qe.SparseVector)
+        return None if value is None else qe.Query.Nearest(value, using=name)
+
+    def _add_vectors(self, added: CollectionLayout) -> None:
+        """Create the vectors of ``added`` on the open shard (Edge adds named vectors in place)."""
+        if added.is_empty():
+            return
+        shard = self._require_shard()
+        try:
+            for name, size in added.dense.items():
+                shard.update(qe.UpdateOperation.create_dense_vector(name, size, qe.Distance.Cosine))
+            for name in added.sparse:
+                shard.update(qe.UpdateOperation.create_sparse_vector(name, qe.Modifier.Idf))
+            shard.flush()
+        except Exception as exc:
+            raise convert.cannot_add_vectors(self.collection, added, exc) from exc
+        log.warning(convert.added_vectors_note(self.collection, added))
 
     def _query(self, request: qe.QueryRequest) -> list[ScoredPoint]:
         shard = self._require_shard()
@@ -224,12 +249,24 @@ class EdgeStore:
         with self._lock:
             self._call(self._require_shard().update, operation)
 
-    def _stored_layout(self) -> dict[str, tuple[int, str]] | None:
+    def _stored_layout(self) -> convert.StoredLayout | None:
         config_path = self.path / CONFIG_FILE
         if not config_path.exists():
             return None
-        vectors = json.loads(config_path.read_text(encoding="utf-8")).get("vectors", {})
-        return {name: (int(v["size"]), str(v["distance"])) for name, v in vectors.items()}
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        dense = {
+            name: (int(v["size"]), str(v["distance"]))
+            for name, v in (config.get("vectors") or {}).items()
+        }
+        sparse = {
+            name: (v or {}).get("modifier")
+            for name, v in (config.get("sparse_vectors") or {}).items()
+        }
+        return convert.StoredLayout(dense, sparse)
+
+    def _read_layout(self) -> CollectionLayout | None:
+        found = self._stored_layout()
+        return None if found is None else found.layout()
 
     def _ensure_indexes(self) -> None:
         shard = self._require_shard()
@@ -250,8 +287,7 @@ class EdgeStore:
                     "share a collection"
                 ) from exc
             raise StoreError(f"cannot open the Qdrant Edge shard at {self.path}: {exc}") from exc
-        layout = self._stored_layout() or {}
-        self._dim = next(iter(layout.values()))[0] if layout else None
+        self._layout = self._read_layout()
 
     def _require_shard(self) -> qe.EdgeShard:
         shard = self._shard
@@ -261,10 +297,10 @@ class EdgeStore:
             raise convert.missing_collection(self.collection)
         return shard
 
-    def _require_dim(self) -> int:
+    def _require_layout(self) -> CollectionLayout:
         self._require_shard()
-        assert self._dim is not None
-        return self._dim
+        assert self._layout is not None
+        return self._layout
 
     def _call(self, fn: Any, *args: Any) -> Any:
         try:
@@ -275,9 +311,20 @@ class EdgeStore:
             raise StoreError(f"Qdrant Edge failed on {self.collection!r}: {exc}") from exc
 
 
-def _fusion(fusion: EngineFusion) -> Any:
+def _edge_config(layout: CollectionLayout) -> qe.EdgeConfig:
+    dense = {
+        name: qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine)
+        for name, size in layout.dense.items()
+    }
+    sparse = {name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in layout.sparse}
+    return qe.EdgeConfig(vectors=dense, sparse_vectors=sparse or None)
+
+
+def _fusion(fusion: EngineFusion, rrf_k: int, weights: list[float] | None) -> Any:
     if fusion == "rrf":
-        return qe.Fusion.Rrf(k=convert.ENGINE_RRF_K)
+        if rrf_k < 1:
+            raise InvalidInputError(f"rrf k must be at least 1, got {rrf_k}")
+        return qe.Fusion.Rrf(k=rrf_k, weights=weights)
     if fusion == "dbsf":
         return qe.Fusion.Dbsf()
     raise InvalidInputError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")

@@ -25,7 +25,7 @@ from rag.llm import (
 )
 from rag.prompting import SYSTEM_PROMPT
 from rag.retrieval.retriever import Retriever
-from rag.store import PointRecord, VectorStore, open_store
+from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 from rag.store.base import Filter, HasId, MatchValue
 
 LLM = LLMSettings(
@@ -99,7 +99,7 @@ def stack(
     tiny_embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Retriever, list[str]]]:
     store = open_store(StoreSettings(), Path(tmp_path_factory.mktemp("data")))
-    store.ensure_collection(tiny_embedder.dim)
+    store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
     ids = write_items(store, tiny_embedder, ITEMS)
     yield Retriever(tiny_embedder, store, RetrievalSettings(top_k=3)), ids
     store.close()

@@ -14,7 +14,7 @@ from rag.config import RerankSettings, RetrievalSettings, StoreSettings
 from rag.embedding.base import Embedder
 from rag.ids import point_id
 from rag.retrieval.retriever import Retriever
-from rag.store import PointRecord, VectorStore, open_store
+from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 
 from .tiny_models import build_tiny_cross_encoder, build_tiny_qwen3
 
@@ -71,7 +71,7 @@ def filled_store(
 ) -> Iterator[VectorStore]:
     """The corpus in the engine under test (Qdrant Edge, then qdrant-client local mode)."""
     store = open_store(store_settings, tmp_path / "data", COLLECTION)
-    store.ensure_collection(tiny_embedder.dim)
+    store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
     store.upsert([PointRecord(item.id, item.vectors, item.payload) for item in corpus])
     yield store
     store.close()

@@ -14,7 +14,7 @@ from rag.errors import InvalidInputError
 from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query, SearchResult
-from rag.store import ENGINE_RRF_K
+from rag.store import ENGINE_RRF_K, CollectionLayout
 
 from .conftest import Item
 
@@ -156,7 +156,7 @@ def test_both_engines_rank_alike(tiny_embedder, corpus, tmp_path) -> None:
     rankings = []
     for url in ("", ":memory:"):
         store = open_store(StoreSettings(url=url), tmp_path / f"data{len(rankings)}", "alike")
-        store.ensure_collection(tiny_embedder.dim)
+        store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
         store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
         retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=15))
         rankings.append(

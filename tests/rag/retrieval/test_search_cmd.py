@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mmrag_cli.main import app
 from rag.config import StoreSettings
-from rag.store import PointRecord, open_store
+from rag.store import CollectionLayout, PointRecord, open_store
 
 from .conftest import COLLECTION, Item
 
@@ -25,7 +25,7 @@ def cli_env(
     """Environment of a user whose embedded collection holds the corpus; no reranker."""
     data = tmp_path / "data"
     store = open_store(StoreSettings(collection=COLLECTION), data)
-    store.ensure_collection(tiny_embedder.dim)
+    store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
     store.upsert([PointRecord(item.id, item.vectors, item.payload) for item in corpus])
     store.close()
     env = {

@@ -10,7 +10,7 @@ import pytest
 from rag.config import StoreSettings
 from rag.store import VectorStore, open_store
 
-from .helpers import DIM
+from .helpers import LAYOUT
 
 
 @pytest.fixture
@@ -24,5 +24,5 @@ def empty_store(store_settings: StoreSettings, tmp_path: Path) -> Iterator[Vecto
 @pytest.fixture
 def store(empty_store: VectorStore) -> VectorStore:
     """A store of the engine under test with an empty collection of ``DIM``-sized vectors."""
-    empty_store.ensure_collection(DIM)
+    empty_store.ensure_collection(LAYOUT)
     return empty_store

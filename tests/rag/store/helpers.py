@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from rag.embedding.base import SparseTerms
 from rag.store import (
+    CollectionLayout,
     Condition,
     DatetimeRange,
     Filter,
@@ -21,7 +23,13 @@ from rag.store import (
 )
 
 DIM = 8
+PASSAGE_DIM = 6
+LAYOUT = CollectionLayout.of(DIM, passage_dim=PASSAGE_DIM, lexical=True)
+"""Every signal: CLIP image/text of ``DIM``, passage of ``PASSAGE_DIM``, sparse lexical."""
+CLIP_ONLY = CollectionLayout.of(DIM)
+"""A collection as made before the text signals: image/text only."""
 SOURCES = ("a.jpg", "b.jpg", "c.txt", "d.png")
+VOCABULARY = 12
 
 
 def unit(rng: np.random.Generator, dim: int = DIM) -> np.ndarray:
@@ -33,13 +41,24 @@ def make_id(n: int) -> str:
     return str(uuid.UUID(int=n * 0x9E3779B97F4A7C15 % (1 << 128)))
 
 
-def random_points(n: int, seed: int = 0, dim: int = DIM) -> list[PointRecord]:
-    """``n`` points: one in five image-only, one in five text-only, payloads of every JSON type."""
+def terms(rng: np.random.Generator, count: int = 3) -> SparseTerms:
+    """A few distinct term ids of a small vocabulary with positive weights, sorted."""
+    ids = sorted(int(i) for i in rng.choice(VOCABULARY, size=count, replace=False))
+    return SparseTerms(tuple(ids), tuple(round(float(w), 6) for w in rng.uniform(0.5, 2.0, count)))
+
+
+def random_points(n: int, seed: int = 0, dim: int = DIM, signals: bool = True) -> list[PointRecord]:
+    """``n`` points: one in five image-only, one in five text-only, payloads of every JSON type;
+    with ``signals``, every third has a ``passage`` vector and every other ``lexical`` terms."""
     rng = np.random.default_rng(seed)
     points = []
     for i in range(n):
         kinds = ("image",) if i % 5 == 1 else ("text",) if i % 5 == 2 else ("image", "text")
-        vectors = {kind: unit(rng, dim) for kind in kinds}
+        vectors: dict[str, np.ndarray | SparseTerms] = {kind: unit(rng, dim) for kind in kinds}
+        if signals and i % 3 == 0:
+            vectors["passage"] = unit(rng, PASSAGE_DIM)
+        if signals and i % 2 == 0:
+            vectors["lexical"] = terms(rng, 1 + i % 4)
         payload = {
             "source": SOURCES[i % len(SOURCES)],
             "n": i,

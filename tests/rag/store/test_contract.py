@@ -1,16 +1,21 @@
 """The store contract: every engine (``store_settings``: Qdrant Edge, qdrant-client local mode)
-behaves the same way on every method of :class:`rag.store.VectorStore`."""
+behaves the same way on every method of :class:`rag.store.VectorStore`, over dense vectors of two
+sizes (CLIP image/text, passage) and the sparse ``lexical`` vector with the IDF modifier."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 
 import numpy as np
 import pytest
 
+from rag.embedding.base import SparseTerms
 from rag.errors import CollectionMismatchError, InvalidInputError, NotFoundError
+from rag.retrieval import fusion as fuse
 from rag.store import (
+    CollectionLayout,
     DatetimeRange,
     Filter,
     HasId,
@@ -22,7 +27,16 @@ from rag.store import (
     VectorStore,
 )
 
-from .helpers import DIM, make_id, matches, random_points, unit
+from .helpers import (
+    CLIP_ONLY,
+    DIM,
+    LAYOUT,
+    PASSAGE_DIM,
+    make_id,
+    matches,
+    random_points,
+    unit,
+)
 
 FILTERS = {
     "match": Filter(must=(MatchValue("source", "a.jpg"),)),
@@ -54,14 +68,22 @@ def test_collection_lifecycle(empty_store: VectorStore) -> None:
     assert empty_store.collection_dim() is None
     with pytest.raises(NotFoundError, match="ensure_collection"):
         empty_store.count()
-    empty_store.ensure_collection(DIM)
-    empty_store.ensure_collection(DIM)  # idempotent
+    empty_store.ensure_collection(LAYOUT)
+    empty_store.ensure_collection(LAYOUT)  # idempotent
     assert empty_store.collection_dim() == DIM
+    assert empty_store.collection_layout() == LAYOUT
+    empty_store.ensure_collection(CLIP_ONLY)  # a narrower layout keeps the other vectors
+    assert empty_store.collection_layout() == LAYOUT
+
+
+def test_ensure_collection_takes_a_layout_not_a_size(empty_store: VectorStore) -> None:
+    with pytest.raises(TypeError, match="CollectionLayout"):
+        empty_store.ensure_collection(DIM)  # type: ignore[arg-type]
 
 
 def test_mismatched_dim_raises_naming_both(store: VectorStore) -> None:
     with pytest.raises(CollectionMismatchError) as caught:
-        store.ensure_collection(DIM * 4)
+        store.ensure_collection(CollectionLayout.of(DIM * 4))
     message = str(caught.value)
     assert "'contract'" in message and f"size {DIM} " in message
     assert f"{DIM * 4} (Cosine)" in message
@@ -90,11 +112,23 @@ def test_upsert_get_in_order_with_vectors(store: VectorStore) -> None:
     assert ids_of(got) == [points[4].id, points[0].id, points[1].id]
     assert got[1].payload == points[0].payload
     for stored, original in zip(got, (points[4], points[0], points[1]), strict=True):
-        assert set(stored.vectors) == set(original.vectors)
-        for name, vector in stored.vectors.items():
-            assert vector.dtype == np.float32 and vector.shape == (DIM,)
-            np.testing.assert_allclose(vector, original.vectors[name], atol=1e-6)
+        assert_same_vectors(stored.vectors, original.vectors)
+    assert {"passage", "lexical"} <= set(got[1].vectors)
     assert store.get([points[0].id])[0].vectors == {}
+
+
+def assert_same_vectors(stored: dict, original: dict) -> None:
+    """Dense vectors come back as float32 arrays of their size, sparse ones as SparseTerms."""
+    assert set(stored) == set(original)
+    for name, vector in stored.items():
+        if name == "lexical":
+            assert isinstance(vector, SparseTerms)
+            assert vector.indices == original[name].indices
+            np.testing.assert_allclose(vector.values, original[name].values, rtol=1e-6)
+        else:
+            size = PASSAGE_DIM if name == "passage" else DIM
+            assert vector.dtype == np.float32 and vector.shape == (size,)
+            np.testing.assert_allclose(vector, original[name], atol=1e-6)
 
 
 def test_ids_are_canonical_uuid_strings(store: VectorStore) -> None:
@@ -150,9 +184,17 @@ def test_payload_json_round_trip(store: VectorStore) -> None:
     [
         (PointRecord("not-a-uuid", {"text": np.ones(DIM)}), "not a UUID"),
         (PointRecord(make_id(1), {}), "no vector"),
-        (PointRecord(make_id(1), {"audio": np.ones(DIM)}), "unknown vector name"),
-        (PointRecord(make_id(1), {"text": np.ones(DIM + 1)}), "shape"),
+        (PointRecord(make_id(1), {"audio": np.ones(DIM)}), "no vector 'audio'"),
+        (PointRecord(make_id(1), {"text": np.ones(DIM + 1)}), "size"),
+        (PointRecord(make_id(1), {"passage": np.ones(DIM)}), "needs 6"),
         (PointRecord(make_id(1), {"text": np.full(DIM, np.nan)}), "NaN"),
+        (PointRecord(make_id(1), {"lexical": np.ones(DIM)}), "SparseTerms"),
+        (PointRecord(make_id(1), {"text": SparseTerms((1,), (1.0,))}), "sparse"),
+        (PointRecord(make_id(1), {"lexical": SparseTerms((1, 1), (1.0, 2.0))}), "repeats"),
+        (PointRecord(make_id(1), {"lexical": SparseTerms((1, 2), (1.0,))}), "2 term ids"),
+        (PointRecord(make_id(1), {"lexical": SparseTerms((-1,), (1.0,))}), "term id outside"),
+        (PointRecord(make_id(1), {"lexical": SparseTerms((3,), (math.inf,))}), "NaN or inf"),
+        (PointRecord(make_id(1), {"lexical": SparseTerms((), ())}), "no vector"),
         (PointRecord(make_id(1), {"text": np.ones(DIM)}, {"x": float("nan")}), "NaN"),
         (PointRecord(make_id(1), {"text": np.ones(DIM)}, {"x": object()}), "not JSON"),
     ],
@@ -169,6 +211,16 @@ def test_invalid_points_are_rejected_whole(
 def test_invalid_queries(store: VectorStore) -> None:
     with pytest.raises(InvalidInputError, match="size"):
         store.search("image", np.ones(DIM + 1), 3)
+    with pytest.raises(InvalidInputError, match="needs 6"):
+        store.search("passage", np.ones(DIM), 3)
+    with pytest.raises(InvalidInputError, match="no vector 'audio'"):
+        store.search("audio", np.ones(DIM), 3)
+    with pytest.raises(InvalidInputError, match="SparseTerms"):
+        store.search("lexical", np.ones(DIM), 3)
+    with pytest.raises(InvalidInputError, match="dbsf takes no weights"):
+        store.fused_query([Prefetch("image", np.ones(DIM), 3, weight=2.0)], "dbsf", 3)
+    with pytest.raises(InvalidInputError, match="rrf k"):
+        store.fused_query([Prefetch("image", np.ones(DIM), 3)], "rrf", 3, rrf_k=0)
     with pytest.raises(InvalidInputError, match="limit"):
         store.search("image", np.ones(DIM), 0)
     with pytest.raises(InvalidInputError, match="fusion"):
@@ -333,3 +385,127 @@ def test_concurrent_reads_and_writes(store: VectorStore) -> None:
         thread.join()
     assert errors == []
     assert store.count() == 80
+
+
+# --- the text signals: passage (another size) and lexical (sparse, IDF) ---------------------------
+
+
+def idf_reference(points: list[PointRecord], query: SparseTerms) -> dict[str, float]:
+    """Qdrant's sparse score with the IDF modifier, written out: for each shared term,
+    query weight x document weight x ln(1 + (N - n + 0.5) / (n + 0.5)), where N counts the
+    points that have the sparse vector and n those holding the term."""
+    docs = {p.id: p.vectors["lexical"] for p in points if "lexical" in p.vectors}
+    scores: dict[str, float] = {}
+    for term, weight in zip(query.indices, query.values, strict=True):
+        holders = {pid: t for pid, t in docs.items() if term in t.indices}
+        idf = math.log(1 + (len(docs) - len(holders) + 0.5) / (len(holders) + 0.5))
+        for pid, t in holders.items():
+            value = t.values[t.indices.index(term)]
+            scores[pid] = scores.get(pid, 0.0) + weight * value * idf
+    return scores
+
+
+def test_lexical_search_scores_with_idf(store: VectorStore) -> None:
+    points = random_points(40)
+    store.upsert(points)
+    query = SparseTerms((2, 5, 9), (1.0, 1.0, 0.5))
+    expected = idf_reference(points, query)
+    hits = store.search("lexical", query, 100, with_vectors=True)
+    assert {h.id for h in hits} == set(expected)
+    for hit in hits:
+        assert hit.score == pytest.approx(expected[hit.id], rel=1e-4)
+        assert isinstance(hit.vectors["lexical"], SparseTerms)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert store.search("lexical", SparseTerms((), ()), 5) == []
+    assert store.search("lexical", SparseTerms((99,), (1.0,)), 5) == []
+
+
+def test_passage_search_has_its_own_size(store: VectorStore) -> None:
+    points = random_points(30)
+    store.upsert(points)
+    query = unit(np.random.default_rng(4), PASSAGE_DIM)
+    with_passage = {
+        p.id: float(p.vectors["passage"] @ query) for p in points if "passage" in p.vectors
+    }
+    hits = store.search("passage", query, 100)
+    assert [h.id for h in hits] == sorted(with_passage, key=lambda i: -with_passage[i])
+    for hit in hits:
+        assert hit.score == pytest.approx(with_passage[hit.id], abs=1e-5)
+
+
+def four_prefetches(limit: int, weights: tuple[float, ...] = (1, 1, 1, 1)) -> list[Prefetch]:
+    rng = np.random.default_rng(21)
+    vectors = [unit(rng), unit(rng), unit(rng, PASSAGE_DIM), SparseTerms((1, 4, 7), (1, 1, 1))]
+    names = ("image", "text", "passage", "lexical")
+    return [
+        Prefetch(name, vector, limit, weight=w)
+        for name, vector, w in zip(names, vectors, weights, strict=True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("k", "weights"), [(2, (1, 1, 1, 1)), (60, (1, 1, 1, 1)), (60, (3, 1, 0.5, 2))]
+)
+def test_engine_rrf_over_four_signals_matches_the_formula(
+    store: VectorStore, k: int, weights: tuple[float, ...]
+) -> None:
+    store.upsert(random_points(60))
+    prefetches = four_prefetches(10, weights)
+    lists = [
+        [(h.id, h.score) for h in store.search(p.vector_name, p.vector, 10)] for p in prefetches
+    ]
+    expected = fuse.rrf(lists, k=k, weights=list(weights))
+    hits = store.fused_query(prefetches, "rrf", 100, rrf_k=k)
+    assert {h.id: h.score for h in hits} == pytest.approx(expected, rel=1e-5)
+
+
+def test_engine_dbsf_over_four_signals_matches_the_formula(store: VectorStore) -> None:
+    store.upsert(random_points(60))
+    prefetches = four_prefetches(10)
+    lists = [
+        [(h.id, h.score) for h in store.search(p.vector_name, p.vector, 10)] for p in prefetches
+    ]
+    expected = fuse.dbsf(lists)
+    hits = store.fused_query(prefetches, "dbsf", 100)
+    assert {h.id: h.score for h in hits} == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_prefetch_without_terms_is_left_out(store: VectorStore) -> None:
+    store.upsert(random_points(20))
+    query = unit(np.random.default_rng(3))
+    empty = Prefetch("lexical", SparseTerms((), ()), 10)
+    image = Prefetch("image", query, 10)
+    assert store.fused_query([image, empty], "rrf", 10) == store.fused_query([image], "rrf", 10)
+    assert store.fused_query([empty], "rrf", 10) == []
+
+
+def test_old_collection_gets_the_new_vectors_in_place(empty_store: VectorStore) -> None:
+    """A collection made before the text signals (image/text only) keeps its points; the
+    passage and lexical vectors are added, and new points can carry them."""
+    empty_store.ensure_collection(CLIP_ONLY)
+    old = random_points(10, signals=False)
+    empty_store.upsert(old)
+    with pytest.raises(InvalidInputError, match=r"no vector '(passage|lexical)'"):
+        empty_store.upsert(random_points(1, seed=5))
+    empty_store.ensure_collection(LAYOUT)
+    assert empty_store.collection_layout() == LAYOUT
+    assert empty_store.count() == 10
+    new = random_points(6, seed=9)
+    for point in new:
+        empty_store.upsert([PointRecord(make_id(100 + new.index(point)), point.vectors, {})])
+    lexical = empty_store.search("lexical", SparseTerms(tuple(range(12)), (1.0,) * 12), 100)
+    passage = empty_store.search("passage", unit(np.random.default_rng(1), PASSAGE_DIM), 100)
+    new_ids = {make_id(100 + i) for i in range(6)}
+    assert lexical and {h.id for h in lexical} <= new_ids
+    assert passage and {h.id for h in passage} <= new_ids
+    (kept,) = empty_store.get([old[0].id], with_vectors=True)
+    assert_same_vectors(kept.vectors, old[0].vectors)
+
+
+def test_a_vector_of_another_kind_is_a_mismatch(store: VectorStore) -> None:
+    dense_lexical = CollectionLayout({"image": DIM, "text": DIM, "lexical": 4})
+    with pytest.raises(CollectionMismatchError, match="sparse lexical"):
+        store.ensure_collection(dense_lexical)
+    other_passage = CollectionLayout.of(DIM, passage_dim=PASSAGE_DIM + 1)
+    with pytest.raises(CollectionMismatchError, match="passage of size 6"):
+        store.ensure_collection(other_passage)

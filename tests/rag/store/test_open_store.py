@@ -8,11 +8,11 @@ import pytest
 
 from rag.config import StoreSettings
 from rag.errors import CollectionMismatchError, ConfigError, StoreError
-from rag.store import INDEXED_PAYLOAD_FIELDS, VectorStore, edge_path, open_store
+from rag.store import INDEXED_PAYLOAD_FIELDS, CollectionLayout, VectorStore, edge_path, open_store
 from rag.store.client import QdrantClientStore
 from rag.store.edge import EdgeStore
 
-from .helpers import DIM, random_points
+from .helpers import DIM, LAYOUT, random_points
 
 
 def disk_settings(kind: str, tmp_path: Path) -> StoreSettings:
@@ -45,7 +45,7 @@ def test_unreachable_server_is_a_store_error(tmp_path: Path) -> None:
 def test_edge_creates_folder_on_demand(tmp_path: Path) -> None:
     store = open_store(StoreSettings(), tmp_path)
     assert not store.path.exists()  # type: ignore[attr-defined]
-    store.ensure_collection(DIM)
+    store.ensure_collection(LAYOUT)
     assert (tmp_path / "qdrant-edge" / "mmrag" / "edge_config.json").exists()
     store.close()
 
@@ -55,7 +55,7 @@ def test_points_survive_restart(kind: str, tmp_path: Path) -> None:
     settings = disk_settings(kind, tmp_path)
     points = random_points(30)
     store = open_store(settings, tmp_path)
-    store.ensure_collection(DIM)
+    store.ensure_collection(LAYOUT)
     store.upsert(points)
     store.delete([points[0].id])
     store.flush()
@@ -64,11 +64,11 @@ def test_points_survive_restart(kind: str, tmp_path: Path) -> None:
     reopened: VectorStore = open_store(settings, tmp_path)
     assert reopened.collection_dim() == DIM
     assert reopened.count() == 29
-    reopened.ensure_collection(DIM)
+    reopened.ensure_collection(LAYOUT)
     (got,) = reopened.get([points[3].id], with_vectors=True)
     assert got.payload == points[3].payload and set(got.vectors) == set(points[3].vectors)
     with pytest.raises(CollectionMismatchError):
-        reopened.ensure_collection(DIM * 2)
+        reopened.ensure_collection(CollectionLayout.of(DIM * 2))
     reopened.close()
 
 
@@ -76,10 +76,10 @@ def test_points_survive_restart(kind: str, tmp_path: Path) -> None:
 def test_folder_is_held_by_one_store(kind: str, tmp_path: Path) -> None:
     settings = disk_settings(kind, tmp_path)
     first = open_store(settings, tmp_path)
-    first.ensure_collection(DIM)
+    first.ensure_collection(LAYOUT)
     with pytest.raises(StoreError, match="another"):
         second = open_store(settings, tmp_path)
-        second.ensure_collection(DIM)
+        second.ensure_collection(LAYOUT)
     first.close()
     again = open_store(settings, tmp_path)
     assert again.count() == 0
@@ -89,8 +89,8 @@ def test_folder_is_held_by_one_store(kind: str, tmp_path: Path) -> None:
 def test_collections_are_independent(tmp_path: Path) -> None:
     one = open_store(StoreSettings(), tmp_path, "one")
     two = open_store(StoreSettings(), tmp_path, "two")
-    one.ensure_collection(DIM)
-    two.ensure_collection(DIM * 2)
+    one.ensure_collection(LAYOUT)
+    two.ensure_collection(CollectionLayout.of(DIM * 2))
     one.upsert(random_points(3))
     assert (one.count(), two.count(), two.collection_dim()) == (3, 0, DIM * 2)
     one.close()
@@ -100,7 +100,7 @@ def test_collections_are_independent(tmp_path: Path) -> None:
 def test_edge_indexes_payload_fields_and_refuses_use_after_close(tmp_path: Path) -> None:
     store = open_store(StoreSettings(), tmp_path)
     assert isinstance(store, EdgeStore)
-    store.ensure_collection(DIM)
+    store.ensure_collection(LAYOUT)
     schema = store._require_shard().info().payload_schema
     assert set(INDEXED_PAYLOAD_FIELDS) <= set(schema)
     store.upsert(random_points(3))
