@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from PIL import Image
 
-from api.queries import check_question, query_filter, require_query
+from api.queries import build_query
 from api.schemas.search import QueryIn
 from api.streaming import primed
 from rag.answer import Answer, AnswerEvent
 from rag.llm.base import ChatMessage, GenerationOptions
+from rag.retrieval.types import Query
 from rag.services import Services
 
 
 @dataclass(frozen=True)
 class Ask:
-    """A checked question: its text and/or picture, earlier turns, and options."""
+    """A checked question: the ``Query`` (its words and/or picture and how to retrieve), earlier
+    turns, and generation options."""
 
-    question: str | None
-    image: Image.Image | None = None
+    query: Query
     history: Sequence[ChatMessage] = ()
     options: GenerationOptions | None = None
-    retrieval: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def question(self) -> str | None:
+        return self.query.text
 
 
 def make_ask(
@@ -36,22 +39,8 @@ def make_ask(
     query: QueryIn | None = None,
 ) -> Ask:
     """Check the question (length cap), that there is something to ask, and the options."""
-    text = check_question(question, services.settings, "question")
-    require_query(text, image)
-    return Ask(text, image, tuple(history), options, retrieval_options(query))
-
-
-def retrieval_options(query: QueryIn | None) -> dict[str, Any]:
-    """The answerer's retrieval keyword arguments from a request's fields."""
-    if query is None:
-        return {}
-    return {
-        "fusion": query.fusion,
-        "weights": query.weights,
-        "filter": query_filter(query.filter),
-        "top_k": query.top_k,
-        "rerank": query.rerank,
-    }
+    checked = build_query(services.settings, question, image, query, "question")
+    return Ask(checked, tuple(history), options)
 
 
 def generation_options(
@@ -69,19 +58,16 @@ def generation_options(
 
 def answer(services: Services, ask: Ask) -> Answer:
     """The whole answer (blocking)."""
-    return services.answerer.answer(ask.question, ask.image, **_arguments(services, ask))
+    base_url = services.settings.api.public_url
+    return services.answerer.answer(
+        ask.query, history=list(ask.history), options=ask.options, base_url=base_url
+    )
 
 
 def answer_events(services: Services, ask: Ask) -> Iterator[AnswerEvent]:
     """The answer's events, started up to the first token so early errors raise here."""
-    events = services.answerer.stream(ask.question, ask.image, **_arguments(services, ask))
+    base_url = services.settings.api.public_url
+    events = services.answerer.stream(
+        ask.query, history=list(ask.history), options=ask.options, base_url=base_url
+    )
     return primed(events)
-
-
-def _arguments(services: Services, ask: Ask) -> dict[str, Any]:
-    return {
-        "history": list(ask.history),
-        "options": ask.options,
-        "base_url": services.settings.api.public_url,
-        **ask.retrieval,
-    }

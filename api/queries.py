@@ -1,14 +1,48 @@
-"""What search, chat and the compatible endpoints share: checked questions, images and filters."""
+"""What search, chat, the compatible endpoints and ``mmrag search`` share: one :func:`build_query`
+that turns a request's words, picture and retrieval options into a checked ``Query``."""
 
 from __future__ import annotations
 
 from PIL import Image
 
 from api.images import decode_base64_image
+from api.schemas.search import QueryIn
 from rag.config import Settings
 from rag.errors import InvalidInputError
 from rag.retrieval.filters import parse_filter
+from rag.retrieval.types import Query
 from rag.store.base import Filter
+
+
+def build_query(
+    settings: Settings,
+    text: str | None,
+    image: Image.Image | None = None,
+    options: QueryIn | None = None,
+    name: str = "text",
+) -> Query:
+    """The ``Query`` of a request: ``text`` checked against the length cap (``name`` is the field
+    the error names), something to search for, and the retrieval options (signals, weights,
+    fusion, filter, top-k, rerank; unset ones follow settings).
+
+    Example::
+
+        build_query(settings, "error E-1042", None, QueryIn(signals=["lexical"], top_k=5))
+    """
+    checked = check_question(text, settings, name)
+    require_query(checked, image)
+    if options is None:
+        return Query(text=checked, image=image)
+    return Query(
+        text=checked,
+        image=image,
+        fusion=options.fusion,
+        weights=options.weights,
+        top_k=options.top_k,
+        filter=query_filter(options.filter),
+        rerank=options.rerank,
+        signals=None if options.signals is None else tuple(options.signals),
+    )
 
 
 def check_question(text: str | None, settings: Settings, name: str = "text") -> str | None:

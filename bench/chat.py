@@ -32,6 +32,7 @@ from rag.ids import point_id
 from rag.llm import LlamaCppChatModel
 from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever
+from rag.retrieval.types import Query
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "pink", "brown"]
@@ -89,7 +90,7 @@ def make_reranker(name: str, folder: Path) -> Reranker | None:
 def ask(answerer: Answerer, question: str, top_k: int) -> dict[str, float]:
     """Stream one answer; its stage timings and decode rate (pieces a second after the first)."""
     stamps: list[float] = []
-    for event in answerer.stream(question, top_k=top_k):
+    for event in answerer.stream(Query(text=question, top_k=top_k)):
         if isinstance(event, TokenEvent):
             stamps.append(time.perf_counter())
         elif isinstance(event, FinalEvent):

@@ -168,9 +168,11 @@ def _sample_search(services: Services, example: SampleItem) -> None:
 
 
 def _sample_answer(services: Services, example: SampleItem) -> None:
+    from rag.retrieval.types import Query
+
     question = example.scene.questions()[1].capitalize()
     typer.echo(f"      sample question: {question!r}")
-    answer = services.answerer.answer(question, top_k=3)
+    answer = services.answerer.answer(Query(text=question, top_k=3))
     typer.echo(f"      answer ({answer.model}): {answer.text.strip()}")
     for citation in answer.citations[:3]:
         typer.echo(f"        [{citation.n}] {citation.source}")

@@ -36,12 +36,18 @@ def search(
             exists=True, dir_okay=False, help="A picture to search with (alone or with text)."
         ),
     ] = None,
+    signals: Annotated[
+        str | None,
+        typer.Option(
+            help="Signals to search, e.g. passage,lexical (default: all the collection has)."
+        ),
+    ] = None,
     fusion: Annotated[
-        Fusion | None, typer.Option(help="How to fuse the image and text candidates.")
+        Fusion | None, typer.Option(help="How to fuse the signals' candidates.")
     ] = None,
     weights: Annotated[
         str | None,
-        typer.Option(help="Weights of the item vectors for rrf/weighted: image=0.5,text=0.5."),
+        typer.Option(help="Weights per signal for rrf/weighted: image=0.2,passage=0.5,lexical=1."),
     ] = None,
     top_k: Annotated[int | None, typer.Option(min=1, help="How many hits to show.")] = None,
     rerank: Annotated[
@@ -58,21 +64,21 @@ def search(
     ] = False,
 ) -> None:
     """Search the collection with words, a picture, or both; every hit shows its scores."""
-    from rag.retrieval.filters import parse_filter
-    from rag.retrieval.plan import parse_weights
-    from rag.retrieval.types import Query
+    from api.queries import build_query
+    from api.schemas.search import QueryIn
+    from rag.retrieval.plan import parse_signals, parse_weights
 
     settings = common.settings_from_cli(**({"rerank.model": "none"} if rerank is False else {}))
     with common.cli_errors():
-        query = Query(
-            text=text,
-            image=_open_image(image) if image else None,
+        options = QueryIn(
+            signals=list(parse_signals(signals)) if signals is not None else None,
             fusion=fusion.value if fusion else None,
             weights=parse_weights(weights) if weights else None,
             top_k=top_k,
-            filter=parse_filter(filters or []),
+            filter=filters or None,
             rerank=rerank,
         )
+        query = build_query(settings, text, _open_image(image) if image else None, options)
         result = _with_services(settings, lambda services: services.retriever.search(query))
     if json_output:
         common.print_json(result_dict(result))
@@ -159,14 +165,15 @@ def _print_hits(result: SearchResult) -> None:
     if not result.hits:
         typer.echo("no hits")
         return
-    typer.echo(" #  fused  image   text  rerank  id        source / text")
+    typer.echo(" #  fused  image   text passage lexical  rerank  id        source / text")
     for rank, hit in enumerate(result.hits, start=1):
         s = hit.scores
-        snippet = (hit.text or "").replace("\n", " ")[:60]
+        snippet = (hit.passage_text or "").replace("\n", " ")[:60]
         fused = f"{s.fused:6.4f}" if abs(s.fused) < 10 else f"{s.fused:6.2f}"
+        lexical = "      -" if s.lexical is None else f"{s.lexical:7.3f}"
         typer.echo(
-            f"{rank:2d} {fused} {_fmt(s.image)} {_fmt(s.text)}  {_fmt(s.rerank)}  {hit.id[:8]}  "
-            f"{hit.source or '-'}  {snippet}"
+            f"{rank:2d} {fused} {_fmt(s.image)} {_fmt(s.text)}   {_fmt(s.passage)} {lexical}  "
+            f"{_fmt(s.rerank)}  {hit.id[:8]}  {hit.source or '-'}  {snippet}"
         )
     timings = ", ".join(f"{stage} {s * 1000:.1f} ms" for stage, s in result.timings.items())
     typer.echo(f"({'reranked; ' if result.reranked else ''}{timings})")

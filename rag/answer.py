@@ -4,10 +4,10 @@ model, return the answer with the hits it cited.
 Example::
 
     answerer = Answerer(retriever, chat_model, settings.llm)
-    answer = answerer.answer("What is on the red mat?")
+    answer = answerer.answer(Query(text="What is on the red mat?"))
     print(answer.text, [c.source for c in answer.citations])
 
-    for event in answerer.stream("What is on the red mat?"):
+    for event in answerer.stream(Query(text="What is on the red mat?", top_k=3)):
         if isinstance(event, TokenEvent):
             print(event.text, end="")
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from PIL import Image
@@ -38,8 +38,7 @@ from rag.prompting import (
     estimate_tokens,
     neutralize_markup,
 )
-from rag.retrieval.types import FusionMode, Hit, Query, Scores, SearchResult
-from rag.store.base import Filter
+from rag.retrieval.types import Hit, Query, Scores, SearchResult
 
 NO_HITS_TEXT = "The collection has nothing on this, so I cannot answer it from the collection."
 NO_MODEL = "none"
@@ -151,23 +150,14 @@ class Answerer:
 
     def answer(
         self,
-        question: str | None,
-        image: Image.Image | None = None,
+        query: Query,
         *,
-        top_k: int | None = None,
-        fusion: FusionMode | None = None,
-        weights: dict[str, float] | None = None,
-        filter: Filter | None = None,
-        rerank: bool | None = None,
         history: Sequence[ChatMessage] | None = None,
         options: GenerationOptions | None = None,
         base_url: str = "",
     ) -> Answer:
         """The whole answer at once (same arguments as :meth:`stream`)."""
-        events = self.stream(
-            question, image, top_k=top_k, fusion=fusion, weights=weights, filter=filter,
-            rerank=rerank, history=history, options=options, base_url=base_url,
-        )  # fmt: skip
+        events = self.stream(query, history=history, options=options, base_url=base_url)
         for event in events:
             if isinstance(event, FinalEvent):
                 return event.answer
@@ -175,29 +165,25 @@ class Answerer:
 
     def stream(
         self,
-        question: str | None,
-        image: Image.Image | None = None,
+        query: Query,
         *,
-        top_k: int | None = None,
-        fusion: FusionMode | None = None,
-        weights: dict[str, float] | None = None,
-        filter: Filter | None = None,
-        rerank: bool | None = None,
         history: Sequence[ChatMessage] | None = None,
         options: GenerationOptions | None = None,
         base_url: str = "",
     ) -> Iterator[AnswerEvent]:
         """Events in order: one :class:`RetrievalEvent`, :class:`TokenEvent` pieces, one
-        :class:`FinalEvent`. An image is the image query; ``question`` may then be ``None``.
+        :class:`FinalEvent`. ``query`` is the question (its text) and how to retrieve for it
+        (signals, weights, fusion, filter, top-k, rerank); its image is the image query, and its
+        text may then be ``None``.
 
         Raises ``InvalidInputError`` without a question or an image, and the chat model's
         ``LLMUnavailableError``/``LLMBusyError``/``LLMTimeoutError`` (a stream that breaks
         midway raises; its partial text never becomes a final answer).
         """
         started = time.perf_counter()
-        text = _question_text(question, image)
-        query = Query(text=question or None, image=image, fusion=fusion, weights=weights,
-                      top_k=top_k, filter=filter, rerank=rerank)  # fmt: skip
+        text = _question_text(query.text, query.image)
+        if query.text is not None and not query.text.strip():
+            query = replace(query, text=None)
         result = self._retriever.search(query)
         timings = _retrieval_timings(result, time.perf_counter() - started)
         yield RetrievalEvent(result.hits, dict(timings))

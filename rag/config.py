@@ -117,8 +117,12 @@ class RetrievalSettings(_Group):
     top_k: int = Field(default=10, ge=1)
     max_top_k: int = Field(default=100, ge=1)
     rrf_k: int = Field(default=60, ge=1)
+    """RRF's rank constant; the engine fuses with it (score = sum of w / (rank + w (k - 1)))."""
     image_weight: float = Field(default=0.5, ge=0)
     text_weight: float = Field(default=0.5, ge=0)
+    passage_weight: float = Field(default=0.5, ge=0)
+    lexical_weight: float = Field(default=0.5, ge=0)
+    """Default weight of each signal (rrf and weighted; a request's ``weights`` replace them)."""
 
 
 class RerankSettings(_Group):

@@ -5,33 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
-from api.queries import check_question, query_filter, query_image, require_query
+from api.queries import build_query, query_image
 from api.schemas.items import ItemOut
 from api.schemas.search import HitOut, ScoresOut, SearchIn, SearchOut
-from rag.retrieval.types import Hit, Query
+from rag.retrieval.types import Hit
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.post("/search")
 def search(body: SearchIn, services: ServicesDep) -> SearchOut:
-    """Search the collection. Example: ``{"text": "a red square", "top_k": 5, "fusion": "rrf"}``.
+    """Search the collection. Example: ``{"text": "error E-1042", "top_k": 5, "fusion": "rrf",
+    "signals": ["passage", "lexical"]}``.
 
-    Each hit has its image/text/fused/rerank scores and the URL of its picture.
+    Each hit has its image/text/passage/lexical/fused/rerank scores and the URL of its picture.
     """
     settings = services.settings
-    text = check_question(body.text, settings)
-    image = query_image(body.image, settings)
-    require_query(text, image)
-    query = Query(
-        text=text,
-        image=image,
-        fusion=body.fusion,
-        weights=body.weights,
-        top_k=body.top_k,
-        filter=query_filter(body.filter),
-        rerank=body.rerank,
-    )
+    query = build_query(settings, body.text, query_image(body.image, settings), body)
     result = services.retriever.search(query)
     base_url = settings.api.public_url
     return SearchOut(

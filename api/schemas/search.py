@@ -13,12 +13,22 @@ FilterField = str | list[str] | None
 (``key=value``, ``key!=value``, ``key=a|b``, ``key>=n``, ``key<n``; dates compare too)."""
 
 
+SignalName = Literal["image", "text", "passage", "lexical"]
+
+
 class QueryIn(BaseModel):
     """The retrieval options shared by search and chat; unset ones follow the server's settings."""
 
+    signals: list[SignalName] | None = Field(
+        default=None,
+        description="Signals to search (default: every one the collection has; passage and "
+        "lexical need words), e.g. ['passage', 'lexical'].",
+    )
     fusion: Literal["rrf", "dbsf", "weighted"] | None = None
     weights: dict[str, float] | None = Field(
-        default=None, description="Weight of the items' vectors, e.g. {'image': 0.3, 'text': 0.7}."
+        default=None,
+        description="Weight per signal (one left out weighs 0), e.g. {'passage': 0.7, "
+        "'lexical': 0.3}.",
     )
     filter: FilterField = Field(default=None, description=FilterField.__doc__)
     top_k: int | None = Field(default=None, ge=1, description="At most MMRAG_RETRIEVAL__MAX_TOP_K.")
@@ -33,11 +43,16 @@ class SearchIn(QueryIn):
 
 
 class ScoresOut(BaseModel):
-    """``image``/``text``: cosine to the item's image/text vector (``None`` when it has none);
-    ``fused``: the fusion score; ``rerank``: the reranker's relevance when it ran."""
+    """One score per signal, ``None`` when the item has no such vector or the signal was not
+    searched: ``image``/``text``: cosine of the CLIP query to the item's image/text vector;
+    ``passage``: cosine of the passage model's query to the item's passage vector; ``lexical``:
+    BM25 (IDF-weighted shared terms). ``fused``: the fusion score; ``rerank``: the reranker's
+    relevance when it ran."""
 
     image: float | None
     text: float | None
+    passage: float | None = None
+    lexical: float | None = None
     fused: float
     rerank: float | None = None
 

@@ -42,9 +42,9 @@ class MmragRetrieverBase(BaseRetriever):
     """Options and the ``Document`` shape shared by the in-process and the remote retriever.
 
     Each ``Document`` has ``id`` = the point id, ``page_content`` = the item's text, and
-    ``metadata`` = ``{"id", "source", "scores": {"image", "text", "fused", "rerank"},
-    "image_url", "external_id", "metadata"}`` (``image_url`` is ``None`` for a text-only item;
-    ``metadata`` is the item's own metadata).
+    ``metadata`` = ``{"id", "source", "scores": {"image", "text", "passage", "lexical", "fused",
+    "rerank"}, "image_url", "external_id", "metadata"}`` (``image_url`` is ``None`` for a
+    text-only item; ``metadata`` is the item's own metadata).
     """
 
     k: int = Field(default=4, ge=1)

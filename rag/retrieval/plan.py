@@ -1,4 +1,5 @@
-"""A search request checked against the settings: fusion, weights, sizes, and whether to rerank."""
+"""A search request checked against the settings and what is on offer: which signals to search,
+their weights, the fusion, sizes, and whether to rerank."""
 
 from __future__ import annotations
 
@@ -8,57 +9,127 @@ from dataclasses import dataclass
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
-from rag.retrieval.types import FusionMode, Query
-from rag.store.base import VectorName
+from rag.retrieval.types import FusionMode, Query, Signal
 
 FUSION_MODES: tuple[FusionMode, ...] = ("rrf", "dbsf", "weighted")
-ITEM_VECTORS: tuple[VectorName, VectorName] = ("image", "text")
-"""The item vectors a search fuses, in a fixed order."""
+ITEM_VECTORS: tuple[Signal, ...] = ("image", "text", "passage", "lexical")
+"""Every signal a search may fuse, in the fixed order of hits' scores (``rag.store.SIGNALS``)."""
+CLIP_SIGNALS: tuple[Signal, ...] = ("image", "text")
+"""Signals searched with the CLIP query vector (of the words, the picture, or both)."""
+TEXT_SIGNALS: tuple[Signal, ...] = ("passage", "lexical")
+"""Signals that need the query's words."""
 
 
 @dataclass(frozen=True)
 class SearchPlan:
-    """What one search does. ``weights`` holds a weight for each item vector (``image``, ``text``);
-    ``candidates`` is how many fused hits to keep (top-k, or more when reranking)."""
+    """What one search does. ``signals`` are the signals searched (fixed order); ``weights`` holds
+    a weight for each of them; ``candidates`` is how many fused hits to keep (top-k, or more when
+    reranking)."""
 
     fusion: FusionMode
     weights: dict[str, float]
     top_k: int
     rerank_n: int
     prefetch_limit: int
+    signals: tuple[Signal, ...] = CLIP_SIGNALS
 
     @property
     def candidates(self) -> int:
         return max(self.top_k, self.rerank_n)
 
     @property
-    def vectors(self) -> tuple[VectorName, ...]:
-        """The item vectors to prefetch from: every one with a positive weight (all for dbsf)."""
+    def vectors(self) -> tuple[Signal, ...]:
+        """The signals to prefetch from: every one with a positive weight (all for dbsf)."""
         if self.fusion == "dbsf":
-            return ITEM_VECTORS
-        return tuple(name for name in ITEM_VECTORS if self.weights[name] > 0)
+            return self.signals
+        return tuple(name for name in self.signals if self.weights[name] > 0)
 
     @property
     def equal_weights(self) -> bool:
-        return len({self.weights[name] for name in ITEM_VECTORS}) == 1
+        return len({self.weights[name] for name in self.vectors}) == 1
 
 
-def make_plan(query: Query, settings: RetrievalSettings, rerank_n: int) -> SearchPlan:
-    """Check ``query`` against ``settings``; ``rerank_n`` is 0 when the search is not reranked."""
+def make_plan(
+    query: Query,
+    settings: RetrievalSettings,
+    rerank_n: int,
+    unavailable: Mapping[str, str] | None = None,
+) -> SearchPlan:
+    """Check ``query`` against ``settings``; ``rerank_n`` is 0 when the search is not reranked.
+
+    ``unavailable`` maps each signal this setup cannot search to the reason (naming the setting
+    to change); asking for one of them is an ``InvalidInputError`` with that reason.
+    """
+    has_text = bool(query.text and query.text.strip())
     if query.text is None and query.image is None:
         raise InvalidInputError("a query needs text, an image, or both")
-    if query.text is not None and not query.text.strip() and query.image is None:
+    if query.text is not None and not has_text and query.image is None:
         raise InvalidInputError("the query text is empty: give words or an image")
     fusion = parse_fusion(query.fusion or settings.fusion)
     top_k = query.top_k if query.top_k is not None else settings.top_k
     if not 1 <= top_k <= settings.max_top_k:
         message = f"top_k must be between 1 and {settings.max_top_k}, got {top_k}"
         raise InvalidInputError(message + " (MMRAG_RETRIEVAL__MAX_TOP_K sets the cap)")
-    default = {"image": settings.image_weight, "text": settings.text_weight}
-    weights = parse_weights(query.weights) if query.weights is not None else default
-    check_weights(weights)
+    signals = choose_signals(query.signals, has_text, unavailable or {})
+    weights = plan_weights(query.weights, settings, signals)
     limit = max(settings.prefetch_limit, top_k, rerank_n)
-    return SearchPlan(fusion, weights, top_k, rerank_n, limit)
+    return SearchPlan(fusion, weights, top_k, rerank_n, limit, signals)
+
+
+def choose_signals(
+    asked: tuple[str, ...] | None, has_text: bool, unavailable: Mapping[str, str]
+) -> tuple[Signal, ...]:
+    """The signals to search: those asked for (each checked), or every available one (the word
+    signals only when the query has words)."""
+    if asked is None:
+        return tuple(
+            name
+            for name in ITEM_VECTORS
+            if name not in unavailable and (has_text or name not in TEXT_SIGNALS)
+        )
+    chosen = parse_signals(asked)
+    for name in chosen:
+        if name in unavailable:
+            raise InvalidInputError(f"signal {name!r} cannot be searched: {unavailable[name]}")
+        if name in TEXT_SIGNALS and not has_text:
+            raise InvalidInputError(f"signal {name!r} searches words: give the query text")
+    return chosen
+
+
+def parse_signals(value: tuple[str, ...] | list[str] | str) -> tuple[Signal, ...]:
+    """``("passage", "lexical")`` or ``"passage,lexical"`` as signals in the fixed order; the error
+    lists the valid names."""
+    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
+    names = [n for n in names if n]
+    unknown = sorted(set(names) - set(ITEM_VECTORS))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown signal {unknown[0]!r}: use one or more of {', '.join(ITEM_VECTORS)}"
+        )
+    if not names:
+        raise InvalidInputError(f"name at least one signal of {', '.join(ITEM_VECTORS)}")
+    return tuple(name for name in ITEM_VECTORS if name in names)
+
+
+def plan_weights(
+    asked: Mapping[str, float] | None, settings: RetrievalSettings, signals: tuple[Signal, ...]
+) -> dict[str, float]:
+    """A weight per searched signal: the request's (a signal it leaves out weighs 0), else the
+    settings'. They must not all be 0."""
+    weights = default_weights(settings) if asked is None else parse_weights(asked, check=False)
+    chosen = {name: weights[name] for name in signals}
+    check_weights(chosen)
+    return chosen
+
+
+def default_weights(settings: RetrievalSettings) -> dict[str, float]:
+    """``MMRAG_RETRIEVAL__{IMAGE,TEXT,PASSAGE,LEXICAL}_WEIGHT``."""
+    return {
+        "image": settings.image_weight,
+        "text": settings.text_weight,
+        "passage": settings.passage_weight,
+        "lexical": settings.lexical_weight,
+    }
 
 
 def parse_fusion(value: str) -> FusionMode:
@@ -69,23 +140,27 @@ def parse_fusion(value: str) -> FusionMode:
     raise InvalidInputError(f"unknown fusion {value!r}: use one of {', '.join(FUSION_MODES)}")
 
 
-def parse_weights(weights: Mapping[str, float] | str) -> dict[str, float]:
-    """``{"image": 0.7}`` or ``"image=0.7,text=0.3"`` as a weight per item vector (missing: 0)."""
+def parse_weights(weights: Mapping[str, float] | str, check: bool = True) -> dict[str, float]:
+    """``{"image": 0.7}`` or ``"image=0.7,lexical=0.3"`` as a weight per signal (missing: 0)."""
     if isinstance(weights, str):
         weights = _weights_from_text(weights)
     unknown = sorted(set(weights) - set(ITEM_VECTORS))
     if unknown:
-        raise InvalidInputError(f"unknown weight {unknown[0]!r}: weigh 'image' and/or 'text'")
+        raise InvalidInputError(
+            f"unknown weight {unknown[0]!r}: weigh signals of {', '.join(ITEM_VECTORS)}"
+        )
     parsed: dict[str, float] = {name: float(weights.get(name, 0.0)) for name in ITEM_VECTORS}
-    check_weights(parsed)
+    if check:
+        check_weights(parsed)
     return parsed
 
 
 def check_weights(weights: Mapping[str, float]) -> None:
-    values = [weights[name] for name in ITEM_VECTORS]
+    values = list(weights.values())
     if any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
         raise InvalidInputError(
-            f"weights must be finite, not negative, and not all zero; got {dict(weights)}"
+            "weights must be finite, not negative, and not all zero over the signals searched "
+            f"({', '.join(weights) or 'none'}); got {dict(weights)}"
         )
 
 

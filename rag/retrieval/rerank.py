@@ -1,8 +1,9 @@
 """The reranker stage: a :class:`Reranker` protocol, its builder, and how reranked hits are ordered.
 
-The reranker reads the query's text and each candidate's text (``chunk_text`` when the point embeds
-a chunk, else ``text``). Candidates without text keep their fused position; the others are
-reordered among the remaining places by rerank score (ties keep their fused order).
+The reranker reads the query's text and each candidate's :attr:`Hit.passage_text` (``chunk_text``
+when the point embeds a chunk or passage, else ``text``), never a 77-token caption. Candidates
+without text keep their fused position; the others are reordered among the remaining places by
+rerank score (ties keep their fused order).
 
 Example::
 
@@ -18,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from rag import payload as keys
 from rag.config import RerankSettings
 from rag.errors import ModelUnavailableError
 from rag.retrieval.types import Hit
@@ -98,12 +98,6 @@ def _build(
     return Qwen3Reranker(folder, settings, device=device, top_n=top_n, model_id=name)
 
 
-def document_text(hit: Hit) -> str:
-    """The text a reranker reads for ``hit``: its chunk's text, else its text ('' when none)."""
-    text = hit.payload.get(keys.CHUNK_TEXT) or hit.payload.get(keys.TEXT) or ""
-    return str(text).strip()
-
-
 def rerank_order(hits: Sequence[Hit], scores: Sequence[float | None]) -> list[Hit]:
     """``hits`` with ``scores`` set as their rerank score and reordered.
 
@@ -123,7 +117,7 @@ def rerank_order(hits: Sequence[Hit], scores: Sequence[float | None]) -> list[Hi
 
 def rerank_hits(query: str, hits: Sequence[Hit], reranker: Reranker) -> list[Hit]:
     """Score every hit that has text with ``reranker`` and reorder with :func:`rerank_order`."""
-    texts = [document_text(hit) for hit in hits]
+    texts = [hit.passage_text for hit in hits]
     with_text = [i for i, text in enumerate(texts) if text]
     values = reranker.score(query, [texts[i] for i in with_text]) if with_text else []
     scores: list[float | None] = [None] * len(hits)

@@ -1,18 +1,21 @@
-"""The retriever: embed the query, prefetch from the ``image`` and ``text`` vectors, fuse, rerank.
+"""The retriever: embed the query per signal, prefetch from each signal, fuse, rerank.
 
-* The query's text and image are embedded with the collection's CLIP model; with both, the query
-  vector is the normalised mean of the two unit vectors (so each item cosine is, up to one
-  constant factor, the average of its cosines to the words and to the picture).
-* ``rrf`` and ``dbsf`` run in the engine (one fused query) when the engine's formula is the one
-  asked for: DBSF always, RRF when ``rrf_k`` is the engine's k and the weights are equal. Other
-  RRF requests (another k, unequal weights) fuse the same two candidate lists here with the same
-  formula (:mod:`rag.retrieval.fusion`).
-* ``weighted`` scores candidates of the two lists by the exact weighted average of their
-  cosines, renormalised over the vectors the item has (an item none of whose vectors has a
-  positive weight is left out), reading vectors best bound first (:mod:`rag.retrieval.weighted`).
-* Every hit carries the exact cosines of the query to its stored vectors (computed here from the
-  vectors the store returns), the fused score, and the rerank score when the reranker ran on it.
-  Ties are ordered by point id.
+* Signals: ``image`` and ``text`` are searched with one CLIP query vector (of the words, of the
+  picture, or the normalised mean of both unit vectors); ``passage`` with the passage model's
+  query vector; ``lexical`` with the query's BM25 terms (the engine applies IDF). ``passage`` and
+  ``lexical`` need words and their encoder; the collection must have the vector
+  (:meth:`Retriever.unavailable` says why one cannot be searched).
+* ``rrf`` and ``dbsf`` run in the engine: one fused query over a prefetch per signal, RRF with
+  ``MMRAG_RETRIEVAL__RRF_K`` and each signal's weight (divided by the mean weight), DBSF over every
+  signal searched. The fused query returns the hits' vectors too.
+* ``weighted`` scores candidates of the signals' lists by the exact weighted mean of their signal
+  scores, renormalised over the signals the item has (lexical BM25 divided by the query's best
+  BM25 score in the collection; see :mod:`rag.retrieval.weighted`), reading vectors best bound
+  first. An item none of whose vectors has a positive weight is left out.
+* Every hit carries one score per signal searched (exact cosines computed here from the vectors
+  the store returns; the engine's BM25 score for ``lexical``, 0 when the item has terms but none
+  of the query's), ``None`` for a signal not searched or a vector the item lacks; the fused
+  score; the rerank score when the reranker ran on it. Ties are ordered by point id.
 """
 
 from __future__ import annotations
@@ -20,22 +23,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 
 from rag.config import RetrievalSettings
-from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
+from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder, SparseTerms
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
-from rag.retrieval.plan import ITEM_VECTORS, SearchPlan, make_plan
+from rag.retrieval.plan import CLIP_SIGNALS, SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_hits
-from rag.retrieval.types import Hit, Query, Scores, SearchResult
+from rag.retrieval.types import Hit, Query, Scores, SearchResult, Signal
 from rag.retrieval.weighted import settled, weighted_bounds, weighted_scores
-from rag.store import ENGINE_RRF_K
 from rag.store.base import (
-    EngineFusion,
+    LEXICAL,
+    PASSAGE,
+    CollectionLayout,
     Filter,
+    HasId,
     Prefetch,
+    QueryVector,
     ScoredPoint,
     StoredPoint,
     VectorStore,
@@ -43,17 +50,19 @@ from rag.store.base import (
 
 TIE_MARGIN = 8
 """Extra engine-fused candidates fetched so that ties at the cut are broken by id, not by chance."""
-ENGINE_FUSED = "fused"
+QueryVectors = Mapping[str, QueryVector]
+"""The query per signal: a dense vector, or :class:`SparseTerms` for ``lexical``."""
 
 
 class Retriever:
-    """Searches one collection with fused image/text candidates and an optional reranker.
+    """Searches one collection over up to four signals, with an optional reranker.
 
     Example::
 
-        retriever = Retriever(embedder, store, settings.retrieval, reranker=None)
-        result = retriever.search(Query(text="a red square", fusion="weighted"))
-        result.hits[0].scores  # Scores(image=0.31, text=0.87, fused=0.59, rerank=None)
+        retriever = Retriever(embedder, store, settings.retrieval, reranker=None,
+                              passage_encoder=passage, lexical_encoder=bm25)
+        result = retriever.search(Query(text="error E-1042", fusion="weighted"))
+        result.hits[0].scores  # Scores(image=0.21, text=0.30, fused=0.71, passage=0.62, ...)
     """
 
     def __init__(
@@ -72,14 +81,15 @@ class Retriever:
         self.reranker = reranker
         self.passage_encoder = passage_encoder
         self.lexical_encoder = lexical_encoder
+        self._layout: CollectionLayout | None = None
 
     def search(self, query: Query) -> SearchResult:
         """The best hits for ``query``, with per-stage scores and timings (seconds)."""
-        plan = make_plan(query, self.settings, self._rerank_n(query))
+        plan = self.plan(query)
         timings: dict[str, float] = {}
         with _timed(timings, "encode"):
-            vector = self.embed_query(query)
-        hits = self.fused_hits(plan, vector, query.filter, timings)
+            vectors = self.embed_signals(query, plan.signals)
+        hits = self.fused_hits(plan, vectors, query.filter, timings)
         reranked = bool(plan.rerank_n and hits)
         if reranked and self.reranker is not None and query.text:
             with _timed(timings, "rerank"):
@@ -87,8 +97,26 @@ class Retriever:
             hits = head + hits[plan.rerank_n :]
         return SearchResult(hits=hits[: plan.top_k], timings=timings, reranked=reranked)
 
+    def plan(self, query: Query) -> SearchPlan:
+        """``query`` checked against the settings and the signals on offer."""
+        return make_plan(query, self.settings, self._rerank_n(query), self.unavailable())
+
+    def unavailable(self) -> dict[str, str]:
+        """Each signal this retriever cannot search, with what to set to search it."""
+        layout = self._collection_layout()
+        out: dict[str, str] = {}
+        if self.passage_encoder is None:
+            out[PASSAGE] = "the passage model is off: set MMRAG_PASSAGE__MODEL to a model"
+        elif not layout.has(PASSAGE):
+            out[PASSAGE] = self._not_in_collection(PASSAGE, "MMRAG_PASSAGE__MODEL")
+        if self.lexical_encoder is None:
+            out[LEXICAL] = "lexical search is off: set MMRAG_LEXICAL__ENABLED=true"
+        elif not layout.has(LEXICAL):
+            out[LEXICAL] = self._not_in_collection(LEXICAL, "MMRAG_LEXICAL__ENABLED=true")
+        return out
+
     def embed_query(self, query: Query) -> np.ndarray:
-        """The unit query vector: of the text, of the image, or the normalised mean of both."""
+        """The unit CLIP query vector: of the text, of the image, or the normalised mean of both."""
         parts: list[np.ndarray] = []
         if query.text and query.text.strip():
             parts.append(self.embedder.embed_texts([query.text])[0])
@@ -102,40 +130,75 @@ class Retriever:
             raise InvalidInputError("the query's text and image cancel out: search with one")
         return (combined / norm).astype(np.float32)
 
+    def embed_signals(self, query: Query, signals: Sequence[Signal]) -> dict[str, QueryVector]:
+        """The query vector of each signal in ``signals`` (one CLIP vector for image and text)."""
+        vectors: dict[str, QueryVector] = {}
+        if any(name in CLIP_SIGNALS for name in signals):
+            clip = self.embed_query(query)
+            vectors.update({name: clip for name in CLIP_SIGNALS if name in signals})
+        text = (query.text or "").strip()
+        if PASSAGE in signals and self.passage_encoder is not None and text:
+            vectors[PASSAGE] = self.passage_encoder.encode_queries([text])[0]
+        if LEXICAL in signals and self.lexical_encoder is not None and text:
+            vectors[LEXICAL] = self.lexical_encoder.encode_queries([text])[0]
+        return vectors
+
     def fused_hits(
         self,
         plan: SearchPlan,
-        vector: np.ndarray,
+        vectors: QueryVectors | np.ndarray,
         flt: Filter | None,
         timings: dict[str, float],
     ) -> list[Hit]:
         """The first ``plan.candidates`` hits by fused score (ties by id), before reranking.
 
-        Candidate lists come without vectors (cheap); the hits' vectors are read afterwards with
-        ``get`` for the exact cosines.
+        ``vectors`` holds the query of each signal (a bare array is the CLIP vector).
         """
-        with _timed(timings, "store"):
-            lists = self._candidate_lists(plan, vector, flt)
+        if isinstance(vectors, np.ndarray):
+            vectors = {name: vectors for name in CLIP_SIGNALS}
         if plan.fusion == "weighted":
-            return self._weighted_hits(plan, vector, lists, timings)
-        with _timed(timings, "fuse"):
-            order = fusion.ranked(_rank_fusion(plan, self.settings.rrf_k, lists), plan.candidates)
+            return self._weighted_hits(plan, vectors, flt, timings)
+        return self._engine_hits(plan, vectors, flt, timings)
+
+    # --- rrf and dbsf: one fused query in the engine --------------------------------------------
+
+    def _engine_hits(
+        self, plan: SearchPlan, vectors: QueryVectors, flt: Filter | None, timings: dict[str, float]
+    ) -> list[Hit]:
+        weights = _rrf_weights(plan) if plan.fusion == "rrf" else {}
+        prefetches = [
+            Prefetch(name, vectors[name], plan.prefetch_limit, weight=weights.get(name, 1.0))
+            for name in plan.vectors
+        ]
+        limit = plan.candidates + TIE_MARGIN
+        engine = "dbsf" if plan.fusion == "dbsf" else "rrf"
         with _timed(timings, "store"):
-            points = self.store.get([pid for pid, _ in order], with_vectors=True)
+            points = self.store.fused_query(
+                prefetches, engine, limit, flt, with_vectors=True, rrf_k=self.settings.rrf_k
+            )
+            lexical = self._lexical_scores(plan, vectors, [p.id for p in points], {}, None)
         with _timed(timings, "fuse"):
-            return _hits(points, similarity_matrix(vector, points), order)
+            order = fusion.ranked({p.id: p.score for p in points}, plan.candidates)
+            return _hits(points, self._signal_matrix(plan, vectors, points, lexical), order, plan)
+
+    # --- weighted: exact scores, vectors read best bound first -----------------------------------
 
     def _weighted_hits(
-        self,
-        plan: SearchPlan,
-        vector: np.ndarray,
-        lists: Mapping[str, list[ScoredPoint]],
-        timings: dict[str, float],
+        self, plan: SearchPlan, vectors: QueryVectors, flt: Filter | None, timings: dict[str, float]
     ) -> list[Hit]:
         """Exact weighted scores, reading vectors best bound first until no unread candidate can
         reach the ``plan.candidates``-th exact score."""
+        with _timed(timings, "store"):
+            lists = {
+                name: self.store.search(name, vectors[name], plan.prefetch_limit, flt)
+                for name in plan.vectors
+            }
         with _timed(timings, "fuse"):
-            queue = fusion.ranked(weighted_bounds(plan, lists))
+            best = _lexical_best(lists.get(LEXICAL, []))
+            queue = fusion.ranked(weighted_bounds(plan, _normalised_lists(lists, best)))
+            listed = {p.id: p.score for p in lists.get(LEXICAL, [])}
+            # an item missing from a full (or unsearched) lexical list may still share a term
+            full = len(lists.get(LEXICAL, [])) >= plan.prefetch_limit or LEXICAL not in lists
         points: list[StoredPoint] = []
         sims: list[np.ndarray] = []
         scores: dict[str, float] = {}
@@ -144,35 +207,77 @@ class Retriever:
             batch = [pid for pid, _ in queue[read : read + size]]
             with _timed(timings, "store"):
                 fetched = self.store.get(batch, with_vectors=True)
+                unlisted = [p.id for p in fetched if p.id not in listed] if full else []
+                lexical = self._lexical_scores(plan, vectors, unlisted, listed, flt)
             with _timed(timings, "fuse"):
                 points += fetched
-                sims.append(similarity_matrix(vector, fetched))
-                scores.update(weighted_scores(plan, fetched, sims[-1]))
+                sims.append(self._signal_matrix(plan, vectors, fetched, lexical))
+                scores.update(weighted_scores(plan, fetched, sims[-1], best))
             read, size = read + len(batch), size * 2
             if read < len(queue) and settled(scores, plan.candidates, queue[read][1]):
                 break
         if not points:
             return []
         with _timed(timings, "fuse"):
-            return _hits(points, np.vstack(sims), fusion.ranked(scores, plan.candidates))
+            return _hits(points, np.vstack(sims), fusion.ranked(scores, plan.candidates), plan)
 
-    def _candidate_lists(
-        self, plan: SearchPlan, vector: np.ndarray, flt: Filter | None
-    ) -> dict[str, list[ScoredPoint]]:
-        """``{"fused": [...]}`` when the engine fuses, else one list per item vector."""
-        if self._engine_fuses(plan):
-            prefetches = [Prefetch(name, vector, plan.prefetch_limit) for name in ITEM_VECTORS]
-            limit = plan.candidates + TIE_MARGIN
-            engine: EngineFusion = "dbsf" if plan.fusion == "dbsf" else "rrf"
-            return {ENGINE_FUSED: self.store.fused_query(prefetches, engine, limit, flt)}
-        return {
-            name: self.store.search(name, vector, plan.prefetch_limit, flt) for name in plan.vectors
-        }
+    # --- per-signal scores of hits ----------------------------------------------------------------
 
-    def _engine_fuses(self, plan: SearchPlan) -> bool:
-        if plan.fusion == "dbsf":
-            return True
-        return plan.fusion == "rrf" and self.settings.rrf_k == ENGINE_RRF_K and plan.equal_weights
+    def _lexical_scores(
+        self,
+        plan: SearchPlan,
+        vectors: QueryVectors,
+        ids: Sequence[str],
+        known: Mapping[str, float],
+        flt: Filter | None,
+    ) -> dict[str, float]:
+        """BM25 scores of the points ``ids`` that share a term with the query (the engine's, by a
+        search restricted to those ids), merged over ``known``."""
+        terms = vectors.get(LEXICAL)
+        if LEXICAL not in plan.signals or not ids or not isinstance(terms, SparseTerms):
+            return dict(known)
+        only = Filter(must=(HasId(tuple(ids)),))
+        found = self.store.search(LEXICAL, terms, len(ids), only)
+        return {**known, **{p.id: p.score for p in found}}
+
+    def _signal_matrix(
+        self,
+        plan: SearchPlan,
+        vectors: QueryVectors,
+        points: Sequence[StoredPoint | ScoredPoint],
+        lexical: Mapping[str, float],
+    ) -> np.ndarray:
+        """``(len(points), len(plan.signals))`` scores: exact cosines for dense signals, BM25 for
+        ``lexical`` (0 for an item with terms but none of the query's); NaN where the item lacks
+        the vector."""
+        sims = np.full((len(points), len(plan.signals)), np.nan)
+        for column, name in enumerate(plan.signals):
+            rows = [row for row, point in enumerate(points) if name in point.vectors]
+            if not rows or name not in vectors:
+                continue
+            if name == LEXICAL:
+                sims[rows, column] = [lexical.get(points[row].id, 0.0) for row in rows]
+            else:
+                query = np.asarray(vectors[name], dtype=np.float32)
+                stacked = np.stack([points[row].vectors[name] for row in rows])
+                sims[rows, column] = fusion.cosines(query, stacked)
+        return sims
+
+    # --- settings and the collection -------------------------------------------------------------
+
+    def _collection_layout(self) -> CollectionLayout:
+        if self._layout is None:
+            layout = self.store.collection_layout()
+            if layout is None:
+                return CollectionLayout({})
+            self._layout = layout
+        return self._layout
+
+    def _not_in_collection(self, name: str, setting: str) -> str:
+        return (
+            f"collection {self.store.collection!r} has no {name} vectors: open it with {setting} "
+            "(the vectors are added in place), then `mmrag ingest --policy overwrite` fills them"
+        )
 
     def _rerank_n(self, query: Query) -> int:
         if query.rerank is False:
@@ -188,33 +293,31 @@ class Retriever:
         return self.reranker.top_n if has_text else 0
 
 
-def similarity_matrix(vector: np.ndarray, points: Sequence[StoredPoint]) -> np.ndarray:
-    """``(len(points), 2)`` exact cosines to each point's ``image`` and ``text`` vector (NaN when
-    the point lacks it)."""
-    sims = np.full((len(points), len(ITEM_VECTORS)), np.nan)
-    for column, name in enumerate(ITEM_VECTORS):
-        rows = [row for row, point in enumerate(points) if name in point.vectors]
-        if rows:
-            stacked = np.stack([points[row].vectors[name] for row in rows])
-            sims[rows, column] = fusion.cosines(vector, stacked)
-    return sims
-
-
-def _rank_fusion(
-    plan: SearchPlan, rrf_k: int, lists: Mapping[str, list[ScoredPoint]]
-) -> dict[str, float]:
-    if ENGINE_FUSED in lists:
-        return {point.id: point.score for point in lists[ENGINE_FUSED]}
-    ranked_lists = [[(p.id, p.score) for p in lists[name]] for name in plan.vectors]
-    if plan.fusion == "dbsf":
-        return fusion.dbsf(ranked_lists)
+def _rrf_weights(plan: SearchPlan) -> dict[str, float]:
+    """Each prefetched signal's weight divided by their mean (all 1 for equal weights)."""
     mean = sum(plan.weights[name] for name in plan.vectors) / len(plan.vectors)
-    weights = [plan.weights[name] / mean for name in plan.vectors]
-    return fusion.rrf(ranked_lists, k=rrf_k, weights=weights)
+    return {name: plan.weights[name] / mean for name in plan.vectors}
+
+
+def _lexical_best(candidates: Sequence[ScoredPoint]) -> float:
+    """The query's best BM25 score in the collection (the lexical list's first), 1 when none."""
+    return candidates[0].score if candidates and candidates[0].score > 0 else 1.0
+
+
+def _normalised_lists(
+    lists: Mapping[str, list[ScoredPoint]], lexical_best: float
+) -> dict[str, list[ScoredPoint]]:
+    if LEXICAL not in lists:
+        return dict(lists)
+    scaled = [replace(p, score=p.score / lexical_best) for p in lists[LEXICAL]]
+    return {**lists, LEXICAL: scaled}
 
 
 def _hits(
-    points: Sequence[StoredPoint], sims: np.ndarray, order: list[tuple[str, float]]
+    points: Sequence[StoredPoint | ScoredPoint],
+    sims: np.ndarray,
+    order: list[tuple[str, float]],
+    plan: SearchPlan,
 ) -> list[Hit]:
     row_of = {point.id: row for row, point in enumerate(points)}
     hits = []
@@ -222,8 +325,17 @@ def _hits(
         row = row_of.get(point_id)
         if row is None:  # deleted since the candidate lists were read
             continue
-        image, text = (None if np.isnan(v) else float(v) for v in sims[row])
-        scores = Scores(image=image, text=text, fused=float(fused))
+        values = {
+            name: None if np.isnan(v) else float(v)
+            for name, v in zip(plan.signals, sims[row], strict=True)
+        }
+        scores = Scores(
+            image=values.get("image"),
+            text=values.get("text"),
+            fused=float(fused),
+            passage=values.get("passage"),
+            lexical=values.get("lexical"),
+        )
         hits.append(Hit(id=point_id, payload=dict(points[row].payload), scores=scores))
     return hits
 

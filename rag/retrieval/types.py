@@ -11,21 +11,34 @@ from rag import payload as keys
 from rag.store.base import Filter
 
 FusionMode = Literal["rrf", "dbsf", "weighted"]
+Signal = Literal["image", "text", "passage", "lexical"]
 
 
 @dataclass(frozen=True)
 class Scores:
-    """``image``/``text``: cosine of the query to the item's image/text vector (``None`` when the
-    item lacks that vector); ``fused``: the fusion score that ranked it; ``rerank``: the
+    """One score per signal, ``None`` where the item lacks that vector or the signal was not
+    searched: ``image``/``text``: cosine of the CLIP query vector to the item's image/text
+    vector; ``passage``: cosine of the passage model's query vector to the item's passage
+    vector; ``lexical``: the engine's BM25 score (IDF-weighted shared terms; 0 when the item has
+    terms but none of the query's). ``fused``: the fusion score that ranked it; ``rerank``: the
     reranker's relevance in [0, 1] when the reranker ran on it."""
 
     image: float | None
     text: float | None
     fused: float
     rerank: float | None = None
+    passage: float | None = None
+    lexical: float | None = None
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"image": self.image, "text": self.text, "fused": self.fused, "rerank": self.rerank}
+        return {
+            "image": self.image,
+            "text": self.text,
+            "passage": self.passage,
+            "lexical": self.lexical,
+            "fused": self.fused,
+            "rerank": self.rerank,
+        }
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,13 @@ class Hit:
         return str(self.payload.get(keys.TEXT) or "")
 
     @property
+    def passage_text(self) -> str:
+        """The text this point stands for: its chunk's text (``chunk_text``) when it embeds a
+        chunk of a longer text, else its ``text``; ``""`` when it has none. What a reranker
+        reads and an answer quotes."""
+        return str(self.payload.get(keys.CHUNK_TEXT) or self.payload.get(keys.TEXT) or "").strip()
+
+    @property
     def source(self) -> str:
         return str(self.payload.get(keys.SOURCE) or "")
 
@@ -51,10 +71,16 @@ class Hit:
 
 @dataclass(frozen=True)
 class Query:
-    """A search: words, a picture, or both, and how to rank.
+    """A search or a question: words, a picture, or both, and how to rank.
 
-    ``weights`` maps ``image``/``text`` (the item's vectors) to a weight; ``None`` uses settings.
-    ``rerank`` ``None`` follows settings.
+    ``signals`` chooses among ``image``, ``text``, ``passage`` and ``lexical`` (``None``: every
+    signal the collection and settings offer; ``passage``/``lexical`` need words). ``weights``
+    maps signals to a weight (a signal left out weighs 0); ``None`` uses settings. ``rerank``
+    ``None`` follows settings.
+
+    Example::
+
+        Query(text="error E-1042", signals=("passage", "lexical"), fusion="rrf", top_k=5)
     """
 
     text: str | None = None
@@ -64,6 +90,7 @@ class Query:
     top_k: int | None = None
     filter: Filter | None = None
     rerank: bool | None = None
+    signals: tuple[Signal, ...] | None = None
 
 
 @dataclass

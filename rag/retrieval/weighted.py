@@ -1,10 +1,15 @@
 """The ``weighted`` fusion's exact scores, and bounds that spare reading every candidate's vectors.
 
-A candidate's weighted score is the weighted mean of its cosines to the vectors it has. Before its
-vectors are read, the candidate lists bound it: the cosine of a list that holds it is known; for a
-list that does not, the item either lacks that vector or its cosine is at most the list's last
-score. Reading candidates best bound first may stop once the needed-th exact score beats every
-unread bound.
+A candidate's weighted score is the weighted mean of its signal scores over the signals it has:
+cosines for ``image``, ``text`` and ``passage``, and for ``lexical`` its BM25 score divided by the
+query's best BM25 score in the collection (the first of the lexical list), so that the best
+lexical match scores 1 and an item sharing no term scores 0.
+
+Before its vectors are read, the candidate lists bound a candidate: the score of a list that holds
+it is known; for a list that does not, the item either lacks that vector or its score is at most
+the list's last score (when the list is full; else it lacks the vector, or for ``lexical`` shares
+no term and scores 0). Reading candidates best bound first may stop once the needed-th exact score
+beats every unread bound.
 """
 
 from __future__ import annotations
@@ -16,20 +21,28 @@ import numpy as np
 
 from rag import payload as keys
 from rag.retrieval import fusion
-from rag.retrieval.plan import ITEM_VECTORS, SearchPlan
-from rag.store.base import ScoredPoint, StoredPoint
+from rag.retrieval.plan import SearchPlan
+from rag.store.base import LEXICAL, ScoredPoint, StoredPoint
 
 BOUND_SLACK = 1e-6
 """Engines score in float32: a candidate whose bound is this close to the cut is read anyway."""
 _HAS_KEY = {"image": keys.HAS_IMAGE, "text": keys.HAS_TEXT}
 
 
+def list_floor(name: str, candidates: Sequence[ScoredPoint], limit: int) -> float:
+    """The highest score an item missing from a list can have (if it has the vector)."""
+    if len(candidates) >= limit:
+        return candidates[-1].score
+    return 0.0 if name == LEXICAL else -1.0
+
+
 def weighted_bounds(plan: SearchPlan, lists: Mapping[str, list[ScoredPoint]]) -> dict[str, float]:
-    """Each candidate's upper bound of its weighted score (``fusion.weighted_upper_bound``); the
-    payload's ``has_image``/``has_text``, when present, say which vectors an item has."""
+    """Each candidate's upper bound of its weighted score (``fusion.weighted_upper_bound``) from
+    ``lists`` (lexical scores already normalised); the payload's ``has_image``/``has_text``, when
+    present, say which CLIP vectors an item has."""
     names = plan.vectors
     weights = [plan.weights[name] for name in names]
-    floors = [lists[n][-1].score if len(lists[n]) >= plan.prefetch_limit else -1.0 for n in names]
+    floors = [list_floor(n, lists[n], plan.prefetch_limit) for n in names]
     known: dict[str, list[float | None]] = {}
     payloads: dict[str, dict[str, Any]] = {}
     for j, name in enumerate(names):
@@ -37,9 +50,9 @@ def weighted_bounds(plan: SearchPlan, lists: Mapping[str, list[ScoredPoint]]) ->
             known.setdefault(point.id, [None] * len(names))[j] = point.score
             payloads.setdefault(point.id, point.payload)
     bounds = {}
-    for pid, cosines in known.items():
-        has = [_flag(payloads[pid].get(_HAS_KEY[name])) for name in names]
-        bounds[pid] = fusion.weighted_upper_bound(cosines, floors, weights, has) + BOUND_SLACK
+    for pid, scores in known.items():
+        has = [_flag(payloads[pid].get(_HAS_KEY.get(name, ""))) for name in names]
+        bounds[pid] = fusion.weighted_upper_bound(scores, floors, weights, has) + BOUND_SLACK
     return bounds
 
 
@@ -55,10 +68,21 @@ def settled(scores: Mapping[str, float], needed: int, next_bound: float) -> bool
 
 
 def weighted_scores(
-    plan: SearchPlan, points: Sequence[StoredPoint], sims: np.ndarray
+    plan: SearchPlan, points: Sequence[StoredPoint], sims: np.ndarray, lexical_best: float
 ) -> dict[str, float]:
-    """Exact weighted scores of ``points`` from their cosines ``sims`` (``(n, 2)``, NaN: no such
-    vector); points with no positive-weight vector are left out."""
-    weights = np.array([plan.weights[name] for name in ITEM_VECTORS])
-    values = fusion.weighted_scores(sims, weights)
-    return {p.id: float(v) for p, v in zip(points, values, strict=True) if not np.isnan(v)}
+    """Exact weighted scores of ``points`` from their signal scores ``sims`` (``(n,
+    len(plan.signals))``, NaN: no such vector; lexical raw, divided here by ``lexical_best``);
+    points with no positive-weight vector are left out."""
+    weights = np.array([plan.weights[name] for name in plan.signals], dtype=np.float64)
+    values = normalised(plan, sims, lexical_best)
+    scored = fusion.weighted_scores(values, weights)
+    return {p.id: float(v) for p, v in zip(points, scored, strict=True) if not np.isnan(v)}
+
+
+def normalised(plan: SearchPlan, sims: np.ndarray, lexical_best: float) -> np.ndarray:
+    """``sims`` with the lexical column divided by the query's best lexical score."""
+    if LEXICAL not in plan.signals or lexical_best <= 0:
+        return sims
+    out = sims.copy()
+    out[:, plan.signals.index(LEXICAL)] /= lexical_best
+    return out

@@ -78,9 +78,19 @@ def test_stream_is_tokens_then_final(client: TestClient, items) -> None:
         ({"question": "x", "history": [{"role": "wizard", "content": "hi"}]}, 422),
         ({"question": "x", "max_tokens": 0}, 422),
         ({"question": "x", "stream": True, "top_k": 100_000}, 400),
+        ({"question": "x", "signals": ["colour"]}, 422),
+        ({"question": "x", "signals": []}, 400),
+        ({"question": "x", "stream": True, "weights": {"image": 0, "text": 0}}, 400),
     ],
 )
 def test_bad_questions(client: TestClient, items, body: dict, status: int) -> None:
     response = client.post("/v1/chat", json=body)
     assert response.status_code == status, response.text
     assert set(response.json()) >= {"error", "message"}
+
+
+def test_retrieval_options_reach_the_search(client: TestClient, items) -> None:
+    body = {"question": "What grows in the shade?", "signals": ["text"], "fusion": "weighted"}
+    hits = client.post("/v1/chat", json=body).json()["hits"]
+    assert hits and all(hit["scores"]["image"] is None for hit in hits)
+    assert all(hit["scores"]["fused"] == pytest.approx(hit["scores"]["text"]) for hit in hits)

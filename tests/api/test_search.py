@@ -54,7 +54,7 @@ def test_text_and_image_with_each_fusion(client: TestClient, items, fusion: str)
     body = {"text": "a red square on a mat", "image": _b64(png_bytes(RED)), "fusion": fusion}
     hits = client.post("/v1/search", json=body).json()["hits"]
     assert hits[0]["id"] == items["red"]
-    assert set(hits[0]["scores"]) == {"image", "text", "fused", "rerank"}
+    assert set(hits[0]["scores"]) == {"image", "text", "passage", "lexical", "fused", "rerank"}
 
 
 def test_filter_and_weights(client: TestClient, items) -> None:
@@ -80,6 +80,9 @@ def test_filter_and_weights(client: TestClient, items) -> None:
         ({"text": "x", "fusion": "magic"}, 422, "fusion"),
         ({"text": "x", "filter": "year>>3"}, 400, "filter"),
         ({"text": "x", "weights": {"colour": 1}}, 400, "weight"),
+        ({"text": "x", "signals": ["colour"]}, 422, "signals"),
+        ({"text": "x", "signals": []}, 400, "at least one signal"),
+        ({"image": _b64(png_bytes(RED)), "signals": ["text", "lexical"]}, 400, "lexical"),
         ({"text": "x" * 5000}, 400, "MAX_QUESTION_CHARS"),
     ],
 )
@@ -96,3 +99,10 @@ def test_invalid_json_names_the_problem(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request"
     assert "JSON" in response.json()["message"]
+
+
+def test_signals_choose_what_is_searched(client: TestClient, items) -> None:
+    body = {"text": "a red square on a mat", "signals": ["text"], "fusion": "weighted"}
+    hits = client.post("/v1/search", json=body).json()["hits"]
+    assert hits and all(hit["scores"]["image"] is None for hit in hits)
+    assert all(hit["scores"]["fused"] == pytest.approx(hit["scores"]["text"]) for hit in hits)

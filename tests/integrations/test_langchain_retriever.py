@@ -70,7 +70,7 @@ def _check_shape(doc: Document, image_prefix: str) -> None:
     assert meta["source"].endswith(f"{name}.png")
     assert meta["metadata"] == {"colour": name}
     assert meta["image_url"] == f"{image_prefix}/v1/items/{doc.id}/image"
-    assert set(meta["scores"]) == {"image", "text", "fused", "rerank"}
+    assert set(meta["scores"]) == {"image", "text", "passage", "lexical", "fused", "rerank"}
     assert meta["scores"]["rerank"] is None
 
 

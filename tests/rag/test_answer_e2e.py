@@ -25,6 +25,7 @@ from rag.llm import (
 )
 from rag.prompting import SYSTEM_PROMPT
 from rag.retrieval.retriever import Retriever
+from rag.retrieval.types import Query
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 from rag.store.base import Filter, HasId, MatchValue
 
@@ -117,7 +118,8 @@ def test_llamacpp_streams_an_answer_citing_the_right_item(
     retriever, ids = stack
     events = list(
         Answerer(retriever, smollm, LLM).stream(
-            ITEMS[0]["text"], top_k=2, fusion="weighted", weights=TEXT_ONLY, base_url="http://h"
+            Query(text=ITEMS[0]["text"], top_k=2, fusion="weighted", weights=TEXT_ONLY),
+            base_url="http://h",
         )
     )
     assert isinstance(events[0], RetrievalEvent) and events[0].hits[0].id == ids[0]
@@ -142,9 +144,9 @@ def test_injection_in_an_item_leaves_the_instructions_alone(
     model = Recording(smollm)
     only_the_mill = Filter(must=(HasId((ids[2],)),))  # a short question, a short prompt
     answer = Answerer(retriever, model, LLM).answer(
-        "When is rye ground?", filter=only_the_mill,
+        Query(text="When is rye ground?", filter=only_the_mill),
         options=GenerationOptions(max_tokens=8, temperature=0.0),
-    )  # fmt: skip
+    )
     assert answer.hits[0].id == ids[2] and answer.model == smollm.model_name
     system, user = model.sent[0]
     assert system == ChatMessage("system", SYSTEM_PROMPT)
@@ -160,7 +162,7 @@ def test_external_image_markdown_is_neutralised(stack: tuple[Retriever, list[str
     retriever, ids = stack
     model = Recording(ExtractiveChatModel())
     answer = Answerer(retriever, model, LLM).answer(
-        ITEMS[3]["text"], fusion="weighted", weights=TEXT_ONLY
+        Query(text=ITEMS[3]["text"], fusion="weighted", weights=TEXT_ONLY)
     )
     assert answer.hits[0].id == ids[3]
     prompt = model.sent[0][-1].content
@@ -171,8 +173,9 @@ def test_external_image_markdown_is_neutralised(stack: tuple[Retriever, list[str
 
 def test_extractive_backend_quotes_the_right_item(stack: tuple[Retriever, list[str]]) -> None:
     retriever, ids = stack
+    question = "When does the zorblax festival fill Quentin harbour?"
     answer = Answerer(retriever, ExtractiveChatModel(), LLM).answer(
-        "When does the zorblax festival fill Quentin harbour?", fusion="weighted", weights=TEXT_ONLY
+        Query(text=question, fusion="weighted", weights=TEXT_ONLY)
     )
     assert answer.model == "extractive"
     assert ids[0] in [c.id for c in answer.citations]
@@ -183,7 +186,7 @@ def test_an_image_query_finds_the_picture(stack: tuple[Retriever, list[str]]) ->
     retriever, ids = stack
     picture = Image.new("RGB", (64, 48), "yellow")
     answer = Answerer(retriever, ExtractiveChatModel(), LLM).answer(
-        None, picture, fusion="weighted", weights={"image": 1.0, "text": 0.0}
+        Query(image=picture, fusion="weighted", weights={"image": 1.0, "text": 0.0})
     )
     assert answer.hits[0].id == ids[1]
     assert answer.citations[0].id == ids[1]
@@ -193,7 +196,7 @@ def test_nothing_found_is_said_plainly(stack: tuple[Retriever, list[str]]) -> No
     retriever, _ = stack
     model = Recording(ExtractiveChatModel())
     nothing = Filter(must=(MatchValue(keys.SOURCE, "no/such/source"),))
-    answer = Answerer(retriever, model, LLM).answer("volcanoes?", filter=nothing)
+    answer = Answerer(retriever, model, LLM).answer(Query(text="volcanoes?", filter=nothing))
     assert answer.text == NO_HITS_TEXT and answer.citations == [] and model.sent == []
 
 

@@ -19,6 +19,7 @@ from rag.demo.collection import SampleItem, write_sample_collection
 from rag.demo.scenes import Group, Scene, draw_scene
 from rag.moderation import Moderator
 from rag.quality import collect_vectors, quality_report
+from rag.retrieval.types import Query
 from rag.services import Services
 from rag.training import read_training_info
 
@@ -91,7 +92,7 @@ def test_answers_cite_the_picture_the_question_is_about(
     services: Services, sample: list[SampleItem]
 ) -> None:
     item = next(i for i in sample if i.scene.second is not None)
-    answer = services.answerer.answer(item.scene.questions()[1], top_k=3)
+    answer = services.answerer.answer(Query(text=item.scene.questions()[1], top_k=3))
     assert answer.hits[0].payload["external_id"] == item.id
 
 

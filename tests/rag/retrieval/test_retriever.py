@@ -11,7 +11,6 @@ from PIL import Image
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
-from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query, SearchResult
 from rag.store import ENGINE_RRF_K, CollectionLayout
@@ -119,7 +118,7 @@ def test_items_missing_a_vector_are_ranked_by_the_one_they_have(
     retriever: Retriever, corpus: list[Item]
 ) -> None:
     target = next(item for item in corpus if "image" not in item.vectors)
-    plan = make_plan(Query(text="x", fusion="weighted"), retriever.settings, 0)
+    plan = retriever.plan(Query(text="x", fusion="weighted"))
     # the query vector is the item's own text vector: cosine 1, renormalised weight 1
     hits = retriever.fused_hits(plan, target.vectors["text"], None, {})
     assert hits[0].id == target.id

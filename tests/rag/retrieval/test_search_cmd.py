@@ -35,6 +35,8 @@ def cli_env(
         "MMRAG_CLIP__PRETRAINED": "",
         "MMRAG_CLIP__THREADS": "1",
         "MMRAG_RERANK__MODEL": "none",
+        "MMRAG_PASSAGE__MODEL": "none",
+        "MMRAG_LEXICAL__ENABLED": "false",
         "MMRAG_LOG_LEVEL": "WARNING",
     }
     for name, value in env.items():
@@ -44,6 +46,7 @@ def cli_env(
 
 def test_search_json_with_filter_and_weights(cli_env: Path) -> None:
     args = ["search", "a red thing", "--json", "--top-k", "3", "--filter", "metadata.color=red"]
+    args += ["--signals", "image,text"]
     result = runner.invoke(app, [*args, "--fusion", "weighted", "--weights", "image=1,text=3"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
@@ -51,7 +54,7 @@ def test_search_json_with_filter_and_weights(cli_env: Path) -> None:
     assert {"encode", "store", "fuse"} <= set(body["timings_ms"])
     for hit in body["hits"]:
         assert hit["payload"]["metadata"]["color"] == "red"
-        assert set(hit["scores"]) == {"image", "text", "fused", "rerank"}
+        assert set(hit["scores"]) == {"image", "text", "passage", "lexical", "fused", "rerank"}
 
 
 def test_search_table_with_an_image(cli_env: Path) -> None:
@@ -59,7 +62,8 @@ def test_search_table_with_an_image(cli_env: Path) -> None:
     Image.new("RGB", (32, 32), (200, 20, 20)).save(picture)
     result = runner.invoke(app, ["search", "--image", str(picture), "--fusion", "dbsf"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].split()[:5] == ["#", "fused", "image", "text", "rerank"]
+    header = result.stdout.splitlines()[0].split()
+    assert header[:7] == ["#", "fused", "image", "text", "passage", "lexical", "rerank"]
     assert "encode" in result.stdout.splitlines()[-1]
 
 
@@ -84,6 +88,8 @@ def test_search_reranks_with_a_local_qwen3_folder(
         (["search", "x", "--weights", "image"], "image=0.5"),
         (["search", "x", "--rerank"], "MMRAG_RERANK__MODEL"),
         (["search"], "text, an image"),
+        (["search", "x", "--signals", "colour"], "image, text, passage, lexical"),
+        (["search", "x", "--signals", "passage,lexical"], "MMRAG_PASSAGE__MODEL"),
     ],
 )
 def test_search_errors_are_one_line(cli_env: Path, args: list[str], message: str) -> None:
