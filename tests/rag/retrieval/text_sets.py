@@ -28,7 +28,7 @@ PARAPHRASES: list[tuple[str, str, str]] = [
     (
         "para-cat",
         "A kitten naps on the sofa all afternoon.",
-        "young feline sleeping on a couch",
+        "young feline sleeping upon couches",
     ),
     (
         "para-rain",
@@ -43,12 +43,12 @@ PARAPHRASES: list[tuple[str, str, str]] = [
     (
         "para-car",
         "Our automobile broke down on the highway.",
-        "vehicle stopped working during a motorway trip",
+        "vehicle stopped working during motorway trips",
     ),
     (
         "para-bake",
         "She baked bread in a wood-fired oven.",
-        "loaves cooked inside a stove heated with logs",
+        "loaves cooked inside stoves heated with logs",
     ),
     (
         "para-stock",
@@ -58,16 +58,16 @@ PARAPHRASES: list[tuple[str, str, str]] = [
     (
         "para-learn",
         "Children study mathematics at primary school.",
-        "kids learning arithmetic in elementary education",
+        "kids learning arithmetic during elementary education",
     ),
     (
         "para-guitar",
         "He plays the guitar in a rock band.",
-        "musician strumming strings for a music group",
+        "musician strumming strings with his music group",
     ),
     (
         "para-flight",
         "The plane landed late at the airport.",
-        "aircraft arrived behind schedule at the terminal",
+        "aircraft arrived behind schedule",
     ),
 ]
