@@ -4,7 +4,10 @@ Stages, per batch of ``batch_size`` items::
 
     pool:  read files + hash ──► main: skip unchanged ──► pool: decode + preprocess
                                                                    │
-    main:  embed pixels + texts ──► one upsert (both vectors of a point together) ◄─┘
+    main:  embed pixels + texts ──► one upsert (all vectors of a point together) ◄─┘
+
+Texts get CLIP's ``text`` vector and, when their encoders are on (:class:`TextEncoders`), a
+``passage`` vector and ``lexical`` terms.
 
 At most about three batches are in flight, so memory stays flat however large the source.
 """
@@ -43,12 +46,13 @@ from ingest.points import base_payload, fingerprint, is_unchanged, item_points, 
 from ingest.prune import prune_source
 from ingest.reading import ItemReader
 from ingest.report import IngestReport, ItemError, ProgressSink
+from ingest.text_signals import TextEncoders
 from rag import payload as keys
 from rag.config import IngestSettings
 from rag.embedding.base import Embedder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.identity import delete_stale
-from rag.store.base import VectorStore
+from rag.store.base import TEXT, VectorStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,11 +93,13 @@ Read = ReadItem | DocumentRead | Rejected | ItemError | Ignored | Unreadable
 
 
 class Ingestor:
-    """Ingests sources into one store with one embedder; the report adds up over sources.
+    """Ingests sources into one store with one embedder (and the text encoders, when given);
+    the report adds up over sources.
 
     Example::
 
-        ingestor = Ingestor(services.embedder, services.store, settings.ingest)
+        ingestor = Ingestor(services.embedder, services.store, settings.ingest,
+                            text=TextEncoders.from_services(services))
         report = ingestor.ingest(open_source(Path("photos")), prune=True)
     """
 
@@ -104,12 +110,16 @@ class Ingestor:
         settings: IngestSettings,
         progress: ProgressSink | None = None,
         should_stop: Callable[[], bool] | None = None,
+        text: TextEncoders | None = None,
         pictures: PictureStore | None = None,
-        passage_encoder: PassageEncoder | None = None,
     ) -> None:
-        """``pictures`` stores page renders and figure crops (documents are refused without
-        it); ``passage_encoder`` bounds passages by its tokens (else CLIP's context bounds them)."""
+        """``text`` holds the passage model and the lexical encoder (their signals are written
+        for every point with text; the passage model also bounds document passages, else CLIP's
+        context does); ``pictures`` stores page renders and figure crops (documents are refused
+        without it)."""
         self.embedder = embedder
+        self.text = text or TextEncoders()
+        self._text_models = self.text.model_ids()
         self.store = store
         self.settings = settings
         self.progress = progress
@@ -127,7 +137,7 @@ class Ingestor:
                 store.collection,
                 settings,
                 pictures,
-                _passage_splitter(embedder, passage_encoder, settings),
+                _passage_splitter(embedder, self.text.passage, settings),
             )
         )
 
@@ -246,9 +256,8 @@ class Ingestor:
             return fresh, stored
         todo = []
         for read in fresh:
-            if is_unchanged(
-                stored.get(read.point_id), fingerprint(read, root, self.embedder.model_id)
-            ):
+            expected = fingerprint(read, root, self.embedder.model_id, self._text_models)
+            if is_unchanged(stored.get(read.point_id), expected):
                 self.report.unchanged += 1
             else:
                 todo.append(read)
@@ -292,15 +301,19 @@ class Ingestor:
         image_vectors = self._embed_images(items)
         texts = [chunk for item in items for chunk in item.read.chunks]
         encoding = self.embedder.encode_texts(texts)
+        signals = self.text.encode(texts)
+        for row, vector in zip(signals.vectors, encoding.vectors, strict=True):
+            row[TEXT] = vector
         now = datetime.now(UTC).isoformat(timespec="seconds")
         points, stale, offset = [], [], 0
         for item, image_vector in zip(items, image_vectors, strict=True):
             count = len(item.read.chunks)
-            text_vectors = list(encoding.vectors[offset : offset + count])
+            chunk_vectors = list(signals.vectors[offset : offset + count])
             self.report.truncated += any(encoding.truncated[offset : offset + count])
+            self.report.passage_truncated += any(signals.truncated[offset : offset + count])
             offset += count
-            base = base_payload(item, root, self.embedder.model_id, now)
-            points += item_points(item, image_vector, text_vectors, base, self.store.collection)
+            base = base_payload(item, root, self.embedder.model_id, now, self._text_models)
+            points += item_points(item, image_vector, chunk_vectors, base, self.store.collection)
             previous = stored.get(item.read.point_id, {}).get(keys.CHUNK_COUNT)
             stale += stale_chunk_ids(self.store.collection, item.read.key, previous, max(1, count))
         if stale:  # first: after a kill in between, the next run still sees the old chunk count

@@ -9,12 +9,19 @@ import numpy as np
 
 from ingest.items import DecodedItem, ReadItem
 from rag import payload as keys
+from rag.embedding.base import SparseTerms
 from rag.identity import chunk_point_id
-from rag.store.base import IMAGE, TEXT, PointRecord
+from rag.store.base import IMAGE, PointRecord
 
 
-def fingerprint(read: ReadItem, source_root: str, embedder_id: str) -> dict[str, Any]:
-    """Payload values that must match for a stored point to count as unchanged."""
+def fingerprint(
+    read: ReadItem,
+    source_root: str,
+    embedder_id: str,
+    text_models: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Payload values that must match for a stored point to count as unchanged
+    (``text_models``: :meth:`ingest.text_signals.TextEncoders.model_ids`)."""
     return {
         keys.CONTENT_HASH: read.content_hash,
         keys.METADATA: read.metadata,
@@ -25,6 +32,7 @@ def fingerprint(read: ReadItem, source_root: str, embedder_id: str) -> dict[str,
         keys.EMBEDDER: embedder_id,
         keys.CHUNK_COUNT: max(1, len(read.chunks)),
         **read.extra,
+        **(text_models or {}),
     }
 
 
@@ -35,32 +43,41 @@ def is_unchanged(stored: Mapping[str, Any] | None, expected: Mapping[str, Any]) 
 def item_points(
     item: DecodedItem,
     image_vector: np.ndarray | None,
-    text_vectors: list[np.ndarray],
+    chunk_vectors: list[Mapping[str, np.ndarray | SparseTerms]],
     base: Mapping[str, Any],
     collection: str,
 ) -> list[PointRecord]:
-    """One point per chunk (one point for an item without text), each with both vectors."""
+    """One point per chunk (one point for an item without text), each with the item's image
+    vector and its chunk's vectors by name (``text``, and ``passage``/``lexical`` when on)."""
     read = item.read
-    count = max(1, len(text_vectors))
+    count = max(1, len(chunk_vectors))
     points = []
     for index in range(count):
-        vectors = {} if image_vector is None else {IMAGE: image_vector}
+        vectors: dict[str, np.ndarray | SparseTerms] = {}
+        if image_vector is not None:
+            vectors[IMAGE] = image_vector
         payload = {**base, keys.CHUNK_INDEX: index}
-        if text_vectors:
-            vectors[TEXT] = text_vectors[index]
+        if chunk_vectors:
+            vectors.update(chunk_vectors[index])
         if count > 1:
             payload[keys.CHUNK_TEXT] = read.chunks[index]
         points.append(PointRecord(chunk_point_id(collection, read.key, index), vectors, payload))
     return points
 
 
-def base_payload(item: DecodedItem, source_root: str, embedder_id: str, now: str) -> dict:
+def base_payload(
+    item: DecodedItem,
+    source_root: str,
+    embedder_id: str,
+    now: str,
+    text_models: Mapping[str, str | None] | None = None,
+) -> dict:
     """The payload every point of ``item`` shares (``rag/payload.py`` describes each key)."""
     read, image = item.read, item.image
     shown = image or read.picture  # a passage shows its page render without embedding it
     return {
         keys.KIND: "image" if image else "text",
-        **fingerprint(read, source_root, embedder_id),
+        **fingerprint(read, source_root, embedder_id, text_models),
         keys.TEXT: read.text or "",  # image-only items: "" (consumers expect a string)
         keys.ITEM_KEY: read.key,
         keys.MIME: shown.mime if shown else None,

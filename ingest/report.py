@@ -28,6 +28,8 @@ class IngestReport:
     """Files that are not items (other extensions, hidden files, symlinked folders)."""
     truncated: int = 0
     """Written items whose text was longer than the model's context (``long_text=truncate``)."""
+    passage_truncated: int = 0
+    """Written items with a text longer than the passage model's token limit (cut there)."""
     points_written: int = 0
     pruned: int = 0
     documents: int = 0

@@ -14,8 +14,8 @@ from ingest.pipeline import Ingestor
 from ingest.report import IngestReport, ProgressSink
 from ingest.sources import open_source
 from ingest.specs import JobSpec
+from ingest.text_signals import TextEncoders
 from ingest.uploads import upload_source
-from rag.embedding.base import PassageEncoder
 from rag.services import Services
 from rag.store.base import VectorStore
 from rag.tenancy import TenantStore
@@ -48,8 +48,8 @@ def run_job(
         settings,
         progress,
         should_stop,
+        TextEncoders.from_services(services),
         pictures=PictureStore(pictures_dir(services.settings.files_dir)),
-        passage_encoder=_passage_encoder(services),
     )
     for source in sources:
         ingestor.ingest(source, prune=spec.prune)
@@ -58,12 +58,6 @@ def run_job(
     if 0 < settings.optimize_after_points <= ingestor.report.points_written:
         build_search_index(target)
     return ingestor.report
-
-
-def _passage_encoder(services: Services) -> PassageEncoder | None:
-    """The passage model when ``Services`` has one (issue "Text signals" adds it); until then
-    passages are bounded by CLIP's context."""
-    return getattr(services, "passage_encoder", None)
 
 
 def build_search_index(store: VectorStore) -> None:

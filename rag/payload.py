@@ -17,7 +17,9 @@ A point's payload::
       "metadata": {...},
       "ingested_at": "2026-11-26T23:00:00+00:00",
       "chunk_index": 0, "chunk_count": 1,
-      "embedder": "ViT-B-32/openai"
+      "embedder": "ViT-B-32/openai",
+      "passage_model": "sentence-transformers/all-MiniLM-L6-v2",
+      "lexical_model": "bm25-v1/english/k1=1.2,b=0.75,avg_len=256"
     }
 """
 
@@ -41,6 +43,10 @@ INGESTED_AT = "ingested_at"
 CHUNK_INDEX = "chunk_index"
 CHUNK_COUNT = "chunk_count"
 EMBEDDER = "embedder"
+PASSAGE_MODEL = "passage_model"
+"""Id of the passage model that embedded the point's text (null when the signal is off)."""
+LEXICAL_MODEL = "lexical_model"
+"""Id of the lexical (BM25) term scheme of the point's text (null when the signal is off)."""
 
 # --- item kinds and documents (issue "Documents") ------------------------------------------------
 KIND = "kind"

@@ -44,13 +44,18 @@ class Services:
 
     @cached_property
     def passage_encoder(self) -> PassageEncoder | None:
-        """The passage model; ``None`` while it is off (issue "Text signals" builds it)."""
-        return None
+        """The passage model (``None`` when ``MMRAG_PASSAGE__MODEL=none``)."""
+        from rag.embedding.passage import load_passage_encoder
+
+        with self._lock:
+            return load_passage_encoder(self.settings.passage, self.settings.model_cache_dir)
 
     @cached_property
     def lexical_encoder(self) -> LexicalEncoder | None:
-        """BM25 term weights; ``None`` while lexical search is off (issue "Text signals")."""
-        return None
+        """BM25 terms (``None`` when ``MMRAG_LEXICAL__ENABLED=false``)."""
+        from rag.embedding.lexical import BM25Encoder
+
+        return BM25Encoder(self.settings.lexical) if self.settings.lexical.enabled else None
 
     @cached_property
     def collection_layout(self) -> CollectionLayout:

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 
 from rag import payload as keys
+from rag.embedding.base import SparseTerms
 from rag.store.base import StoredPoint, VectorStore
 
 
@@ -21,7 +22,8 @@ def all_points(store: VectorStore, with_vectors: bool = True) -> list[StoredPoin
 
 
 def check_invariants(store: VectorStore, expected: int) -> list[StoredPoint]:
-    """Count, unique ids and item hashes, both vectors finite and unit-norm, payload keys."""
+    """Count, unique ids and item hashes, the vectors a point's content calls for (dense ones
+    finite and unit-norm, lexical terms non-empty), payload keys."""
     points = all_points(store)
     assert len(points) == expected == store.count()
     assert len({p.id for p in points}) == len(points)
@@ -31,9 +33,16 @@ def check_invariants(store: VectorStore, expected: int) -> list[StoredPoint]:
     for point in points:
         assert set(keys.REQUIRED_KEYS) <= set(point.payload), point.payload
         wanted = {"image"} if point.payload[keys.HAS_IMAGE] else set()
-        wanted |= {"text"} if point.payload[keys.HAS_TEXT] else set()
-        assert set(point.vectors) == wanted, (point.payload, list(point.vectors))
-        for vector in point.vectors.values():
+        has_text = point.payload[keys.HAS_TEXT]
+        wanted |= {"text"} if has_text else set()
+        wanted |= {"passage"} if has_text and point.payload.get(keys.PASSAGE_MODEL) else set()
+        lexical = has_text and point.payload.get(keys.LEXICAL_MODEL)
+        assert set(point.vectors) - {"lexical"} == wanted, (point.payload, list(point.vectors))
+        assert "lexical" not in point.vectors or lexical, point.payload
+        for name, vector in point.vectors.items():
+            if name == "lexical":
+                assert isinstance(vector, SparseTerms) and vector.indices
+                continue
             assert np.all(np.isfinite(vector))
             assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
     return points

@@ -107,9 +107,11 @@ def test_evaluate_on_known_answers(retriever: Retriever, corpus: list[Item]) -> 
         queries.append(EvalQuery(frozenset({label}), text))
     ranked = Retriever(retriever.embedder, retriever.store, retriever.settings, KeywordReranker())
     rows = evaluate(ranked, queries)
-    assert [(row.fusion, row.rerank) for row in rows] == [
-        (mode, flag) for mode in ("rrf", "dbsf", "weighted") for flag in (False, True)
+    labels = ("image", "text", "rrf", "dbsf", "weighted")  # the CLIP signals alone, then fused
+    assert [(row.label, row.rerank) for row in rows] == [
+        (label, flag) for label in labels for flag in (False, True)
     ]
+    assert [row.fusion for row in rows[::2]] == [None, None, "rrf", "dbsf", "weighted"]
     weighted = next(row for row in rows if row.fusion == "weighted" and not row.rerank)
     assert weighted.metrics["recall@1"] == 1.0
     assert weighted.metrics["mrr"] == 1.0
@@ -121,5 +123,9 @@ def test_evaluate_on_known_answers(retriever: Retriever, corpus: list[Item]) -> 
 
 def test_evaluate_without_reranker_gives_unreranked_rows_only(retriever: Retriever) -> None:
     rows = evaluate(retriever, [EvalQuery(frozenset({"x"}), "red")], modes=["rrf"])
-    assert [(row.fusion, row.rerank) for row in rows] == [("rrf", False)]
-    assert rows[0].metrics["recall@10"] == 0.0
+    assert [(row.label, row.rerank) for row in rows] == [
+        ("image", False),
+        ("text", False),
+        ("rrf", False),
+    ]
+    assert rows[-1].metrics["recall@10"] == 0.0

@@ -98,7 +98,7 @@ def test_search_errors_are_one_line(cli_env: Path, args: list[str], message: str
     assert message in result.stderr and "Traceback" not in result.output
 
 
-def test_eval_prints_metrics_per_fusion_mode(cli_env: Path, corpus: list[Item]) -> None:
+def test_eval_prints_metrics_per_signal_and_fusion_mode(cli_env: Path, corpus: list[Item]) -> None:
     queries = cli_env / "queries.jsonl"
     rows = [
         {"text": "a red thing number 0", "relevant": [corpus[0].external_id]},
@@ -109,11 +109,15 @@ def test_eval_prints_metrics_per_fusion_mode(cli_env: Path, corpus: list[Item]) 
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["queries"] == 2
-    assert [(r["fusion"], r["rerank"]) for r in body["results"]] == [
-        ("rrf", False),
-        ("dbsf", False),
-        ("weighted", False),
+    assert [(r["label"], r["fusion"], r["rerank"]) for r in body["results"]] == [
+        ("image", None, False),
+        ("text", None, False),
+        ("rrf", "rrf", False),
+        ("dbsf", "dbsf", False),
+        ("weighted", "weighted", False),
     ]
-    table = runner.invoke(app, ["eval", str(queries), "--fusion", "rrf"])
+    assert "total" in body["results"][-1]["latency_ms"]
+    table = runner.invoke(app, ["eval", str(queries), "--fusion", "rrf", "--signals", "text"])
     assert table.exit_code == 0, table.output
     assert "recall@1" in table.stdout and "no reranker loaded" in table.stdout
+    assert [line.split()[0] for line in table.stdout.splitlines()[2:3]] == ["text"]
