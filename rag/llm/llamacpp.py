@@ -224,31 +224,29 @@ class LlamaCppChatModel:
         report: GenerationReport | None = None,
     ) -> Iterator[str]:
         """Answer pieces; the model's lock is held until the stream ends or is closed. The
-        report's counts are llama.cpp's: the tokens in its context after the answer, less the
-        answer's tokens."""
+        report's counts are llama.cpp's (it streams none): the tokens in its context when the
+        first piece comes, and the answer's tokens."""
         loaded = self._loaded()
         if report is not None:
             report.answered_by(BACKEND, self.model_name)
         pieces: list[str] = []
+        prompt_tokens: int | None = None
         with loaded.lock, _mapped_errors(self.n_ctx):
             chunks = loaded.llm.create_chat_completion(**_request(messages, options), stream=True)
             for chunk in chunks:
+                if prompt_tokens is None:  # the prompt is in, the first token not yet
+                    prompt_tokens = int(loaded.llm.n_tokens)
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
                     pieces.append(piece)
                     yield piece
             if report is not None:
-                _stream_usage(loaded.llm, "".join(pieces), report)
+                answer = "".join(pieces).encode("utf-8")
+                completion = len(loaded.llm.tokenize(answer, add_bos=False, special=True))
+                report.usage(prompt_tokens, completion)
 
     def _loaded(self) -> _Loaded:
         return load_llama(checked_file(self.model_path), self.n_ctx, self.threads)
-
-
-def _stream_usage(llm: Any, answer: str, report: GenerationReport) -> None:
-    """Counts after a streamed answer (llama-cpp-python streams none): the answer's tokens, and
-    the prompt's as the tokens llama.cpp holds in its context less those it generated."""
-    completion = len(llm.tokenize(answer.encode("utf-8"), add_bos=False, special=True))
-    report.usage(max(int(llm.n_tokens) - completion, 0), completion)
 
 
 def _request(messages: Sequence[ChatMessage], options: GenerationOptions) -> dict[str, Any]:

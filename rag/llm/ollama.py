@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import email.utils
 import json
@@ -234,7 +233,7 @@ def _message(message: ChatMessage, vision: bool) -> dict[str, Any]:
     """One message in Ollama's format: pictures as base64 in ``images`` (vision models only)."""
     out: dict[str, Any] = {"role": message.role, "content": message.content}
     if vision and message.images:
-        out["images"] = [base64.b64encode(image.data).decode() for image in message.images]
+        out["images"] = [image.data for image in message.images]  # the client base64-encodes
     return out
 
 
