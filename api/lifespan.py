@@ -27,7 +27,7 @@ def warm_up(services: Services) -> dict[str, str]:
         "embedder": lambda: services.embedder.warm_up(),
         "store": lambda: services.store,
         "reranker": lambda: _warm(services.reranker),
-        "llm": lambda: _warm(services.chat_model),
+        "llm": lambda: services.chat_model.warm_up(),
     }
     problems: dict[str, str] = {}
     for name, step in steps.items():
