@@ -19,8 +19,9 @@ MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _MARKER_WITH_SPACE = re.compile(r"\s*" + MARKER.pattern)
 _OPEN_TAIL = re.compile(r"\s*(?:\[[\d\s,;]{0,24})?$")
 _SAYS_UNKNOWN = re.compile(
-    r"\b(?:collection|context|blocks?)\b[^.]{0,40}\b(?:does not|doesn't|do not|don't|cannot|"
-    r"can't)\s+(?:say|answer|contain|mention|hold|tell|show)|no context block|"
+    r"\b(?:collection|context|blocks?)\b[^.]{0,40}\b(?:(?:does not|doesn't|do not|don't|cannot|"
+    r"can't)\s+(?:say|answer|contain|mention|hold|tell|show)|(?:holds?|has|have) (?:no|nothing))|"
+    r"no context block|"
     r"not (?:in|from) the (?:collection|context)",
     re.I,
 )

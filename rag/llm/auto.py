@@ -101,7 +101,7 @@ class AutoChatModel:
         Whether the active backend changed."""
         with self._lock:
             active = self._active
-        better = self._first_answering(active)
+        better = self._first_answering(active, quiet=True)
         with self._lock:
             self._next_probe = self._clock() + self._reprobe_s
             if better < self._active:
@@ -114,14 +114,15 @@ class AutoChatModel:
                 return True
         return False
 
-    def _first_answering(self, limit: int) -> int:
-        """The index of the first candidate before ``limit`` that answers, else the active one
-        (or the last candidate when nothing answers)."""
+    def _first_answering(self, limit: int, quiet: bool = False) -> int:
+        """The index of the first candidate before ``limit`` that answers, else ``limit`` (or
+        the last candidate when nothing answers). ``quiet``: failed re-probes log at debug."""
         for i, candidate in enumerate(self._candidates[:limit]):
             if candidate.probed() is not None:
                 log.info("LLM auto: %s answers", candidate.name)
                 return i
-            log.warning("LLM auto: %s not usable: %s", candidate.name, candidate.problem)
+            level = logging.DEBUG if quiet else logging.WARNING
+            log.log(level, "LLM auto: %s not usable: %s", candidate.name, candidate.problem)
         if limit < len(self._candidates):
             return limit
         last = self._candidates[-1]

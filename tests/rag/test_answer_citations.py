@@ -16,7 +16,7 @@ from rag.citations import (
 )
 from rag.config import LLMSettings
 from rag.llm import ExtractiveChatModel, GenerationOptions, LlamaCppChatModel
-from rag.llm.extractive import NOT_IN_CONTEXT
+from rag.llm.extractive import NOT_IN_CONTEXT, NOTHING_TO_QUOTE
 from tests.rag.test_answer import HITS, ScriptedModel, answerer
 
 
@@ -55,7 +55,8 @@ def test_an_answer_saying_the_context_is_silent_is_left_as_it_is() -> None:
     text = "The collection does not say when the ferry leaves."
     answer = answerer(ScriptedModel([text]))[0].answer("When?")
     assert answer.text == text and not answer.grounded
-    assert says_unknown(NOT_IN_CONTEXT)
+    assert says_unknown(NOT_IN_CONTEXT) and says_unknown(NOTHING_TO_QUOTE)
+    assert not says_unknown("The lighthouse is red and the context is clear.")
 
 
 def test_extractive_says_when_the_context_does_not_hold_the_answer() -> None:
