@@ -136,6 +136,7 @@ def block_for(n: int, hit: Hit, text: str | None = None) -> ContextBlock:
         picture=_picture(hit),
         document=document,
         page=page,
+        figure=bool(document) and hit.payload.get(keys.KIND) == "figure",
         fields=fields,
     )
 

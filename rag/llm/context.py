@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ class ContextBlock:
     document: str = ""
     """The document's title (or source) when the item is part of a document."""
     page: int | None = None
+    figure: bool = False
+    """Whether the item is a figure of that page."""
     fields: tuple[tuple[str, str], ...] = ()
     """Metadata ``(key, value)`` lines."""
     truncated: bool = False
@@ -46,7 +49,8 @@ class ContextBlock:
         lines = [f"source: {self.source}"]
         if self.document:
             where = f", page {self.page}" if self.page else ""
-            lines.append(f"document: {self.document}{where}")
+            figure = " (figure)" if self.figure else ""
+            lines.append(f"document: {self.document}{where}{figure}")
         elif self.page:
             lines.append(f"page: {self.page}")
         lines.append(f"picture: {self.picture}")
@@ -61,10 +65,7 @@ class ContextBlock:
 
     def with_text(self, text: str, truncated: bool = True) -> ContextBlock:
         """The same block with another (cut) text."""
-        return ContextBlock(
-            self.n, text, self.source, self.picture, self.document, self.page, self.fields,
-            truncated,
-        )  # fmt: skip
+        return dataclasses.replace(self, text=text, truncated=truncated)
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,8 @@ def test_block_header_names_the_document_title_and_page() -> None:
     assert "source: photos/cat.png\ndocument: Annual report, page 4\npicture:" in block
     untitled = render_block(1, hit({**PICTURE, "document": {"source": "a.pdf"}, "page": 2}))
     assert "document: a.pdf, page 2" in untitled
+    figure = render_block(1, hit({**payload, "page": 2, "kind": "figure"}))
+    assert "document: Annual report, page 2 (figure)" in figure
 
 
 def test_budget_keeps_best_hits_and_cuts_the_overflowing_one() -> None:
