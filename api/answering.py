@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from PIL import Image
 
 from api.queries import build_query
+from api.schemas.chat import GenerationOut
 from api.schemas.search import QueryIn
 from api.streaming import primed
 from rag.answer import Answer, AnswerEvent
 from rag.llm.base import ChatMessage, GenerationOptions
+from rag.prompting import estimate_tokens
 from rag.retrieval.types import Query
 from rag.services import Services
 
@@ -55,6 +57,22 @@ def generation_options(
     return GenerationOptions(
         max_tokens=min(max_tokens or llm.max_tokens, llm.max_tokens),
         temperature=llm.temperature if temperature is None else temperature,
+    )
+
+
+def generation_out(result: Answer) -> GenerationOut | None:
+    """Who wrote ``result`` and its token counts; ``None`` when no model was asked."""
+    return GenerationOut(**result.generation()) if result.backend else None
+
+
+def token_counts(result: Answer, prompt_text: str) -> tuple[int, int]:
+    """``(prompt, completion)`` tokens: the backend's own counts, each estimated from the text
+    (the question, the answer) only where the backend gave none."""
+    prompt = result.prompt_tokens
+    completion = result.completion_tokens
+    return (
+        estimate_tokens(prompt_text) if prompt is None else prompt,
+        estimate_tokens(result.text) if completion is None else completion,
     )
 
 

@@ -1,12 +1,17 @@
-"""Chat benchmark: latency of a grounded answer with the embedded model (SmolLM2-135M via
-llama.cpp) over a small generated collection (tiny CLIP, embedded Qdrant Edge).
+"""Chat benchmark: latency of a grounded answer with SmolLM2-135M, in-process (llama.cpp) and over
+HTTP (the ``openai`` backend against ``python -m llama_cpp.server`` running the same GGUF on
+loopback), over a small generated collection (tiny CLIP, embedded Qdrant Edge).
 
-Reports p50/p95 of time to first token and total latency, split into retrieve, rerank and
-generate (seconds, per streamed answer). Each question asks about one item, with ``top_k`` hits
-in the prompt; the first answer (model load, cold caches) is not counted.
+Reports, per backend, p50/p95 of time to first token and total latency, split into retrieve,
+rerank and generate (seconds, per streamed answer), and the HTTP backend's p50 against the
+in-process one. Each question asks about one item, with ``top_k`` hits in the prompt; the
+backends take turns question by question; the first answer of each (model load, cold caches) is
+not counted.
 
     python -m bench.chat                  # 300 items, 20 questions, 64 answer tokens
     python -m bench.chat --quick          # 60 items, 5 questions, 32 answer tokens
+    python -m bench.chat --backends llamacpp
+    python -m bench.chat --base-url http://gpu-box:8080/v1 --model qwen2.5  # another server
     python -m bench.chat --rerank tiny    # with a tiny random Qwen3 reranker (built from tests/)
     python -m bench.chat --rerank /models/Qwen3-Reranker-0.6B
 """
@@ -14,10 +19,12 @@ in the prompt; the first answer (model load, cold caches) is not counted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +37,8 @@ from rag.embedding import load_embedder, tiny_clip_settings
 from rag.embedding.base import Embedder
 from rag.identity import point_id
 from rag.llm import LlamaCppChatModel
+from rag.llm.base import ChatModel
+from rag.llm.openai import OpenAIChatModel
 from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query
@@ -99,14 +108,46 @@ def ask(answerer: Answerer, question: str, top_k: int) -> dict[str, float]:
     raise RuntimeError("no final event")
 
 
-def report(rows: list[dict[str, float]]) -> None:
-    print(f"\n{'stage':<12} {'p50 s':>8} {'p95 s':>8}")
+def report(name: str, rows: list[dict[str, float]]) -> None:
+    print(f"\n{name}\n{'stage':<12} {'p50 s':>8} {'p95 s':>8}")
     for stage in STAGES:
         values = [row.get(stage, 0.0) for row in rows]
         p50, p95 = np.percentile(values, [50, 95])
         print(f"{stage:<12} {p50:8.3f} {p95:8.3f}")
     decode = float(np.median([row["decode"] for row in rows]))
     print(f"{'decode':<12} {decode:8.1f}   tokens/s after the first (p50)")
+
+
+def compare(results: dict[str, list[dict[str, float]]]) -> None:
+    """The HTTP backend's p50 first-token and total latency against the in-process one."""
+    if not {"llamacpp", "openai"} <= results.keys():
+        return
+    print("\nopenai (HTTP) / llamacpp (in-process), p50:")
+    for stage in ("first_token", "generate", "total"):
+        local = float(np.median([row[stage] for row in results["llamacpp"]]))
+        http = float(np.median([row[stage] for row in results["openai"]]))
+        print(f"  {stage:<12} {http:7.3f} s / {local:7.3f} s = {http / local:5.3f}"
+              f"  ({(http / local - 1) * 100:+.1f} %)")  # fmt: skip
+
+
+@contextlib.contextmanager
+def chat_models(
+    backends: list[str], llm: LLMSettings, base_url: str | None, model: str
+) -> Iterator[dict[str, ChatModel]]:
+    """The backends to compare; ``openai`` starts llama_cpp.server with the same GGUF unless
+    ``base_url`` names another server."""
+    models: dict[str, ChatModel] = {}
+    with contextlib.ExitStack() as stack:
+        if "llamacpp" in backends:
+            models["llamacpp"] = LlamaCppChatModel.from_settings(llm)
+        if "openai" in backends:
+            if base_url is None:
+                from tests.servers.llama_cpp_server import LlamaCppServer  # a dev-only helper
+
+                server = stack.enter_context(LlamaCppServer(n_ctx=llm.n_ctx))
+                base_url, model = server.url, server.model
+            models["openai"] = OpenAIChatModel(base_url, model, read_timeout_s=300)
+        yield models
 
 
 def main() -> None:
@@ -117,13 +158,22 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--top-k", type=int, default=4)
     parser.add_argument("--rerank", default="none", help="none, tiny, or a reranker model/folder")
+    parser.add_argument("--backends", default="llamacpp,openai", help="comma-separated")
+    parser.add_argument(
+        "--base-url", help="an OpenAI-compatible server instead of llama_cpp.server"
+    )
+    parser.add_argument("--model", default="", help="the model at --base-url")
     args = parser.parse_args()
     n_items = args.items or (60 if args.quick else 300)
     n_questions = args.questions or (5 if args.quick else 20)
     max_tokens = args.max_tokens or (32 if args.quick else 64)
-    llm = LLMSettings(backend="llamacpp", max_tokens=max_tokens, temperature=0.0)
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    llm = LLMSettings(backend="llamacpp", max_tokens=max_tokens, temperature=0.0, n_ctx=4096)
 
-    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp,
+        chat_models(backends, llm, args.base_url, args.model) as models,
+    ):
         folder = Path(tmp)
         embedder = load_embedder(tiny_clip_settings(), folder / "models")
         store = open_store(StoreSettings(collection="bench-chat"), folder)
@@ -132,19 +182,26 @@ def main() -> None:
         retriever = Retriever(
             embedder, store, RetrievalSettings(), make_reranker(args.rerank, folder)
         )
-        model = LlamaCppChatModel.from_settings(llm)
-        began = time.perf_counter()
-        model.warm_up()
-        loaded_s = time.perf_counter() - began
-        print(f"{model.model_name}: loaded in {loaded_s:.2f} s; {n_items} items, {n_questions} "
-              f"questions, top_k {args.top_k}, max_tokens {max_tokens}, rerank {args.rerank}, "
-              f"{os.cpu_count()} CPUs", flush=True)  # fmt: skip
-        answerer = Answerer(retriever, model, llm)
+        answerers = {}
+        for name, model in models.items():
+            began = time.perf_counter()
+            model.warm_up()
+            print(f"{name}: {model.model_name} ready in {time.perf_counter() - began:.2f} s",
+                  flush=True)  # fmt: skip
+            answerers[name] = Answerer(retriever, model, llm)
+        print(f"{n_items} items, {n_questions} questions, top_k {args.top_k}, max_tokens "
+              f"{max_tokens}, rerank {args.rerank}, {os.cpu_count()} CPUs", flush=True)  # fmt: skip
         questions = [question(t) for t in random.Random(1).sample(texts, n_questions + 1)]
-        ask(answerer, questions[0], args.top_k)  # warm-up, not counted
-        rows = [ask(answerer, q, args.top_k) for q in questions[1:]]
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in answerers}
+        for n, q in enumerate(questions):
+            for name, answerer in answerers.items():
+                row = ask(answerer, q, args.top_k)
+                if n:  # the first answer of each backend is the warm-up
+                    results[name].append(row)
         store.close()
-    report(rows)
+    for name, rows in results.items():
+        report(f"{name} ({models[name].model_name})", rows)
+    compare(results)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ hits (and, when the model cited none, the top hit used, flagged ``cited=False``)
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,13 +25,22 @@ from typing import Any, Literal, Protocol
 from PIL import Image
 
 from rag import payload as keys
+from rag.citations import UNSUPPORTED_NOTE, CitationFilter, cited_numbers, says_unknown
 from rag.config import LLMSettings
+from rag.context_pictures import context_pictures
 from rag.errors import InvalidInputError
-from rag.llm.base import ChatMessage, ChatModel, GenerationOptions, TokenCounter
+from rag.llm.base import (
+    ChatImage,
+    ChatMessage,
+    ChatModel,
+    GenerationOptions,
+    GenerationReport,
+    TokenCounter,
+)
+from rag.llm.context import ContextBlock
 from rag.prompting import (
     IMAGE_QUESTION,
     AnswerMarkupGuard,
-    ContextBlock,
     build_context,
     build_messages,
     estimate_tokens,
@@ -46,8 +54,6 @@ NO_MODEL = "none"
 SNIPPET_CHARS = 300
 HISTORY_SHARE = 2
 """Earlier turns may take up to ``context_tokens // HISTORY_SHARE`` tokens."""
-
-_MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 
 
 class Searcher(Protocol):
@@ -110,6 +116,36 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     context_size: int = 0
     """How many hits were put into the prompt (blocks ``1..context_size``)."""
+    backend: str = ""
+    """The backend that wrote the answer (``ollama``, ``openai``, ``llamacpp``, ``extractive``;
+    empty when no model was asked)."""
+    fallback_from: str | None = None
+    """Set when a fallback answered: the preferred backend (``auto``) that could not."""
+    prompt_tokens: int | None = None
+    """The backend's own count of prompt tokens (``None`` where it gives none)."""
+    completion_tokens: int | None = None
+    """The backend's own count of answer tokens (``None`` where it gives none)."""
+    images: int = 0
+    """How many context pictures the model was sent (vision models)."""
+    removed_citations: int = 0
+    """Citation markers that named no context block and were removed from the text."""
+    grounded: bool = True
+    """Whether the answer cites a context block (an answer that does not is marked in its text,
+    unless it says itself that the context does not answer)."""
+
+    def generation(self) -> dict[str, Any]:
+        """Who answered and how: backend, model, fallback, token counts, pictures, citations."""
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "fallback": self.fallback_from is not None,
+            "fallback_from": self.fallback_from,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "images": self.images,
+            "removed_citations": self.removed_citations,
+            "grounded": self.grounded,
+        }
 
     @property
     def found(self) -> bool:
@@ -201,19 +237,51 @@ class Answerer:
         result = self._retriever.search(query)
         timings = _retrieval_timings(result, time.perf_counter() - started)
         yield RetrievalEvent(result.hits, dict(timings))
-        if not result.hits:
+        yield from self._answer_events(
+            text, query.image, result.hits, history, options, timings, started
+        )
+
+    def _answer_events(
+        self,
+        question: str,
+        image: Image.Image | None,
+        hits: list[Hit],
+        history: Sequence[ChatMessage] | None,
+        options: GenerationOptions | None,
+        timings: dict[str, float],
+        started: float,
+    ) -> Iterator[AnswerEvent]:
+        """Everything after retrieval: context, pictures, generation, citation checks."""
+        if not hits:
             timings["total"] = time.perf_counter() - started
             yield FinalEvent(Answer(NO_HITS_TEXT, [], NO_MODEL, [], timings))
             return
-        blocks = self._context(result.hits)
-        messages = build_messages(text, blocks, self._history(history or ()))
+        blocks = self._context(hits)
+        images = self._pictures(hits, blocks)
+        messages = build_messages(
+            question, blocks, self._history(history or ()), images=images,
+            image_query=image is not None and question == IMAGE_QUESTION,
+        )  # fmt: skip
         pieces: list[str] = []
+        report = GenerationReport()
+        citations = CitationFilter(len(blocks))
         options = options or self._default_options()
-        yield from self._generate(messages, options, pieces, timings, started)
+        yield from self._generate(messages, options, pieces, timings, started, report, citations)
         text = "".join(pieces)
+        grounded = bool(cited_numbers(text, len(blocks)))
+        if not grounded and not says_unknown(text):
+            pieces.append(UNSUPPORTED_NOTE)
+            yield TokenEvent(UNSUPPORTED_NOTE)
+            text += UNSUPPORTED_NOTE
         timings["total"] = time.perf_counter() - started
-        model = self._model.model_name
-        yield FinalEvent(Answer(text, cite(text, blocks), model, result.hits, timings, len(blocks)))
+        answer = Answer(
+            text, cite(text, blocks, hits), report.model or self._model.model_name,
+            hits, timings, len(blocks), backend=report.backend,
+            fallback_from=report.fallback_from, prompt_tokens=report.prompt_tokens,
+            completion_tokens=report.completion_tokens, images=report.images,
+            removed_citations=citations.removed, grounded=grounded,
+        )  # fmt: skip
+        yield FinalEvent(answer)
 
     def _generate(
         self,
@@ -222,21 +290,30 @@ class Answerer:
         pieces: list[str],
         timings: dict[str, float],
         started: float,
+        report: GenerationReport,
+        citations: CitationFilter,
     ) -> Iterator[TokenEvent]:
         guard = AnswerMarkupGuard()
         begun = time.perf_counter()
-        for piece in self._model.stream(messages, options):
-            safe = guard.feed(piece)
+        for piece in self._model.stream(messages, options, report):
+            safe = citations.feed(guard.feed(piece))
             if safe:
                 timings.setdefault("first_token", time.perf_counter() - started)
                 pieces.append(safe)
                 yield TokenEvent(safe)
-        if tail := guard.flush():
+        if tail := citations.feed(guard.flush()) + citations.flush():
             timings.setdefault("first_token", time.perf_counter() - started)
             pieces.append(tail)
             yield TokenEvent(tail)
         timings["generate"] = time.perf_counter() - begun
         timings.setdefault("first_token", time.perf_counter() - started)
+
+    def _pictures(self, hits: Sequence[Hit], blocks: Sequence[ContextBlock]) -> list[ChatImage]:
+        """The top blocks' pictures when the model reads pictures (none otherwise)."""
+        limit = self._settings.vision_images
+        if not limit or not any(h.has_image for h in hits) or not self._model.accepts_images():
+            return []
+        return context_pictures(hits, blocks, limit, self._settings.vision_max_side)
 
     def _context(self, hits: Sequence[Hit]) -> list[ContextBlock]:
         return build_context(hits, self._settings.context_tokens, self._count_tokens)
@@ -276,29 +353,17 @@ def _retrieval_timings(result: SearchResult, elapsed: float) -> dict[str, float]
     return {"retrieve": max(elapsed - rerank, 0.0), "rerank": rerank}
 
 
-def cited_numbers(text: str, limit: int) -> list[int]:
-    """The block numbers ``1..limit`` that ``text`` cites as ``[n]`` or ``[n, m]``, in order of
-    first mention."""
-    seen: list[int] = []
-    for match in _MARKER.finditer(text):
-        for part in re.split(r"[,;]", match.group(1)):
-            n = int(part)
-            if 1 <= n <= limit and n not in seen:
-                seen.append(n)
-    return seen
-
-
-def cite(text: str, blocks: Sequence[ContextBlock]) -> list[Citation]:
-    """Citations for the blocks ``text`` cites; the first block, flagged uncited, if none."""
+def cite(text: str, blocks: Sequence[ContextBlock], hits: Sequence[Hit]) -> list[Citation]:
+    """Citations for the blocks ``text`` cites (block ``n`` is ``hits[n - 1]``); the first block,
+    flagged uncited, if none."""
     numbers = cited_numbers(text, len(blocks))
     if not numbers:
-        return [citation(blocks[0], cited=False)] if blocks else []
-    return [citation(blocks[n - 1]) for n in numbers]
+        return [citation(blocks[0], hits[0], cited=False)] if blocks else []
+    return [citation(blocks[n - 1], hits[n - 1]) for n in numbers]
 
 
-def citation(block: ContextBlock, *, cited: bool = True) -> Citation:
-    """The citation of one context block."""
-    hit = block.hit
+def citation(block: ContextBlock, hit: Hit, *, cited: bool = True) -> Citation:
+    """The citation of one context block (``hit`` is the item it shows)."""
     snippet = neutralize_markup(hit.text[:SNIPPET_CHARS])
     picture = hit.has_image or bool(hit.payload.get(keys.IMAGE_PATH))
     return Citation(block.n, hit.id, hit.source, snippet, hit.scores, picture, cited, hit.payload)

@@ -195,12 +195,26 @@ class RerankSettings(_Group):
 class LLMSettings(_Group):
     """The chat model that writes grounded answers."""
 
-    backend: Literal["auto", "ollama", "llamacpp", "extractive"] = "auto"
+    backend: Literal["auto", "openai", "ollama", "llamacpp", "extractive"] = "auto"
     model: str = ""
-    """Ollama model name (``llama3.2``) or a GGUF path for llamacpp; empty picks the backend's
-    default."""
+    """Model name (Ollama ``llama3.2``, the OpenAI-compatible server's model id) or a GGUF path
+    for llamacpp; empty picks the backend's default."""
     ollama_host: str = ""
     """Ollama's base URL (``http://localhost:11434``); empty means not configured."""
+    base_url: str = ""
+    """An OpenAI-compatible server's base URL (vLLM, llama.cpp's server, LM Studio, TGI:
+    ``http://localhost:8080/v1``); empty means not configured."""
+    api_key: str = ""
+    """Bearer token for ``base_url`` (empty: none sent)."""
+    vision: Literal["auto", "on", "off"] = "auto"
+    """Send pictures of the cited items to the model: ``auto`` asks the server (Ollama's
+    capabilities, llama.cpp's ``/props``), ``on``/``off`` decide."""
+    vision_images: int = Field(default=3, ge=0, le=16)
+    """At most this many pictures (the top context blocks' ones) go with a question."""
+    vision_max_side: int = Field(default=768, ge=64, le=4096)
+    """Pictures are downscaled so that their longer side is at most this many pixels."""
+    reprobe_s: float = Field(default=30.0, ge=0)
+    """``auto`` on a fallback: probe the preferred backend again this often (0: never)."""
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
     keep_alive: str = "5m"

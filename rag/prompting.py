@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from rag import payload as keys
-from rag.llm.base import ChatMessage
+from rag.llm.base import ChatImage, ChatMessage
+from rag.llm.context import ContextBlock, Grounding, render_user_message
 from rag.retrieval.types import Hit
 
 SYSTEM_PROMPT = """\
@@ -43,25 +43,12 @@ MAX_METADATA_FIELDS = 8
 
 TokenCount = Callable[[str], int]
 
-_OPEN = '<context n="{n}">'
-_CLOSE = "</context>"
-_BLOCK = re.compile(r'<context n="(\d+)">\n(.*?)\n</context>', re.DOTALL)
 _MD_IMAGE = re.compile(r"!\[([^\]\n]*)\]\s*(?:\([^)\n]*\)|\[[^\]\n]*\])")
 _HTML_IMAGE = re.compile(r"<\s*(?:img|image|picture|svg|video|audio|source|iframe)\b[^>]*>", re.I)
 _HTML_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _ROLE_LABEL = re.compile(r"(?im)^([ \t#>*]*)(system|assistant|user|human|instructions?)([ \t]*):")
 _INST_TOKEN = re.compile(r"\[(/?)(INST|SYS)\]", re.I)
 _WHITESPACE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class ContextBlock:
-    """Hit ``hit`` shown to the model as block ``n`` (1-based, in rank order)."""
-
-    n: int
-    hit: Hit
-    rendered: str
-    truncated: bool = False
 
 
 # --- text hygiene --------------------------------------------------------------------------------
@@ -134,31 +121,35 @@ def neutralize_answer(text: str) -> str:
 # --- context blocks ------------------------------------------------------------------------------
 
 
-def describe_hit(hit: Hit, text: str) -> str:
-    """The lines of one block: source, picture descriptors, metadata, then the item text."""
-    lines = [f"source: {_one_line(hit.source) or 'unknown'}", f"picture: {_picture(hit)}"]
-    if where := _document_line(hit):
-        lines.insert(1, where)
+def block_for(n: int, hit: Hit, text: str | None = None) -> ContextBlock:
+    """Block ``n`` for ``hit``, every field sanitised (``text`` overrides the item text, e.g.
+    when cut to fit). Document title and page come from the payload when the item has them."""
     metadata = hit.payload.get(keys.METADATA) or {}
     scalars = [(k, v) for k, v in metadata.items() if isinstance(v, str | int | float | bool)]
-    for key, value in scalars[:MAX_METADATA_FIELDS]:
-        lines.append(f"{_one_line(key)}: {_one_line(value)}")
-    lines.append("text:")
-    lines.append(sanitize_item_text(text) if text.strip() else "(no text)")
-    return "\n".join(lines)
+    fields = tuple((_one_line(k), _one_line(v)) for k, v in scalars[:MAX_METADATA_FIELDS])
+    item_text = hit.text if text is None else text
+    document, page = _document(hit)
+    return ContextBlock(
+        n,
+        sanitize_item_text(item_text) if item_text.strip() else "",
+        source=_one_line(hit.source) or "unknown",
+        picture=_picture(hit),
+        document=document,
+        page=page,
+        figure=bool(document) and hit.payload.get(keys.KIND) == "figure",
+        fields=fields,
+    )
 
 
-def _document_line(hit: Hit) -> str | None:
-    """``document: <title>, page N (figure)`` for a page, figure or passage of a document."""
+def _document(hit: Hit) -> tuple[str, int | None]:
+    """The document title (or source) and page of a document's page, figure or passage."""
     document = hit.payload.get(keys.DOCUMENT)
+    page = hit.payload.get(keys.PAGE)
+    page = page if isinstance(page, int) and not isinstance(page, bool) and page > 0 else None
     if not isinstance(document, dict):
-        return None
-    line = f"document: {_one_line(document.get('title') or document.get('source') or '')}"
-    if hit.payload.get(keys.PAGE):
-        line += f", page {hit.payload[keys.PAGE]}"
-    if hit.payload.get(keys.KIND) == "figure":
-        line += " (figure)"
-    return line
+        return "", page
+    title = document.get("title") or document.get("source") or ""
+    return _one_line(title), page
 
 
 def _picture(hit: Hit) -> str:
@@ -174,15 +165,15 @@ def _picture(hit: Hit) -> str:
 
 
 def render_block(n: int, hit: Hit, text: str | None = None) -> str:
-    """Block ``n`` for ``hit`` (``text`` overrides the item text, e.g. when cut to fit)."""
-    body = describe_hit(hit, hit.text if text is None else text)
-    return f"{_OPEN.format(n=n)}\n{body}\n{_CLOSE}"
+    """Block ``n`` for ``hit`` as the model reads it."""
+    return block_for(n, hit, text).rendered
 
 
 def build_context(
     hits: Sequence[Hit], budget_tokens: int, count_tokens: TokenCount = estimate_tokens
 ) -> list[ContextBlock]:
-    """Blocks for the best hits, in rank order, until ``budget_tokens`` is spent.
+    """Blocks for the best hits, in rank order, until ``budget_tokens`` is spent (block ``n`` is
+    ``hits[n - 1]``).
 
     The hit that overflows the budget is cut to fit (when at least ``MIN_BLOCK_TOKENS`` remain,
     or when it is the first); later hits are left out.
@@ -191,10 +182,10 @@ def build_context(
     used = 0
     for hit in hits:
         n = len(blocks) + 1
-        rendered = render_block(n, hit)
-        cost = count_tokens(rendered)
+        block = block_for(n, hit)
+        cost = count_tokens(block.rendered)
         if used + cost <= budget_tokens:
-            blocks.append(ContextBlock(n, hit, rendered))
+            blocks.append(block)
             used += cost
             continue
         remaining = budget_tokens - used
@@ -213,30 +204,32 @@ def _cut_block(n: int, hit: Hit, budget: int, count_tokens: TokenCount) -> Conte
             break
         keep = max(0, int(len(text) * max(budget - frame, 0) / max(cost - frame, 1) * 0.9))
         text = text[:keep].rstrip() + " …" if keep else ""
-    return ContextBlock(n, hit, render_block(n, hit, text), truncated=True)
+    block = block_for(n, hit, text)
+    return block.with_text(block.text, truncated=True)
 
 
 def build_messages(
-    question: str, blocks: Sequence[ContextBlock], history: Sequence[ChatMessage] = ()
+    question: str,
+    blocks: Sequence[ContextBlock],
+    history: Sequence[ChatMessage] = (),
+    *,
+    images: Sequence[ChatImage] = (),
+    image_query: bool = False,
 ) -> list[ChatMessage]:
-    """System instructions, earlier turns (user/assistant only), then context and question."""
-    context = "\n\n".join(block.rendered for block in blocks)
-    user = f"Context:\n{context}\n\nQuestion: {sanitize_user_text(question)}"
+    """System instructions, earlier turns (user/assistant only), then context and question.
+
+    ``images`` (pictures of context blocks, for vision models) go with the last user message,
+    which also carries its :class:`Grounding`."""
+    grounding = Grounding(
+        sanitize_user_text(question),
+        tuple(blocks),
+        image_query=image_query,
+        pictures=tuple(image.n for image in images),
+    )
+    user = ChatMessage("user", render_user_message(grounding), tuple(images), grounding)
     turns = [
         ChatMessage(m.role, sanitize_user_text(m.content))
         for m in history
         if m.role in ("user", "assistant")
     ]
-    return [ChatMessage("system", SYSTEM_PROMPT), *turns, ChatMessage("user", user)]
-
-
-def parse_context(user_message: str) -> tuple[str, list[tuple[int, str]]]:
-    """The question and the ``(n, item text)`` of each block of a message from
-    :func:`build_messages` (used by the extractive backend)."""
-    blocks = []
-    for match in _BLOCK.finditer(user_message):
-        _, _, text = match.group(2).partition("\ntext:\n")
-        blocks.append((int(match.group(1)), "" if text == "(no text)" else text))
-    tail = user_message[user_message.rfind(_CLOSE) + len(_CLOSE) :] if blocks else user_message
-    _, found, question = tail.rpartition("Question:")
-    return (question if found else tail).strip(), blocks
+    return [ChatMessage("system", SYSTEM_PROMPT), *turns, user]

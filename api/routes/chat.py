@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.answering import answer, answer_events, generation_options, make_ask
+from api.answering import answer, answer_events, generation_options, generation_out, make_ask
 from api.deps import ServicesDep
 from api.queries import query_image
 from api.routes.search import hit_out
@@ -55,6 +55,7 @@ def chat_out(result: Answer, base_url: str = "") -> ChatOut:
     return ChatOut(
         answer=result.text,
         model=result.model,
+        generation=generation_out(result),
         citations=[CitationOut.of(c, base_url) for c in result.citations],
         hits=[hit_out(hit, base_url) for hit in result.hits],
         timings=result.timings,

@@ -73,6 +73,13 @@ def _embedder(services: Services) -> str:
 
 
 def _llm(services: Services) -> str:
-    model = services.chat_model
-    model.check()
-    return model.model_name
+    services.chat_model.check()
+    info = llm_info(services)
+    fallback = f" (fallback for {info['preferred']})" if info["fallback"] else ""
+    return f"{info['backend']}: {info['model']}{fallback}"
+
+
+def llm_info(services: Services) -> dict[str, object]:
+    """The LLM that answers now: backend, model, vision, and (``auto``) the preferred backend
+    and whether this is a fallback for it, with why (for ``/ready``'s details)."""
+    return services.chat_model.info().as_dict()

@@ -12,10 +12,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.answering import Ask, answer, answer_events, generation_options, make_ask
+from api.answering import (
+    Ask,
+    answer,
+    answer_events,
+    generation_options,
+    generation_out,
+    make_ask,
+    token_counts,
+)
 from api.deps import ServicesDep
 from api.queries import check_question, query_image
 from api.schemas.chat import CitationOut
@@ -34,11 +42,11 @@ from api.schemas.ollama import (
     OllamaTagsOut,
     OllamaVersionOut,
 )
+from api.sources import public_base_url, sources_block
 from api.streaming import ndjson, ndjson_stream
 from rag.answer import Answer, AnswerEvent, FinalEvent, TokenEvent
 from rag.errors import InvalidInputError
 from rag.llm.base import ChatMessage
-from rag.prompting import estimate_tokens
 from rag.services import Services
 
 router = APIRouter(prefix="/api", tags=["ollama"])
@@ -79,14 +87,19 @@ def show(body: OllamaShowIn, services: ServicesDep) -> OllamaShowOut:
     response_model=OllamaChatOut,
     responses={200: {"content": {"application/x-ndjson": {}}, "description": STREAM_DOC}},
 )
-def chat(body: OllamaChatIn, services: ServicesDep) -> OllamaChatOut | StreamingResponse:
+def chat(
+    body: OllamaChatIn, services: ServicesDep, request: Request
+) -> OllamaChatOut | StreamingResponse:
     """A grounded answer as Ollama's chat; ``images`` of the last user message are the image
-    query, earlier user and assistant turns the history. Citations come in ``citations``."""
+    query, earlier user and assistant turns the history. Citations come in ``citations``; the
+    message ends with a Markdown Sources block unless ``"sources": false``."""
     ask = _ask(services, body)
     started = time.perf_counter()
+    base_url = public_base_url(services, request) if body.sources else None
     if not body.stream:
-        return _final(body.model, answer(services, ask), ask, started, full_text=True)
-    lines = _lines(answer_events(services, ask), body.model, ask, started)
+        result = answer(services, ask)
+        return _final(body.model, result, ask, started, _sources(result, base_url), full=True)
+    lines = _lines(answer_events(services, ask), body.model, ask, started, base_url)
     return ndjson_stream(lines, lambda error: ndjson({"error": error["message"]}))
 
 
@@ -114,25 +127,41 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _lines(events: Iterator[AnswerEvent], model: str, ask: Ask, started: float) -> Iterator[str]:
+def _lines(
+    events: Iterator[AnswerEvent], model: str, ask: Ask, started: float, base_url: str | None
+) -> Iterator[str]:
     for event in events:
         if isinstance(event, TokenEvent):
-            message = {"role": "assistant", "content": event.text}
-            yield ndjson({"model": model, "created_at": _now(), "message": message, "done": False})
+            yield _piece(model, event.text)
         elif isinstance(event, FinalEvent):
-            final = _final(model, event.answer, ask, started, full_text=False)
+            if sources := _sources(event.answer, base_url):
+                yield _piece(model, sources)
+            final = _final(model, event.answer, ask, started, sources, full=False)
             yield ndjson(final.model_dump())
 
 
-def _final(model: str, result: Answer, ask: Ask, started: float, full_text: bool) -> OllamaChatOut:
+def _piece(model: str, text: str) -> str:
+    message = {"role": "assistant", "content": text}
+    return ndjson({"model": model, "created_at": _now(), "message": message, "done": False})
+
+
+def _sources(result: Answer, base_url: str | None) -> str:
+    return sources_block(result, base_url) if base_url is not None else ""
+
+
+def _final(
+    model: str, result: Answer, ask: Ask, started: float, sources: str, full: bool
+) -> OllamaChatOut:
+    prompt, completion = token_counts(result, ask.question or "")
     return OllamaChatOut(
         model=model,
         created_at=_now(),
-        message=OllamaMessageOut(content=result.text if full_text else ""),
+        message=OllamaMessageOut(content=result.text + sources if full else ""),
         total_duration=int((time.perf_counter() - started) * 1e9),
-        prompt_eval_count=estimate_tokens(ask.question or ""),
-        eval_count=estimate_tokens(result.text),
+        prompt_eval_count=prompt,
+        eval_count=completion,
         citations=[CitationOut.of(citation, ask.base_url) for citation in result.citations],
+        generation=generation_out(result),
     )
 
 

@@ -12,10 +12,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.answering import Ask, answer, answer_events, generation_options, make_ask
+from api.answering import (
+    Ask,
+    answer,
+    answer_events,
+    generation_options,
+    generation_out,
+    make_ask,
+    token_counts,
+)
 from api.deps import ServicesDep
 from api.queries import check_question, query_image
 from api.schemas.chat import CitationOut
@@ -35,11 +43,11 @@ from api.schemas.openai import (
     Usage,
     chunk,
 )
+from api.sources import public_base_url, sources_block
 from api.streaming import event_stream, sse
 from rag.answer import Answer, AnswerEvent, FinalEvent, TokenEvent
 from rag.errors import InvalidInputError
 from rag.llm.base import ChatMessage
-from rag.prompting import estimate_tokens
 from rag.services import Services
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -62,19 +70,22 @@ def models() -> ModelListOut:
     responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}},
 )
 def chat_completions(
-    body: ChatCompletionIn, services: ServicesDep
+    body: ChatCompletionIn, services: ServicesDep, request: Request
 ) -> ChatCompletionOut | StreamingResponse:
-    """A grounded answer as an OpenAI chat completion, citations in the extra ``citations`` field.
+    """A grounded answer as an OpenAI chat completion, citations in the extra ``citations`` field
+    (and, unless ``"sources": false``, a Markdown Sources block at the end of the message).
 
     The last user message is the question; its ``image_url`` parts (data URLs) are the image
     query; earlier user and assistant turns are the history (system messages are not used).
     """
     ask = _ask(services, body)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    sources_url = public_base_url(services, request) if body.sources else None
     if not body.stream:
         result = answer(services, ask)
-        return _completion(completion_id, created, body.model, result, ask)
-    lines = _chunks(answer_events(services, ask), completion_id, created, body.model, ask.base_url)
+        return _completion(completion_id, created, body.model, result, ask, sources_url)
+    ids = (completion_id, created, body.model)
+    lines = _chunks(answer_events(services, ask), ids, ask, sources_url)
     return event_stream(lines, lambda error: sse({"error": _openai_error(error)}))
 
 
@@ -122,9 +133,8 @@ def _history(messages: list[MessageIn]) -> list[ChatMessage]:
     return turns
 
 
-def _usage(ask: Ask, text: str) -> Usage:
-    prompt = estimate_tokens(ask.question or "")
-    completion = estimate_tokens(text)
+def _usage(ask: Ask, result: Answer) -> Usage:
+    prompt, completion = token_counts(result, ask.question or "")
     return Usage(
         prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
     )
@@ -134,29 +144,47 @@ def _citations(result: Answer, base_url: str) -> list[CitationOut]:
     return [CitationOut.of(citation, base_url) for citation in result.citations]
 
 
+def _sources(result: Answer, sources_url: str | None) -> str:
+    return sources_block(result, sources_url) if sources_url is not None else ""
+
+
 def _completion(
-    completion_id: str, created: int, model: str, result: Answer, ask: Ask
+    completion_id: str,
+    created: int,
+    model: str,
+    result: Answer,
+    ask: Ask,
+    sources_url: str | None,
 ) -> ChatCompletionOut:
+    content = result.text + _sources(result, sources_url)
     return ChatCompletionOut(
         id=completion_id,
         created=created,
         model=model,
-        choices=[Choice(message=AssistantMessage(content=result.text))],
-        usage=_usage(ask, result.text),
+        choices=[Choice(message=AssistantMessage(content=content))],
+        usage=_usage(ask, result),
         citations=_citations(result, ask.base_url),
+        generation=generation_out(result),
     )
 
 
 def _chunks(
-    events: Iterator[AnswerEvent], completion_id: str, created: int, model: str, base_url: str
+    events: Iterator[AnswerEvent], ids: tuple[str, int, str], ask: Ask, sources_url: str | None
 ) -> Iterator[str]:
-    yield sse(chunk(completion_id, created, model, {"role": "assistant", "content": ""}))
+    yield sse(chunk(*ids, {"role": "assistant", "content": ""}))
     for event in events:
         if isinstance(event, TokenEvent):
-            yield sse(chunk(completion_id, created, model, {"content": event.text}))
+            yield sse(chunk(*ids, {"content": event.text}))
         elif isinstance(event, FinalEvent):
-            citations = [c.model_dump() for c in _citations(event.answer, base_url)]
-            yield sse(chunk(completion_id, created, model, {}, "stop", citations=citations))
+            result, generation = event.answer, generation_out(event.answer)
+            if sources := _sources(result, sources_url):
+                yield sse(chunk(*ids, {"content": sources}))
+            extra = {
+                "citations": [c.model_dump() for c in _citations(result, ask.base_url)],
+                "usage": _usage(ask, result).model_dump(),
+                "generation": None if generation is None else generation.model_dump(),
+            }
+            yield sse(chunk(*ids, {}, "stop", **extra))
     yield sse("[DONE]")
 
 

@@ -63,9 +63,28 @@ class CitationOut(BaseModel):
         return cls(**data)
 
 
+class GenerationOut(BaseModel):
+    """Who wrote the answer and how: the backend and model (``fallback`` when ``auto`` answered
+    with a fallback for ``fallback_from``), the backend's own token counts (null where it gives
+    none), pictures sent, citation markers removed (they named no block), and whether the answer
+    cites a block at all."""
+
+    backend: str
+    model: str
+    fallback: bool = False
+    fallback_from: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    images: int = 0
+    removed_citations: int = 0
+    grounded: bool = True
+
+
 class ChatOut(BaseModel):
     answer: str
     model: str
+    generation: GenerationOut | None = None
+    """Null when nothing was found (no model was asked)."""
     citations: list[CitationOut]
     hits: list[HitOut]
     """Every hit retrieval found, best first (the context the model saw is the first ones)."""

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.chat import CitationOut
+from api.schemas.chat import CitationOut, GenerationOut
 from api.schemas.search import QueryIn
 
 MODEL_NAME = "mmrag:latest"
@@ -42,6 +42,9 @@ class OllamaChatIn(QueryIn):
     messages: list[OllamaMessageIn] = Field(min_length=1, max_length=200)
     stream: bool = True
     options: OllamaOptionsIn | None = None
+    sources: bool = Field(
+        default=True, description="End the message with a Markdown Sources block (mmrag)."
+    )
 
 
 class OllamaMessageOut(BaseModel):
@@ -63,6 +66,8 @@ class OllamaChatOut(BaseModel):
     eval_count: int = 0
     citations: list[CitationOut] = []
     """mmrag's extra field: the items the answer cites."""
+    generation: GenerationOut | None = None
+    """mmrag's extra field: backend, model, fallback and token counts."""
 
 
 class OllamaDetails(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.chat import CitationOut
+from api.schemas.chat import CitationOut, GenerationOut
 from api.schemas.search import QueryIn
 
 MODEL_ID = "mmrag"
@@ -48,6 +48,9 @@ class ChatCompletionIn(QueryIn):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    sources: bool = Field(
+        default=True, description="End the message with a Markdown Sources block (mmrag)."
+    )
 
 
 class AssistantMessage(BaseModel):
@@ -62,7 +65,7 @@ class Choice(BaseModel):
 
 
 class Usage(BaseModel):
-    """Token counts (estimated from the text length)."""
+    """Token counts: the LLM backend's own where it gives them, else estimated from the text."""
 
     prompt_tokens: int
     completion_tokens: int = 0
@@ -78,6 +81,8 @@ class ChatCompletionOut(BaseModel):
     usage: Usage
     citations: list[CitationOut]
     """mmrag's extra field: the items the answer cites."""
+    generation: GenerationOut | None = None
+    """mmrag's extra field: backend, model, fallback and token counts."""
 
 
 class ModelOut(BaseModel):

@@ -18,7 +18,8 @@ from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from rag import payload as keys
-from rag.answer import SNIPPET_CHARS, cited_numbers
+from rag.answer import SNIPPET_CHARS
+from rag.citations import cited_numbers
 from rag.errors import InvalidInputError
 from rag.prompting import (
     SYSTEM_PROMPT,
@@ -138,7 +139,7 @@ def cite(
 
 
 def _citation(block: ContextBlock, doc: Document, cited: bool) -> Citation:
-    hit = block.hit
+    hit = document_hit(doc)
     return Citation(
         n=block.n,
         id=hit.id,

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from rag.errors import InvalidInputError
 from rag.llm.base import ChatMessage, ChatModel, GenerationOptions, Role
+from rag.llm.context import parse_grounding
 
 _ROLES: dict[str, Role] = {"system": "system", "human": "user", "ai": "assistant"}
 
@@ -92,7 +93,9 @@ def _messages(messages: list[BaseMessage]) -> list[ChatMessage]:
             raise InvalidInputError(
                 f"mmrag's chat backends take system, human and ai messages, not {message.type!r}"
             )
-        converted.append(ChatMessage(role, _text(message.content)))
+        text = _text(message.content)
+        grounding = parse_grounding(text) if role == "user" else None
+        converted.append(ChatMessage(role, text, grounding=grounding))
     return converted
 
 

@@ -1,8 +1,10 @@
-"""The extractive backend: no generation. It quotes the best supporting sentences of the top
+"""The extractive backend: no generation. It quotes the best supporting sentence of each of the top
 context blocks, each followed by its citation marker ``[n]``.
 
-It reads the blocks of the grounded prompt (:func:`rag.prompting.parse_context`), so it needs no
-model, no download and no GPU, and answers in milliseconds.
+It reads the typed context of the grounded user message (:class:`rag.llm.context.Grounding`), so
+it needs no model, no download and no GPU, and answers in milliseconds. A block is quoted only
+when its best sentence shares a word with the question; when none does, the answer says that the
+context does not hold the answer (a picture query quotes the top blocks as they are).
 
 Example::
 
@@ -16,13 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from rag import prompting  # a module import: rag.prompting imports rag.llm.base
-from rag.llm.base import ChatMessage, GenerationOptions
+from rag.llm.base import BackendInfo, ChatMessage, GenerationOptions, GenerationReport
+from rag.llm.context import Grounding
 
+BACKEND = "extractive"
 MODEL_NAME = "extractive"
 MAX_QUOTES = 3
 MAX_QUOTE_CHARS = 400
 NOTHING_TO_QUOTE = "The context holds no text to quote for this question."
+NOT_IN_CONTEXT = "The collection does not say: no context block answers this question."
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"\w+")
@@ -41,39 +45,92 @@ class ExtractiveChatModel:
     def model_name(self) -> str:
         return MODEL_NAME
 
+    @property
+    def backend(self) -> str:
+        return BACKEND
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(BACKEND, MODEL_NAME)
+
+    def accepts_images(self) -> bool:
+        return False
+
     def check(self) -> None:
         """Always ready."""
 
     def warm_up(self) -> None:
         """Nothing to load."""
 
-    def generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> str:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> str:
         """Quotes of the best sentence of each of the top blocks, each followed by ``[n]``."""
-        return " ".join(self._quotes(messages)) or NOTHING_TO_QUOTE
+        return "".join(self.stream(messages, options, report))
 
-    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        """The same answer, one quote at a time."""
-        quotes = self._quotes(messages)
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> Iterator[str]:
+        """The same answer, one quote at a time (cut at the first ``options.stop`` string)."""
+        if report is not None:
+            report.answered_by(BACKEND, MODEL_NAME)
+        pieces = _until_stop(self._pieces(messages), options.stop)
+        if report is not None:
+            report.usage(0, len(_WORD.findall("".join(pieces))))
+        yield from pieces
+
+    def _pieces(self, messages: Sequence[ChatMessage]) -> list[str]:
+        grounding = next((m.grounding for m in reversed(messages) if m.grounding), None)
+        if grounding is None or not any(block.text.strip() for block in grounding.blocks):
+            return [NOTHING_TO_QUOTE]
+        quotes = _quotes(grounding)[: self.max_quotes]
         if not quotes:
-            yield NOTHING_TO_QUOTE
-        for i, quote in enumerate(quotes):
-            yield quote if i == 0 else " " + quote
+            return [NOT_IN_CONTEXT]
+        return [quote if i == 0 else " " + quote for i, quote in enumerate(quotes)]
 
-    def _quotes(self, messages: Sequence[ChatMessage]) -> list[str]:
-        user = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        question, blocks = prompting.parse_context(user)
-        terms = _terms(question)
-        quotes = [f'"{_best_sentence(text, terms)}" [{n}]' for n, text in blocks if text.strip()]
-        return quotes[: self.max_quotes]
+
+def _quotes(grounding: Grounding) -> list[str]:
+    terms = _terms(grounding.question)
+    anything = grounding.image_query or not terms
+    quotes = []
+    for block in grounding.blocks:
+        if not block.text.strip():
+            continue
+        sentence, shared = _best_sentence(block.text, terms)
+        if shared or anything:
+            quotes.append(f'"{sentence}" [{block.n}]')
+    return quotes
+
+
+def _until_stop(pieces: list[str], stop: Sequence[str]) -> list[str]:
+    """``pieces`` up to (not including) the first stop string of their joined text."""
+    text = "".join(pieces)
+    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=len(text))
+    kept, used = [], 0
+    for piece in pieces:
+        if used >= cut:
+            break
+        kept.append(piece[: cut - used])
+        used += len(piece)
+    return [piece for piece in kept if piece]
 
 
 def _terms(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
 
 
-def _best_sentence(text: str, terms: set[str]) -> str:
-    """The sentence sharing most words with the question (the first one on a tie)."""
+def _best_sentence(text: str, terms: set[str]) -> tuple[str, int]:
+    """The sentence sharing most words with the question (the first one on a tie) and how many
+    words it shares."""
     sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
     best = max(sentences, key=lambda s: len(terms & _terms(s)), default=text.strip())
+    shared = len(terms & _terms(best))
     best = best.replace('"', "'")
-    return best if len(best) <= MAX_QUOTE_CHARS else best[: MAX_QUOTE_CHARS - 1].rstrip() + "…"
+    if len(best) > MAX_QUOTE_CHARS:
+        best = best[: MAX_QUOTE_CHARS - 1].rstrip() + "…"
+    return best, shared

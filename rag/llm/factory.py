@@ -1,26 +1,25 @@
-"""``build_chat_model``: the backend of ``MMRAG_LLM__BACKEND``, with ``auto`` deciding once.
-
-``auto``: Ollama when ``MMRAG_LLM__OLLAMA_HOST`` is set, answers a quick probe (connect timeout)
-and has the model; else embedded llama.cpp when installed with its GGUF; else extractive.
+"""``build_chat_model``: the backend of ``MMRAG_LLM__BACKEND``; ``auto`` prefers, in order, the
+OpenAI-compatible server (``MMRAG_LLM__BASE_URL`` set), Ollama (``MMRAG_LLM__OLLAMA_HOST`` set),
+embedded llama.cpp (installed with its GGUF), extractive, and comes back to a better one when it
+answers again (:mod:`rag.llm.auto`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from rag.config import LLMSettings
-from rag.errors import ConfigError, LLMBusyError, LLMUnavailableError
+from rag.errors import ConfigError
+from rag.llm.auto import AutoChatModel, Candidate
 from rag.llm.base import ChatModel
 from rag.llm.extractive import ExtractiveChatModel
 from rag.llm.llamacpp import LlamaCppChatModel, llama_cpp_installed
 from rag.llm.ollama import OllamaChatModel
-
-log = logging.getLogger(__name__)
+from rag.llm.openai import OpenAIChatModel
 
 
 def build_chat_model(settings: LLMSettings) -> ChatModel:
-    """The chat model for these settings (cheap: weights load on first use).
+    """The chat model for these settings (cheap: weights load on first use; ``auto`` probes).
 
     Example::
 
@@ -33,6 +32,14 @@ def build_chat_model(settings: LLMSettings) -> ChatModel:
         valid = ", ".join(sorted(_BACKENDS))
         raise ConfigError(f"MMRAG_LLM__BACKEND={settings.backend!r}: use one of {valid}") from None
     return builder(settings)
+
+
+def _openai(settings: LLMSettings) -> ChatModel:
+    if not settings.base_url:
+        raise ConfigError(
+            "MMRAG_LLM__BACKEND=openai needs MMRAG_LLM__BASE_URL (http://host:8080/v1)"
+        )
+    return OpenAIChatModel.from_settings(settings)
 
 
 def _ollama(settings: LLMSettings) -> ChatModel:
@@ -53,31 +60,26 @@ def _extractive(settings: LLMSettings) -> ChatModel:
     return ExtractiveChatModel()
 
 
-def _auto(settings: LLMSettings) -> ChatModel:
+def auto_candidates(settings: LLMSettings) -> list[Candidate]:
+    """The backends ``auto`` may use for these settings, best first."""
+    candidates = []
+    if settings.base_url:
+        candidates.append(Candidate("openai", lambda: OpenAIChatModel.from_settings(settings)))
     if settings.ollama_host:
-        ollama_model = OllamaChatModel.from_settings(settings)
-        try:
-            ollama_model.check()
-            return _chosen(ollama_model, "Ollama answered the probe")
-        except LLMBusyError:
-            return _chosen(ollama_model, "Ollama is reachable (busy right now)")
-        except LLMUnavailableError as exc:
-            log.warning("LLM auto: Ollama not usable, falling back: %s", exc)
+        candidates.append(Candidate("ollama", lambda: OllamaChatModel.from_settings(settings)))
     if llama_cpp_installed():
-        try:
-            return _chosen(_llamacpp(settings), "llama-cpp-python is installed")
-        except LLMUnavailableError as exc:
-            log.warning("LLM auto: llama.cpp not usable, falling back: %s", exc)
-    return _chosen(ExtractiveChatModel(), "no generating backend is available")
+        candidates.append(Candidate("llamacpp", lambda: _llamacpp(settings)))
+    candidates.append(Candidate("extractive", ExtractiveChatModel))
+    return candidates
 
 
-def _chosen(model: ChatModel, why: str) -> ChatModel:
-    log.info("LLM auto: using %s (%s)", model.model_name, why)
-    return model
+def _auto(settings: LLMSettings) -> ChatModel:
+    return AutoChatModel(auto_candidates(settings), settings.reprobe_s)
 
 
 _BACKENDS: dict[str, Callable[[LLMSettings], ChatModel]] = {
     "auto": _auto,
+    "openai": _openai,
     "ollama": _ollama,
     "llamacpp": _llamacpp,
     "extractive": _extractive,

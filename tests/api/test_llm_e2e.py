@@ -35,11 +35,15 @@ def test_smollm_answer_cites_the_ingested_item(make_settings, tmp_path) -> None:
     settings = make_settings(tmp_path / "data", llm={**llm, "context_tokens": 768, "n_ctx": 2048})
     items = [{"image": _png(c), "text": t, "id": f"item-{n}"} for n, (t, c) in enumerate(ITEMS)]
     with TestClient(create_app(settings)) as client:
-        assert client.get("/ready").json()["components"]["llm"]["detail"].startswith("SmolLM2")
+        detail = client.get("/ready").json()["components"]["llm"]["detail"]
+        assert detail.startswith("llamacpp: SmolLM2")
         job = wait_for(client, client.post("/v1/ingest", json={"items": items}).json()["job_id"])
         assert job["report"]["written"] == 3
         answer = client.post("/v1/chat", json={"question": ITEMS[0][0], **TEXT_ONLY}).json()
         assert answer["model"].startswith("SmolLM2")
+        generation = answer["generation"]
+        assert generation["backend"] == "llamacpp" and not generation["fallback"]
+        assert generation["prompt_tokens"] > 100 and 0 < generation["completion_tokens"] <= 32
         assert answer["answer"].strip()
         first = client.get(f"/v1/items/{answer['citations'][0]['id']}").json()
         assert first["external_id"] == "item-0"

@@ -1,7 +1,8 @@
 """A fake Ollama server on 127.0.0.1 (random port, own thread) speaking Ollama's wire format.
 
 Endpoints: ``POST /api/chat`` (NDJSON stream, chunked, or one JSON object with
-``"stream": false``), ``GET /api/tags``, ``POST /api/show``, ``GET /api/version``.
+``"stream": false``), ``GET /api/tags``, ``POST /api/show`` (``capabilities`` as set: add
+``"vision"`` for a vision model), ``GET /api/version``.
 
 Modes (set ``server.mode`` at any time; they apply to ``/api/chat``):
 
@@ -64,8 +65,10 @@ class FakeOllama:
         mode: Mode = "normal",
         retry_after: str | None = "7",
         slow_s: float = 3.0,
+        capabilities: Sequence[str] = ("completion", "tools"),
     ) -> None:
         self.models = list(models)
+        self.capabilities = list(capabilities)
         self.reply = reply
         self.mode: Mode = mode
         self.retry_after = retry_after
@@ -163,6 +166,12 @@ def _final_message(model: str, content: str, pieces: int) -> dict[str, Any]:
     }
 
 
+def _until_stop(text: str, stop: list[str]) -> str:
+    """Ollama ends the answer before the first stop string."""
+    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=len(text))
+    return text[:cut]
+
+
 def _handler_for(server: FakeOllama) -> type[BaseHTTPRequestHandler]:
     class Handler(_OllamaHandler):
         fake = server
@@ -209,7 +218,7 @@ class _OllamaHandler(BaseHTTPRequestHandler):
             "template": "{{ .Prompt }}",
             "details": _details(),
             "model_info": {"general.architecture": "llama", "llama.context_length": 131072},
-            "capabilities": ["completion", "tools"],
+            "capabilities": self.fake.capabilities,
             "modified_at": "2025-10-03T23:34:03.409490317-07:00",
         })  # fmt: skip
 
@@ -225,7 +234,8 @@ class _OllamaHandler(BaseHTTPRequestHandler):
             return
         if mode == "slow":
             self.fake.pause(self.fake.slow_s)
-        pieces = split_reply(self.fake.reply_for(list(body.get("messages") or [])))
+        reply = self.fake.reply_for(list(body.get("messages") or []))
+        pieces = split_reply(_until_stop(reply, (body.get("options") or {}).get("stop") or []))
         if body.get("stream", True):
             self._stream(model, pieces, mode)
         else:

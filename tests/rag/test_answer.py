@@ -20,6 +20,7 @@ from rag.answer import (
 from rag.config import LLMSettings
 from rag.errors import InvalidInputError, LLMUnavailableError
 from rag.llm import ChatMessage, ExtractiveChatModel, GenerationOptions, OllamaChatModel
+from rag.llm.base import BackendInfo, GenerationReport
 from rag.prompting import IMAGE_QUESTION, SYSTEM_PROMPT
 from rag.retrieval.types import Hit, Query, Scores, SearchResult
 from rag.store.base import Filter, MatchValue
@@ -51,14 +52,40 @@ class ScriptedModel:
     def model_name(self) -> str:
         return "scripted"
 
+    @property
+    def backend(self) -> str:
+        return "scripted"
+
+    def info(self) -> BackendInfo:
+        return BackendInfo("scripted", "scripted")
+
+    def accepts_images(self) -> bool:
+        return False
+
     def check(self) -> None:
         pass
 
-    def generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> str:
-        return "".join(self.stream(messages, options))
+    def warm_up(self) -> None:
+        pass
 
-    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> str:
+        return "".join(self.stream(messages, options, report))
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> Iterator[str]:
         self.calls.append((list(messages), options))
+        if report is not None:
+            report.answered_by("scripted", "scripted")
+            report.usage(11, len(self.pieces))
         yield from self.pieces
 
 
@@ -81,7 +108,8 @@ def answerer(model: object, hits: Sequence[Hit] = HITS) -> tuple[Answerer, Fixed
 
 def test_extractive_answer_cites_its_quotes() -> None:
     ans, _ = answerer(ExtractiveChatModel())
-    answer = ans.answer(Query(text="Which colour is the lighthouse?"))
+    question = "Which colour is the lighthouse, and when do ferries leave the pier?"
+    answer = ans.answer(Query(text=question))
     assert answer.model == "extractive"
     assert answer.text.startswith('"The lighthouse on the north pier is red." [1]')
     assert [c.n for c in answer.citations] == [1, 2, 3]

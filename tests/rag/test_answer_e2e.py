@@ -23,6 +23,7 @@ from rag.llm import (
     GenerationOptions,
     LlamaCppChatModel,
 )
+from rag.llm.base import BackendInfo, GenerationReport
 from rag.prompting import SYSTEM_PROMPT
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query
@@ -58,16 +59,39 @@ class Recording:
     def model_name(self) -> str:
         return self.model.model_name
 
+    @property
+    def backend(self) -> str:
+        return self.model.backend
+
+    def info(self) -> BackendInfo:
+        return self.model.info()
+
+    def accepts_images(self) -> bool:
+        return self.model.accepts_images()
+
     def check(self) -> None:
         self.model.check()
 
-    def generate(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> str:
-        self.sent.append(list(messages))
-        return self.model.generate(messages, options)
+    def warm_up(self) -> None:
+        self.model.warm_up()
 
-    def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> str:
         self.sent.append(list(messages))
-        return self.model.stream(messages, options)
+        return self.model.generate(messages, options, report)
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        options: GenerationOptions,
+        report: GenerationReport | None = None,
+    ) -> Iterator[str]:
+        self.sent.append(list(messages))
+        return self.model.stream(messages, options, report)
 
 
 def write_items(store: VectorStore, embedder: Embedder, items: list[dict[str, Any]]) -> list[str]:

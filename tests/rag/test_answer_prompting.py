@@ -16,7 +16,6 @@ from rag.prompting import (
     estimate_tokens,
     neutralize_answer,
     neutralize_markup,
-    parse_context,
     render_block,
     sanitize_item_text,
 )
@@ -102,13 +101,26 @@ def test_messages_keep_instructions_in_the_system_message() -> None:
     assert sum(m.role == "system" for m in messages) == 1
 
 
-def test_parse_context_round_trips() -> None:
+def test_user_message_carries_the_typed_blocks_it_was_rendered_from() -> None:
     hits = [hit(PICTURE, 1), hit({"text": "Line one.\ntext:\nstill item text"}, 2)]
-    question, blocks = parse_context(
-        build_messages("Which cat?", build_context(hits, 1000))[-1].content
-    )
-    assert question == "Which cat?"
-    assert blocks == [(1, "A cat on a red mat."), (2, "Line one.\ntext:\nstill item text")]
+    user = build_messages("Which <cat>?", build_context(hits, 1000))[-1]
+    assert user.grounding is not None
+    assert user.grounding.question == "Which ‹cat>?"
+    assert [(b.n, b.text) for b in user.grounding.blocks] == [
+        (1, "A cat on a red mat."),
+        (2, "Line one.\ntext:\nstill item text"),
+    ]
+    assert user.content.count("<context n=") == 2
+
+
+def test_block_header_names_the_document_title_and_page() -> None:
+    payload = {**PICTURE, "document": {"id": "d1", "title": "Annual\nreport", "pages": 9}}
+    block = render_block(2, hit({**payload, "page": 4}))
+    assert "source: photos/cat.png\ndocument: Annual report, page 4\npicture:" in block
+    untitled = render_block(1, hit({**PICTURE, "document": {"source": "a.pdf"}, "page": 2}))
+    assert "document: a.pdf, page 2" in untitled
+    figure = render_block(1, hit({**payload, "page": 2, "kind": "figure"}))
+    assert "document: Annual report, page 2 (figure)" in figure
 
 
 def test_budget_keeps_best_hits_and_cuts_the_overflowing_one() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.llm import ChatMessage, ExtractiveChatModel, GenerationOptions
-from rag.llm.extractive import NOTHING_TO_QUOTE
+from rag.llm.extractive import NOT_IN_CONTEXT, NOTHING_TO_QUOTE
 from rag.prompting import build_context, build_messages
 from rag.retrieval.types import Hit, Scores
 
@@ -30,9 +30,30 @@ def test_quotes_the_best_sentence_of_each_top_block() -> None:
     )
     assert text == (
         '"A red lighthouse stands on the north pier." [1] '
-        '"The lighthouse was painted red in 1990." [2] '
-        '"Nothing relevant here." [3]'
+        '"The lighthouse was painted red in 1990." [2]'
     )
+
+
+def test_context_without_the_answer_says_so() -> None:
+    text = ExtractiveChatModel().generate(
+        messages("Who won the 1954 World Cup?"), GenerationOptions()
+    )
+    assert text == NOT_IN_CONTEXT
+
+
+def test_picture_query_quotes_the_top_blocks_as_they_are() -> None:
+    msgs = build_messages("Describe the picture", build_context(HITS, 2048), image_query=True)
+    text = ExtractiveChatModel(max_quotes=2).generate(msgs, GenerationOptions())
+    assert text == '"The harbour is busy." [1] "Boats leave at dawn." [2]'
+
+
+def test_stop_string_ends_the_answer() -> None:
+    model = ExtractiveChatModel()
+    options = GenerationOptions(stop=("painted",))
+    msgs = messages("Where is the red lighthouse?")
+    text = model.generate(msgs, options)
+    assert text == '"A red lighthouse stands on the north pier." [1] "The lighthouse was '
+    assert "".join(model.stream(msgs, options)) == text
 
 
 def test_stream_matches_generate() -> None:

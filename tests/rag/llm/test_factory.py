@@ -16,6 +16,7 @@ from rag.llm import (
     OllamaChatModel,
     build_chat_model,
 )
+from rag.llm.auto import AutoChatModel
 from tests.fakes.ollama_server import FakeOllama, unused_port_url
 
 
@@ -25,37 +26,40 @@ def auto(**kwargs: object) -> ChatModel:
 
 def test_auto_picks_reachable_ollama_with_the_model(fake_ollama: FakeOllama) -> None:
     model = auto(ollama_host=fake_ollama.url)
-    assert isinstance(model, OllamaChatModel)
+    assert isinstance(model, AutoChatModel) and isinstance(model.active, OllamaChatModel)
     assert model.model_name == "llama3.2"
+    assert model.info().backend == "ollama" and not model.info().fallback
 
 
 def test_auto_keeps_a_busy_ollama(fake_ollama: FakeOllama) -> None:
     fake_ollama.mode = "busy"  # /api/chat is busy; the probe still sees the model
-    assert isinstance(auto(ollama_host=fake_ollama.url), OllamaChatModel)
+    assert auto(ollama_host=fake_ollama.url).backend == "ollama"
 
 
 def test_auto_falls_back_to_llamacpp_when_ollama_lacks_the_model(fake_ollama: FakeOllama) -> None:
     model = auto(ollama_host=fake_ollama.url, model="mistral")
-    assert isinstance(model, LlamaCppChatModel)
+    assert model.backend == "llamacpp"
+    info = model.info()
+    assert info.fallback and info.preferred == "ollama" and "ollama pull mistral" in info.detail
 
 
 def test_auto_falls_back_to_llamacpp_when_ollama_is_down() -> None:
-    assert isinstance(auto(ollama_host=unused_port_url()), LlamaCppChatModel)
+    assert auto(ollama_host=unused_port_url()).backend == "llamacpp"
 
 
 def test_auto_without_host_uses_llamacpp() -> None:
     model = auto()
-    assert isinstance(model, LlamaCppChatModel)
+    assert model.backend == "llamacpp" and not model.info().fallback
     assert model.model_name == "SmolLM2-135M-Instruct.Q4_1"
 
 
 def test_auto_without_llamacpp_is_extractive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
-    assert isinstance(auto(ollama_host=unused_port_url()), ExtractiveChatModel)
+    assert auto(ollama_host=unused_port_url()).backend == "extractive"
 
 
 def test_auto_with_a_missing_gguf_is_extractive() -> None:
-    assert isinstance(auto(model="/nowhere/model.gguf"), ExtractiveChatModel)
+    assert auto(model="/nowhere/model.gguf").backend == "extractive"
 
 
 def test_explicit_backends() -> None:
@@ -77,5 +81,5 @@ def test_explicit_llamacpp_without_the_package(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_every_backend_speaks_the_protocol() -> None:
-    for backend in ("extractive", "llamacpp"):
+    for backend in ("extractive", "llamacpp", "auto"):
         assert isinstance(build_chat_model(LLMSettings(backend=backend)), ChatModel)
