@@ -38,7 +38,8 @@ def _expected(model: torch.nn.Module) -> np.ndarray:
 def _embed(tmp_path: Path, **settings) -> tuple[ClipEmbedder, np.ndarray]:
     # torch: these tests are about where weights come from (test_runtimes covers the runtimes),
     # and each set of weights here would cost its own ONNX export
-    embedder = ClipEmbedder(ClipSettings(threads=1, runtime="torch", **settings), tmp_path / "cache")
+    clip = ClipSettings(threads=1, runtime="torch", **settings)
+    embedder = ClipEmbedder(clip, tmp_path / "cache")
     return embedder, embedder.embed_texts(TEXTS)
 
 

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from rag.config import ClipSettings
-from rag.embedding import ClipEmbedder, tiny_clip_settings
-from rag.embedding import onnx_runtime
+from rag.embedding import ClipEmbedder, onnx_runtime, tiny_clip_settings
 from rag.embedding.backends import EncoderBackend, TorchBackend, build_backend, quantize_int8
 from rag.embedding.images import preprocess_batch
 from rag.embedding.loading import load_clip
