@@ -50,6 +50,11 @@ class ClipSettings(_Group):
     ``<cache_dir>/onnx``."""
     cache_dir: Path | None = None
     """Where downloaded weights are cached; default ``<data_dir>/models``."""
+    query_batch: int = Field(default=32, ge=0, le=1024)
+    """Search queries arriving together are embedded as one batch of up to this many texts
+    (dynamic batching); 0 embeds each query on its own."""
+    query_wait_ms: float = Field(default=2.0, ge=0, le=100)
+    """How long the first query of a batch waits for others to join."""
     seed: int = 0
     """Seed of the random weights used when ``pretrained`` is empty."""
 
