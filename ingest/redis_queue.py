@@ -40,6 +40,7 @@ from rag.config import QueueSettings
 from rag.errors import ConfigError, InvalidInputError, MmragError, NotFoundError
 from rag.services import Services
 from rag.store.base import VectorStore
+from rag.tenancy import TenantStore
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +353,10 @@ class RedisWorker:
             return
         sink = _TaskProgress(self.jobs, job_id, index)
         self.jobs.running(job_id, index, self.owner)
-        store = self._store(self.jobs.spec(job_id).collection)
+        spec = self.jobs.spec(job_id)
+        store = self._store(spec.collection)
+        if spec.tenant is not None:
+            store = TenantStore(store, spec.tenant)
         try:
             report = run_task(self.services, task, store, sink, sink.should_stop).to_dict()
         except MmragError as exc:

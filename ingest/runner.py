@@ -16,6 +16,7 @@ from ingest.sources import open_source
 from ingest.specs import JobSpec
 from ingest.text_signals import TextEncoders
 from ingest.uploads import upload_source
+from rag.config import IngestSettings
 from rag.services import Services
 from rag.store.base import VectorStore
 from rag.tenancy import TenantStore
@@ -42,15 +43,7 @@ def run_job(
     target = store or services.store
     if spec.tenant is not None:
         target = TenantStore(target, spec.tenant)
-    ingestor = Ingestor(
-        services.embedder,
-        target,
-        settings,
-        progress,
-        should_stop,
-        TextEncoders.from_services(services),
-        pictures=PictureStore(pictures_dir(services.settings.files_dir)),
-    )
+    ingestor = make_ingestor(services, target, settings, progress, should_stop)
     for source in sources:
         ingestor.ingest(source, prune=spec.prune)
         if ingestor.report.stopped:
@@ -58,6 +51,26 @@ def run_job(
     if 0 < settings.optimize_after_points <= ingestor.report.points_written:
         build_search_index(target)
     return ingestor.report
+
+
+def make_ingestor(
+    services: Services,
+    store: VectorStore,
+    settings: IngestSettings | None = None,
+    progress: ProgressSink | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Ingestor:
+    """The one way jobs and tasks build an ``Ingestor``: CLIP, the text signals and the shared
+    picture folder of ``services``."""
+    return Ingestor(
+        services.embedder,
+        store,
+        settings or services.settings.ingest,
+        progress,
+        should_stop,
+        TextEncoders.from_services(services),
+        pictures=PictureStore(pictures_dir(services.settings.files_dir)),
+    )
 
 
 def build_search_index(store: VectorStore) -> None:

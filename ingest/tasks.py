@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.items import Ignored, Source, SourceItem
-from ingest.pipeline import Ingestor
 from ingest.report import IngestReport, ItemError, ProgressSink
+from ingest.runner import make_ingestor
 from ingest.sources import open_source
 from ingest.specs import JobSpec
 from ingest.uploads import upload_source
@@ -89,7 +89,7 @@ def run_task(
     should_stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
     """Ingest one task's items into ``store`` with the worker's settings."""
-    ingestor = Ingestor(services.embedder, store, services.settings.ingest, progress, should_stop)
+    ingestor = make_ingestor(services, store, progress=progress, should_stop=should_stop)
     return ingestor.ingest(task.source())
 
 

@@ -40,11 +40,21 @@ class ClipSettings(_Group):
     """torch intra-op threads; 0 keeps torch's default."""
     batch_size: int = Field(default=32, ge=1, le=4096)
     device: str = "cpu"
-    runtime: Literal["torch", "int8", "onnx"] = "torch"
-    """``torch`` (fp32), ``int8`` (dynamic quantization of Linear layers) or ``onnx``
-    (ONNX Runtime)."""
+    runtime: Literal["auto", "torch", "int8", "onnx"] = "auto"
+    """``auto``: on CPU the fastest runtime that matches open_clip (cosine >= 0.9999), today
+    ``onnx``, falling back to ``torch`` when the export fails or disagrees; ``torch`` on a GPU.
+    ``torch`` (fp32 eager), ``int8`` (dynamic quantization of Linear layers), ``onnx`` (ONNX
+    Runtime, exported once per weights)."""
+    export_dir: Path | None = None
+    """Where ONNX exports are cached (keyed by a hash of the weights); default
+    ``<cache_dir>/onnx``."""
     cache_dir: Path | None = None
     """Where downloaded weights are cached; default ``<data_dir>/models``."""
+    query_batch: int = Field(default=32, ge=0, le=1024)
+    """Search queries arriving together are embedded as one batch of up to this many texts
+    (dynamic batching); 0 embeds each query on its own."""
+    query_wait_ms: float = Field(default=2.0, ge=0, le=100)
+    """How long the first query of a batch waits for others to join."""
     seed: int = 0
     """Seed of the random weights used when ``pretrained`` is empty."""
 

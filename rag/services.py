@@ -71,6 +71,18 @@ class Services:
         )
 
     @cached_property
+    def query_embedder(self) -> Embedder:
+        """The embedder for search queries: concurrent ones run as one batch
+        (``MMRAG_CLIP__QUERY_BATCH``, 0 turns batching off)."""
+        from rag.embedding.batching import BatchingEmbedder
+
+        clip = self.settings.clip
+        if clip.query_batch == 0:
+            return self.embedder
+        with self._lock:
+            return BatchingEmbedder(self.embedder, clip.query_batch, clip.query_wait_ms / 1000)
+
+    @cached_property
     def store(self) -> VectorStore:
         from rag.store import open_store
 
@@ -92,7 +104,7 @@ class Services:
 
         with self._lock:
             return Retriever(
-                self.embedder,
+                self.query_embedder,
                 self.store,
                 self.settings.retrieval,
                 self.reranker,
@@ -149,7 +161,12 @@ class Services:
             )
 
     def close(self) -> None:
-        """Flush and close the store if it was opened."""
+        """Stop the query batcher and flush and close the store, where they were built."""
+        from rag.embedding.batching import BatchingEmbedder
+
+        batcher = self.__dict__.get("query_embedder")
+        if isinstance(batcher, BatchingEmbedder):
+            batcher.close()
         store = self.__dict__.get("store")
         if store is not None:
             store.close()

@@ -25,6 +25,15 @@ import pytest  # noqa: E402
 from rag.config import ClipSettings, Settings, StoreSettings  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export folder for the session (``runtime=auto`` exports each model once, ~6 s),
+    also for the ``mmrag`` processes that tests start."""
+    folder = tmp_path_factory.mktemp("onnx-exports")
+    os.environ["MMRAG_CLIP__EXPORT_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test runs in its own folder, so a stray ``.env`` or ``data/`` is never shared."""
@@ -32,11 +41,11 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_clip() -> ClipSettings:
+def tiny_clip(onnx_exports: Path) -> ClipSettings:
     """Settings of the tiny random-weight CLIP registered for tests."""
     from rag.embedding.tiny import tiny_clip_settings
 
-    return tiny_clip_settings()
+    return tiny_clip_settings().model_copy(update={"export_dir": onnx_exports})
 
 
 @pytest.fixture(scope="session")

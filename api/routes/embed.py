@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["embeddings"])
 @router.post("/embed/text")
 def embed_text(body: EmbedTextIn, services: ServicesDep) -> EmbedOut:
     """Embed texts. Example: ``{"texts": ["a red square", "a blue circle"]}``."""
-    embedder = services.embedder
+    embedder = services.query_embedder  # concurrent small calls share one batch
     encoding = embedder.encode_texts(body.texts)
     return EmbedOut(
         model=embedder.model_id,

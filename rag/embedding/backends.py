@@ -2,11 +2,14 @@
 
 ``torch`` runs the fp32 model; ``int8`` runs it after dynamic int8 quantization of its
 ``nn.Linear`` layers; ``onnx`` runs both towers exported to ONNX with ONNX Runtime
-(see :mod:`rag.embedding.onnx_runtime`). :func:`build_backend` picks one from the settings.
+(see :mod:`rag.embedding.onnx_runtime`). ``auto`` (the default) is ``onnx`` on CPU when its export
+agrees with torch at cosine >= :data:`MIN_AGREEMENT`, else ``torch``. :func:`build_backend` picks
+one from the settings.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +23,10 @@ from rag.embedding.loading import LoadedClip
 from rag.embedding.text_length import real_length_text_encoder
 from rag.embedding.tokens import TokenBatch
 from rag.errors import ConfigError
+
+MIN_AGREEMENT = 0.9999
+"""The ``auto`` runtime takes ONNX only when its vectors match torch's at least this closely."""
+log = logging.getLogger(__name__)
 
 
 class EncoderBackend(Protocol):
@@ -90,7 +97,32 @@ def _onnx(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderB
     return OnnxBackend.for_model(clip, cache_dir, settings)
 
 
+def _auto(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
+    """ONNX on CPU when it exports and agrees with torch; torch on a GPU or otherwise."""
+    if settings.device != "cpu":
+        return TorchBackend(clip.model)
+    from rag.embedding.onnx_runtime import OnnxBackend
+
+    try:
+        backend = OnnxBackend.for_model(clip, cache_dir, settings)
+        cosine = backend.agreement(clip)
+    except Exception as exc:  # any export or runtime failure: the model still runs in torch
+        log.warning("runtime auto: ONNX unavailable for %s (%s); using torch", clip.model_id, exc)
+        return TorchBackend(clip.model)
+    if cosine < MIN_AGREEMENT:
+        log.warning(
+            "runtime auto: the ONNX export of %s agrees with torch at cosine %.6f only (< %s); "
+            "using torch",
+            clip.model_id,
+            cosine,
+            MIN_AGREEMENT,
+        )
+        return TorchBackend(clip.model)
+    return backend
+
+
 _BACKENDS: dict[str, Callable[[ClipSettings, LoadedClip, Path], EncoderBackend]] = {
+    "auto": _auto,
     "torch": _torch,
     "int8": _int8,
     "onnx": _onnx,
@@ -106,6 +138,22 @@ def build_backend(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> 
             f"unknown MMRAG_CLIP__RUNTIME={settings.runtime!r}; use one of {', '.join(_BACKENDS)}"
         ) from None
     return build(settings, clip, cache_dir)
+
+
+def probe_inputs(clip: LoadedClip) -> tuple[np.ndarray, TokenBatch]:
+    """Fixed inputs on which runtimes are compared: two random images, texts of three lengths."""
+    rng = np.random.default_rng(0)
+    size = clip.image_size
+    pixels = rng.standard_normal((2, 3, size, size)).astype(np.float32)
+    texts = ["a", "a photo of a small red dog on the grass", "the house " * 40]
+    return pixels, clip.tokenizer.tokenize(texts)
+
+
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The smallest cosine between matching rows of ``a`` and ``b``."""
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return float(np.min(np.sum(a * b, axis=1)))
 
 
 def _numpy(features: torch.Tensor) -> np.ndarray:

@@ -1,20 +1,24 @@
 """The ``onnx`` runtime: both CLIP towers exported once by ``torch.onnx.export``, run by ORT.
 
-Exports are cached under ``<cache_dir>/onnx/<model>-<key>/`` (``image.onnx``, ``text.onnx`` and
-their ``.data`` weight files), keyed by the model id, a fingerprint of the weights and the torch
-version, so changed weights never reuse a stale export. The text tower is exported with a dynamic
-length when it can run at real length (see :mod:`rag.embedding.text_length`), otherwise at the
-full context.
+Exports are cached under ``<export_dir>/<model>-<key>/`` (``image.onnx``, ``text.onnx`` and
+their ``.data`` weight files; ``export_dir`` defaults to ``<cache_dir>/onnx``), keyed by the model
+id, a fingerprint of the weights and the torch version, so changed weights never reuse a stale
+export. A process exports given weights once: a second cache folder gets a copy. Each export
+records its agreement with torch (:data:`AGREEMENT_FILE`, the min cosine on probe inputs), which
+the ``auto`` runtime checks. The text tower is exported with a dynamic length when it can run at
+real length (see :mod:`rag.embedding.text_length`), otherwise at the full context.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +31,18 @@ from rag.embedding.text_length import real_length_text_encoder
 from rag.embedding.tokens import TokenBatch
 
 _FORMAT = "mmrag-onnx-v1"
+AGREEMENT_FILE = "agreement.json"
 _log = logging.getLogger(__name__)
+_exported: dict[str, Path] = {}
+"""Export folder name -> a complete export made by this process (copied into other folders)."""
+_export_lock = threading.Lock()
 
 
 class OnnxBackend:
     """Runs the exported towers with ONNX Runtime sessions (threads from the settings)."""
 
     def __init__(self, folder: Path, threads: int, device: str = "cpu") -> None:
+        self.folder = folder
         self._image = _session(folder / "image.onnx", threads, device)
         self._text = _session(folder / "text.onnx", threads, device)
         self._dynamic_length = not isinstance(self._text.get_inputs()[0].shape[1], int)
@@ -41,10 +50,27 @@ class OnnxBackend:
     @classmethod
     def for_model(cls, clip: LoadedClip, cache_dir: Path, settings: ClipSettings) -> OnnxBackend:
         """Export ``clip``'s towers unless a matching export is cached, then open it."""
-        folder = export_folder(clip, cache_dir)
-        if not (folder / "text.onnx").is_file():
-            export_towers(clip, folder)
+        folder = export_folder(clip, settings.export_dir or Path(cache_dir) / "onnx")
+        ensure_export(clip, folder)
         return cls(folder, settings.threads, settings.device)
+
+    def agreement(self, clip: LoadedClip) -> float:
+        """Min cosine to torch fp32 on probe inputs (measured once per export, then read)."""
+        path = self.folder / AGREEMENT_FILE
+        try:
+            return float(json.loads(path.read_text())["min_cosine"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        from rag.embedding.backends import TorchBackend, min_cosine, probe_inputs
+
+        pixels, tokens = probe_inputs(clip)
+        reference = TorchBackend(clip.model)
+        cosine = min(
+            min_cosine(self.encode_pixels(pixels), reference.encode_pixels(pixels)),
+            min_cosine(self.encode_tokens(tokens), reference.encode_tokens(tokens)),
+        )
+        _write_atomic(path, json.dumps({"min_cosine": cosine}))
+        return cosine
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
         return self._image.run(None, {"pixels": pixels})[0].astype(np.float32, copy=False)
@@ -54,13 +80,25 @@ class OnnxBackend:
         return self._text.run(None, {"ids": ids})[0].astype(np.float32, copy=False)
 
 
-def export_folder(clip: LoadedClip, cache_dir: Path) -> Path:
-    """Where the export of ``clip`` (its exact weights) lives."""
+def export_folder(clip: LoadedClip, export_dir: Path) -> Path:
+    """Where the export of ``clip`` (its exact weights) lives under ``export_dir``."""
     key = hashlib.sha256(
         f"{_FORMAT}|{torch.__version__}|{clip.model_id}|{weights_fingerprint(clip.model)}".encode()
     ).hexdigest()[:16]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", clip.model_id).strip("_")[:80]
-    return Path(cache_dir) / "onnx" / f"{slug}-{key}"
+    return Path(export_dir) / f"{slug}-{key}"
+
+
+def ensure_export(clip: LoadedClip, folder: Path) -> None:
+    """Export into ``folder`` unless it holds an export (copy one this process made elsewhere)."""
+    with _export_lock:
+        if not (folder / "text.onnx").is_file():
+            done = _exported.get(folder.name)
+            if done is not None and (done / "text.onnx").is_file():
+                _publish(folder, lambda staging: shutil.copytree(done, staging, dirs_exist_ok=True))
+            else:
+                export_towers(clip, folder)
+        _exported.setdefault(folder.name, folder)
 
 
 def weights_fingerprint(model: torch.nn.Module) -> str:
@@ -75,12 +113,21 @@ def weights_fingerprint(model: torch.nn.Module) -> str:
 
 def export_towers(clip: LoadedClip, folder: Path) -> None:
     """Export the image and text towers into ``folder`` (atomically: other processes may race)."""
+    _log.info("exporting %s to ONNX in %s (once per model)", clip.model_id, folder)
+
+    def write(staging: Path) -> None:
+        _export_image(clip, staging / "image.onnx")
+        _export_text(clip, staging / "text.onnx")
+
+    _publish(folder, write)
+
+
+def _publish(folder: Path, write: Any) -> None:
+    """Run ``write(staging)`` in a fresh folder next to ``folder``, then rename it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
     try:
-        _log.info("exporting %s to ONNX in %s (once per model)", clip.model_id, folder)
-        _export_image(clip, staging / "image.onnx")
-        _export_text(clip, staging / "text.onnx")
+        write(staging)
         os.replace(staging, folder)
     except OSError:
         if not (folder / "text.onnx").is_file():
@@ -140,6 +187,15 @@ def _export(
             external_data=True,
             verbose=False,
         )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except OSError:  # a read-only cache still works; the check then runs again next time
+        partial.unlink(missing_ok=True)
 
 
 def _session(path: Path, threads: int, device: str) -> Any:
