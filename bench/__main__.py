@@ -6,7 +6,7 @@ import importlib
 import subprocess
 import sys
 
-BENCHMARKS = ("embedder", "store", "ingest", "retrieval", "chat", "ui")
+BENCHMARKS = ("embedder", "store", "ingest", "retrieval", "chat")
 
 
 def main() -> int:

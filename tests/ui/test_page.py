@@ -172,7 +172,13 @@ def test_a_document_hit_opens_on_its_page_with_a_link_to_the_original(
         "text": "Quarterly figures",
         "metadata": {},
         "kind": "page",
-        "document": {"id": "doc-1", "title": "Report 2026", "source": "r.pdf", "pages": 12},
+        "document": {
+            "id": "doc-1",
+            "title": "Report 2026",
+            "source": "r.pdf",
+            "pages": 12,
+            "file_url": "/v1/documents/doc-1/file#page=3",
+        },
         "page": 3,
         "scores": {"image": 0.5, "text": 0.25, "passage": 0.75, "lexical": 7.5, "fused": 0.1},
     }
