@@ -117,7 +117,8 @@ def test_every_file_of_the_page_is_package_data() -> None:
 
     root = Path(__file__).resolve().parents[2]
     config = tomllib.loads((root / "pyproject.toml").read_text())
-    globs = config["tool"]["setuptools"]["package-data"]["api"]
+    data = config["tool"]["setuptools"]["package-data"]
+    globs = [*data.get("*", []), *data.get("api", [])]  # for every package, and for api
     packaged = {path for pattern in globs for path in (root / "api").glob(pattern)}
     files = {path for path in (root / "api/ui").rglob("*") if path.is_file()}
     assert sorted(map(str, files - packaged)) == []

@@ -172,7 +172,13 @@ def test_a_document_hit_opens_on_its_page_with_a_link_to_the_original(
         "text": "Quarterly figures",
         "metadata": {},
         "kind": "page",
-        "document": {"id": "doc-1", "title": "Report 2026", "source": "r.pdf", "pages": 12},
+        "document": {
+            "id": "doc-1",
+            "title": "Report 2026",
+            "source": "r.pdf",
+            "pages": 12,
+            "file_url": "/v1/documents/doc-1/file#page=3",
+        },
         "page": 3,
         "scores": {"image": 0.5, "text": 0.25, "passage": 0.75, "lexical": 7.5, "fused": 0.1},
     }
@@ -320,6 +326,58 @@ def test_at_375_px_no_tab_scrolls_sideways(
         assert widths[0] <= widths[1] == 375
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+UNLABELLED = """return [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => el.type !== 'hidden' && !(el.labels && el.labels.length) &&
+          !el.getAttribute('aria-label') && !(el.textContent || '').trim())
+  .map((el) => el.id || el.outerHTML.slice(0, 80));"""
+
+
+def test_every_picture_has_an_alt_text_and_every_control_a_name(
+    browser: Any, server: Server
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, server, "chat", key=server.key)
+    browser.find_element(By.ID, "question").send_keys(SEED[0][0])
+    browser.find_element(By.ID, "chat-send").click()
+    wait(browser, "document.querySelector('.msg.assistant .model')")
+    for tab in ("search", "chat", "ingest", "library", "status"):
+        browser.get(f"{server.url}/#{tab}")
+        wait(browser, "document.body.dataset.ready === '1'")
+        if tab == "search":
+            search_with(browser, SEED[0][0])
+        assert browser.execute_script(UNLABELLED) == [], tab
+        no_alt = "return [...document.querySelectorAll('img')].filter((i) => !i.alt).length"
+        assert browser.execute_script(no_alt) == 0, tab
+
+
+def press_tab_until(browser: Any, script: str, most: int = 25) -> None:
+    """Press Tab until ``script`` is true of ``document.activeElement`` (``el``)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for _ in range(most):
+        if browser.execute_script(f"const el = document.activeElement; return {script}"):
+            return
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+    raise AssertionError(f"Tab never reached {script}")
+
+
+def test_search_works_from_the_keyboard(browser: Any, server: Server) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, server, "search", key=server.key)
+    press_tab_until(browser, "el.id === 'q'")
+    ActionChains(browser).send_keys(SEED[0][0], Keys.ENTER).perform()
+    wait(browser, "document.querySelectorAll('#results .card').length > 0")
+    press_tab_until(browser, "el.matches('#results .card .open')")
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait(browser, "document.querySelector('#detail').open")
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    wait(browser, "!document.querySelector('#detail').open")
 
 
 def test_the_api_docs_load_from_local_assets(browser: Any, server: Server) -> None:

@@ -149,7 +149,8 @@ function detailView(item, scales) {
 }
 
 function documentLink(item) {
-  const url = `/v1/documents/${encodeURIComponent(item.document.id)}/file`;
+  const given = item.document.file_url || `/v1/documents/${encodeURIComponent(item.document.id)}/file`;
+  const [url] = given.split('#');
   const page = item.page ? `#page=${item.page}` : '';
   const label = item.page ? `Open the document at page ${item.page}` : 'Open the document';
   return h('p', {}, h('a', {
