@@ -27,4 +27,6 @@ def config(
     data["api_keys"] = ["***"] * len(settings.api_keys)
     if data["store"].get("api_key"):
         data["store"]["api_key"] = "***"
+    if data["llm"].get("api_key"):
+        data["llm"]["api_key"] = "***"
     common.print_json(data)

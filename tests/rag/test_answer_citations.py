@@ -17,6 +17,7 @@ from rag.citations import (
 from rag.config import LLMSettings
 from rag.llm import ExtractiveChatModel, GenerationOptions, LlamaCppChatModel
 from rag.llm.extractive import NOT_IN_CONTEXT, NOTHING_TO_QUOTE
+from rag.retrieval.types import Query
 from tests.rag.test_answer import HITS, ScriptedModel, answerer
 
 
@@ -37,14 +38,14 @@ def test_the_filtered_stream_does_not_depend_on_where_it_was_split(pieces: list[
 
 def test_answer_drops_an_invented_block_number() -> None:
     model = ScriptedModel(["Red ", "[1]", " and ", "[12", "]", "."])
-    answer = answerer(model)[0].answer("Colour?")
+    answer = answerer(model)[0].answer(Query(text="Colour?"))
     assert answer.text == "Red [1] and."
     assert answer.removed_citations == 1 and answer.grounded
     assert [c.n for c in answer.citations] == [1]
 
 
 def test_uncited_answer_is_marked_as_not_backed_by_the_collection() -> None:
-    events = list(answerer(ScriptedModel(["It is ", "[9] red."]))[0].stream("Colour?"))
+    events = list(answerer(ScriptedModel(["It is ", "[9] red."]))[0].stream(Query(text="Colour?")))
     answer = events[-1].answer
     assert answer.text == "It is red." + UNSUPPORTED_NOTE
     assert "".join(e.text for e in events if e.type == "token") == answer.text
@@ -53,14 +54,14 @@ def test_uncited_answer_is_marked_as_not_backed_by_the_collection() -> None:
 
 def test_an_answer_saying_the_context_is_silent_is_left_as_it_is() -> None:
     text = "The collection does not say when the ferry leaves."
-    answer = answerer(ScriptedModel([text]))[0].answer("When?")
+    answer = answerer(ScriptedModel([text]))[0].answer(Query(text="When?"))
     assert answer.text == text and not answer.grounded
     assert says_unknown(NOT_IN_CONTEXT) and says_unknown(NOTHING_TO_QUOTE)
     assert not says_unknown("The lighthouse is red and the context is clear.")
 
 
 def test_extractive_says_when_the_context_does_not_hold_the_answer() -> None:
-    answer = answerer(ExtractiveChatModel())[0].answer("Who won the 1954 World Cup?")
+    answer = answerer(ExtractiveChatModel())[0].answer(Query(text="Who won the 1954 World Cup?"))
     assert answer.text == NOT_IN_CONTEXT
     assert answer.backend == "extractive" and len(answer.citations) == 1
     assert not answer.citations[0].cited and answer.hits == HITS
@@ -70,7 +71,7 @@ def test_extractive_says_when_the_context_does_not_hold_the_answer() -> None:
 def test_smollm_answer_from_a_context_without_the_answer_says_so() -> None:
     smollm = LlamaCppChatModel.from_settings(LLMSettings(backend="llamacpp", n_ctx=2048))
     options = GenerationOptions(max_tokens=48, temperature=0.0)
-    answer = answerer(smollm)[0].answer("Who won the 1954 World Cup?", options=options)
+    answer = answerer(smollm)[0].answer(Query(text="Who won the 1954 World Cup?"), options=options)
     assert answer.backend == "llamacpp"
     assert says_unknown(answer.text) or answer.text.endswith(UNSUPPORTED_NOTE)
     assert all(n <= answer.context_size for n in cited_numbers(answer.text, 99))

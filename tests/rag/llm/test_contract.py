@@ -168,6 +168,6 @@ def test_servers_that_answer_too_slowly_time_out(
         slow_ollama.generate(MESSAGES, GREEDY)
     fake_ollama_module.mode = "normal"
     openai = OpenAIChatModel(llama_server.url, llama_server.model, read_timeout_s=0.05)
-    long = GenerationOptions(max_tokens=400, temperature=0.0)
+    long = GenerationOptions(max_tokens=48, temperature=0.0)  # seconds of work: far past 0.05 s
     with pytest.raises(LLMTimeoutError, match="MMRAG_LLM__READ_TIMEOUT_S"):
         openai.generate(MESSAGES, long)

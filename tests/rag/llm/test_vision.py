@@ -80,7 +80,9 @@ def test_ollama_vision_model_receives_the_pictures_in_messages_images(
     hits: list[Hit], vision_ollama: FakeOllama
 ) -> None:
     model = OllamaChatModel(vision_ollama.url, "llama3.2")
-    answer = Answerer(FixedRetriever(hits), model, SETTINGS).answer("What colour is it?")
+    answer = Answerer(FixedRetriever(hits), model, SETTINGS).answer(
+        Query(text="What colour is it?")
+    )
     assert answer.images == 2 and answer.backend == "ollama"
     (request,) = list(chat_requests(vision_ollama))
     user = request["messages"][-1]
@@ -93,7 +95,9 @@ def test_ollama_vision_model_receives_the_pictures_in_messages_images(
 def test_text_only_ollama_model_gets_no_pictures(hits: list[Hit]) -> None:
     with FakeOllama(reply="Red [1].") as server:  # capabilities without "vision"
         model = OllamaChatModel(server.url, "llama3.2")
-        answer = Answerer(FixedRetriever(hits), model, SETTINGS).answer("What colour is it?")
+        answer = Answerer(FixedRetriever(hits), model, SETTINGS).answer(
+            Query(text="What colour is it?")
+        )
         (request,) = list(chat_requests(server))
     assert answer.images == 0 and not model.accepts_images()
     assert "images" not in request["messages"][-1]
@@ -103,7 +107,7 @@ def test_text_only_ollama_model_gets_no_pictures(hits: list[Hit]) -> None:
 def test_vision_setting_overrides_the_server(hits: list[Hit], vision_ollama: FakeOllama) -> None:
     off = OllamaChatModel(vision_ollama.url, "llama3.2", vision="off")
     assert not off.accepts_images()
-    Answerer(FixedRetriever(hits), off, SETTINGS).answer("What colour is it?")
+    Answerer(FixedRetriever(hits), off, SETTINGS).answer(Query(text="What colour is it?"))
     assert "images" not in next(iter(chat_requests(vision_ollama)))["messages"][-1]
 
 
