@@ -9,7 +9,8 @@ from PIL import Image
 
 @dataclass
 class FigurePart:
-    """A picture on a page: its pixels, the text that describes it, where it sits (PDF points)."""
+    """A picture on a page: its pixels, its text (caption, then section heading and document
+    title), where it sits (PDF points)."""
 
     image: Image.Image
     caption: str

@@ -14,7 +14,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from ingest.documents.captions import heading_of, lines_of, pick_caption
+from ingest.documents.captions import figure_text, heading_of, lines_of, pick_caption
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from rag.errors import InvalidInputError
 
@@ -37,7 +37,7 @@ def read_pdf(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
         parsed = ParsedDocument(title, [], total)
         for index in range(min(total, limits.max_pages)):
             try:
-                parsed.pages.append(_page(pdf, index, limits))
+                parsed.pages.append(_page(pdf, index, title or name, limits))
             except Exception as exc:  # one broken page fails alone
                 parsed.failed_pages.append(index + 1)
                 parsed.notes.append(f"page {index + 1} could not be read: {exc}")
@@ -87,7 +87,7 @@ def _first_line(parsed: ParsedDocument) -> str:
     return ""
 
 
-def _page(pdf: pdfium.PdfDocument, index: int, limits: ReadLimits) -> PagePart:
+def _page(pdf: pdfium.PdfDocument, index: int, title: str, limits: ReadLimits) -> PagePart:
     page = pdf[index]
     try:
         width, height = page.get_size()
@@ -101,7 +101,10 @@ def _page(pdf: pdfium.PdfDocument, index: int, limits: ReadLimits) -> PagePart:
             textpage.close()
     finally:
         page.close()
-    return PagePart(index + 1, _clean(text), render, figures, heading_of(text))
+    heading = heading_of(text)
+    for figure in figures:
+        figure.caption = figure_text(figure.caption, title, heading)
+    return PagePart(index + 1, _clean(text), render, figures, heading)
 
 
 def render_scale(width: float, height: float, budget: int) -> float:

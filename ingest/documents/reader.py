@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ingest.documents.captions import figure_text
 from ingest.documents.html import Place, read_html, read_markdown
 from ingest.documents.model import PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures import PictureStore, StoredPicture
@@ -112,7 +111,7 @@ class DocumentReader:
         }
         items: list[ReadItem] = []
         for page in parsed.pages:
-            items += self._page_items(item, key, page, common, parsed.title)
+            items += self._page_items(item, key, page, common)
         if not items:
             raise InvalidInputError("the document has no text and no pictures to ingest")
         return DocumentRead(
@@ -120,7 +119,7 @@ class DocumentReader:
         )
 
     def _page_items(
-        self, item: SourceItem, key: str, page: PagePart, common: dict[str, Any], title: str
+        self, item: SourceItem, key: str, page: PagePart, common: dict[str, Any]
     ) -> list[ReadItem]:
         render = self.pictures.save(page.render) if page.render is not None else None
         on_page = {**common, keys.PAGE: page.number}
@@ -129,16 +128,13 @@ class DocumentReader:
             items.append(self._page(item, key, page, render, on_page))
         for index, figure in enumerate(page.figures):
             crop = self.pictures.save(figure.image)
-            text = (
-                figure.caption
-                if page.render is None
-                else figure_text(figure.caption, title, page.heading)
-            )
             extra = {**on_page, keys.KIND: "figure", keys.FIGURE: index}
             if figure.bbox is not None:
                 extra[keys.BBOX] = [round(v, 2) for v in figure.bbox]
             items.append(
-                self._item(item, figure_key(key, page.number, index), text, crop, extra, True)
+                self._item(
+                    item, figure_key(key, page.number, index), figure.caption, crop, extra, True
+                )
             )
         for index, passage in enumerate(self.split(page.text)):
             extra = {**on_page, keys.KIND: "passage"}
