@@ -211,3 +211,31 @@ def test_long_pages_split_into_bounded_overlapping_passages(
     assert len(passages) > 3 and max(counts) <= services.embedder.context_length
     assert passages[0].split()[-1] in passages[1].split()  # overlap
     assert "word399" in passages[-1]
+
+
+class _WordEncoder:
+    """Just what passage splitting asks of a passage model: a token limit and a counter."""
+
+    model_id, dim, max_tokens = "words", 4, 12
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(text.split()) + 2 for text in texts]
+
+
+def test_a_passage_model_bounds_the_passages(services: Services, folder: Path) -> None:
+    from ingest.documents.pictures import PictureStore
+    from ingest.pipeline import Ingestor
+    from ingest.sources import open_source
+
+    (folder / "notes.md").write_text("# Notes\n\n" + " ".join(f"w{i}" for i in range(50)))
+    ingestor = Ingestor(
+        services.embedder,
+        services.store,
+        services.settings.ingest.model_copy(update={"passage_overlap": 0}),
+        pictures=PictureStore(folder.parent / "pictures"),
+        passage_encoder=_WordEncoder(),  # type: ignore[arg-type]
+    )
+    ingestor.ingest(open_source(folder))
+    passages = [p.payload[keys.TEXT] for p in _by_kind(services)["passage"]]
+    assert max(len(p.split()) for p in passages) == 10  # 12 tokens less start and end
+    assert sum(len(p.split()) for p in passages) == 51  # "Notes", "w0".."w49", no overlap
