@@ -32,6 +32,8 @@ DOCUMENT_SUFFIXES: frozenset[str] = frozenset(
 )
 """File extensions (lower case) read as documents."""
 _PNG = "image/png"
+MAX_FIGURES_PER_PAGE = 64
+"""Pictures beyond this many on one page are noted, not ingested (icons, tiles, sprites)."""
 
 
 def is_document(path: Path | str) -> bool:
@@ -100,6 +102,7 @@ class DocumentReader:
         key = source_key(item.external_id, item.key_file, hashlib.sha256(data).hexdigest())
         doc_id = document_id(self.collection, key)
         _cap_text(parsed, self.limits.max_text_chars)
+        _cap_figures(parsed)
         common = {
             keys.DOCUMENT: {
                 "id": doc_id,
@@ -197,3 +200,13 @@ def _cap_text(parsed: ParsedDocument, max_chars: int) -> None:
             )
         page.text = page.text[: max(left, 0)]
         left -= len(page.text)
+
+
+def _cap_figures(parsed: ParsedDocument) -> None:
+    for page in parsed.pages:
+        if len(page.figures) > MAX_FIGURES_PER_PAGE:
+            parsed.notes.append(
+                f"page {page.number} has {len(page.figures)} pictures: the first "
+                f"{MAX_FIGURES_PER_PAGE} are figures, the rest are not ingested"
+            )
+            del page.figures[MAX_FIGURES_PER_PAGE:]
