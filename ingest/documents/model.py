@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -31,10 +32,13 @@ class PagePart:
 @dataclass
 class ParsedDocument:
     """A document as its reader understood it; ``notes`` are the things it could not take
-    (pages over the cap, remote or escaping images, cut text), each said in a sentence."""
+    (pages over the cap, remote or escaping images, cut text), each said in a sentence.
+
+    ``pages`` may be a generator (PDF: one render at a time): iterate it once, and read
+    ``notes`` and ``failed_pages`` after it is exhausted."""
 
     title: str
-    pages: list[PagePart]
+    pages: Iterable[PagePart]
     total_pages: int
     notes: list[str] = field(default_factory=list)
     remote_images: int = 0

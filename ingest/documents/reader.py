@@ -101,8 +101,6 @@ class DocumentReader:
         parsed = parse_document(data, path, self.limits, place, Path(item.source).stem)
         key = source_key(item.external_id, item.key_file, hashlib.sha256(data).hexdigest())
         doc_id = document_id(self.collection, key)
-        _cap_text(parsed, self.limits.max_text_chars)
-        _cap_figures(parsed)
         common = {
             keys.DOCUMENT: {
                 "id": doc_id,
@@ -113,7 +111,10 @@ class DocumentReader:
             keys.FILE_PATH: str(path),
         }
         items: list[ReadItem] = []
-        for page in parsed.pages:
+        budget = _TextBudget(self.limits.max_text_chars)
+        for page in parsed.pages:  # PDFs render page by page: one render in memory at a time
+            budget.cut(page, parsed.notes)
+            _cap_figures(page, parsed.notes)
             items += self._page_items(item, key, page, common)
         if not items:
             raise InvalidInputError("the document has no text and no pictures to ingest")
@@ -188,25 +189,30 @@ class DocumentReader:
         )
 
 
-def _cap_text(parsed: ParsedDocument, max_chars: int) -> None:
-    """Cut the document's text after ``max_chars`` characters (all pages together)."""
-    left, cut = max_chars, False
-    for page in parsed.pages:
-        if len(page.text) > left and not cut:
-            cut = True
-            parsed.notes.append(
-                f"text cut at {max_chars} characters, on page {page.number} "
-                "(MMRAG_INGEST__MAX_TEXT_CHARS)"
-            )
-        page.text = page.text[: max(left, 0)]
-        left -= len(page.text)
+class _TextBudget:
+    """Cuts a document's text after ``max_chars`` characters, all pages together."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.left = max_chars
+        self.noted = False
+
+    def cut(self, page: PagePart, notes: list[str]) -> None:
+        if len(page.text) > self.left:
+            if not self.noted:
+                self.noted = True
+                notes.append(
+                    f"text cut at {self.max_chars} characters, on page {page.number} "
+                    "(MMRAG_INGEST__MAX_TEXT_CHARS)"
+                )
+            page.text = page.text[: self.left]
+        self.left -= len(page.text)
 
 
-def _cap_figures(parsed: ParsedDocument) -> None:
-    for page in parsed.pages:
-        if len(page.figures) > MAX_FIGURES_PER_PAGE:
-            parsed.notes.append(
-                f"page {page.number} has {len(page.figures)} pictures: the first "
-                f"{MAX_FIGURES_PER_PAGE} are figures, the rest are not ingested"
-            )
-            del page.figures[MAX_FIGURES_PER_PAGE:]
+def _cap_figures(page: PagePart, notes: list[str]) -> None:
+    if len(page.figures) > MAX_FIGURES_PER_PAGE:
+        notes.append(
+            f"page {page.number} has {len(page.figures)} pictures: the first "
+            f"{MAX_FIGURES_PER_PAGE} are figures, the rest are not ingested"
+        )
+        del page.figures[MAX_FIGURES_PER_PAGE:]
