@@ -118,7 +118,8 @@ def measure_stages(
     for pdf in pdfs:
         started = time.perf_counter()
         parsed = read_pdf(pdf.read_bytes(), pdf.stem, limits_of(settings))
-        for page in parsed.pages:
+        parsed_pages = list(parsed.pages)
+        for page in parsed_pages:
             assert page.render is not None
             pictures.save(page.render)
             images += [page.render] + [f.image for f in page.figures]
@@ -127,12 +128,12 @@ def measure_stages(
                 texts.append(figure.caption)
         stages.render += time.perf_counter() - started
         started = time.perf_counter()
-        for page in parsed.pages:
+        for page in parsed_pages:
             texts += split_passages(
                 page.text, embedder.count_tokens, embedder.context_length, settings.passage_overlap
             )
         stages.text += time.perf_counter() - started
-        pages += len(parsed.pages)
+        pages += len(parsed_pages)
     stages.embed, vectors = forward(embedder, images, texts, settings.batch_size)
     store = open_store(StoreSettings(), data / "store")
     store.ensure_collection(embedder.dim)

@@ -40,11 +40,12 @@ def read_docx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     except Exception as exc:
         raise InvalidInputError(f"corrupt DOCX: {type(exc).__name__}: {exc}") from None
     title = title or next((b.text for b in blocks if b.heading and b.text), "") or name
-    parsed = ParsedDocument(title, [], 0)
     pages = _paginate(blocks)
-    parsed.total_pages = len(pages)
-    for number, page_blocks in enumerate(pages[: limits.max_pages], start=1):
-        parsed.pages.append(_page(number, page_blocks, title, limits, parsed.notes))
+    parsed = ParsedDocument(title, [], len(pages))
+    parsed.pages = [
+        _page(number, page_blocks, title, limits, parsed.notes)
+        for number, page_blocks in enumerate(pages[: limits.max_pages], start=1)
+    ]
     if len(pages) > limits.max_pages:
         parsed.notes.append(f"{len(pages)} pages, over the cap of {limits.max_pages}")
     return parsed

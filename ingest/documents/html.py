@@ -190,7 +190,7 @@ def _parse(html: str, name: str, limits: ReadLimits, place: Place) -> ParsedDocu
     title = " ".join("".join(collector.title).split()) or collector.first_heading or name
     parsed = ParsedDocument(title, [], 1)
     figures = [f for f in (_figure(i, title, limits, place, parsed) for i in collector.images) if f]
-    parsed.pages.append(PagePart(1, text, None, figures, collector.first_heading or None))
+    parsed.pages = [PagePart(1, text, None, figures, collector.first_heading or None)]
     return parsed
 
 

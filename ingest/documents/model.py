@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -9,7 +10,8 @@ from PIL import Image
 
 @dataclass
 class FigurePart:
-    """A picture on a page: its pixels, the text that describes it, where it sits (PDF points)."""
+    """A picture on a page: its pixels, its text (caption, then section heading and document
+    title), where it sits (PDF points)."""
 
     image: Image.Image
     caption: str
@@ -30,10 +32,13 @@ class PagePart:
 @dataclass
 class ParsedDocument:
     """A document as its reader understood it; ``notes`` are the things it could not take
-    (pages over the cap, remote or escaping images, cut text), each said in a sentence."""
+    (pages over the cap, remote or escaping images, cut text), each said in a sentence.
+
+    ``pages`` may be a generator (PDF: one render at a time): iterate it once, and read
+    ``notes`` and ``failed_pages`` after it is exhausted."""
 
     title: str
-    pages: list[PagePart]
+    pages: Iterable[PagePart]
     total_pages: int
     notes: list[str] = field(default_factory=list)
     remote_images: int = 0

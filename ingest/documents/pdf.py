@@ -8,13 +8,12 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from ingest.documents.captions import heading_of, lines_of, pick_caption
+from ingest.documents.captions import figure_text, heading_of, lines_of, pick_caption
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from rag.errors import InvalidInputError
 
@@ -27,36 +26,54 @@ _PDFIUM = threading.Lock()
 
 
 def read_pdf(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
-    """Pages (up to ``limits.max_pages``) of the PDF ``data``; raises
+    """The PDF ``data``, its pages (up to ``limits.max_pages``) rendered one at a time as they
+    are iterated (one render in memory, however long the document); raises
     :class:`InvalidInputError` for encrypted, corrupt or empty files."""
-    with _PDFIUM, _opened(data) as pdf:
-        total = len(pdf)
-        if total == 0:
-            raise InvalidInputError("the PDF has no pages")
-        title = _title(pdf)
-        parsed = ParsedDocument(title, [], total)
-        for index in range(min(total, limits.max_pages)):
-            try:
-                parsed.pages.append(_page(pdf, index, limits))
-            except Exception as exc:  # one broken page fails alone
-                parsed.failed_pages.append(index + 1)
-                parsed.notes.append(f"page {index + 1} could not be read: {exc}")
+    with _PDFIUM:
+        pdf = _open(data)
+        try:
+            total = len(pdf)
+            if total == 0:
+                raise InvalidInputError("the PDF has no pages")
+            title = _title(pdf) or _first_line(pdf) or name
+        except BaseException:
+            pdf.close()
+            raise
+    parsed = ParsedDocument(title, [], total)
     if total > limits.max_pages:
         parsed.notes.append(
             f"{total} pages, over the cap of {limits.max_pages}: pages {limits.max_pages + 1}-"
             f"{total} not ingested (MMRAG_INGEST__MAX_PAGES)"
         )
-    if not parsed.title:
-        parsed.title = _first_line(parsed) or name
+    parsed.pages = _pages(pdf, parsed, limits)
     return parsed
 
 
-@contextmanager
-def _opened(data: bytes) -> Iterator[pdfium.PdfDocument]:
+def _pages(
+    pdf: pdfium.PdfDocument, parsed: ParsedDocument, limits: ReadLimits
+) -> Iterator[PagePart]:
+    """Each page under the PDFium lock, released while the caller stores it; a page that fails
+    is noted and skipped. Closes the document at the end (or when the caller stops)."""
+    try:
+        for index in range(min(parsed.total_pages, limits.max_pages)):
+            try:
+                with _PDFIUM:
+                    page = _page(pdf, index, parsed.title, limits)
+            except Exception as exc:  # one broken page fails alone
+                parsed.failed_pages.append(index + 1)
+                parsed.notes.append(f"page {index + 1} could not be read: {exc}")
+                continue
+            yield page
+    finally:
+        with _PDFIUM:
+            pdf.close()
+
+
+def _open(data: bytes) -> pdfium.PdfDocument:
     if not data:
         raise InvalidInputError("empty file (0 bytes)")
     try:
-        pdf = pdfium.PdfDocument(data)
+        return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         # PDFium's last error can be stale (it loads page-less files without setting one):
         # only an /Encrypt dictionary makes a password error believable.
@@ -67,10 +84,6 @@ def _opened(data: bytes) -> Iterator[pdfium.PdfDocument]:
         raise InvalidInputError(
             f"corrupt or truncated PDF, or one without pages (PDFium could not load it: {exc})"
         ) from None
-    try:
-        yield pdf
-    finally:
-        pdf.close()
 
 
 def _title(pdf: pdfium.PdfDocument) -> str:
@@ -80,19 +93,31 @@ def _title(pdf: pdfium.PdfDocument) -> str:
         return ""
 
 
-def _first_line(parsed: ParsedDocument) -> str:
-    for page in parsed.pages:
-        if lines := lines_of(page.text):
-            return lines[0][:120]
-    return ""
+def _first_line(pdf: pdfium.PdfDocument) -> str:
+    """The first line of text on page 1 (the title of a PDF without one in its metadata)."""
+    try:
+        page = pdf[0]
+        textpage = page.get_textpage()
+        try:
+            lines = lines_of(textpage.get_text_range())
+        finally:
+            textpage.close()
+            page.close()
+    except Exception:
+        return ""
+    return lines[0][:120] if lines else ""
 
 
-def _page(pdf: pdfium.PdfDocument, index: int, limits: ReadLimits) -> PagePart:
+def _page(pdf: pdfium.PdfDocument, index: int, title: str, limits: ReadLimits) -> PagePart:
     page = pdf[index]
     try:
         width, height = page.get_size()
         scale = render_scale(width, height, limits.render_pixels)
-        render = page.render(scale=scale).to_pil().convert("RGB")
+        bitmap = page.render(scale=scale)
+        try:
+            render = bitmap.to_pil().convert("RGB")  # a copy: the bitmap is freed under the lock
+        finally:
+            bitmap.close()
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_range()
@@ -101,7 +126,10 @@ def _page(pdf: pdfium.PdfDocument, index: int, limits: ReadLimits) -> PagePart:
             textpage.close()
     finally:
         page.close()
-    return PagePart(index + 1, _clean(text), render, figures, heading_of(text))
+    heading = heading_of(text)
+    for figure in figures:
+        figure.caption = figure_text(figure.caption, title, heading)
+    return PagePart(index + 1, _clean(text), render, figures, heading)
 
 
 def render_scale(width: float, height: float, budget: int) -> float:

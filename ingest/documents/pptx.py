@@ -27,16 +27,18 @@ def read_pptx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     except Exception as exc:
         raise InvalidInputError(f"corrupt PPTX: {type(exc).__name__}: {exc}") from None
     parsed = ParsedDocument(title, [], len(slides))
+    pages: list[PagePart] = []
+    parsed.pages = pages
     for number, slide in enumerate(slides[: limits.max_pages], start=1):
         try:
-            parsed.pages.append(_slide(number, slide, limits, parsed))
+            pages.append(_slide(number, slide, limits, parsed))
         except Exception as exc:
             parsed.failed_pages.append(number)
             parsed.notes.append(f"slide {number} could not be read: {exc}")
     if len(slides) > limits.max_pages:
         parsed.notes.append(f"{len(slides)} slides, over the cap of {limits.max_pages}")
     if not parsed.title:
-        parsed.title = next((p.heading for p in parsed.pages if p.heading), None) or name
+        parsed.title = next((p.heading for p in pages if p.heading), None) or name
     return parsed
 
 

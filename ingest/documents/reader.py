@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ingest.documents.captions import figure_text
 from ingest.documents.html import Place, read_html, read_markdown
 from ingest.documents.model import PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures import PictureStore, StoredPicture
@@ -33,6 +32,8 @@ DOCUMENT_SUFFIXES: frozenset[str] = frozenset(
 )
 """File extensions (lower case) read as documents."""
 _PNG = "image/png"
+MAX_FIGURES_PER_PAGE = 64
+"""Pictures beyond this many on one page are noted, not ingested (icons, tiles, sprites)."""
 
 
 def is_document(path: Path | str) -> bool:
@@ -100,7 +101,6 @@ class DocumentReader:
         parsed = parse_document(data, path, self.limits, place, Path(item.source).stem)
         key = source_key(item.external_id, item.key_file, hashlib.sha256(data).hexdigest())
         doc_id = document_id(self.collection, key)
-        _cap_text(parsed, self.limits.max_text_chars)
         common = {
             keys.DOCUMENT: {
                 "id": doc_id,
@@ -111,8 +111,11 @@ class DocumentReader:
             keys.FILE_PATH: str(path),
         }
         items: list[ReadItem] = []
-        for page in parsed.pages:
-            items += self._page_items(item, key, page, common, parsed.title)
+        budget = _TextBudget(self.limits.max_text_chars)
+        for page in parsed.pages:  # PDFs render page by page: one render in memory at a time
+            budget.cut(page, parsed.notes)
+            _cap_figures(page, parsed.notes)
+            items += self._page_items(item, key, page, common)
         if not items:
             raise InvalidInputError("the document has no text and no pictures to ingest")
         return DocumentRead(
@@ -120,7 +123,7 @@ class DocumentReader:
         )
 
     def _page_items(
-        self, item: SourceItem, key: str, page: PagePart, common: dict[str, Any], title: str
+        self, item: SourceItem, key: str, page: PagePart, common: dict[str, Any]
     ) -> list[ReadItem]:
         render = self.pictures.save(page.render) if page.render is not None else None
         on_page = {**common, keys.PAGE: page.number}
@@ -129,16 +132,13 @@ class DocumentReader:
             items.append(self._page(item, key, page, render, on_page))
         for index, figure in enumerate(page.figures):
             crop = self.pictures.save(figure.image)
-            text = (
-                figure.caption
-                if page.render is None
-                else figure_text(figure.caption, title, page.heading)
-            )
             extra = {**on_page, keys.KIND: "figure", keys.FIGURE: index}
             if figure.bbox is not None:
                 extra[keys.BBOX] = [round(v, 2) for v in figure.bbox]
             items.append(
-                self._item(item, figure_key(key, page.number, index), text, crop, extra, True)
+                self._item(
+                    item, figure_key(key, page.number, index), figure.caption, crop, extra, True
+                )
             )
         for index, passage in enumerate(self.split(page.text)):
             extra = {**on_page, keys.KIND: "passage"}
@@ -189,15 +189,30 @@ class DocumentReader:
         )
 
 
-def _cap_text(parsed: ParsedDocument, max_chars: int) -> None:
-    """Cut the document's text after ``max_chars`` characters (all pages together)."""
-    left, cut = max_chars, False
-    for page in parsed.pages:
-        if len(page.text) > left and not cut:
-            cut = True
-            parsed.notes.append(
-                f"text cut at {max_chars} characters, on page {page.number} "
-                "(MMRAG_INGEST__MAX_TEXT_CHARS)"
-            )
-        page.text = page.text[: max(left, 0)]
-        left -= len(page.text)
+class _TextBudget:
+    """Cuts a document's text after ``max_chars`` characters, all pages together."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.left = max_chars
+        self.noted = False
+
+    def cut(self, page: PagePart, notes: list[str]) -> None:
+        if len(page.text) > self.left:
+            if not self.noted:
+                self.noted = True
+                notes.append(
+                    f"text cut at {self.max_chars} characters, on page {page.number} "
+                    "(MMRAG_INGEST__MAX_TEXT_CHARS)"
+                )
+            page.text = page.text[: self.left]
+        self.left -= len(page.text)
+
+
+def _cap_figures(page: PagePart, notes: list[str]) -> None:
+    if len(page.figures) > MAX_FIGURES_PER_PAGE:
+        notes.append(
+            f"page {page.number} has {len(page.figures)} pictures: the first "
+            f"{MAX_FIGURES_PER_PAGE} are figures, the rest are not ingested"
+        )
+        del page.figures[MAX_FIGURES_PER_PAGE:]

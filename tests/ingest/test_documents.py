@@ -56,11 +56,12 @@ def test_pdf_becomes_pages_figures_and_passages(services: Services, folder: Path
         caption = FIGURE_CAPTIONS[figure.payload[keys.PAGE]]
         assert figure.payload[keys.TEXT].startswith(caption)
         assert "Aurora manual" in figure.payload[keys.TEXT]
-        assert set(figure.vectors) == {"image", "text"}
+        assert {"image", "text"} <= set(figure.vectors)  # (+ the text signals, where configured)
         assert figure.payload[keys.FIGURE] == 0 and len(figure.payload[keys.BBOX]) == 4
     renders = {p.payload[keys.PAGE]: p.payload[keys.IMAGE_PATH] for p in kinds["page"]}
     for passage in kinds["passage"]:
-        assert set(passage.vectors) == {"text"} and not passage.payload[keys.HAS_IMAGE]
+        assert "text" in passage.vectors and "image" not in passage.vectors
+        assert not passage.payload[keys.HAS_IMAGE]
         assert passage.payload[keys.IMAGE_PATH] == renders[passage.payload[keys.PAGE]]
     ids = {p.payload[keys.DOCUMENT]["id"] for kind in kinds.values() for p in kind}
     assert len(ids) == 1
@@ -207,7 +208,39 @@ def test_long_pages_split_into_bounded_overlapping_passages(
         (p.payload[keys.TEXT] for p in _by_kind(services)["passage"]),
         key=lambda t: int(t.split()[1][4:]) if t.startswith("Long") else int(t.split()[0][4:]),
     )
-    counts = services.embedder.count_tokens(passages)
-    assert len(passages) > 3 and max(counts) <= services.embedder.context_length
+    model = getattr(services, "passage_encoder", None)  # the passage model bounds them, if any
+    count, limit = (
+        (model.count_tokens, model.max_tokens)
+        if model is not None
+        else (services.embedder.count_tokens, services.embedder.context_length)
+    )
+    assert len(passages) > 1 and max(count(passages)) <= limit
     assert passages[0].split()[-1] in passages[1].split()  # overlap
     assert "word399" in passages[-1]
+
+
+class _WordEncoder:
+    """Just what passage splitting asks of a passage model: a token limit and a counter."""
+
+    model_id, dim, max_tokens = "words", 4, 12
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(text.split()) + 2 for text in texts]
+
+
+def test_a_passage_model_bounds_the_passages(services: Services, folder: Path) -> None:
+    from ingest.documents.pictures import PictureStore
+    from ingest.documents.reader import DocumentReader
+    from ingest.items import SourceItem
+    from ingest.pipeline import _passage_splitter
+
+    path = folder / "notes.md"
+    path.write_text("# Notes\n\n" + " ".join(f"w{i}" for i in range(50)))
+    settings = services.settings.ingest.model_copy(update={"passage_overlap": 0})
+    split = _passage_splitter(services.embedder, _WordEncoder(), settings)  # type: ignore[arg-type]
+    reader = DocumentReader("c", settings, PictureStore(folder.parent / "pictures"), split)
+    root = folder.resolve()
+    item = SourceItem("notes.md", str(path), root=root, key_file=path, document_file=path)
+    passages = [r.text or "" for r in reader.read(item).items if r.extra[keys.KIND] == "passage"]
+    assert max(len(p.split()) for p in passages) == 10  # 12 tokens less start and end
+    assert sum(len(p.split()) for p in passages) == 51  # "Notes", "w0".."w49", no overlap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -105,3 +106,25 @@ def test_a_document_that_turns_bad_keeps_its_points(services: Services, folder: 
     second = ingest_paths(services, [folder], prune=True)
     assert second.failed == 1 and second.pruned == 0 and second.replaced == 0
     assert services.store.count() == first.points_written
+
+
+def test_a_page_with_too_many_pictures_keeps_the_first(
+    services: Services, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.documents import reader
+
+    monkeypatch.setattr(reader, "MAX_FIGURES_PER_PAGE", 3)
+    picture = base64.b64encode(png_bytes(1)).decode()
+    images = "".join(
+        f"<p>tile {i}<img src='data:image/png;base64,{picture}' alt='tile {i}'></p>"
+        for i in range(5)
+    )
+    (folder / "tiles.html").write_text(f"<html><body>{images}</body></html>")
+    report = ingest_paths(services, [folder])
+    figures = [
+        p
+        for p in all_points(services.store, with_vectors=False)
+        if p.payload[keys.KIND] == "figure"
+    ]
+    assert len(figures) == 3
+    assert any("5 pictures: the first 3" in n.reason for n in report.notes)
