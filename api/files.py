@@ -56,7 +56,11 @@ def open_checked(stored: str, roots: list[Path], what: str = "file") -> int:
 
 
 def served_file(
-    stored: str, roots: list[Path], media_type: str | None, what: str = "file"
+    stored: str,
+    roots: list[Path],
+    media_type: str | None,
+    what: str = "file",
+    headers: dict[str, str] | None = None,
 ) -> StreamingResponse:
     """Stream ``stored`` after :func:`open_checked` (the checked descriptor is what is read)."""
     fd = open_checked(stored, roots, what)
@@ -64,7 +68,7 @@ def served_file(
     return StreamingResponse(
         _chunks(fd, size),
         media_type=media_type or "application/octet-stream",
-        headers={"Content-Length": str(size)},
+        headers={**(headers or {}), "Content-Length": str(size)},
     )
 
 
