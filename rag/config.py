@@ -58,6 +58,10 @@ class StoreSettings(_Group):
     api_key: str | None = None
     collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     timeout_s: float = Field(default=30.0, gt=0)
+    min_free_mb: int = Field(default=256, ge=0)
+    """Embedded store: refuse writes (a clear ``storage_full`` error) while the data folder's
+    filesystem has less free space than this; Qdrant Edge maps its files into memory and a full
+    disk would crash the process. 0 turns the check off."""
 
 
 class IngestSettings(_Group):

@@ -32,6 +32,7 @@ from rag.store.base import (
 )
 from rag.store.edge_filters import edge_filter
 from rag.store.locking import FolderLock
+from rag.store.space import check_free_space
 
 CONFIG_FILE = "edge_config.json"
 
@@ -54,9 +55,11 @@ class EdgeStore:
         store.ensure_collection(dim=512)
     """
 
-    def __init__(self, path: Path, collection: str) -> None:
+    def __init__(self, path: Path, collection: str, min_free_bytes: int = 0) -> None:
         self.path = Path(path)
         self.collection = collection
+        self.min_free_bytes = min_free_bytes
+        """Writes are refused below this much free disk (:mod:`rag.store.space`)."""
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
         self._dim: int | None = None
@@ -81,6 +84,7 @@ class EdgeStore:
                 if self._shard is None:
                     self._open(lambda: qe.EdgeShard.load(str(self.path)))
             else:
+                check_free_space(self.path.parent, self.min_free_bytes)
                 params = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
                 config = qe.EdgeConfig(vectors=dict.fromkeys(VECTOR_NAMES, params))
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,7 @@ class EdgeStore:
     def optimize(self) -> bool:
         """Merge segments and build HNSW indexes now, blocking (Edge has no background
         optimizer; until this runs, searches scan). True when something was optimized."""
+        check_free_space(self.path.parent, self.min_free_bytes)
         with self._lock:
             return bool(self._call(self._require_shard().optimize))
 
@@ -233,6 +238,7 @@ class EdgeStore:
         return convert.sort_hits([convert.scored_point(hit) for hit in hits])
 
     def _write(self, operation: qe.UpdateOperation) -> None:
+        check_free_space(self.path.parent, self.min_free_bytes)
         with self._lock:
             self._call(self._require_shard().update, operation)
 
