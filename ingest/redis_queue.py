@@ -39,7 +39,6 @@ from ingest.tasks import Task, failed_task_report, plan_tasks, run_task, sum_rep
 from rag.config import QueueSettings
 from rag.errors import ConfigError, InvalidInputError, MmragError, NotFoundError
 from rag.services import Services
-from rag.store.base import VectorStore
 from rag.tenancy import TenantStore
 
 log = logging.getLogger(__name__)
@@ -288,7 +287,6 @@ class RedisWorker:
         self.broker = make_broker(services.settings.queue)
         self.jobs = RedisJobs(services.settings.queue, self.broker)
         self.threads = threads
-        self._stores: dict[str, VectorStore] = {}
         self._stopping = threading.Event()
         self._worker: dramatiq.Worker | None = None
         dramatiq.Actor(
@@ -324,14 +322,11 @@ class RedisWorker:
         self._stopping.set()
 
     def stop(self, timeout_s: float | None = 60.0) -> None:
-        """Stop consuming (the running task finishes), close stores this worker opened."""
+        """Stop consuming (the running task finishes); the stores belong to ``Services``."""
         self.request_stop()
         if self._worker is not None:
             self._worker.stop(timeout=int((timeout_s or 600) * 1000))
             self._worker = None
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
         self.jobs.close()
 
     def _beat(self) -> None:
@@ -354,7 +349,7 @@ class RedisWorker:
         sink = _TaskProgress(self.jobs, job_id, index)
         self.jobs.running(job_id, index, self.owner)
         spec = self.jobs.spec(job_id)
-        store = self._store(spec.collection)
+        store = self.services.store_for(spec.collection)
         if spec.tenant is not None:
             store = TenantStore(store, spec.tenant)
         try:
@@ -367,17 +362,6 @@ class RedisWorker:
         if not report["stopped"]:
             self.jobs.task_done(job_id, index, report)
 
-    def _store(self, collection: str | None) -> VectorStore:
-        settings = self.services.settings
-        if collection in (None, settings.store.collection):
-            return self.services.store
-        if collection not in self._stores:
-            from rag.store import open_store
-
-            store = open_store(settings.store, settings.data_dir, collection)
-            store.ensure_collection(self.services.collection_layout)
-            self._stores[collection] = store
-        return self._stores[collection]
 
 
 class _TaskProgress:

@@ -27,7 +27,8 @@ from ingest.items import Source, SourceItem
 from ingest.report import ItemError
 from ingest.specs import UploadItem
 from rag.config import IngestSettings, Settings
-from rag.errors import InvalidInputError
+from rag.errors import InvalidInputError, StorageFullError
+from rag.store.space import is_disk_full
 
 UPLOADS_DIR = "uploads"
 UPLOAD_ROOT = "upload"
@@ -138,10 +139,26 @@ def _save_image(data: bytes, folder: Path, settings: IngestSettings) -> Path:
 def _save(data: bytes, folder: Path, extension: str) -> Path:
     path = folder / f"{hashlib.sha256(data).hexdigest()}.{extension}"
     if not path.exists():
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as handle:
-            handle.write(data)
-        os.replace(handle.name, path)
+        _write_new(path, data)
     return path.resolve()
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all; a full disk is a StorageFullError (503)."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
+        part = Path(handle.name)
+        try:
+            handle.write(data)
+            handle.flush()
+        except OSError as exc:
+            handle.close()
+            part.unlink(missing_ok=True)
+            if is_disk_full(exc):
+                raise StorageFullError(
+                    f"the upload folder {path.parent} is full: free some space, then send again"
+                ) from None
+            raise
+    os.replace(part, path)
 
 
 def _source_item(index: int, item: UploadItem) -> SourceItem:

@@ -46,7 +46,6 @@ class IngestWorker:
         self.owner = owner_id("ingest-worker")
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._stores: dict[str, VectorStore] = {}
 
     def start(self) -> None:
         """Run :meth:`run_forever` in a background thread."""
@@ -82,14 +81,11 @@ class IngestWorker:
         self._stopping.set()
 
     def stop(self, timeout_s: float | None = 60.0) -> None:
-        """Stop the loop, wait for the background thread, close stores this worker opened."""
+        """Stop the loop and wait for the background thread (stores belong to ``services``)."""
         self.request_stop()
         self.queue.notify()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
 
     def _run(self, job: JobStatus) -> None:
         sink = _JobProgress(self.queue, job.id, self.owner)
@@ -134,16 +130,7 @@ class IngestWorker:
             self.queue.release(job_id, self.owner)
 
     def _store(self, collection: str | None) -> VectorStore:
-        settings = self.services.settings
-        if collection in (None, settings.store.collection):
-            return self.services.store
-        if collection not in self._stores:
-            from rag.store import open_store
-
-            store = open_store(settings.store, settings.data_dir, collection)
-            store.ensure_collection(self.services.collection_layout)
-            self._stores[collection] = store
-        return self._stores[collection]
+        return self.services.store_for(collection)
 
 
 def final_state(report: IngestReport) -> JobState:

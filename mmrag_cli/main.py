@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 
 
+
 @app.callback()
 def _root() -> None:
     """Self-hosted multimodal RAG: ingest images with text, search, and ask."""

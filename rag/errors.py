@@ -52,6 +52,13 @@ class StoreLockedError(StoreError):
     code = "store_locked"
 
 
+class StorageFullError(StoreError):
+    """The data folder's filesystem is (nearly) full: nothing more is written until space is
+    freed. Points written before stay."""
+
+    code = "storage_full"
+
+
 class CollectionMismatchError(StoreError):
     """An existing collection has another vector size or distance than the embedder needs."""
 

@@ -160,16 +160,33 @@ class Services:
                 self.embedder, self.settings.moderation, self.settings.classify.templates
             )
 
+    def store_for(self, collection: str | None) -> VectorStore:
+        """The store of ``collection`` (``None`` or the configured one: :attr:`store`), opened
+        and created on first use, then kept open until :meth:`close`."""
+        if collection in (None, self.settings.store.collection):
+            return self.store
+        with self._lock:
+            stores = self.__dict__.setdefault("_collection_stores", {})
+            if collection not in stores:
+                from rag.store import open_store
+
+                store = open_store(self.settings.store, self.settings.data_dir, collection)
+                store.ensure_collection(self.collection_layout)
+                stores[collection] = store
+            return stores[collection]
+
     def close(self) -> None:
-        """Stop the query batcher and flush and close the store, where they were built."""
+        """Stop the query batcher and flush and close the stores that were opened."""
         from rag.embedding.batching import BatchingEmbedder
 
         batcher = self.__dict__.get("query_embedder")
         if isinstance(batcher, BatchingEmbedder):
             batcher.close()
-        store = self.__dict__.get("store")
-        if store is not None:
-            store.close()
+        stores = [self.__dict__.get("store"), *self.__dict__.get("_collection_stores", {}).values()]
+        self.__dict__.pop("_collection_stores", None)
+        for store in stores:
+            if store is not None:
+                store.close()
 
 
 class _TenantServices(Services):
@@ -189,6 +206,11 @@ class _TenantServices(Services):
 
     def for_tenant(self, tenant: str | None) -> Services:
         return self.parent.for_tenant(tenant)
+
+    def store_for(self, collection: str | None) -> VectorStore:
+        from rag.tenancy import TenantStore
+
+        return TenantStore(self.parent.store_for(collection), self.tenant)
 
     def close(self) -> None:
         """Nothing: the parent owns the store and models."""

@@ -152,14 +152,16 @@ def ingest_jobs(
 
 @router.delete("/ingest/{job_id}")
 def cancel_ingest_job(
-    job_id: str, queue: QueueDep, principal: PrincipalDep, services: ServicesDep
+    job_id: str, queue: QueueDep, principal: PrincipalDep, request: Request
 ) -> JobOut:
     """Cancel a job: a queued one at once, a running one after its current batch."""
     _visible_job(queue, job_id, principal)
     job = queue.cancel(job_id)
     if job.state == JobState.CANCELLED and job.spec.kind == "upload":  # queued: nobody ran it
         keep = pending_paths(queue, skip_job=job.id)
-        discard_uploads(paths_of(job.spec), services.store, services.settings.files_dir, keep)
+        base = request.app.state.services  # every tenant's points may name a shared upload
+        store = base.store_for(job.spec.collection)
+        discard_uploads(paths_of(job.spec), store, base.settings.files_dir, keep)
     return job_out(job)
 
 

@@ -102,7 +102,7 @@ def open_store(
     if not url:
         from rag.store.edge import EdgeStore
 
-        return EdgeStore(edge_path(data_dir, name), name)
+        return EdgeStore(edge_path(data_dir, name), name, settings.min_free_mb * 2**20)
     from rag.store.client import QdrantClientStore
 
     return QdrantClientStore(

@@ -33,6 +33,7 @@ from rag.store.base import (
 )
 from rag.store.edge_filters import edge_filter
 from rag.store.locking import FolderLock
+from rag.store.space import check_free_space
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,11 @@ class EdgeStore:
         store.ensure_collection(CollectionLayout.of(512, passage_dim=384, lexical=True))
     """
 
-    def __init__(self, path: Path, collection: str) -> None:
+    def __init__(self, path: Path, collection: str, min_free_bytes: int = 0) -> None:
         self.path = Path(path)
         self.collection = collection
+        self.min_free_bytes = min_free_bytes
+        """Writes are refused below this much free disk (:mod:`rag.store.space`)."""
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
         self._layout: CollectionLayout | None = None
@@ -86,6 +89,7 @@ class EdgeStore:
                     self._open(lambda: qe.EdgeShard.load(str(self.path)))
                 self._add_vectors(layout.missing_from(found.layout()))
             else:
+                check_free_space(self.path.parent, self.min_free_bytes)
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._open(lambda: qe.EdgeShard.create(str(self.path), _edge_config(layout)))
             self._layout = self._read_layout()
@@ -107,6 +111,7 @@ class EdgeStore:
     def optimize(self) -> bool:
         """Merge segments and build HNSW indexes now, blocking (Edge has no background
         optimizer; until this runs, searches scan). True when something was optimized."""
+        check_free_space(self.path.parent, self.min_free_bytes)
         with self._lock:
             return bool(self._call(self._require_shard().optimize))
 
@@ -258,6 +263,7 @@ class EdgeStore:
         return convert.sort_hits([convert.scored_point(hit) for hit in hits])
 
     def _write(self, operation: qe.UpdateOperation) -> None:
+        check_free_space(self.path.parent, self.min_free_bytes)
         with self._lock:
             self._call(self._require_shard().update, operation)
 

@@ -185,3 +185,22 @@ def test_a_non_loopback_address_without_keys_is_warned_about() -> None:
         assert quiet is None
     assert exposure_warning("localhost", off) is None
     assert exposure_warning("0.0.0.0", on) is None
+
+
+def test_an_upload_shared_by_two_tenants_outlives_one_tenants_delete(app: TestClient) -> None:
+    from ingest.uploads import uploads_dir
+
+    image = base64.b64encode(png_bytes((123, 45, 67))).decode()
+    for key in (A, B):
+        body = {"items": [{"image": image, "text": f"shared picture of {key}"}]}
+        job_id = app.post("/v1/ingest", json=body, headers=_headers(key)).json()["job_id"]
+        deadline = time.monotonic() + 60
+        while app.get(f"/v1/ingest/{job_id}", headers=_headers(key)).json()["state"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    services: Services = app.app.state.services  # type: ignore[attr-defined]
+    before = set(uploads_dir(services.settings.data_dir).iterdir())
+    hits = app.post("/v1/search", json={"text": f"shared picture of {A}"}, headers=_headers(A))
+    (mine,) = [h["id"] for h in hits.json()["hits"] if h["text"] == f"shared picture of {A}"]
+    assert app.delete(f"/v1/items/{mine}", headers=_headers(A)).status_code == 200
+    assert set(uploads_dir(services.settings.data_dir).iterdir()) == before  # B still uses it

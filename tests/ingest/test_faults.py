@@ -105,3 +105,29 @@ def test_an_unreadable_root_prunes_nothing(
     report = ingest_paths(services, [folder], prune=True)
     assert (report.pruned, report.failed) == (0, 1)
     assert len(all_points(services.store)) == 2
+
+
+def test_a_failed_upload_job_deletes_its_staged_files(
+    services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import worker as worker_module
+    from ingest.jobs import JobQueue
+    from ingest.specs import JobSpec, JobState
+    from ingest.uploads import Upload, stage_uploads, uploads_dir
+    from ingest.worker import IngestWorker
+    from rag.errors import StoreError
+    from tests.ingest.draw import image_bytes
+
+    staged = stage_uploads([Upload(image=image_bytes(3), text="doomed")], services.settings)
+    (path,) = [Path(item.image_path) for item in staged.items]
+    assert path.exists() and path.parent == uploads_dir(services.settings.data_dir).resolve()
+    queue = JobQueue(tmp_path / "jobs.sqlite3")
+    job_id = queue.submit(JobSpec.for_uploads(staged.items))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise StoreError("the store broke")
+
+    monkeypatch.setattr(worker_module, "run_job", broken)
+    assert IngestWorker(services, queue).run_once() == job_id
+    assert queue.get(job_id).state == JobState.FAILED
+    assert not path.exists()

@@ -128,7 +128,7 @@ def test_background_worker_and_other_collections(services, queue: JobQueue, fold
         while queue.get(job_id).state != JobState.DONE and time.monotonic() < deadline:
             time.sleep(0.05)
         assert queue.get(job_id).state == JobState.DONE
-        assert worker._stores["second"].count() == 2
+        assert services.store_for("second").count() == 2
     finally:
         worker.stop()
     assert services.store.count() == 0

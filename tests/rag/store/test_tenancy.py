@@ -1,0 +1,54 @@
+"""TenantStore on both engines: a tenant reads, counts, searches and deletes only its points."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from rag import payload as keys
+from rag.store import Filter, MatchValue, Prefetch, VectorStore
+from rag.store.edge import EdgeStore
+from rag.tenancy import TenantStore
+
+from .helpers import DIM, make_id, random_points
+
+
+def _two_tenants(store: VectorStore) -> tuple[TenantStore, TenantStore, list, list]:
+    a, b = TenantStore(store, "a"), TenantStore(store, "b")
+    points_a = random_points(12, seed=1)
+    points_b = [replace(p, id=make_id(1000 + n)) for n, p in enumerate(random_points(12, seed=2))]
+    a.upsert(points_a)
+    b.upsert(points_b)
+    return a, b, points_a, points_b
+
+
+def test_each_tenant_sees_only_its_points(store: VectorStore) -> None:
+    a, b, points_a, points_b = _two_tenants(store)
+    assert (a.count(), b.count(), store.count()) == (12, 12, 24)
+    assert a.get([p.id for p in points_b]) == []
+    assert {p.id for p in a.get([p.id for p in points_a])} == {p.id for p in points_a}
+    page, _ = a.scroll(limit=100)
+    assert {p.payload[keys.TENANT] for p in page} == {"a"} and len(page) == 12
+    query = np.ones(DIM, np.float32) / np.sqrt(DIM)
+    hits = a.search("text", query, limit=50)
+    assert hits and {h.payload[keys.TENANT] for h in hits} == {"a"}
+    fused = b.fused_query([Prefetch("image", query, 50), Prefetch("text", query, 50)], "rrf", 50)
+    assert fused and {h.payload[keys.TENANT] for h in fused} == {"b"}
+    source = points_a[0].payload[keys.SOURCE]
+    flt = Filter(must=(MatchValue(keys.SOURCE, source),))
+    assert a.count(flt) == sum(p.payload[keys.SOURCE] == source for p in points_a)
+
+
+def test_a_tenant_deletes_only_its_points(store: VectorStore) -> None:
+    a, b, _, points_b = _two_tenants(store)
+    a.delete([p.id for p in points_b])  # B's ids: nothing happens
+    assert b.count() == 12
+    a.delete_by_filter(Filter())
+    assert (a.count(), b.count()) == (0, 12)
+
+
+def test_tenant_index_on_edge(store: VectorStore) -> None:
+    if isinstance(store, EdgeStore):
+        schema = store._require_shard().info().payload_schema
+        assert schema[keys.TENANT].params.is_tenant
