@@ -31,7 +31,7 @@ from ingest.sources import open_source
 from rag.config import ClipSettings, IngestSettings, StoreSettings
 from rag.embedding import load_embedder
 from rag.embedding.base import Embedder
-from rag.store import open_store
+from rag.store import CollectionLayout, open_store
 from rag.store.base import PointRecord
 
 TARGET = 0.85
@@ -136,7 +136,7 @@ def measure_stages(
         pages += len(parsed_pages)
     stages.embed, vectors = forward(embedder, images, texts, settings.batch_size)
     store = open_store(StoreSettings(), data / "store")
-    store.ensure_collection(embedder.dim)
+    store.ensure_collection(CollectionLayout.of(embedder.dim))
     points = [PointRecord(_uuid(i), {"text": v}, {"text": "x"}) for i, v in enumerate(vectors)]
     started = time.perf_counter()
     for start in range(0, len(points), settings.batch_size):
@@ -163,7 +163,7 @@ def forward(
 
 def ingest_once(embedder: Embedder, folder: Path, data: Path, settings: IngestSettings) -> float:
     store = open_store(StoreSettings(), data)
-    store.ensure_collection(embedder.dim)
+    store.ensure_collection(CollectionLayout.of(embedder.dim))
     started = time.perf_counter()
     try:
         report = Ingestor(

@@ -63,11 +63,11 @@ def fill_collection(data_dir: Path, items: int) -> list[str]:
     from bench.chat import fill
     from rag.config import StoreSettings
     from rag.embedding import load_embedder, tiny_clip_settings
-    from rag.store import open_store
+    from rag.store import CollectionLayout, open_store
 
     embedder = load_embedder(tiny_clip_settings(), data_dir / "models")
     store = open_store(StoreSettings(), data_dir)
-    store.ensure_collection(embedder.dim)
+    store.ensure_collection(CollectionLayout.of(embedder.dim))
     texts = fill(store, embedder, items)
     store.close()
     return texts

@@ -110,6 +110,10 @@ class StoreSettings(_Group):
     write_consistency_factor: int = Field(default=1, ge=1, le=64)
     """Replicas that must acknowledge a write on a Qdrant cluster (at most the replication
     factor)."""
+    min_free_mb: int = Field(default=256, ge=0)
+    """Embedded store: refuse writes (a clear ``storage_full`` error) while the data folder's
+    filesystem has less free space than this; Qdrant Edge maps its files into memory and a full
+    disk would crash the process. 0 turns the check off."""
 
 
 class QueueSettings(_Group):
@@ -122,10 +126,6 @@ class QueueSettings(_Group):
     """Prefix of every Redis key of this deployment."""
     heartbeat_timeout_s: float = Field(default=60.0, gt=0)
     """A Redis worker silent this long is dead: its unfinished task goes to another worker."""
-    min_free_mb: int = Field(default=256, ge=0)
-    """Embedded store: refuse writes (a clear ``storage_full`` error) while the data folder's
-    filesystem has less free space than this; Qdrant Edge maps its files into memory and a full
-    disk would crash the process. 0 turns the check off."""
 
 
 class IngestSettings(_Group):

@@ -42,6 +42,7 @@ def cluster(
         )
         built = Services(settings)
         built.__dict__["store"] = RemoteStore(port)
+        built.store.ensure_collection(built.collection_layout)  # the text signals join CLIP's
         made.append(built)
         return built
 
@@ -86,7 +87,7 @@ def test_server_paths_only_under_the_roots(cluster, tmp_path: Path) -> None:
     accepted = a.post("/v1/ingest", json={"paths": [str(roots / "set")]})
     assert accepted.status_code == 202, accepted.text
     job = _wait_done(b, accepted.json()["job_id"])
-    assert (job["state"], job["progress"]["written"]) == ("done", 5)
+    assert (job["state"], job["progress"]["written"]) == ("done", 5), job.get("error")
     outside = captioned_folder(tmp_path / "elsewhere", 1)
     (roots / "link").symlink_to(outside)
     for path in (str(outside), str(roots / "link"), "set"):

@@ -55,7 +55,8 @@ def b_items(app: TestClient) -> dict[str, str]:
         time.sleep(0.1)
     hits = app.post("/v1/search", json={"text": SECRET}, headers=_headers(B)).json()["hits"]
     (item_id,) = [hit["id"] for hit in hits]
-    return {"item_id": item_id, "job_id": job_id}
+    # B holds no document: its item's id stands in (a UUID A must not learn anything about)
+    return {"item_id": item_id, "job_id": job_id, "document_id": item_id}
 
 
 def _request(method: str, path: str, ids: dict[str, str]) -> dict[str, Any]:

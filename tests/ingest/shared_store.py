@@ -89,10 +89,10 @@ def _quietly(serve: Any) -> None:
 
 def _server(data_dir: Path, port: int, dim: int) -> tuple[Any, Any]:
     from rag.config import StoreSettings
-    from rag.store import open_store
+    from rag.store import CollectionLayout, open_store
 
     store = open_store(StoreSettings(collection=COLLECTION), data_dir)
-    store.ensure_collection(dim)
+    store.ensure_collection(CollectionLayout.of(dim))  # workers add their text signals
     served = _Serialized(store)
     _ServerManager.register("store", callable=lambda: served)
     return _ServerManager(address=("127.0.0.1", port), authkey=AUTHKEY).get_server(), store

@@ -53,7 +53,9 @@ def test_answer_cites_the_numbered_items_it_names() -> None:
     assert first["id"] == "id-1" and first["source"] == "red.png"
     assert first["image_url"] == "/v1/items/id-1/image"
     assert first["snippet"] == "A red square."
-    assert first["scores"] == {"image": None, "text": None, "fused": 1.0, "rerank": None}
+    assert first["scores"] == {
+        "image": None, "text": None, "passage": None, "lexical": None, "fused": 1.0, "rerank": None
+    }  # fmt: skip
     system, human = chat.seen[0]
     assert system.content == SYSTEM_PROMPT
     assert '<context n="1">\nsource: red.png\npicture: yes\ntext:\nA red square.' in human.content

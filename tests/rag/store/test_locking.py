@@ -14,7 +14,7 @@ from rag.errors import StoreLockedError
 from rag.store import edge_path, open_store
 from rag.store.locking import lock_path
 
-from .helpers import DIM, random_points
+from .helpers import DIM, LAYOUT, random_points
 
 SECOND_PROCESS = textwrap.dedent(
     """
@@ -45,7 +45,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 def test_second_process_is_refused_and_the_first_keeps_writing(tmp_path: Path) -> None:
     store = open_store(StoreSettings(), tmp_path)
-    store.ensure_collection(DIM)
+    store.ensure_collection(LAYOUT)
     points = random_points(20)
     store.upsert(points[:10])
     store.flush()
@@ -74,6 +74,6 @@ def test_lock_is_released_on_close_and_held_in_process(tmp_path: Path) -> None:
         open_store(StoreSettings(), tmp_path)
     first.close()
     again = open_store(StoreSettings(), tmp_path)
-    again.ensure_collection(DIM)
+    again.ensure_collection(LAYOUT)
     assert again.count() == 0
     again.close()
