@@ -25,6 +25,7 @@ def warm_up(services: Services) -> dict[str, str]:
     """
     steps: dict[str, Callable[[], Any]] = {
         "embedder": lambda: services.embedder.warm_up(),
+        "passage": lambda: _warm(services.passage_encoder),
         "store": lambda: services.store,
         "reranker": lambda: _warm(services.reranker),
         "llm": lambda: _warm(services.chat_model),
