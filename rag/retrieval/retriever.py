@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from rag import payload as keys
 from rag.config import RetrievalSettings
 from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
@@ -53,6 +54,9 @@ FIRST_BATCH = 64
 """Weighted fusion scores at least this many candidates (best bound first) in its first round
 (then twice as many each round): with four signals, rounds starting at top-k (10, 20, 40, ...)
 took ~4.6 rounds of one restricted search per signal each on random data."""
+BOUND_KEYS = (keys.HAS_IMAGE, keys.HAS_TEXT)
+"""The payload keys weighted fusion reads from candidate lists (for bounds); hits' payloads are
+read for the hits alone."""
 QueryVectors = Mapping[str, QueryVector]
 """The query per signal: a dense vector, or :class:`SparseTerms` for ``lexical``."""
 
@@ -196,13 +200,14 @@ class Retriever:
         candidate can reach the ``plan.candidates``-th exact score."""
         with _timed(timings, "store"):
             lists = {
-                name: self.store.search(name, vectors[name], plan.prefetch_limit, flt)
+                name: self.store.search(
+                    name, vectors[name], plan.prefetch_limit, flt, with_payload=BOUND_KEYS
+                )
                 for name in plan.vectors
             }
         with _timed(timings, "fuse"):
             best = _lexical_best(lists.get(LEXICAL, []))
             queue = fusion.ranked(weighted_bounds(plan, _normalised_lists(lists, best)))
-            payloads = {p.id: p.payload for found in lists.values() for p in found}
         ids: list[str] = []
         sims: list[np.ndarray] = []
         scores: dict[str, float] = {}
@@ -222,6 +227,9 @@ class Retriever:
             return []
         with _timed(timings, "fuse"):
             order = fusion.ranked(scores, plan.candidates)
+        with _timed(timings, "store"):
+            payloads = {p.id: p.payload for p in self.store.get([pid for pid, _ in order])}
+        with _timed(timings, "fuse"):
             return _hits(order, _rows(ids, np.vstack(sims)), payloads, plan)
 
     # --- per-signal scores of hits ----------------------------------------------------------------

@@ -273,12 +273,13 @@ class VectorStore(Protocol):
         with_vectors: bool = False,
         *,
         exact: bool = False,
-        with_payload: bool = True,
+        with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         """Nearest points over one named vector, best first: by cosine for a dense vector, by
         the IDF-weighted sum of shared terms for a sparse one (points sharing no term are left
         out). ``exact`` scans instead of using the HNSW index (the way to score a few points
-        chosen by a ``HasId`` filter); without ``with_payload`` the hits' payloads are empty."""
+        chosen by a ``HasId`` filter); ``with_payload`` ``False`` leaves the hits' payloads empty, a
+        list of keys keeps only those."""
         ...
 
     def fused_query(

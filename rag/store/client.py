@@ -190,9 +190,10 @@ class QdrantClientStore:
         with_vectors: bool = False,
         *,
         exact: bool = False,
-        with_payload: bool = True,
+        with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
+        payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
         query = convert.query_value(vector_name, vector, self._require_layout(), _sparse)
         if query is None:
             return []
@@ -204,7 +205,7 @@ class QdrantClientStore:
                 query_filter=client_filter(flt),
                 search_params=qm.SearchParams(exact=True) if exact and not self.local else None,
                 limit=limit,
-                with_payload=with_payload,
+                with_payload=payload,
                 with_vectors=with_vectors,
             )
         return convert.sort_hits([convert.scored_point(hit) for hit in response.points])

@@ -180,9 +180,10 @@ class EdgeStore:
         with_vectors: bool = False,
         *,
         exact: bool = False,
-        with_payload: bool = True,
+        with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
+        payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
         query = self._nearest(vector_name, vector)
         if query is None:
             return []
@@ -190,7 +191,7 @@ class EdgeStore:
             limit=limit,
             query=query,
             filter=edge_filter(flt),
-            with_payload=with_payload,
+            with_payload=payload,
             with_vector=with_vectors,
             params=qe.SearchParams(exact=True) if exact else None,
         )
