@@ -25,7 +25,9 @@ def warm_up(services: Services) -> dict[str, str]:
     """
     steps: dict[str, Callable[[], Any]] = {
         "embedder": lambda: services.embedder.warm_up(),
-        "passage": lambda: _warm(services.passage_encoder),
+        "passage": lambda: (
+            None if services.passage_encoder is None else services.passage_encoder.warm_up()
+        ),
         "store": lambda: services.store,
         "reranker": lambda: _warm(services.reranker),
         "llm": lambda: _warm(services.chat_model),
