@@ -25,6 +25,9 @@ def warm_up(services: Services) -> dict[str, str]:
     """
     steps: dict[str, Callable[[], Any]] = {
         "embedder": lambda: services.embedder.warm_up(),
+        "passage": lambda: (
+            None if services.passage_encoder is None else services.passage_encoder.warm_up()
+        ),
         "store": lambda: services.store,
         "reranker": lambda: None if services.reranker is None else services.reranker.warm_up(),
         "llm": lambda: services.chat_model.warm_up(),

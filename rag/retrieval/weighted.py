@@ -22,7 +22,7 @@ import numpy as np
 from rag import payload as keys
 from rag.retrieval import fusion
 from rag.retrieval.plan import SearchPlan
-from rag.store.base import LEXICAL, ScoredPoint, StoredPoint
+from rag.store.base import LEXICAL, ScoredPoint
 
 BOUND_SLACK = 1e-6
 """Engines score in float32: a candidate whose bound is this close to the cut is read anyway."""
@@ -68,15 +68,15 @@ def settled(scores: Mapping[str, float], needed: int, next_bound: float) -> bool
 
 
 def weighted_scores(
-    plan: SearchPlan, points: Sequence[StoredPoint], sims: np.ndarray, lexical_best: float
+    plan: SearchPlan, ids: Sequence[str], sims: np.ndarray, lexical_best: float
 ) -> dict[str, float]:
-    """Exact weighted scores of ``points`` from their signal scores ``sims`` (``(n,
+    """Exact weighted scores of the points ``ids`` from their signal scores ``sims`` (``(n,
     len(plan.signals))``, NaN: no such vector; lexical raw, divided here by ``lexical_best``);
     points with no positive-weight vector are left out."""
     weights = np.array([plan.weights[name] for name in plan.signals], dtype=np.float64)
     values = normalised(plan, sims, lexical_best)
     scored = fusion.weighted_scores(values, weights)
-    return {p.id: float(v) for p, v in zip(points, scored, strict=True) if not np.isnan(v)}
+    return {pid: float(v) for pid, v in zip(ids, scored, strict=True) if not np.isnan(v)}
 
 
 def normalised(plan: SearchPlan, sims: np.ndarray, lexical_best: float) -> np.ndarray:

@@ -240,8 +240,11 @@ class VectorStore(Protocol):
         """Insert or replace points (all of a call's points, or none of them, become visible)."""
         ...
 
-    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredPoint]:
-        """The points with these ids that exist, in the order of ``ids``."""
+    def get(
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+    ) -> list[StoredPoint]:
+        """The points with these ids that exist, in the order of ``ids``; ``with_vectors``: all
+        their vectors, or only those named."""
         ...
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -273,10 +276,15 @@ class VectorStore(Protocol):
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        *,
+        exact: bool = False,
+        with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         """Nearest points over one named vector, best first: by cosine for a dense vector, by
         the IDF-weighted sum of shared terms for a sparse one (points sharing no term are left
-        out)."""
+        out). ``exact`` scans instead of using the HNSW index (the way to score a few points
+        chosen by a ``HasId`` filter); ``with_payload`` ``False`` leaves the hits' payloads empty, a
+        list of keys keeps only those."""
         ...
 
     def fused_query(

@@ -167,14 +167,17 @@ class QdrantClientStore:
 
     # --- reads -------------------------------------------------------------------------------
 
-    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredPoint]:
+    def get(
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+    ) -> list[StoredPoint]:
         wanted = convert.canonical_ids(ids)
         if not wanted:
             return []
         self._require_layout()
+        vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
         with self._engine():
             records = self.client.retrieve(
-                self.collection, ids=wanted, with_payload=True, with_vectors=with_vectors
+                self.collection, ids=wanted, with_payload=True, with_vectors=vectors
             )
         points = [convert.stored_point(record) for record in records]
         return convert.ordered_like(wanted, points, key=lambda p: p.id)
@@ -213,8 +216,12 @@ class QdrantClientStore:
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        *,
+        exact: bool = False,
+        with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
+        payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
         query = convert.query_value(vector_name, vector, self._require_layout(), _sparse)
         if query is None:
             return []
@@ -224,8 +231,9 @@ class QdrantClientStore:
                 query=query,
                 using=vector_name,
                 query_filter=client_filter(flt),
+                search_params=qm.SearchParams(exact=True) if exact and not self.local else None,
                 limit=limit,
-                with_payload=True,
+                with_payload=payload,
                 with_vectors=with_vectors,
             )
         return convert.sort_hits([convert.scored_point(hit) for hit in response.points])

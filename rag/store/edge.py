@@ -152,12 +152,15 @@ class EdgeStore:
 
     # --- reads -------------------------------------------------------------------------------
 
-    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredPoint]:
+    def get(
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+    ) -> list[StoredPoint]:
         wanted = convert.canonical_ids(ids)
         if not wanted:
             return []
         shard = self._require_shard()
-        records = self._call(shard.retrieve, wanted, True, with_vectors)
+        vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        records = self._call(shard.retrieve, wanted, True, vectors)
         points = [convert.stored_point(record) for record in records]
         return convert.ordered_like(wanted, points, key=lambda p: p.id)
 
@@ -192,8 +195,12 @@ class EdgeStore:
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        *,
+        exact: bool = False,
+        with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
+        payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
         query = self._nearest(vector_name, vector)
         if query is None:
             return []
@@ -201,8 +208,9 @@ class EdgeStore:
             limit=limit,
             query=query,
             filter=edge_filter(flt),
-            with_payload=True,
+            with_payload=payload,
             with_vector=with_vectors,
+            params=qe.SearchParams(exact=True) if exact else None,
         )
         return self._query(request)
 

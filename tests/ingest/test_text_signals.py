@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from ingest.items import DecodedItem, ReadItem, SourceItem
 from ingest.points import fingerprint, is_unchanged, item_points
+from ingest.runner import ingest_paths
 from ingest.text_signals import TextEncoders
 from rag import payload as keys
-from rag.config import LexicalSettings, PassageSettings
+from rag.config import LexicalSettings, PassageSettings, Settings
 from rag.embedding.base import SparseTerms
 from rag.embedding.lexical import BM25Encoder
 from rag.embedding.passage import load_passage_encoder
+from rag.embedding.tiny import tiny_clip_settings
+from rag.services import Services
 from rag.store.base import IMAGE, LEXICAL, PASSAGE, TEXT
 
 
@@ -65,3 +71,29 @@ def test_points_carry_every_vector_of_their_chunk() -> None:
 def _read(text: str, chunks: list[str]) -> ReadItem:
     item = SourceItem(source="a.txt", display="a.txt", text=text)
     return ReadItem(item, "key", "pid", "hash", text, chunks, None, {})
+
+
+def test_a_collection_ingested_without_text_signals_is_backfilled(tmp_path: Path) -> None:
+    """Turning the text signals on adds their vectors to the old collection, and the next
+    ingest re-embeds every item (its fingerprint lacks the model ids), then skips them."""
+    manifest = tmp_path / "items.jsonl"
+    rows = [{"id": f"t{n}", "text": f"error E-10{n} on start"} for n in range(3)]
+    manifest.write_text("\n".join(json.dumps(row) for row in rows))
+    base = {
+        "data_dir": tmp_path / "data",
+        "clip": tiny_clip_settings(),
+        "rerank": {"model": "none"},
+    }
+    off = {"passage": {"model": "none"}, "lexical": {"enabled": False}}
+    for settings, written, vectors in (
+        (Settings(**base, **off), 3, {TEXT}),
+        (Settings(**base), 3, {TEXT, PASSAGE, LEXICAL}),
+        (Settings(**base), 0, {TEXT, PASSAGE, LEXICAL}),
+    ):
+        services = Services(settings)
+        try:
+            assert ingest_paths(services, [manifest]).written == written
+            points, _ = services.store.scroll(limit=10, with_vectors=True)
+            assert [set(p.vectors) for p in points] == [vectors] * 3
+        finally:
+            services.close()

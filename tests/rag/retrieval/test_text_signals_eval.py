@@ -21,13 +21,17 @@ from .text_sets import CODES, PARAPHRASES
 
 pytestmark = pytest.mark.slow
 Entry = tuple[str, str, str]
+JAPANESE: list[Entry] = [
+    ("ja-search", "検索エンジンは東京タワーの近くにあります。", "検索エンジン"),
+    ("ja-cat", "猫はソファで寝ています。", "ソファの猫"),
+]
 
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     folder = tmp_path_factory.mktemp("text-signals")
     manifest = folder / "passages.jsonl"
-    rows = [{"id": key, "text": text} for key, text, _ in CODES + PARAPHRASES]
+    rows = [{"id": key, "text": text} for key, text, _ in CODES + PARAPHRASES + JAPANESE]
     manifest.write_text("\n".join(json.dumps(row) for row in rows))
     settings = Settings(
         data_dir=folder / "data",
@@ -99,3 +103,8 @@ def test_fusion_is_at_least_as_good_as_the_best_single_signal(services: Services
         assert metrics[mode]["recall@5"] >= max(
             metrics["passage"]["recall@5"], metrics["lexical"]["recall@5"]
         )
+
+
+def test_lexical_finds_japanese_by_character_bigrams(services: Services) -> None:
+    metrics = by_label(evaluate(services.retriever, queries(JAPANESE), rerank=(False,)))
+    assert metrics["lexical"]["recall@1"] == 1.0
