@@ -308,8 +308,10 @@ class RedisWorker:
 
     def start(self) -> None:
         """Start consuming (background threads)."""
-        worker = dramatiq.Worker(self.broker, worker_threads=self.threads)
-        worker.queue_prefetch = 1  # a killed worker holds one task, the others stay queued
+        # Poll every 100 ms (Dramatiq's default backs off to 1 s, an idle gap after each task);
+        # prefetch one message: a killed worker holds one task, the others stay queued.
+        worker = dramatiq.Worker(self.broker, worker_threads=self.threads, worker_timeout=100)
+        worker.queue_prefetch = 1
         worker.start()
         self._worker = worker
         threading.Thread(target=self._beat, name="mmrag-redis-heartbeat", daemon=True).start()
