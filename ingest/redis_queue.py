@@ -11,10 +11,11 @@ Keys (``<ns>`` = ``MMRAG_QUEUE__NAMESPACE``)::
 
     <ns>:jobs                 sorted set of job ids by creation time
     <ns>:job:<id>             hash: spec, state, times, error, tasks, planned, cancel
-    <ns>:job:<id>:task:<n>    the task's entries (JSON)
+    <ns>:job:<id>:task:<n>    the task's entries (JSON), deleted once it finished
     <ns>:job:<id>:progress    hash: task -> counters while it runs
     <ns>:job:<id>:reports     hash: task -> final report
     <ns>:job:<id>:done        set of finished tasks
+    <ns>:job:<id>:running     hash: task -> the worker that last started it
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ class RedisJobs:
         pipe.hset(self._job(job_id, "reports"), str(index), json.dumps(report))
         pipe.hset(self._job(job_id, "progress"), str(index), _progress_json(report))
         pipe.sadd(self._job(job_id, "done"), index)
+        pipe.delete(self._job(job_id, f"task:{index}"))  # its entries are not needed any more
         pipe.execute()
         self.complete_if_done(job_id)
 
@@ -305,8 +307,10 @@ class RedisWorker:
 
     def start(self) -> None:
         """Start consuming (background threads)."""
-        worker = dramatiq.Worker(self.broker, worker_threads=self.threads)
-        worker.queue_prefetch = 1  # a killed worker holds one task, the others stay queued
+        # Poll every 100 ms (Dramatiq's default backs off to 1 s, an idle gap after each task);
+        # prefetch one message: a killed worker holds one task, the others stay queued.
+        worker = dramatiq.Worker(self.broker, worker_threads=self.threads, worker_timeout=100)
+        worker.queue_prefetch = 1
         worker.start()
         self._worker = worker
         threading.Thread(target=self._beat, name="mmrag-redis-heartbeat", daemon=True).start()

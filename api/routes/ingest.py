@@ -47,6 +47,7 @@ JSON_DOC = {
         "items": {"type": "array", "items": IngestItemIn.model_json_schema()},
         "paths": {"type": "array", "items": {"type": "string"}, "description": "Server paths."},
         "prune": {"type": "boolean"},
+        "collection": {"type": "string", "pattern": "^[A-Za-z0-9_\\-]{1,64}$"},
         "policy": {"type": "string", "enum": ["skip", "overwrite"]},
     },
 }
@@ -78,8 +79,8 @@ async def ingest(
     and documents: ``{"paths": ["/srv/photos"], "prune": false}``, only under
     ``MMRAG_INGEST__ROOTS`` (400 otherwise).
     """
-    if _is_json(request) and wants_paths(body := await request.body()):
-        spec = paths_spec(body, services.settings)
+    if _is_json(request) and wants_paths(raw := await request.body()):
+        spec = await run_in_threadpool(paths_spec, raw, services.settings)
         job_id = await run_in_threadpool(queue.submit, spec)
         accepted = IngestAcceptedOut(
             job_id=job_id, status_url=f"/v1/ingest/{job_id}", accepted=len(spec.paths), rejected=[]

@@ -67,6 +67,7 @@ def _wait_done(client: TestClient, job_id: str) -> dict:
     return job
 
 
+@pytest.mark.slow
 def test_replica_b_reports_the_job_and_serves_the_pictures_replica_a_took(cluster) -> None:
     a, b, _ = cluster
     pictures = [png_bytes((40 * n, 90, 200)) for n in range(3)]
@@ -81,6 +82,7 @@ def test_replica_b_reports_the_job_and_serves_the_pictures_replica_a_took(cluste
     assert served == set(pictures)
 
 
+@pytest.mark.slow
 def test_server_paths_only_under_the_roots(cluster, tmp_path: Path) -> None:
     a, b, roots = cluster
     captioned_folder(roots / "set", 5)

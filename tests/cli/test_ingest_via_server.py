@@ -15,11 +15,18 @@ import pytest
 from typer.testing import CliRunner
 
 from mmrag_cli.main import app
+from mmrag_cli.remote import RemoteIngest
+from rag.config import load_settings
 from tests.api.conftest import png_bytes
 from tests.conftest import free_port
 from tests.ingest.draw import captioned_folder
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class _CtrlC:
+    def update(self, report: object) -> None:
+        raise KeyboardInterrupt
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -67,6 +74,11 @@ def test_ingest_goes_through_the_running_server(
         assert httpx.get(url + "/v1/stats").json()["points"] == 6
         outside = CliRunner().invoke(app, ["ingest", "--server", url, "/"])
         assert outside.exit_code == 2 and str(tmp_path) in outside.output
+        remote = RemoteIngest(url, load_settings())
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C at the first progress
+            remote.run([captioned_folder(tmp_path / "more", 160)], {}, _CtrlC())
+        last = httpx.get(url + "/v1/ingest?limit=1").json()["jobs"][0]
+        assert _wait_done(url, last["id"])["state"] == "cancelled"
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(60) == 0

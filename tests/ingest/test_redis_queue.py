@@ -60,6 +60,7 @@ def test_a_job_runs_as_tasks_and_sums_their_reports(
     assert (job.progress.seen, job.progress.written, job.progress.failed) == (11, 10, 1)
     assert job.report is not None and job.report["failures"][0]["reason"] == "empty file (0 bytes)"
     assert [j.id for j in jobs.jobs()] == [job_id]
+    assert not jobs.redis.keys(f"mmrag:job:{job_id}:task:*")  # finished tasks drop their items
     check_invariants(services.store, 10)
 
 
