@@ -39,7 +39,15 @@ class ClipSettings(_Group):
     threads: int = Field(default=0, ge=0)
     """torch intra-op threads; 0 keeps torch's default."""
     batch_size: int = Field(default=32, ge=1, le=4096)
+    gpu_batch_size: int = Field(default=256, ge=1, le=65536)
+    """Images or texts per forward pass on a CUDA device (``batch_size`` elsewhere)."""
     device: str = "cpu"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Tower precision with the torch runtime: ``auto`` is bf16 (autocast) on CUDA, fp32
+    elsewhere."""
+    decode: Literal["auto", "pil", "device"] = "auto"
+    """Where ingest decodes JPEGs: ``device`` decodes and preprocesses them on the model's device
+    in batches (nvJPEG on CUDA); ``auto`` is ``device`` on CUDA, ``pil`` elsewhere."""
     runtime: Literal["auto", "torch", "int8", "onnx"] = "auto"
     """``auto``: on CPU the fastest runtime that matches open_clip (cosine >= 0.9999), today
     ``onnx``, falling back to ``torch`` when the export fails or disagrees; ``torch`` on a GPU.
@@ -105,6 +113,12 @@ class RerankSettings(_Group):
     top_n: int = Field(default=4, ge=0, le=1000)
     """How many fused candidates are reranked on CPU (0 turns reranking off); each costs about
     0.3 s on 2 cores with Qwen3-Reranker-0.6B."""
+    quantize: Literal["auto", "none", "int8"] = "auto"
+    """``auto``: the Qwen3 reranker's Linear layers run int8 (dynamic quantization) on CPU and
+    unquantized on a GPU; ``none`` or ``int8`` force it."""
+    budget_ms: int = Field(default=0, ge=0)
+    """Time a search may spend reranking; when it runs out the remaining candidates keep their
+    fused order (rerank score null) and the result says so. 0: no limit."""
     max_length: int = Field(default=1024, ge=16)
     batch_size: int = Field(default=8, ge=1)
     instruction: str = "Given a web search query, retrieve relevant passages that answer the query"
