@@ -216,7 +216,11 @@ def main() -> None:
     n_images, n_texts, repeat = (8, 16, 2) if args.quick else (32, 96, 3)
     torch.set_num_threads(args.threads)
     settings = ClipSettings(
-        model=args.model, pretrained="", threads=args.threads, batch_size=args.batch, runtime="torch"
+        model=args.model,
+        pretrained="",
+        threads=args.threads,
+        batch_size=args.batch,
+        runtime="torch",
     )
     print(
         f"model {args.model} (random weights), threads {args.threads}, batch {args.batch}, "
