@@ -13,7 +13,7 @@
     python -m bench.retrieval              # 100k points; rerank 5 and 20 measured, 50 extrapolated
     python -m bench.retrieval --quick      # 10k points, 30 queries; rerank 5 only
     python -m bench.retrieval --device cuda --rerank-max 100   # on a GPU
-    python -m bench.retrieval --skip-search --skip-rerank --int8 8   # fp32 vs int8 reranker
+    python -m bench.retrieval --skip-search --skip-rerank --reduced 8   # fp32 vs bf16 vs int8
 """
 
 from __future__ import annotations
@@ -278,44 +278,47 @@ def _extrapolate(counts: list[int], measured: dict[int, tuple[float, float]]) ->
         )
 
 
-def bench_int8(n: int, batch_size: int, repeats: int) -> None:
-    """fp32 vs the int8 path (:func:`rag.retrieval.qwen3.quantize_int8`) on the 0.6B
-    architecture: seconds for ``n`` candidates with the shared prefix, and max |P(yes) drift|."""
-    from rag.retrieval.qwen3 import common_prefix_length, quantize_int8
+def bench_reduced(n: int, batch_size: int, repeats: int) -> None:
+    """fp32 vs the reduced-precision paths of :class:`rag.retrieval.qwen3.Qwen3Reranker` (bf16,
+    int8 Linear layers) on the 0.6B architecture: seconds for ``n`` candidates with the shared
+    prefix, and max |P(yes) drift| against fp32 (target <= 0.01)."""
+    import copy
+
+    from rag.retrieval.qwen3 import common_prefix_length, native_bf16, quantize_int8
 
     began = time.perf_counter()
     model, yes_no = qwen3_06b("cpu")
     print(
-        f"\nrerank int8 vs fp32: Qwen3-Reranker-0.6B architecture (random weights, built in "
-        f"{time.perf_counter() - began:.0f} s), cpu, {torch.get_num_threads()} threads, "
-        f"{n} candidates, batch {batch_size}, best of {repeats}"
+        f"\nrerank fp32 vs bf16 vs int8: Qwen3-Reranker-0.6B architecture (random weights, built "
+        f"in {time.perf_counter() - began:.0f} s), cpu, {torch.get_num_threads()} threads, {n} "
+        f"candidates, batch {batch_size}, best of {repeats}; native bf16 (AMX): {native_bf16()}"
     )
     sequences = prompts(n, np.random.default_rng(3))
     shared = common_prefix_length(sequences)
 
-    def best(repeat: int) -> tuple[float, list[float]]:
+    def best(net: torch.nn.Module) -> tuple[float, list[float]]:
         from rag.retrieval.qwen3 import score_sequences
 
         seconds, scores = float("inf"), []
-        for _ in range(repeat):
+        for _ in range(repeats + 1):  # the first is a warm-up
             start = time.perf_counter()
             with torch.inference_mode():
-                scores = score_sequences(model, yes_no, sequences, shared, batch_size)
+                scores = score_sequences(net, yes_no, sequences, shared, batch_size)
             seconds = min(seconds, time.perf_counter() - start)
         return seconds, scores
 
-    best(1)  # warm-up
-    fp32_s, fp32_p = best(repeats)
+    fp32_s, fp32_p = best(model)
+    results = {"bf16": best(copy.deepcopy(model).to(torch.bfloat16))}
     quantize_int8(model)
-    best(1)
-    int8_s, int8_p = best(repeats)
-    drift = max(abs(a - b) for a, b in zip(fp32_p, int8_p, strict=True))
-    print(
-        f"  fp32 {fp32_s:.2f} s ({fp32_s / n * 1e3:.0f} ms/candidate), int8 {int8_s:.2f} s "
-        f"({int8_s / n * 1e3:.0f} ms/candidate) -> speed-up {fp32_s / int8_s:.2f}x; "
-        f"max |P(yes) int8 - fp32| {drift:.4f} (target <= 0.01), P(yes) fp32 spread "
-        f"{min(fp32_p):.3f}..{max(fp32_p):.3f}"
-    )
+    results["int8"] = best(model)
+    print(f"  fp32 {fp32_s:.2f} s ({fp32_s / n * 1e3:.0f} ms/candidate)")
+    for name, (seconds, scores) in results.items():
+        drift = max(abs(a - b) for a, b in zip(fp32_p, scores, strict=True))
+        print(
+            f"  {name} {seconds:.2f} s ({seconds / n * 1e3:.0f} ms/candidate) -> speed-up "
+            f"{fp32_s / seconds:.2f}x; max |P(yes) - fp32| {drift:.4f} (target <= 0.01)"
+        )
+    print(f"  P(yes) fp32 spread {min(fp32_p):.3f}..{max(fp32_p):.3f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -330,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-rerank", action="store_true")
     parser.add_argument(
-        "--int8", type=int, default=0, metavar="N", help="also fp32 vs int8 with N candidates"
+        "--reduced", type=int, default=0, metavar="N", help="fp32 vs bf16 vs int8, N candidates"
     )
     args = parser.parse_args(argv)
     if args.threads:
@@ -343,8 +346,8 @@ def main(argv: list[str] | None = None) -> None:
         measure_max = args.rerank_max or (5 if args.quick else 20)
         batch = RerankSettings().batch_size if args.device == "cpu" else 64
         bench_rerank(counts, measure_max, args.device, batch, args.repeats)
-    if args.int8:
-        bench_int8(args.int8, RerankSettings().batch_size, max(args.repeats, 2))
+    if args.reduced:
+        bench_reduced(args.reduced, RerankSettings().batch_size, max(args.repeats, 2))
 
 
 if __name__ == "__main__":

@@ -113,9 +113,10 @@ class RerankSettings(_Group):
     top_n: int = Field(default=4, ge=0, le=1000)
     """How many fused candidates are reranked on CPU (0 turns reranking off); each costs about
     0.3 s on 2 cores with Qwen3-Reranker-0.6B."""
-    quantize: Literal["auto", "none", "int8"] = "auto"
-    """``auto``: the Qwen3 reranker's Linear layers run int8 (dynamic quantization) on CPU and
-    unquantized on a GPU; ``none`` or ``int8`` force it."""
+    quantize: Literal["auto", "none", "int8", "bf16"] = "auto"
+    """Reduced precision of the Qwen3 reranker on CPU, kept only when P(yes) of probe pairs moves
+    by <= 0.01: ``auto`` is ``bf16`` on CPUs with AMX, else ``int8`` (Linear layers); ``none``
+    keeps fp32. On a GPU the model runs bf16 whatever this says."""
     budget_ms: int = Field(default=0, ge=0)
     """Time a search may spend reranking; when it runs out the remaining candidates keep their
     fused order (rerank score null) and the result says so. 0: no limit."""

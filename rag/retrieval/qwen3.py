@@ -12,11 +12,12 @@ Two savings over the card's code, with the same scores:
   reused by each batch of documents (``share_prefix``), and by the next call for the same query
   (a search under a time budget scores its candidates a few at a time).
 
-On CPU the decoder's ``nn.Linear`` layers run in int8 (:class:`Int8Linear`: weights per output
-channel, activations per token; ``quantize``: ``auto`` = int8 on CPU, fp32/bf16 elsewhere); the
-embeddings, norms and the yes/no rows stay float. At load, P("yes") of a few probe pairs is
-compared before and after quantizing: beyond :data:`MAX_INT8_DRIFT` the model stays float (with a
-warning), so int8 never silently changes the ranking much.
+On CPU the model runs in reduced precision (``quantize``): ``bf16`` where the CPU multiplies bf16
+natively (AMX / AVX512-BF16), else ``int8`` (:class:`Int8Linear` in the decoder layers: weights
+per output channel, activations per token; embeddings, norms and the yes/no rows stay float).
+At load, P("yes") of a few probe pairs is compared before and after: beyond
+:data:`MAX_DRIFT` the model stays fp32 (with a warning), so the faster path never silently
+changes the ranking much. On a GPU the model loads in bf16 as before.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 MIN_SHARED_TOKENS = 8
 """Below this many shared tokens, running the pairs whole is as cheap as reusing a cache."""
 PrefixCache = list[tuple[torch.Tensor, ...]]
-MAX_INT8_DRIFT = 0.01
-"""The largest |P(yes) int8 - P(yes) float| on the probe pairs that keeps the int8 model."""
+MAX_DRIFT = 0.01
+"""The largest |P(yes) reduced - P(yes) fp32| on the probe pairs that keeps the reduced model."""
 PROBES = [
     ("what does the pump need", "The pump needs 230 V and a 16 A fuse."),
     ("what does the pump need", "Bananas are yellow and grow in bunches."),
@@ -89,7 +90,7 @@ class Qwen3Reranker:
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, torch.Tensor] | None = None
         self._last_prefix: tuple[tuple[int, ...], PrefixCache] | None = None
-        self._int8: bool | None = None
+        self._precision: str | None = None
 
     @property
     def model_id(self) -> str:
@@ -104,9 +105,18 @@ class Qwen3Reranker:
         return self.settings.budget_ms / 1000 if self.settings.budget_ms else None
 
     @property
+    def precision(self) -> str:
+        """``fp32``, ``bf16`` or ``int8`` on CPU (before loading: what it will try); ``bf16`` on
+        a GPU."""
+        if self._precision is not None:
+            return self._precision
+        reduced = reduced_precision(self.settings, self.device)
+        return reduced or ("fp32" if self.device.split(":")[0] == "cpu" else "bf16")
+
+    @property
     def quantized(self) -> bool:
-        """Whether the model runs int8 Linear layers (before loading: whether it will try)."""
-        return quantizes(self.settings, self.device) if self._int8 is None else self._int8
+        """Whether the model runs (or will try) int8 or bf16 on CPU."""
+        return self.precision in REDUCED
 
     def warm_up(self) -> None:
         """Load the tokenizer and model now."""
@@ -155,36 +165,58 @@ class Qwen3Reranker:
         with self._lock:
             if self._loaded is None:
                 loaded = _load(self.folder, self.device)
-                self._int8 = quantizes(self.settings, self.device) and self._quantize(loaded)
+                reduced = reduced_precision(self.settings, self.device)
+                if reduced is not None:
+                    loaded = self._reduce(loaded, reduced)
                 self._loaded = loaded
+                self._precision = self.precision
             return self._loaded
 
-    def _quantize(self, loaded: tuple[Any, Any, torch.Tensor]) -> bool:
-        """Quantize the model in place when the probes' P(yes) moves by <= MAX_INT8_DRIFT."""
+    def _reduce(self, loaded: tuple[Any, Any, torch.Tensor], precision: str) -> Any:
+        """The model in ``precision`` when the probes' P(yes) moves by <= MAX_DRIFT, else fp32."""
         tokenizer, model, yes_no = loaded
         probes = _probe_sequences(tokenizer, self.settings)
         with torch.inference_mode():
             before = score_sequences(model, yes_no, probes, 0, len(probes))
-            swaps = quantize_int8(model)
+            swaps = quantize_int8(model) if precision == "int8" else model.to(torch.bfloat16)
             after = score_sequences(model, yes_no, probes, 0, len(probes))
         drift = max(abs(a - b) for a, b in zip(before, after, strict=True))
-        if drift <= MAX_INT8_DRIFT:
-            return True
-        _restore(swaps)
+        if drift <= MAX_DRIFT:
+            self._precision = precision
+            return loaded
         log.warning(
-            "reranker %s stays float: int8 moved P(yes) of the probe pairs by %.4f (> %s)",
+            "reranker %s stays fp32: %s moved P(yes) of the probe pairs by %.4f (> %s)",
             self._model_id,
+            precision,
             drift,
-            MAX_INT8_DRIFT,
+            MAX_DRIFT,
         )
-        return False
+        self._precision = "fp32"
+        if precision == "int8":
+            _restore(swaps)
+            return loaded
+        return _load(self.folder, self.device)  # bf16 weights cannot go back to fp32 exactly
 
 
-def quantizes(settings: RerankSettings, device: str) -> bool:
-    """int8 when asked, or by default (``auto``) on CPU."""
-    if settings.quantize == "auto":
-        return device.split(":")[0] == "cpu"
-    return settings.quantize == "int8"
+REDUCED = ("bf16", "int8")
+
+
+def reduced_precision(settings: RerankSettings, device: str) -> str | None:
+    """What a CPU model tries instead of fp32 (``None``: nothing; the GPU path is bf16 anyway).
+
+    ``auto``: ``bf16`` where the CPU has native bf16 matrix units (AMX), else ``int8``.
+    """
+    if device.split(":")[0] != "cpu" or settings.quantize == "none":
+        return None
+    if settings.quantize != "auto":
+        return settings.quantize
+    return "bf16" if native_bf16() else "int8"
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AMX tiles)."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private torch API; may go
+    return bool(probe and probe())
 
 
 class Int8Linear(torch.nn.Module):

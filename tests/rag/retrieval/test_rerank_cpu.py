@@ -1,4 +1,4 @@
-"""Reranking that fits a CPU: int8 Qwen3 near fp32, the prefix reused across calls, a budget."""
+"""Reranking that fits a CPU: int8/bf16 Qwen3 near fp32, the prefix reused, a time budget."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from rag.config import RerankSettings
-from rag.retrieval.qwen3 import Int8Linear, Qwen3Reranker, quantizes
+from rag.retrieval.qwen3 import Int8Linear, Qwen3Reranker, native_bf16, reduced_precision
 from rag.retrieval.rerank import rerank_within
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Hit, Query, Scores
@@ -36,17 +37,22 @@ def scaled_qwen_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_qwen3(folder, RerankSettings().instruction, layer_gain=0.5)
 
 
-def test_int8_qwen3_p_yes_is_within_001_of_fp32(scaled_qwen_folder: Path) -> None:
+@pytest.mark.parametrize("precision", ["int8", "bf16"])
+def test_reduced_qwen3_p_yes_is_within_001_of_fp32(scaled_qwen_folder: Path, precision) -> None:
     fp32 = Qwen3Reranker(scaled_qwen_folder, RerankSettings(quantize="none"))
-    int8 = Qwen3Reranker(scaled_qwen_folder, RerankSettings(quantize="int8"))
+    fast = Qwen3Reranker(scaled_qwen_folder, RerankSettings(quantize=precision))
     spread = 0.0
     for query in QUERIES:
         reference = fp32.score(query, DOCS)
-        assert int8.score(query, DOCS) == pytest.approx(reference, abs=0.01)
+        assert fast.score(query, DOCS) == pytest.approx(reference, abs=0.01)
         spread = max(spread, max(reference) - min(reference))
     assert spread > 0.05  # the documents do get different scores
-    assert int8.quantized and not fp32.quantized
-    assert isinstance(int8._load()[1].model.layers[0].mlp.up_proj, Int8Linear)
+    assert fast.precision == precision and fp32.precision == "fp32"
+    up_proj = fast._load()[1].model.layers[0].mlp.up_proj
+    if precision == "int8":
+        assert isinstance(up_proj, Int8Linear)
+    else:
+        assert up_proj.weight.dtype == torch.bfloat16
 
 
 def test_int8_that_drifts_too_far_keeps_the_float_model(qwen_folder: Path, caplog) -> None:
@@ -54,14 +60,15 @@ def test_int8_that_drifts_too_far_keeps_the_float_model(qwen_folder: Path, caplo
     guarded = Qwen3Reranker(qwen_folder, RerankSettings(quantize="int8"))
     with caplog.at_level(logging.WARNING):
         scores = guarded.score(QUERIES[0], DOCS)  # this model's wide weights amplify int8 error
-    assert not guarded.quantized and "stays float" in caplog.text
+    assert guarded.precision == "fp32" and "stays fp32" in caplog.text
     assert scores == pytest.approx(fp32.score(QUERIES[0], DOCS), abs=1e-6)
 
 
-def test_quantize_auto_means_int8_on_cpu_only() -> None:
-    assert quantizes(RerankSettings(), "cpu")
-    assert not quantizes(RerankSettings(), "cuda:0")
-    assert not quantizes(RerankSettings(quantize="none"), "cpu")
+def test_quantize_auto_means_bf16_or_int8_on_cpu_only() -> None:
+    assert reduced_precision(RerankSettings(), "cpu") == ("bf16" if native_bf16() else "int8")
+    assert reduced_precision(RerankSettings(), "cuda:0") is None
+    assert reduced_precision(RerankSettings(quantize="none"), "cpu") is None
+    assert reduced_precision(RerankSettings(quantize="int8"), "cpu") == "int8"
 
 
 def test_scoring_a_few_at_a_time_equals_one_call(qwen_folder: Path) -> None:
