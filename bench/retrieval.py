@@ -18,6 +18,7 @@
     python -m bench.retrieval --quick      # 10k points, 30 queries; rerank 5 only
     python -m bench.retrieval --quick --signals all --skip-rerank   # four signals, 10k
     python -m bench.retrieval --device cuda --rerank-max 100   # on a GPU
+    python -m bench.retrieval --skip-search --skip-rerank --reduced 8   # fp32 vs bf16 vs int8
 """
 
 from __future__ import annotations
@@ -376,6 +377,49 @@ def _extrapolate(counts: list[int], measured: dict[int, tuple[float, float]]) ->
         )
 
 
+def bench_reduced(n: int, batch_size: int, repeats: int) -> None:
+    """fp32 vs the reduced-precision paths of :class:`rag.retrieval.qwen3.Qwen3Reranker` (bf16,
+    int8 Linear layers) on the 0.6B architecture: seconds for ``n`` candidates with the shared
+    prefix, and max |P(yes) drift| against fp32 (target <= 0.01)."""
+    import copy
+
+    from rag.retrieval.qwen3 import common_prefix_length, native_bf16, quantize_int8
+
+    began = time.perf_counter()
+    model, yes_no = qwen3_06b("cpu")
+    print(
+        f"\nrerank fp32 vs bf16 vs int8: Qwen3-Reranker-0.6B architecture (random weights, built "
+        f"in {time.perf_counter() - began:.0f} s), cpu, {torch.get_num_threads()} threads, {n} "
+        f"candidates, batch {batch_size}, best of {repeats}; native bf16 (AMX): {native_bf16()}"
+    )
+    sequences = prompts(n, np.random.default_rng(3))
+    shared = common_prefix_length(sequences)
+
+    def best(net: torch.nn.Module) -> tuple[float, list[float]]:
+        from rag.retrieval.qwen3 import score_sequences
+
+        seconds, scores = float("inf"), []
+        for _ in range(repeats + 1):  # the first is a warm-up
+            start = time.perf_counter()
+            with torch.inference_mode():
+                scores = score_sequences(net, yes_no, sequences, shared, batch_size)
+            seconds = min(seconds, time.perf_counter() - start)
+        return seconds, scores
+
+    fp32_s, fp32_p = best(model)
+    results = {"bf16": best(copy.deepcopy(model).to(torch.bfloat16))}
+    quantize_int8(model)
+    results["int8"] = best(model)
+    print(f"  fp32 {fp32_s:.2f} s ({fp32_s / n * 1e3:.0f} ms/candidate)")
+    for name, (seconds, scores) in results.items():
+        drift = max(abs(a - b) for a, b in zip(fp32_p, scores, strict=True))
+        print(
+            f"  {name} {seconds:.2f} s ({seconds / n * 1e3:.0f} ms/candidate) -> speed-up "
+            f"{fp32_s / seconds:.2f}x; max |P(yes) - fp32| {drift:.4f} (target <= 0.01)"
+        )
+    print(f"  P(yes) fp32 spread {min(fp32_p):.3f}..{max(fp32_p):.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10k points, 30 queries, rerank 5")
@@ -389,6 +433,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-optimize", action="store_true", help="search unindexed segments")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-rerank", action="store_true")
+    parser.add_argument(
+        "--reduced", type=int, default=0, metavar="N", help="fp32 vs bf16 vs int8, N candidates"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -402,6 +449,8 @@ def main(argv: list[str] | None = None) -> None:
         measure_max = args.rerank_max or (5 if args.quick else 20)
         batch = RerankSettings().batch_size if args.device == "cpu" else 64
         bench_rerank(counts, measure_max, args.device, batch, args.repeats)
+    if args.reduced:
+        bench_reduced(args.reduced, RerankSettings().batch_size, max(args.repeats, 2))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,15 @@ class ClipSettings(_Group):
     threads: int = Field(default=0, ge=0)
     """torch intra-op threads; 0 keeps torch's default."""
     batch_size: int = Field(default=32, ge=1, le=4096)
+    gpu_batch_size: int = Field(default=256, ge=1, le=65536)
+    """Images or texts per forward pass on a CUDA device (``batch_size`` elsewhere)."""
     device: str = "cpu"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Tower precision with the torch runtime: ``auto`` is bf16 (autocast) on CUDA, fp32
+    elsewhere."""
+    decode: Literal["auto", "pil", "device"] = "auto"
+    """Where ingest decodes JPEGs: ``device`` decodes and preprocesses them on the model's device
+    in batches (nvJPEG on CUDA); ``auto`` is ``device`` on CUDA, ``pil`` elsewhere."""
     runtime: Literal["auto", "torch", "int8", "onnx"] = "auto"
     """``auto``: on CPU the fastest runtime that matches open_clip (cosine >= 0.9999), today
     ``onnx``, falling back to ``torch`` when the export fails or disagrees; ``torch`` on a GPU.
@@ -193,8 +201,18 @@ class RerankSettings(_Group):
     """A Qwen3 reranker (hub id or local folder), a sentence-transformers CrossEncoder (prefix
     ``cross-encoder:``), or ``none`` to turn reranking off."""
     top_n: int = Field(default=4, ge=0, le=1000)
-    """How many fused candidates are reranked on CPU (0 turns reranking off); each costs about
-    0.3 s on 2 cores with Qwen3-Reranker-0.6B."""
+    """How many fused candidates are reranked on CPU (0 turns reranking off). Sized from measured
+    costs: Qwen3-Reranker-0.6B takes about 0.3 s a candidate in fp32 on 2 cores and 1.2-2.4x less
+    in bf16/int8, so 4 stay within a quarter of a chat answer with the embedded LLM (5.3 s p50,
+    ``python -m bench.chat --quick``)."""
+    quantize: Literal["auto", "none", "int8", "bf16"] = "auto"
+    """Reduced precision of the Qwen3 reranker on CPU, kept only when P(yes) of probe pairs moves
+    by <= 0.01: ``auto`` is ``bf16`` on CPUs with AMX, else ``int8`` (Linear layers); ``none``
+    keeps fp32. On a GPU the model runs bf16 whatever this says."""
+    budget_ms: int = Field(default=1300, ge=0)
+    """Time a search may spend reranking (default: a quarter of a 5.3 s chat answer); when it
+    runs out the remaining candidates keep their fused order (rerank score null) and the result
+    says so (``rerank_complete: false``). 0: no limit."""
     max_length: int = Field(default=1024, ge=16)
     batch_size: int = Field(default=8, ge=1)
     instruction: str = "Given a web search query, retrieve relevant passages that answer the query"

@@ -27,6 +27,7 @@ def search(body: SearchIn, services: ServicesDep) -> SearchOut:
     return SearchOut(
         hits=[hit_out(hit, base_url) for hit in result.hits],
         reranked=result.reranked,
+        rerank_complete=result.rerank_complete,
         timings=result.timings,
     )
 

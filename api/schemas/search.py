@@ -66,5 +66,8 @@ class HitOut(ItemOut):
 class SearchOut(BaseModel):
     hits: list[HitOut]
     reranked: bool
+    rerank_complete: bool = True
+    """False when the rerank time budget (MMRAG_RERANK__BUDGET_MS) ran out: the hits after the
+    last reranked one kept their fused order and have rerank score null."""
     timings: dict[str, float]
     """Seconds per stage (encode, store, fuse, rerank)."""

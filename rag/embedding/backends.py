@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from rag.config import ClipSettings
+from rag.embedding.gpu import autocast, precision_of, to_device
 from rag.embedding.loading import LoadedClip
 from rag.embedding.text_length import real_length_text_encoder
 from rag.embedding.tokens import TokenBatch
@@ -42,22 +43,36 @@ class EncoderBackend(Protocol):
 
 
 class TorchBackend:
-    """torch eager; texts run at the batch's real length where the text tower allows it."""
+    """torch eager; texts run at the batch's real length where the text tower allows it.
 
-    def __init__(self, model: Any) -> None:
+    ``precision`` ``bf16``/``fp16`` runs the towers under autocast; inputs reach a CUDA device
+    through pinned memory (see :mod:`rag.embedding.gpu`).
+    """
+
+    def __init__(self, model: Any, precision: str = "fp32") -> None:
         self._model = model
         self._device = next(model.parameters()).device
         self._real_length = real_length_text_encoder(model)
+        self.precision = precision
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return _numpy(self._model.encode_image(torch.from_numpy(pixels).to(self._device)))
+        return self.encode_pixel_tensor(to_device(pixels, self._device))
+
+    def encode_pixel_tensor(self, pixels: torch.Tensor) -> np.ndarray:
+        """Features of preprocessed images already on the model's device."""
+        with torch.inference_mode(), autocast(self._device, self.precision):
+            return _numpy(self._model.encode_image(pixels))
 
     def encode_tokens(self, tokens: TokenBatch) -> np.ndarray:
-        ids = torch.from_numpy(tokens.ids).to(self._device)
-        with torch.inference_mode():
+        ids = tokens.ids[:, : tokens.longest] if self._real_length else tokens.ids
+        ids = to_device(ids, self._device)
+        with torch.inference_mode(), autocast(self._device, self.precision):
             if self._real_length is not None:
-                return _numpy(self._real_length(ids[:, : tokens.longest]))
+                return _numpy(self._real_length(ids))
             return _numpy(self._model.encode_text(ids))
 
 
@@ -79,7 +94,7 @@ def _float32() -> torch.dtype:
 
 
 def _torch(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
-    return TorchBackend(clip.model)
+    return TorchBackend(clip.model, precision_of(settings))
 
 
 def _int8(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
@@ -100,7 +115,7 @@ def _onnx(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderB
 def _auto(settings: ClipSettings, clip: LoadedClip, cache_dir: Path) -> EncoderBackend:
     """ONNX on CPU when it exports and agrees with torch; torch on a GPU or otherwise."""
     if settings.device != "cpu":
-        return TorchBackend(clip.model)
+        return TorchBackend(clip.model, precision_of(settings))
     from rag.embedding.onnx_runtime import OnnxBackend
 
     try:

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from rag.config import ClipSettings
-from rag.embedding.backends import EncoderBackend, build_backend
+from rag.embedding.backends import EncoderBackend, TorchBackend, build_backend
 from rag.embedding.base import TextEncoding
+from rag.embedding.gpu import batch_size_of, decode_jpegs, is_jpeg, preprocess_tensors
 from rag.embedding.images import preprocess_batch
 from rag.embedding.loading import LoadedClip, load_clip, model_id_for
 from rag.errors import InvalidInputError
@@ -70,8 +71,9 @@ class ClipEmbedder:
         clip, backend = self._loaded(), self._ready_backend()
         truncated: list[bool] = []
         parts = []
-        for start in range(0, len(texts), self.settings.batch_size):
-            tokens = clip.tokenizer.tokenize(texts[start : start + self.settings.batch_size])
+        step = batch_size_of(self.settings)
+        for start in range(0, len(texts), step):
+            tokens = clip.tokenizer.tokenize(texts[start : start + step])
             truncated.extend(tokens.truncated)
             parts.append(backend.encode_tokens(tokens))
         return TextEncoding(vectors=self._stack(parts), truncated=truncated)
@@ -101,9 +103,33 @@ class ClipEmbedder:
         pixels = _check_pixels(pixels, clip.image_size)
         return self._batched(pixels, backend.encode_pixels)
 
+    def embed_jpegs(self, datas: Sequence[bytes]) -> np.ndarray:
+        """Embed JPEG files' bytes, decoded and preprocessed on the model's device in batches.
+
+        The GPU path of ingest (``MMRAG_CLIP__DECODE=device``, the default on CUDA): the host
+        never decodes pixels. Needs the ``torch`` runtime (``auto`` is torch on a GPU); bytes
+        that are not a JPEG raise :class:`InvalidInputError`.
+        """
+        _check_sequence(datas, "datas")
+        bad = [i for i, data in enumerate(datas) if not (isinstance(data, bytes) and is_jpeg(data))]
+        if bad:
+            raise InvalidInputError(f"items {bad[:5]} are not JPEG bytes; use embed_images")
+        backend = self._ready_backend()
+        if not isinstance(backend, TorchBackend):
+            raise InvalidInputError("embed_jpegs needs MMRAG_CLIP__RUNTIME=torch (auto on a GPU)")
+        clip = self._loaded()
+        cfg = clip.model.visual.preprocess_cfg
+
+        def run(chunk: Sequence[bytes]) -> np.ndarray:
+            images = decode_jpegs(chunk, backend.device)
+            pixels = preprocess_tensors(images, clip.image_size, cfg["mean"], cfg["std"])
+            return backend.encode_pixel_tensor(pixels)
+
+        return self._batched(datas, run)
+
     def _batched(self, items: Sequence | np.ndarray, run: Callable[..., np.ndarray]) -> np.ndarray:
-        """Run ``run`` on slices of ``batch_size`` items; stacked unit rows."""
-        step = self.settings.batch_size
+        """Run ``run`` on slices of a batch of items; stacked unit rows."""
+        step = batch_size_of(self.settings)
         return self._stack([run(items[i : i + step]) for i in range(0, len(items), step)])
 
     def _stack(self, parts: list[np.ndarray]) -> np.ndarray:

@@ -48,6 +48,10 @@ class CrossEncoderReranker:
     def top_n(self) -> int:
         return self._top_n
 
+    @property
+    def budget_s(self) -> float | None:
+        return self.settings.budget_ms / 1000 if self.settings.budget_ms else None
+
     def warm_up(self) -> None:
         """Load the model now."""
         self._load()

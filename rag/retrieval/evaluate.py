@@ -205,6 +205,11 @@ class _CachedReranker:
         return self.inner.model_id
 
     @property
+    def budget_s(self) -> float | None:
+        """None: an evaluation reranks every candidate, whatever the search budget."""
+        return None
+
+    @property
     def top_n(self) -> int:
         return self.inner.top_n
 

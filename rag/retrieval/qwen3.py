@@ -9,12 +9,21 @@ Two savings over the card's code, with the same scores:
 * only the last position's hidden state goes through the lm_head, and only through its ``yes``
   and ``no`` rows (not the 151k-token vocabulary);
 * the tokens every pair shares (system prompt, instruction, query) run once; their KV cache is
-  reused by each batch of documents (``share_prefix``).
+  reused by each batch of documents (``share_prefix``), and by the next call for the same query
+  (a search under a time budget scores its candidates a few at a time).
+
+On CPU the model runs in reduced precision (``quantize``): ``bf16`` where the CPU multiplies bf16
+natively (AMX / AVX512-BF16), else ``int8`` (:class:`Int8Linear` in the decoder layers: weights
+per output channel, activations per token; embeddings, norms and the yes/no rows stay float).
+At load, P("yes") of a few probe pairs is compared before and after: beyond
+:data:`MAX_DRIFT` the model stays fp32 (with a warning), so the faster path never silently
+changes the ranking much. On a GPU the model loads in bf16 as before.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +42,18 @@ PREFIX = (
 SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 MIN_SHARED_TOKENS = 8
 """Below this many shared tokens, running the pairs whole is as cheap as reusing a cache."""
+PrefixCache = list[tuple[torch.Tensor, ...]]
+MAX_DRIFT = 0.01
+"""The largest |P(yes) reduced - P(yes) fp32| on the probe pairs that keeps the reduced model."""
+PROBES = [
+    ("what does the pump need", "The pump needs 230 V and a 16 A fuse."),
+    ("what does the pump need", "Bananas are yellow and grow in bunches."),
+    ("a red square on a table", "a photo of a red square on a white table"),
+    ("a red square on a table", "dog"),
+    ("capital of France", "Paris is the capital and largest city of France."),
+    ("capital of France", "The Eiffel tower was built in 1889."),
+]
+log = logging.getLogger(__name__)
 
 
 def format_pair(instruction: str, query: str, document: str) -> str:
@@ -68,6 +89,8 @@ class Qwen3Reranker:
         self._model_id = model_id or str(folder)
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, torch.Tensor] | None = None
+        self._last_prefix: tuple[tuple[int, ...], PrefixCache] | None = None
+        self._precision: str | None = None
 
     @property
     def model_id(self) -> str:
@@ -76,6 +99,24 @@ class Qwen3Reranker:
     @property
     def top_n(self) -> int:
         return self._top_n
+
+    @property
+    def budget_s(self) -> float | None:
+        return self.settings.budget_ms / 1000 if self.settings.budget_ms else None
+
+    @property
+    def precision(self) -> str:
+        """``fp32``, ``bf16`` or ``int8`` on CPU (before loading: what it will try); ``bf16`` on
+        a GPU."""
+        if self._precision is not None:
+            return self._precision
+        reduced = reduced_precision(self.settings, self.device)
+        return reduced or ("fp32" if self.device.split(":")[0] == "cpu" else "bf16")
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the model runs (or will try) int8 or bf16 on CPU."""
+        return self.precision in REDUCED
 
     def warm_up(self) -> None:
         """Load the tokenizer and model now."""
@@ -87,9 +128,23 @@ class Qwen3Reranker:
             return []
         _, model, yes_no = self._load()
         sequences = self.tokenize(query, documents)
-        shared = common_prefix_length(sequences) if self.share_prefix else 0
+        shared = 0
+        if self.share_prefix:  # the query's own part: the same for every call with this query
+            shared = common_prefix_length([*sequences, *self.tokenize(query, [""])])
         with self._lock, torch.inference_mode():
-            return score_sequences(model, yes_no, sequences, shared, self.settings.batch_size)
+            cache = self._prefix_cache(model, sequences[0][:shared], yes_no.device)
+            return score_sequences(
+                model, yes_no, sequences, shared, self.settings.batch_size, prefix=cache
+            )
+
+    def _prefix_cache(self, model: Any, prefix: list[int], device: torch.device) -> Any:
+        """The KV cache of ``prefix``, kept for the next call (caller holds the lock)."""
+        if len(prefix) < MIN_SHARED_TOKENS:
+            return None
+        key = tuple(prefix)
+        if self._last_prefix is None or self._last_prefix[0] != key:
+            self._last_prefix = (key, _prefix_cache(model.model, prefix, device))
+        return self._last_prefix[1]
 
     def tokenize(self, query: str, documents: Sequence[str]) -> list[list[int]]:
         """Token ids of each full prompt, truncated to ``max_length`` as the model card does."""
@@ -109,23 +164,136 @@ class Qwen3Reranker:
     def _load(self) -> tuple[Any, Any, torch.Tensor]:
         with self._lock:
             if self._loaded is None:
-                self._loaded = _load(self.folder, self.device)
+                loaded = _load(self.folder, self.device)
+                reduced = reduced_precision(self.settings, self.device)
+                if reduced is not None:
+                    loaded = self._reduce(loaded, reduced)
+                self._loaded = loaded
+                self._precision = self.precision
             return self._loaded
+
+    def _reduce(self, loaded: tuple[Any, Any, torch.Tensor], precision: str) -> Any:
+        """The model in ``precision`` when the probes' P(yes) moves by <= MAX_DRIFT, else fp32."""
+        tokenizer, model, yes_no = loaded
+        probes = _probe_sequences(tokenizer, self.settings)
+        with torch.inference_mode():
+            before = score_sequences(model, yes_no, probes, 0, len(probes))
+            swaps = quantize_int8(model) if precision == "int8" else model.to(torch.bfloat16)
+            after = score_sequences(model, yes_no, probes, 0, len(probes))
+        drift = max(abs(a - b) for a, b in zip(before, after, strict=True))
+        if drift <= MAX_DRIFT:
+            self._precision = precision
+            return loaded
+        log.warning(
+            "reranker %s stays fp32: %s moved P(yes) of the probe pairs by %.4f (> %s)",
+            self._model_id,
+            precision,
+            drift,
+            MAX_DRIFT,
+        )
+        self._precision = "fp32"
+        if precision == "int8":
+            _restore(swaps)
+            return loaded
+        return _load(self.folder, self.device)  # bf16 weights cannot go back to fp32 exactly
+
+
+REDUCED = ("bf16", "int8")
+
+
+def reduced_precision(settings: RerankSettings, device: str) -> str | None:
+    """What a CPU model tries instead of fp32 (``None``: nothing; the GPU path is bf16 anyway).
+
+    ``auto``: ``bf16`` where the CPU has native bf16 matrix units (AMX), else ``int8``.
+    """
+    if device.split(":")[0] != "cpu" or settings.quantize == "none":
+        return None
+    if settings.quantize != "auto":
+        return settings.quantize
+    return "bf16" if native_bf16() else "int8"
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AMX tiles)."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private torch API; may go
+    return bool(probe and probe())
+
+
+class Int8Linear(torch.nn.Module):
+    """``nn.Linear`` in int8: weights per output channel, activations per token (dynamic), the
+    product by ``torch._int_mm`` (oneDNN: VNNI / AMX int8 where the CPU has them)."""
+
+    def __init__(self, linear: torch.nn.Linear) -> None:
+        super().__init__()
+        weight = linear.weight.detach().float()
+        scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127
+        quantized = (weight / scale).round().clamp(-127, 127).to(torch.int8)
+        self.register_buffer("weight_t", quantized.t().contiguous())
+        self.register_buffer("weight_scale", scale.reshape(1, -1))
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, x.shape[-1]).float()
+        scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127
+        quantized = (rows / scale).round().clamp(-127, 127).to(torch.int8)
+        if quantized.shape[0] <= 16:  # _int_mm wants more than 16 rows on some builds: pad
+            quantized = torch.nn.functional.pad(quantized, (0, 0, 0, 17 - quantized.shape[0]))
+        product = torch._int_mm(quantized, self.weight_t)[: rows.shape[0]]
+        out = product.float() * (scale * self.weight_scale)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], -1).to(x.dtype)
+
+
+Swap = tuple[torch.nn.Module, str, torch.nn.Linear]
+
+
+def quantize_int8(model: Any) -> list[Swap]:
+    """Replace the decoder layers' ``nn.Linear`` by :class:`Int8Linear`, in place; embeddings,
+    norms and the lm_head stay float. Returns what was replaced (for :func:`_restore`)."""
+    swaps: list[Swap] = []
+    for parent in list(model.model.layers.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Linear):
+                setattr(parent, name, Int8Linear(child))
+                swaps.append((parent, name, child))
+    return swaps
+
+
+def _restore(swaps: list[Swap]) -> None:
+    for parent, name, linear in swaps:
+        setattr(parent, name, linear)
+
+
+def _probe_sequences(tokenizer: Any, settings: RerankSettings) -> list[list[int]]:
+    prefix = tokenizer.encode(PREFIX, add_special_tokens=False)
+    suffix = tokenizer.encode(SUFFIX, add_special_tokens=False)
+    pairs = [format_pair(settings.instruction, query, doc) for query, doc in PROBES]
+    bodies = tokenizer(pairs, add_special_tokens=False)["input_ids"]
+    return [prefix + list(body) + suffix for body in bodies]
 
 
 def score_sequences(
-    model: Any, yes_no: torch.Tensor, sequences: list[list[int]], shared: int, batch_size: int
+    model: Any,
+    yes_no: torch.Tensor,
+    sequences: list[list[int]],
+    shared: int,
+    batch_size: int,
+    prefix: PrefixCache | None = None,
 ) -> list[float]:
     """P("yes") of each token sequence; the first ``shared`` tokens (common to all) run once.
 
     ``yes_no`` holds the lm_head rows of "no" and "yes". Sequences run in batches of similar
-    length, right-padded, and only their last positions reach the lm_head rows.
+    length, right-padded, and only their last positions reach the lm_head rows. ``prefix``: the
+    KV cache of the first ``shared`` tokens when the caller has it already.
     """
     device = yes_no.device
     base = model.model
-    use_cache = shared >= MIN_SHARED_TOKENS and len(sequences) > 1
+    use_cache = shared >= MIN_SHARED_TOKENS and (len(sequences) > 1 or prefix is not None)
     shared = shared if use_cache else 0
-    cache = _prefix_cache(base, sequences[0][:shared], device) if use_cache else None
+    cache = None
+    if use_cache:
+        cache = prefix if prefix is not None else _prefix_cache(base, sequences[0][:shared], device)
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     scores = [0.0] * len(sequences)
     for start in range(0, len(order), batch_size):
@@ -148,9 +316,7 @@ def common_prefix_length(sequences: list[list[int]]) -> int:
     return max(shortest - 1, 0)
 
 
-def _prefix_cache(
-    base: Any, prefix: list[int], device: torch.device
-) -> list[tuple[torch.Tensor, ...]]:
+def _prefix_cache(base: Any, prefix: list[int], device: torch.device) -> PrefixCache:
     ids = torch.tensor([prefix], device=device)
     out = base(input_ids=ids, use_cache=True)
     cache = out["cache"] if "cache" in out else out["past_key_values"]
@@ -166,7 +332,7 @@ def _cache_argument(base: Any) -> str:
 def _last_hidden(
     base: Any,
     tails: list[list[int]],
-    prefix: list[tuple[torch.Tensor, ...]] | None,
+    prefix: PrefixCache | None,
     device: torch.device,
 ) -> torch.Tensor:
     """The final hidden state at each sequence's last token (right padding, causal attention)."""

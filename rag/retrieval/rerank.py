@@ -5,6 +5,10 @@ when the point embeds a chunk or passage, else ``text``), never a 77-token capti
 without text keep their fused position; the others are reordered among the remaining places by
 rerank score (ties keep their fused order).
 
+A reranker may have a time budget per search (``budget_s``): candidates are then scored a few at
+a time in fused order, and when the next few would not fit in what is left, the rest keep their
+fused order with rerank score ``None`` (:attr:`Reranked.complete` is false).
+
 Example::
 
     reranker = build_reranker(settings.rerank, settings.model_cache_dir)  # None when off/missing
@@ -14,8 +18,9 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CROSS_ENCODER_PREFIX = "cross-encoder:"
 OFF_VALUES = ("", "none", "off")
+BUDGET_CHUNK = 2
+"""Candidates scored per call when a time budget applies (the budget is checked between calls)."""
 
 
 @runtime_checkable
@@ -47,6 +54,11 @@ class Reranker(Protocol):
     @property
     def top_n(self) -> int:
         """How many fused candidates a search reranks by default (sized for the device)."""
+        ...
+
+    @property
+    def budget_s(self) -> float | None:
+        """Seconds a search may spend reranking (``None``: no limit)."""
         ...
 
     def warm_up(self) -> None:
@@ -115,12 +127,52 @@ def rerank_order(hits: Sequence[Hit], scores: Sequence[float | None]) -> list[Hi
     return ordered
 
 
+@dataclass(frozen=True)
+class Reranked:
+    """Hits after reranking; ``complete`` is false when the time budget stopped it early (the hits
+    it did not score keep their fused places, rerank score ``None``)."""
+
+    hits: list[Hit]
+    complete: bool = True
+
+
 def rerank_hits(query: str, hits: Sequence[Hit], reranker: Reranker) -> list[Hit]:
-    """Score every hit that has text with ``reranker`` and reorder with :func:`rerank_order`."""
+    """Score every hit that has text with ``reranker`` (within its budget) and reorder."""
+    return rerank_within(query, hits, reranker).hits
+
+
+def rerank_within(query: str, hits: Sequence[Hit], reranker: Reranker) -> Reranked:
+    """Score the hits that have text, in fused order, until ``reranker.budget_s`` runs out.
+
+    Scored hits are reordered among their places with :func:`rerank_order`; the unscored ones
+    after them keep their fused order.
+    """
     texts = [hit.passage_text for hit in hits]
     with_text = [i for i, text in enumerate(texts) if text]
-    values = reranker.score(query, [texts[i] for i in with_text]) if with_text else []
+    values = _score_within(query, [texts[i] for i in with_text], reranker)
     scores: list[float | None] = [None] * len(hits)
-    for index, value in zip(with_text, values, strict=True):
+    for index, value in zip(with_text, values, strict=False):
         scores[index] = float(value)
-    return rerank_order(hits, scores)
+    if len(values) == len(with_text):
+        return Reranked(rerank_order(hits, scores))
+    cut = with_text[len(values)]  # the first unscored hit with text: from here, fused order
+    return Reranked(rerank_order(hits[:cut], scores[:cut]) + list(hits[cut:]), complete=False)
+
+
+def _score_within(query: str, documents: list[str], reranker: Reranker) -> list[float]:
+    """Scores of the first documents that fit in the budget (all of them without one)."""
+    budget = reranker.budget_s
+    if not documents:
+        return []
+    if budget is None:
+        return list(reranker.score(query, documents))
+    deadline = time.perf_counter() + budget
+    values: list[float] = []
+    slowest = 0.0
+    for start in range(0, len(documents), BUDGET_CHUNK):
+        began = time.perf_counter()
+        if began + slowest > deadline:
+            break
+        values += reranker.score(query, documents[start : start + BUDGET_CHUNK])
+        slowest = max(slowest, time.perf_counter() - began)
+    return values

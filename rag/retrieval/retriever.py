@@ -33,7 +33,7 @@ from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
 from rag.retrieval.plan import CLIP_SIGNALS, SearchPlan, make_plan
-from rag.retrieval.rerank import Reranker, rerank_hits
+from rag.retrieval.rerank import Reranker, rerank_within
 from rag.retrieval.types import Hit, Query, Scores, SearchResult, Signal
 from rag.retrieval.weighted import settled, weighted_bounds, weighted_scores
 from rag.store.base import (
@@ -97,12 +97,12 @@ class Retriever:
         with _timed(timings, "encode"):
             vectors = self.embed_signals(query, plan.signals)
         hits = self.fused_hits(plan, vectors, query.filter, timings)
-        reranked = bool(plan.rerank_n and hits)
+        reranked, complete = bool(plan.rerank_n and hits), True
         if reranked and self.reranker is not None and query.text:
             with _timed(timings, "rerank"):
-                head = rerank_hits(query.text, hits[: plan.rerank_n], self.reranker)
-            hits = head + hits[plan.rerank_n :]
-        return SearchResult(hits=hits[: plan.top_k], timings=timings, reranked=reranked)
+                head = rerank_within(query.text, hits[: plan.rerank_n], self.reranker)
+            hits, complete = head.hits + hits[plan.rerank_n :], head.complete
+        return SearchResult(hits[: plan.top_k], timings, reranked, rerank_complete=complete)
 
     def plan(self, query: Query) -> SearchPlan:
         """``query`` checked against the settings and the signals on offer."""

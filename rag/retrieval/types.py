@@ -100,3 +100,6 @@ class SearchResult:
     hits: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)
     reranked: bool = False
+    rerank_complete: bool = True
+    """False when the rerank time budget ran out: hits after the last reranked one kept their
+    fused order and have rerank score ``None``."""

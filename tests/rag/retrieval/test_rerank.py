@@ -47,6 +47,7 @@ class KeywordReranker:
 
     model_id = "keyword"
     top_n = 4
+    budget_s: float | None = None
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -108,7 +109,7 @@ def model_card_scores(folder: Path, settings: RerankSettings, query: str, docs: 
 def test_qwen3_scores_equal_the_model_card(
     qwen_folder: Path, share_prefix: bool, batch_size: int
 ) -> None:
-    settings = RerankSettings(max_length=512, batch_size=batch_size)
+    settings = RerankSettings(max_length=512, batch_size=batch_size, quantize="none")
     reranker = Qwen3Reranker(qwen_folder, settings, share_prefix=share_prefix)
     scores = reranker.score("red square with a cat", DOCS)
     expected = model_card_scores(qwen_folder, settings, "red square with a cat", DOCS)
@@ -117,7 +118,7 @@ def test_qwen3_scores_equal_the_model_card(
 
 
 def test_qwen3_truncates_long_documents_to_max_length(qwen_folder: Path) -> None:
-    settings = RerankSettings(max_length=80)
+    settings = RerankSettings(max_length=80, quantize="none")
     reranker = Qwen3Reranker(qwen_folder, settings)
     docs = ["cat " * 200, "dog"]
     sequences = reranker.tokenize("red", docs)
@@ -188,7 +189,7 @@ def test_cross_encoder_scores_are_sigmoids_of_its_logits(cross_encoder_folder: P
 
 
 def test_retriever_reranks_the_top_n_with_qwen3(retriever: Retriever, qwen_folder: Path) -> None:
-    reranker = Qwen3Reranker(qwen_folder, RerankSettings(batch_size=4), top_n=6)
+    reranker = Qwen3Reranker(qwen_folder, RerankSettings(batch_size=4, quantize="none"), top_n=6)
     ranked = Retriever(retriever.embedder, retriever.store, retriever.settings, reranker)
     query = Query(text="a red thing", fusion="rrf", top_k=10)
     fused = retriever.search(query).hits

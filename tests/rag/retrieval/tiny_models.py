@@ -42,8 +42,15 @@ def build_qwen_tokenizer(folder: Path, instruction: str) -> PreTrainedTokenizerF
     return fast
 
 
-def build_tiny_qwen3(folder: Path, instruction: str, seed: int = 0) -> Path:
-    """Save a 2-layer Qwen3ForCausalLM with random weights and its tokenizer into ``folder``."""
+def build_tiny_qwen3(
+    folder: Path, instruction: str, seed: int = 0, layer_gain: float | None = None
+) -> Path:
+    """Save a 2-layer Qwen3ForCausalLM with random weights and its tokenizer into ``folder``.
+
+    ``layer_gain``: the decoder layers' Linear weights get std ``layer_gain / sqrt(fan_in)``
+    (signals keep their scale through the layers, as in an initialised or trained network);
+    by default they are spread wider (std 0.3), so that scores differ a lot between documents.
+    """
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     tokenizer = build_qwen_tokenizer(folder, instruction)
@@ -62,6 +69,11 @@ def build_tiny_qwen3(folder: Path, instruction: str, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     _spread(model)
+    if layer_gain is not None:
+        with torch.no_grad():
+            for module in model.model.layers.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.weight.normal_(0.0, layer_gain / module.in_features**0.5)
     model.save_pretrained(folder)
     return folder
 
