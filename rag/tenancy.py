@@ -125,9 +125,18 @@ class TenantStore:
         limit: int,
         flt: Filter | None = None,
         with_vectors: bool = False,
+        *,
+        exact: bool = False,
+        with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         return self.base.search(
-            vector_name, vector, limit, tenant_filter(self.tenant, flt), with_vectors
+            vector_name,
+            vector,
+            limit,
+            tenant_filter(self.tenant, flt),
+            with_vectors,
+            exact=exact,
+            with_payload=with_payload,
         )
 
     def fused_query(
