@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,8 +54,13 @@ class StoredLayout:
 T = TypeVar("T")
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def canonical_id(point_id: Any) -> str:
     """The lowercase hyphenated form of a UUID id; anything else is rejected."""
+    if type(point_id) is str and _CANONICAL_UUID.fullmatch(point_id):
+        return point_id  # the engines return the canonical ids they were given: no parse
     try:
         return str(point_id if isinstance(point_id, uuid.UUID) else uuid.UUID(str(point_id)))
     except ValueError:
