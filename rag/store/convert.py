@@ -183,14 +183,6 @@ def query_value(
     return dense_list(vector, layout.dense[name], f"the {name!r} query vector")
 
 
-def query_vector(vector: np.ndarray, dim: int) -> list[float]:
-    """A dense query vector as a list, checked for size."""
-    array = np.asarray(vector, dtype=np.float32).reshape(-1)
-    if array.shape != (dim,):
-        raise InvalidInputError(f"query vector has size {array.size}; the collection needs {dim}")
-    return array.tolist()
-
-
 def float32_vectors(raw: Any) -> dict[str, Any]:
     """An engine's named vectors: dense ones as float32 numpy arrays, sparse ones as
     :class:`rag.embedding.base.SparseTerms` (missing names are left out)."""
