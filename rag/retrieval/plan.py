@@ -44,10 +44,6 @@ class SearchPlan:
             return self.signals
         return tuple(name for name in self.signals if self.weights[name] > 0)
 
-    @property
-    def equal_weights(self) -> bool:
-        return len({self.weights[name] for name in self.vectors}) == 1
-
 
 def make_plan(
     query: Query,

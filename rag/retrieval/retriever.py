@@ -50,10 +50,11 @@ from rag.store.base import (
 
 TIE_MARGIN = 8
 """Extra engine-fused candidates fetched so that ties at the cut are broken by id, not by chance."""
-FIRST_BATCH = 64
-"""Weighted fusion scores at least this many candidates (best bound first) in its first round
-(then twice as many each round): with four signals, rounds starting at top-k (10, 20, 40, ...)
-took ~4.6 rounds of one restricted search per signal each on random data."""
+FIRST_BATCH = 256
+"""Weighted fusion scores at least this many candidates (best bound first) in its first round,
+then twice as many each round. Each round costs one restricted search per signal, and on random
+vectors the bounds prune little, so one round over the default 4 x 50 candidates is cheapest
+(measured at 10k points, four signals: 8.8 ms p50 vs 9.4 ms starting at 64, 10.3 ms at 16)."""
 BOUND_KEYS = (keys.HAS_IMAGE, keys.HAS_TEXT)
 """The payload keys weighted fusion reads from candidate lists (for bounds); hits' payloads are
 read for the hits alone."""

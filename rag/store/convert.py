@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,8 +54,13 @@ class StoredLayout:
 T = TypeVar("T")
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def canonical_id(point_id: Any) -> str:
     """The lowercase hyphenated form of a UUID id; anything else is rejected."""
+    if type(point_id) is str and _CANONICAL_UUID.fullmatch(point_id):
+        return point_id  # the engines return the canonical ids they were given: no parse
     try:
         return str(point_id if isinstance(point_id, uuid.UUID) else uuid.UUID(str(point_id)))
     except ValueError:
@@ -175,14 +181,6 @@ def query_value(
         indices, values = sparse_lists(vector, f"the {name!r} query")
         return sparse(indices, values) if indices else None
     return dense_list(vector, layout.dense[name], f"the {name!r} query vector")
-
-
-def query_vector(vector: np.ndarray, dim: int) -> list[float]:
-    """A dense query vector as a list, checked for size."""
-    array = np.asarray(vector, dtype=np.float32).reshape(-1)
-    if array.shape != (dim,):
-        raise InvalidInputError(f"query vector has size {array.size}; the collection needs {dim}")
-    return array.tolist()
 
 
 def float32_vectors(raw: Any) -> dict[str, Any]:

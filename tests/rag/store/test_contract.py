@@ -509,3 +509,22 @@ def test_a_vector_of_another_kind_is_a_mismatch(store: VectorStore) -> None:
     other_passage = CollectionLayout.of(DIM, passage_dim=PASSAGE_DIM + 1)
     with pytest.raises(CollectionMismatchError, match="passage of size 6"):
         store.ensure_collection(other_passage)
+
+
+def test_scoring_chosen_points(store: VectorStore) -> None:
+    """An exact search restricted to some ids scores just those (how retrieval scores its hits
+    without reading their vectors); payload keys and vector names may be chosen."""
+    points = random_points(30)
+    store.upsert(points)
+    chosen = [p for p in points[:8]]
+    only = Filter(must=(HasId(tuple(p.id for p in chosen)),))
+    query = unit(np.random.default_rng(8))
+    hits = store.search("image", query, len(chosen), only, exact=True, with_payload=False)
+    expected = {p.id: float(p.vectors["image"] @ query) for p in chosen if "image" in p.vectors}
+    assert {h.id: h.score for h in hits} == pytest.approx(expected, abs=1e-5)
+    assert all(h.payload == {} for h in hits)
+    keyed = store.search("image", query, 3, only, with_payload=["n"])
+    assert all(set(h.payload) == {"n"} for h in keyed)
+    got = store.get([p.id for p in chosen], with_vectors=["lexical"])
+    assert {p.id for p in got if p.vectors} == {p.id for p in chosen if "lexical" in p.vectors}
+    assert all(set(p.vectors) <= {"lexical"} for p in got)
