@@ -1,9 +1,11 @@
 """A chat server that is down, slow, busy (503) or cuts its stream: chat routes answer 503/504
 (or end their stream with an error event) in bounded time, and search is unaffected.
 
-Runs for every backend that talks to an LLM server (:data:`SERVER_BACKENDS`). Hook for the
-OpenAI-compatible backend: add ``"openai": (fake server factory, settings builder)`` with a fake
-speaking OpenAI's wire format in ``tests/fakes`` that has the same modes.
+Runs, with the same assertions, for every backend that talks to an LLM server
+(:data:`SERVER_BACKENDS`): ``ollama`` against :mod:`tests.fakes.ollama_server` and ``openai``
+against :mod:`tests.fakes.openai_server`, both fakes speaking their server's wire format with the
+same modes (``slow``, ``busy``, ``cut``, ``stream_error``); "down" is a port with nothing
+listening. Another backend: add ``name: (fake server factory, settings builder)``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,9 +22,13 @@ from api.main import create_app
 from rag.config import Settings
 from tests.api.conftest import add_item
 from tests.fakes.ollama_server import FakeOllama, unused_port_url
+from tests.fakes.openai_server import FakeOpenAI
 
+READ_TIMEOUT_S = 0.5
+SLOW_S = 1.5
+"""A ``slow`` fake server sleeps this long, past the read timeout, before it answers."""
 BOUND_S = 10.0
-"""Every answer, error or not, comes within this (read timeout 1 s, slow server 5 s)."""
+"""Every answer, error or not, comes within this."""
 QUESTION = "Who feeds the cat?"
 CHATS: list[tuple[str, dict[str, Any]]] = [
     ("/v1/chat", {"question": QUESTION}),
@@ -38,12 +43,23 @@ def _ollama_settings(url: str) -> dict[str, Any]:
         "ollama_host": url,
         "model": "llama3.2",
         "connect_timeout_s": 1.0,
-        "read_timeout_s": 1.0,
+        "read_timeout_s": READ_TIMEOUT_S,
+    }
+
+
+def _openai_settings(url: str) -> dict[str, Any]:
+    return {
+        "backend": "openai",
+        "base_url": url,
+        "model": "m",
+        "connect_timeout_s": 1.0,
+        "read_timeout_s": READ_TIMEOUT_S,
     }
 
 
 SERVER_BACKENDS: dict[str, tuple[Callable[[], Any], Callable[[str], dict[str, Any]]]] = {
-    "ollama": (lambda: FakeOllama(models=["llama3.2:latest"], slow_s=5.0), _ollama_settings),
+    "ollama": (lambda: FakeOllama(models=["llama3.2:latest"], slow_s=SLOW_S), _ollama_settings),
+    "openai": (lambda: FakeOpenAI(slow_s=SLOW_S), _openai_settings),
 }
 """Backend name -> (a fake server with ``mode`` and ``url``, the ``llm`` settings for a URL)."""
 
@@ -119,4 +135,4 @@ def test_the_fake_server_answers_normally(backend: tuple) -> None:
     fake.mode = "normal"
     status, text, _ = _ask(client, "/v1/chat", {"question": QUESTION}, stream=False)
     assert status == 200, text
-    assert httpx.get(fake.url + "/api/version").status_code == 200
+    assert json.loads(text)["answer"].startswith("The answer is in the context"), text
