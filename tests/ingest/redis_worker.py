@@ -22,6 +22,7 @@ def main() -> None:
     services = Services(load_settings())
     services.embedder.warm_up()
     services.__dict__["store"] = _connect(int(sys.argv[1]))
+    services.store.ensure_collection(services.collection_layout)  # the text signals join CLIP's
     worker = RedisWorker(services)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: worker.request_stop())
