@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from rag import ids
+from rag import identity
 from rag import payload as keys
 from rag.config import Settings
 from rag.services import Services
@@ -92,7 +92,7 @@ def fill(data_dir: Path, model_dir: Path, size: int) -> None:
             path = pictures / f"{i}.png"
             path.write_bytes(png(rng))
             text = " ".join(rng.choice(WORDS, 5))
-            key = ids.item_key(str(i), "")
+            key = identity.item_key(str(i), "")
             payload = {
                 keys.TEXT: text,
                 keys.SOURCE: f"bench/{i}.png",
@@ -110,7 +110,7 @@ def fill(data_dir: Path, model_dir: Path, size: int) -> None:
             }
             points.append(
                 PointRecord(
-                    ids.point_id(store.collection, key),
+                    identity.point_id(store.collection, key),
                     {"image": vectors[0], "text": vectors[1]},
                     payload,
                 )

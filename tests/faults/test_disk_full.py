@@ -16,7 +16,7 @@ import pytest
 from ingest.jobs import JobQueue
 from ingest.specs import JobSpec, JobState, UploadItem
 from ingest.worker import IngestWorker
-from rag import ids
+from rag import identity
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.services import Services
@@ -94,7 +94,7 @@ def _spec() -> JobSpec:
 
 
 def _id(i: int) -> str:
-    return ids.point_id("mmrag", ids.item_key(f"item-{i}", ""))
+    return identity.point_id("mmrag", identity.item_key(f"item-{i}", ""))
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag import ids
+from rag import identity
 from rag.config import Settings
 from rag.embedding.base import Embedder
 from rag.services import Services
@@ -138,7 +138,8 @@ def test_kill_9_at_20_moments_then_restart(
     make_settings, tiny_embedder: Embedder, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
-    expected = {ids.point_id("mmrag", ids.item_key(f"item-{i}", "")) for i in range(ITEMS)}
+    keys = [identity.item_key(f"item-{i}", "") for i in range(ITEMS)]
+    expected = {identity.point_id("mmrag", key) for key in keys}
     moments = []
     for trial in range(KILLS):
         settings = make_settings(tmp_path / f"trial{trial}")
