@@ -27,7 +27,7 @@ from tests.api.conftest import png_bytes
 from tests.ingest.checks import check_invariants
 
 KILLS = 20
-ITEMS = 100
+ITEMS = 200
 SEED = 13
 
 
