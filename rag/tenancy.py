@@ -102,7 +102,9 @@ class TenantStore:
 
     # --- reads: filtered -----------------------------------------------------------------------
 
-    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredPoint]:
+    def get(
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+    ) -> list[StoredPoint]:
         found = self.base.get(ids, with_vectors=with_vectors)
         return [point for point in found if point.payload.get(keys.TENANT) == self.tenant]
 

@@ -69,11 +69,11 @@ class TorchBackend:
 
     def encode_tokens(self, tokens: TokenBatch) -> np.ndarray:
         ids = tokens.ids[:, : tokens.longest] if self._real_length else tokens.ids
-        ids = to_device(ids, self._device)
+        on_device = to_device(ids, self._device)
         with torch.inference_mode(), autocast(self._device, self.precision):
             if self._real_length is not None:
-                return _numpy(self._real_length(ids))
-            return _numpy(self._model.encode_text(ids))
+                return _numpy(self._real_length(on_device))
+            return _numpy(self._model.encode_text(on_device))
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:

@@ -66,6 +66,10 @@ class BatchingEmbedder:
         return self.embedder.dim
 
     @property
+    def logit_scale(self) -> float:
+        return self.embedder.logit_scale
+
+    @property
     def context_length(self) -> int:
         return self.embedder.context_length
 

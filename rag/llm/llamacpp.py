@@ -41,7 +41,7 @@ class _Loaded:
     lock: threading.Lock
 
 
-_loaded: dict[tuple[str, int], _Loaded] = {}
+_loaded: dict[tuple[str, int, int], _Loaded] = {}
 _loaded_lock = threading.Lock()
 
 

@@ -113,7 +113,7 @@ def plan_weights(
     """A weight per searched signal: the request's (a signal it leaves out weighs 0), else the
     settings'. They must not all be 0."""
     weights = default_weights(settings) if asked is None else parse_weights(asked, check=False)
-    chosen = {name: weights[name] for name in signals}
+    chosen: dict[str, float] = {name: weights[name] for name in signals}
     check_weights(chosen)
     return chosen
 

@@ -27,7 +27,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -238,8 +238,10 @@ class Int8Linear(torch.nn.Module):
         quantized = (rows / scale).round().clamp(-127, 127).to(torch.int8)
         if quantized.shape[0] <= 16:  # _int_mm wants more than 16 rows on some builds: pad
             quantized = torch.nn.functional.pad(quantized, (0, 0, 0, 17 - quantized.shape[0]))
-        product = torch._int_mm(quantized, self.weight_t)[: rows.shape[0]]
-        out = product.float() * (scale * self.weight_scale)
+        weight_t = cast(torch.Tensor, self.weight_t)  # registered buffers
+        weight_scale = cast(torch.Tensor, self.weight_scale)
+        product = torch._int_mm(quantized, weight_t)[: rows.shape[0]]
+        out = product.float() * (scale * weight_scale)
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], -1).to(x.dtype)

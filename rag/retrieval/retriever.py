@@ -40,6 +40,7 @@ from rag.store.base import (
     LEXICAL,
     PASSAGE,
     CollectionLayout,
+    EngineFusion,
     Filter,
     HasId,
     Prefetch,
@@ -179,7 +180,7 @@ class Retriever:
             for name in plan.vectors
         ]
         limit = plan.candidates + TIE_MARGIN
-        engine = "dbsf" if plan.fusion == "dbsf" else "rrf"
+        engine: EngineFusion = "dbsf" if plan.fusion == "dbsf" else "rrf"
         with _timed(timings, "store"):
             points = self.store.fused_query(
                 prefetches, engine, limit, flt, rrf_k=self.settings.rrf_k
@@ -200,7 +201,7 @@ class Retriever:
         """Exact weighted scores, scoring candidates best bound first until no unscored
         candidate can reach the ``plan.candidates``-th exact score."""
         with _timed(timings, "store"):
-            lists = {
+            lists: dict[str, list[ScoredPoint]] = {
                 name: self.store.search(
                     name, vectors[name], plan.prefetch_limit, flt, with_payload=BOUND_KEYS
                 )
