@@ -19,6 +19,12 @@
     python -m bench.retrieval --quick --signals all --skip-rerank   # four signals, 10k
     python -m bench.retrieval --device cuda --rerank-max 100   # on a GPU
     python -m bench.retrieval --skip-search --skip-rerank --reduced 8   # fp32 vs bf16 vs int8
+    python -m bench.retrieval --crossover --skip-rerank   # exact numpy scan vs HNSW by size
+
+3. Crossover (``--crossover``): one Edge collection grown through ``--sizes`` (HNSW rebuilt by
+   ``optimize()`` at each size); at each size, store + fuse p50 of every mode with the store's
+   numpy scan (``MMRAG_STORE__EXACT_BELOW``) and with HNSW, the two interleaved query by query,
+   and the size below which the scan is faster for every mode (the default threshold's source).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
+from rag.store.edge import EdgeStore
 
 DIM = 512
 PASSAGE_DIM = 384
@@ -78,17 +85,20 @@ def random_terms(rng: np.random.Generator, count: int, query: bool) -> SparseTer
     return SparseTerms(ordered, tuple(values))
 
 
-def fill(store: VectorStore, size: int, four: bool) -> dict[str, np.ndarray]:
-    """Upsert ``size`` points (image/text, and passage/lexical when ``four``); the dense matrices
-    by name (for the baseline)."""
-    rng = np.random.default_rng(0)
-    dense = {"image": unit_rows(rng, size), "text": unit_rows(rng, size)}
+def fill(store: VectorStore, size: int, four: bool, start: int = 0) -> dict[str, np.ndarray]:
+    """Upsert points ``start..size`` (image/text, and passage/lexical when ``four``); the dense
+    matrices by name (for the baseline)."""
+    rng = np.random.default_rng(start)
+    count = size - start
+    dense = {"image": unit_rows(rng, count), "text": unit_rows(rng, count)}
     if four:
-        dense["passage"] = unit_rows(rng, size, PASSAGE_DIM)
-    for first in range(0, size, BATCH):
+        dense["passage"] = unit_rows(rng, count, PASSAGE_DIM)
+    for first in range(start, size, BATCH):
         points = []
         for i in range(first, min(first + BATCH, size)):
-            vectors: dict[str, np.ndarray | SparseTerms] = {n: m[i] for n, m in dense.items()}
+            vectors: dict[str, np.ndarray | SparseTerms] = {
+                n: m[i - start] for n, m in dense.items()
+            }
             if four:
                 vectors["lexical"] = random_terms(rng, DOC_TERMS, query=False)
             payload = {"text": f"caption {i}", "has_image": True, "has_text": True}
@@ -420,6 +430,62 @@ def bench_reduced(n: int, batch_size: int, repeats: int) -> None:
     print(f"  P(yes) fp32 spread {min(fp32_p):.3f}..{max(fp32_p):.3f}")
 
 
+def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
+    signals = ("image", "text", "passage", "lexical") if four else CLIP
+    settings = RetrievalSettings()
+    vectors = query_sets(n_queries + 3, four)
+    print(
+        f"\nexact numpy scan vs HNSW, store + fuse p50 ms over {'/'.join(signals)}, Edge, "
+        f"prefetch {settings.prefetch_limit}, top 10, {n_queries} queries (interleaved)"
+    )
+    print(f"  {'points':>8}  " + "".join(f"{m:>10} scan {m:>6} hnsw  ratio" for _, m, _ in MODES))
+    faster: dict[int, bool] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(StoreSettings(collection="bench-crossover"), Path(tmp))
+        assert isinstance(store, EdgeStore)
+        store.ensure_collection(CollectionLayout.of(DIM, PASSAGE_DIM if four else None, four))
+        loaded = 0
+        for size in sizes:
+            fill(store, size, four, start=loaded)
+            loaded = size
+            store.optimize()
+            retriever = Retriever(None, store, settings)  # type: ignore[arg-type]
+            cells, wins = [], []
+            for _, mode, _ in MODES:
+                scan, hnsw = _interleaved(store, retriever, vectors, mode, signals, size)
+                cells.append(f"{scan:15.2f}{hnsw:12.2f}{hnsw / scan:7.2f}x")
+                wins.append(scan <= hnsw)
+            faster[size] = all(wins)
+            print(f"  {size:>8}  " + "".join(cells), flush=True)
+        store.close()
+    below = [size for size in sizes if faster[size]]
+    cut = max((s for s in below if all(faster[t] for t in sizes if t <= s)), default=0)
+    print(f"  the scan is faster for every mode up to {cut} points (MMRAG_STORE__EXACT_BELOW)")
+
+
+def _interleaved(
+    store: EdgeStore,
+    retriever: Retriever,
+    vectors: list[dict[str, object]],
+    mode: str,
+    signals: tuple[str, ...],
+    size: int,
+) -> tuple[float, float]:
+    """p50 ms of store + fuse with the numpy scan and with HNSW, alternating query by query."""
+    query = Query(text="x", fusion=mode, top_k=10, signals=signals)  # type: ignore[arg-type]
+    plan = make_plan(query, retriever.settings, 0)
+    spent: dict[int, list[float]] = {size: [], 0: []}
+    for i, q in enumerate(vectors):
+        for threshold in (size, 0):
+            store.exact_below = threshold
+            timings: dict[str, float] = {}
+            retriever.fused_hits(plan, q, None, timings)  # type: ignore[arg-type]
+            if i >= 3:
+                spent[threshold].append(timings["store"] + timings["fuse"])
+    store.exact_below = 0
+    return percentiles(spent[size])[0], percentiles(spent[0])[0]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10k points, 30 queries, rerank 5")
@@ -432,6 +498,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--signals", choices=("clip", "all"), default="clip")
     parser.add_argument("--no-optimize", action="store_true", help="search unindexed segments")
     parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--crossover", action="store_true", help="numpy scan vs HNSW by size")
+    parser.add_argument(
+        "--sizes", default="2500,5000,10000,20000,40000", help="collection sizes of --crossover"
+    )
     parser.add_argument("--skip-rerank", action="store_true")
     parser.add_argument(
         "--reduced", type=int, default=0, metavar="N", help="fp32 vs bf16 vs int8, N candidates"
@@ -440,7 +510,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     size = args.points or (10_000 if args.quick else 100_000)
-    if not args.skip_search:
+    if args.crossover:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        bench_crossover(sizes, 30 if args.quick else 60, args.signals == "all")
+    elif not args.skip_search:
         n_queries = 30 if args.quick else args.queries
         four = args.signals == "all"
         bench_search(size, n_queries, args.threads, four, optimize=not args.no_optimize)

@@ -122,6 +122,10 @@ class StoreSettings(_Group):
     """Embedded store: refuse writes (a clear ``storage_full`` error) while the data folder's
     filesystem has less free space than this; Qdrant Edge maps its files into memory and a full
     disk would crash the process. 0 turns the check off."""
+    exact_below: int = Field(default=20_000, ge=0)
+    """Embedded store: while a collection has at most this many points, dense searches scan a
+    numpy copy of its vectors (exact, and faster than HNSW at that size: ``python -m
+    bench.retrieval --crossover`` measures where HNSW starts to win); 0 always uses HNSW."""
 
 
 class QueueSettings(_Group):

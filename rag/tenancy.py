@@ -16,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -140,6 +140,14 @@ class TenantStore:
             exact=exact,
             with_payload=with_payload,
         )
+
+    def score_points(
+        self,
+        ids: Sequence[str],
+        queries: Mapping[str, QueryVector],
+        flt: Filter | None = None,
+    ) -> dict[str, dict[str, float]]:
+        return self.base.score_points(ids, queries, tenant_filter(self.tenant, flt))
 
     def fused_query(
         self,

@@ -102,7 +102,12 @@ def open_store(
     if not url:
         from rag.store.edge import EdgeStore
 
-        return EdgeStore(edge_path(data_dir, name), name, settings.min_free_mb * 2**20)
+        return EdgeStore(
+            edge_path(data_dir, name),
+            name,
+            settings.min_free_mb * 2**20,
+            exact_below=settings.exact_below,
+        )
     from rag.store.client import QdrantClientStore
 
     return QdrantClientStore(

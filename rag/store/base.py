@@ -287,6 +287,17 @@ class VectorStore(Protocol):
         list of keys keeps only those."""
         ...
 
+    def score_points(
+        self,
+        ids: Sequence[str],
+        queries: Mapping[str, QueryVector],
+        flt: Filter | None = None,
+    ) -> dict[str, dict[str, float]]:
+        """The exact score of each point of ``ids`` (that matches ``flt``) against each named
+        query, ``{name: {id: score}}``, in one round trip. A point that lacks the vector, or
+        shares no term with a sparse query, is absent from that name's scores."""
+        ...
+
     def fused_query(
         self,
         prefetches: Sequence[Prefetch],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient
@@ -25,6 +25,7 @@ from rag.store.base import (
     CollectionLayout,
     EngineFusion,
     Filter,
+    HasId,
     PointRecord,
     Prefetch,
     QueryVector,
@@ -237,6 +238,43 @@ class QdrantClientStore:
                 with_vectors=with_vectors,
             )
         return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
+
+    def score_points(
+        self,
+        ids: Sequence[str],
+        queries: Mapping[str, QueryVector],
+        flt: Filter | None = None,
+    ) -> dict[str, dict[str, float]]:
+        wanted = convert.canonical_ids(ids)
+        out: dict[str, dict[str, float]] = {name: {} for name in queries}
+        layout = self._require_layout()
+        only = Filter(
+            must=(HasId(tuple(wanted)), *(flt.must if flt else ())),
+            must_not=flt.must_not if flt else (),
+            should=flt.should if flt else (),
+        )
+        requests, names = [], []
+        for name, vector in queries.items():
+            query = convert.query_value(name, vector, layout, _sparse)
+            if query is None or not wanted:
+                continue
+            names.append(name)
+            requests.append(
+                qm.QueryRequest(
+                    query=query,
+                    using=name,
+                    filter=client_filter(only),
+                    limit=len(wanted),
+                    with_payload=False,
+                    params=None if self.local else qm.SearchParams(exact=True),
+                )
+            )
+        if requests:
+            with self._engine():
+                responses = self.client.query_batch_points(self.collection, requests)
+            for name, response in zip(names, responses, strict=True):
+                out[name] = {convert.canonical_id(p.id): float(p.score) for p in response.points}
+        return out
 
     def fused_query(
         self,

@@ -132,6 +132,11 @@ def point_vectors(
 
 def dense_list(vector: Any, size: int, what: str) -> list[float]:
     """A dense vector as a list, checked for size and finiteness."""
+    return dense_array(vector, size, what).tolist()
+
+
+def dense_array(vector: Any, size: int, what: str) -> np.ndarray:
+    """A dense vector as a float32 array, checked for size and finiteness."""
     if is_sparse(vector):
         raise InvalidInputError(f"{what} is sparse; this vector is dense (an array of {size})")
     array = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -142,7 +147,7 @@ def dense_list(vector: Any, size: int, what: str) -> list[float]:
         )
     if not np.isfinite(array).all():
         raise InvalidInputError(f"{what} has NaN or inf values")
-    return array.tolist()
+    return array
 
 
 def sparse_lists(terms: Any, what: str) -> tuple[list[int], list[float]]:

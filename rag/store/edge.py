@@ -3,6 +3,11 @@
 A shard folder can be open in one process (and one store) at a time: the store takes mmrag's
 lock file (:mod:`rag.store.locking`) before it touches the shard and holds it until ``close``.
 Reads run concurrently; writes and open/close are serialised by a lock.
+
+While the collection has at most ``exact_below`` points, the store keeps a numpy copy of its
+dense vectors (:mod:`rag.store.exact`, built at the first search, then kept in step with every
+write) and answers unfiltered dense searches, ``HasId`` lookups and fused queries over them by
+exact scans: cheaper than HNSW through the bindings at that size, and exact.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from rag.errors import InvalidInputError, MmragError, StoreError
@@ -21,10 +27,12 @@ from rag.payload import TENANT
 from rag.store import convert
 from rag.store.base import (
     DEFAULT_RRF_K,
+    IMAGE,
     INDEXED_PAYLOAD_FIELDS,
     CollectionLayout,
     EngineFusion,
     Filter,
+    HasId,
     PointRecord,
     Prefetch,
     QueryVector,
@@ -32,6 +40,7 @@ from rag.store.base import (
     StoredPoint,
 )
 from rag.store.edge_filters import edge_filter
+from rag.store.exact import DenseMirror
 from rag.store.locking import FolderLock
 from rag.store.space import check_free_space
 
@@ -58,11 +67,17 @@ class EdgeStore:
         store.ensure_collection(CollectionLayout.of(512, passage_dim=384, lexical=True))
     """
 
-    def __init__(self, path: Path, collection: str, min_free_bytes: int = 0) -> None:
+    def __init__(
+        self, path: Path, collection: str, min_free_bytes: int = 0, exact_below: int = 0
+    ) -> None:
         self.path = Path(path)
         self.collection = collection
         self.min_free_bytes = min_free_bytes
         """Writes are refused below this much free disk (:mod:`rag.store.space`)."""
+        self.exact_below = exact_below
+        """Dense searches scan a numpy copy while the collection has at most this many points."""
+        self._mirror: DenseMirror | None = None
+        self._mirror_checked = False
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
         self._layout: CollectionLayout | None = None
@@ -140,15 +155,27 @@ class EdgeStore:
             )
             for p in points
         ]
-        self._write(qe.UpdateOperation.upsert_points(edge_points))
+        with self._lock:
+            self._write(qe.UpdateOperation.upsert_points(edge_points))
+            if self._mirror is not None:
+                self._mirror.write((convert.canonical_id(p.id), p.vectors) for p in points)
+                if len(self._mirror) > self.exact_below:
+                    self._mirror = None  # grown past the scan's size: HNSW from now on
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             point_ids: list[qe.PointId] = list(convert.canonical_ids(ids))
-            self._write(qe.UpdateOperation.delete_points(point_ids))
+            with self._lock:
+                self._write(qe.UpdateOperation.delete_points(point_ids))
+                if self._mirror is not None:
+                    self._mirror.remove(str(i) for i in point_ids)
+                else:
+                    self._mirror_checked = False  # it may be small enough again
 
     def delete_by_filter(self, flt: Filter) -> None:
-        self._write(qe.UpdateOperation.delete_points_by_filter(edge_filter(flt) or qe.Filter()))
+        with self._lock:
+            self._write(qe.UpdateOperation.delete_points_by_filter(edge_filter(flt) or qe.Filter()))
+            self._forget_mirror()
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -200,6 +227,12 @@ class EdgeStore:
         with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
+        mirror = self._scan(vector_name, flt)
+        if mirror is not None:
+            hits = mirror.search(
+                vector_name, self._dense(vector_name, vector), limit, _canonical(flt)
+            )
+            return self._with_contents(hits, with_payload, with_vectors)
         payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
         query = self._nearest(vector_name, vector)
         if query is None:
@@ -225,6 +258,8 @@ class EdgeStore:
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
         convert.check_prefetches(prefetches, fusion)
+        if flt is None and any(self._scan(p.vector_name, None) is not None for p in prefetches):
+            return self._scanned_fusion(prefetches, fusion, limit, with_vectors, rrf_k)
         condition = edge_filter(flt)
         stages, used = [], []
         for p in prefetches:
@@ -244,6 +279,134 @@ class EdgeStore:
         )
         return self._query(request)
 
+    def score_points(
+        self,
+        ids: Sequence[str],
+        queries: Mapping[str, QueryVector],
+        flt: Filter | None = None,
+    ) -> dict[str, dict[str, float]]:
+        wanted = convert.canonical_ids(ids)
+        out: dict[str, dict[str, float]] = {name: {} for name in queries}
+        if not wanted:
+            return out
+        only = _restricted(wanted, flt)
+        condition = None
+        requests, names = [], []
+        for name, vector in queries.items():
+            mirror = self._scan(name, only)
+            if mirror is not None:
+                hits = mirror.search(name, self._dense(name, vector), len(wanted), only)
+                out[name] = {hit.id: hit.score for hit in hits}
+                continue
+            query = self._nearest(name, vector)
+            if query is not None:
+                condition = condition or edge_filter(only)  # one conversion of the ids
+                names.append(name)
+                requests.append(
+                    qe.QueryRequest(
+                        limit=len(wanted),
+                        query=query,
+                        filter=condition,
+                        with_payload=False,
+                        with_vector=False,
+                        params=qe.SearchParams(exact=True),
+                    )
+                )
+        if requests:
+            shard = self._require_shard()
+            batches = self._call(shard.query_batch, qe.QueryBatchRequest(requests))
+            for name, hits in zip(names, batches, strict=True):
+                out[name] = {convert.canonical_id(hit.id): float(hit.score) for hit in hits}
+        return out
+
+    # --- exact scans of small collections ---------------------------------------------------
+
+    @property
+    def scanning(self) -> bool:
+        """Whether dense searches scan the numpy copy (checked, and the copy built, now)."""
+        return self._scan(IMAGE, None) is not None
+
+    def _scan(self, name: str, flt: Filter | None) -> DenseMirror | None:
+        """The numpy copy when it answers a search over ``name`` with ``flt``, else ``None``."""
+        if self.exact_below <= 0:
+            return None
+        mirror = self._mirror
+        if mirror is None and not self._mirror_checked:
+            mirror = self._build_mirror()
+        if mirror is None or not mirror.serves(name, flt):
+            return None
+        return mirror
+
+    def _build_mirror(self) -> DenseMirror | None:
+        """Copy the dense vectors when the collection is small enough (once per change)."""
+        with self._lock:
+            if self._mirror is not None or self._mirror_checked:
+                return self._mirror
+            layout = self._require_layout()
+            self._mirror_checked = True
+            if not layout.dense or self.count() > self.exact_below:
+                return None
+            mirror = DenseMirror(layout.dense, capacity=max(self.count(), 1))
+            offset: str | None = None
+            while True:
+                page, offset = self.scroll(None, 1024, offset, with_vectors=True)
+                mirror.write((p.id, p.vectors) for p in page)
+                if offset is None:
+                    break
+            self._mirror = mirror
+            return mirror
+
+    def _dense(self, name: str, vector: QueryVector) -> np.ndarray:
+        size = self._require_layout().dense[name]
+        return convert.dense_array(vector, size, f"the {name!r} query vector")
+
+    def _forget_mirror(self) -> None:
+        self._mirror, self._mirror_checked = None, False
+
+    def _scanned_fusion(
+        self,
+        prefetches: Sequence[Prefetch],
+        fusion: EngineFusion,
+        limit: int,
+        with_vectors: bool,
+        rrf_k: int,
+    ) -> list[ScoredPoint]:
+        """The engine's RRF or DBSF over exact candidate lists (dense: scanned here; sparse:
+        the engine's)."""
+        from rag.retrieval import fusion as formulas
+
+        _fusion(fusion, rrf_k, None)  # the engine's checks of the fusion and k
+        lists = []
+        for p in prefetches:
+            hits = self.search(p.vector_name, p.vector, p.limit, None, with_payload=False)
+            lists.append([(hit.id, hit.score) for hit in hits])
+        if fusion == "rrf":
+            scores = formulas.rrf(lists, rrf_k, [p.weight for p in prefetches])
+        else:
+            scores = formulas.dbsf(lists)
+        order = formulas.ranked(scores, limit)
+        hits = [ScoredPoint(id=pid, score=score, payload={}) for pid, score in order]
+        return self._with_contents(hits, True, with_vectors)
+
+    def _with_contents(
+        self, hits: list[ScoredPoint], payload: bool | Sequence[str], vectors: bool
+    ) -> list[ScoredPoint]:
+        """``hits`` with their payloads (all, or the keys listed) and vectors read back."""
+        if not hits or (payload is False and not vectors):
+            return hits
+        stored = {p.id: p for p in self.get([hit.id for hit in hits], with_vectors=vectors)}
+        keep = None if isinstance(payload, bool) else set(payload)
+        out = []
+        for hit in hits:
+            point = stored.get(hit.id)
+            if point is None:  # deleted since the scan
+                continue
+            body = {} if payload is False else point.payload
+            if keep is not None:
+                body = {k: v for k, v in body.items() if k in keep}
+            out.append(ScoredPoint(hit.id, hit.score, body, point.vectors if vectors else {}))
+        return out
+
     # --- internals ---------------------------------------------------------------------------
 
     def _nearest(self, name: str, vector: QueryVector) -> Any | None:
@@ -261,6 +424,7 @@ class EdgeStore:
             for name in added.sparse:
                 shard.update(qe.UpdateOperation.create_sparse_vector(name, qe.Modifier.Idf))
             shard.flush()
+            self._forget_mirror()
         except Exception as exc:
             raise convert.cannot_add_vectors(self.collection, added, exc) from exc
         log.warning(convert.added_vectors_note(self.collection, added))
@@ -271,6 +435,7 @@ class EdgeStore:
         return convert.sort_hits([convert.scored_point(hit) for hit in hits])
 
     def _write(self, operation: qe.UpdateOperation) -> None:
+        """Apply ``operation`` (the caller may hold the lock, to keep the numpy copy in step)."""
         check_free_space(self.path.parent, self.min_free_bytes)
         with self._lock:
             self._call(self._require_shard().update, operation)
@@ -336,6 +501,28 @@ class EdgeStore:
             raise
         except Exception as exc:
             raise StoreError(f"Qdrant Edge failed on {self.collection!r}: {exc}") from exc
+
+
+def _restricted(ids: Sequence[str], flt: Filter | None) -> Filter:
+    """``flt`` and: the point is one of ``ids``."""
+    has = HasId(tuple(ids))
+    if flt is None:
+        return Filter(must=(has,))
+    return Filter(must=(has, *flt.must), must_not=flt.must_not, should=flt.should)
+
+
+def _canonical(flt: Filter | None) -> Filter | None:
+    """``flt`` with the ids of its ``HasId`` conditions in canonical form (the scan's keys)."""
+    if flt is None:
+        return None
+    return Filter(
+        must=tuple(
+            HasId(tuple(convert.canonical_ids(c.ids))) if isinstance(c, HasId) else c
+            for c in flt.must
+        ),
+        must_not=flt.must_not,
+        should=flt.should,
+    )
 
 
 def _edge_config(layout: CollectionLayout) -> qe.EdgeConfig:

@@ -148,20 +148,21 @@ def test_image_only_query(retriever: Retriever) -> None:
     assert len(hits) == 4
 
 
-def test_both_engines_rank_alike(tiny_embedder, corpus, tmp_path) -> None:
+def test_engines_and_the_exact_scan_rank_alike(tiny_embedder, corpus, tmp_path) -> None:
     from rag.config import StoreSettings
     from rag.store import PointRecord, open_store
 
     rankings = []
-    for url in ("", ":memory:"):
-        store = open_store(StoreSettings(url=url), tmp_path / f"data{len(rankings)}", "alike")
+    for url, scan in (("", 20_000), ("", 0), (":memory:", 0)):
+        settings = StoreSettings(url=url, exact_below=scan)
+        store = open_store(settings, tmp_path / f"data{len(rankings)}", "alike")
         store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
         store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
         retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=15))
         rankings.append(
             [
                 [
-                    (h.id, round(h.scores.fused, 5))
+                    (h.id, h.scores.fused)
                     for h in retriever.search(Query(text=text, fusion=mode, top_k=12)).hits
                 ]
                 for mode in ("rrf", "dbsf", "weighted")
@@ -169,7 +170,10 @@ def test_both_engines_rank_alike(tiny_embedder, corpus, tmp_path) -> None:
             ]
         )
         store.close()
-    assert rankings[0] == rankings[1]
+    for scanned, indexed, local in zip(*rankings, strict=True):
+        for other in (indexed, local):
+            assert [pid for pid, _ in scanned] == [pid for pid, _ in other]
+            np.testing.assert_allclose([f for _, f in scanned], [f for _, f in other], atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -528,3 +528,49 @@ def test_scoring_chosen_points(store: VectorStore) -> None:
     got = store.get([p.id for p in chosen], with_vectors=["lexical"])
     assert {p.id for p in got if p.vectors} == {p.id for p in chosen if "lexical" in p.vectors}
     assert all(set(p.vectors) <= {"lexical"} for p in got)
+
+
+def test_score_points_scores_each_signal_in_one_call(store: VectorStore) -> None:
+    points = random_points(30)
+    store.upsert(points)
+    rng = np.random.default_rng(12)
+    chosen = points[:12]
+    queries = {
+        "image": unit(rng),
+        "passage": unit(rng, PASSAGE_DIM),
+        "lexical": SparseTerms((1, 4, 7), (1.0, 1.0, 1.0)),
+    }
+    got = store.score_points([p.id for p in chosen], queries)
+    for name in ("image", "passage"):
+        expected = {
+            p.id: float(p.vectors[name] @ queries[name]) for p in chosen if name in p.vectors
+        }
+        assert got[name] == pytest.approx(expected, abs=1e-5)
+    only = Filter(must=(HasId(tuple(p.id for p in chosen)),))
+    lexical = store.search("lexical", queries["lexical"], 30, only, exact=True)
+    assert got["lexical"] == pytest.approx({h.id: h.score for h in lexical}, abs=1e-5)
+    flt = FILTERS["any-of"]
+    filtered = store.score_points([p.id for p in chosen], {"image": queries["image"]}, flt)
+    assert set(filtered["image"]) == {
+        p.id for p in chosen if "image" in p.vectors and matches(p, flt)
+    }
+    assert store.score_points([], queries) == {name: {} for name in queries}
+
+
+def test_searches_follow_writes(store: VectorStore) -> None:
+    """Replacing a point drops the vectors it no longer has; deleted points are not found."""
+    points = random_points(20)
+    store.upsert(points)
+    query = unit(np.random.default_rng(13))
+    first = store.search("image", query, 1)[0].id
+    store.upsert([PointRecord(first, {"text": query}, {"n": -1})])
+    assert first not in ids_of(store.search("image", query, 20))
+    assert ids_of(store.search("text", query, 1)) == [first]
+    store.delete([first])
+    assert first not in ids_of(store.search("text", query, 20))
+    store.delete_by_filter(FILTERS["any-of"])
+    left = {p.id for p in points if not matches(p, FILTERS["any-of"])} - {first}
+    assert set(ids_of(store.search("text", query, 20))) <= left
+    store.upsert(points[:3])
+    with_text = [p for p in points[:3] if "text" in p.vectors]
+    assert {p.id for p in with_text} <= set(ids_of(store.search("text", query, 20)))
