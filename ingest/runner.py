@@ -17,6 +17,7 @@ from ingest.specs import JobSpec
 from ingest.text_signals import TextEncoders
 from ingest.uploads import upload_source
 from rag.config import IngestSettings
+from rag.embedding.gpu import decodes_on_device
 from rag.services import Services
 from rag.store.base import VectorStore
 from rag.tenancy import TenantStore
@@ -61,7 +62,8 @@ def make_ingestor(
     should_stop: Callable[[], bool] | None = None,
 ) -> Ingestor:
     """The one way jobs and tasks build an ``Ingestor``: CLIP, the text signals and the shared
-    picture folder of ``services``."""
+    picture folder of ``services``; JPEGs are decoded on CLIP's device when its settings say so
+    (``MMRAG_CLIP__DECODE``: ``device``, or ``auto`` on CUDA)."""
     return Ingestor(
         services.embedder,
         store,
@@ -70,6 +72,7 @@ def make_ingestor(
         should_stop,
         TextEncoders.from_services(services),
         pictures=PictureStore(pictures_dir(services.settings.files_dir)),
+        jpegs_on_device=decodes_on_device(services.settings.clip),
     )
 
 
