@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.runner import ingest_paths, make_ingestor
+from ingest.runner import device_batch, ingest_paths, make_ingestor
 from rag import payload as keys
-from rag.config import Settings
+from rag.config import ClipSettings, IngestSettings, Settings
 from rag.embedding import ClipEmbedder
 from rag.services import Services
 from tests.ingest.checks import all_points, check_invariants
@@ -149,3 +149,10 @@ def test_a_jpeg_the_device_rejects_but_pil_reads_is_embedded_from_pil_pixels(
         assert _cosine(by_source["p1.jpg"], pil) == pytest.approx(1.0, abs=1e-5)
     finally:
         services.close()
+
+
+def test_the_gpu_path_grows_a_default_ingest_batch_to_the_device_batch() -> None:
+    cuda, cpu = ClipSettings(device="cuda"), ClipSettings()
+    assert device_batch(IngestSettings(), cuda).batch_size == 256  # gpu_batch_size
+    assert device_batch(IngestSettings(batch_size=16), cuda).batch_size == 16  # chosen: kept
+    assert device_batch(IngestSettings(), cpu).batch_size == 32
