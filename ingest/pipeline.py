@@ -62,6 +62,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
+_JPEG_END = b"\xff\xd9"
 _DEVICE_JPEG = frozenset({("JPEG", "RGB"), ("JPEG", "L"), ("MPO", "RGB"), ("MPO", "L")})
 """(format, mode) of the JPEGs the GPU path decodes on the device; CMYK ones go through PIL."""
 
@@ -284,7 +285,7 @@ class Ingestor:
             data = read.picture_file.read_bytes()
         if data is None:
             return DecodedItem(read)
-        if self.jpegs_on_device and data.startswith(_JPEG_MAGIC):
+        if self.jpegs_on_device and _whole_jpeg(data):
             header = probe_image(data, self.settings.max_image_pixels)
             if (header.format, header.mode) in _DEVICE_JPEG:
                 read.image_bytes = None
@@ -395,6 +396,12 @@ class Ingestor:
             run.failed_sources.add(entry.item.source)
             entry = entry.error
         self.report.failures.append(entry)
+
+
+def _whole_jpeg(data: bytes) -> bool:
+    """JPEG bytes whose end-of-image marker is at their end: a truncated file (the usual damage)
+    goes to PIL, whose error names it, however lenient the device's decoder would be."""
+    return data.startswith(_JPEG_MAGIC) and _JPEG_END in data[-64:]
 
 
 def _passage_splitter(

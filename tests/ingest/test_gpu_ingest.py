@@ -7,6 +7,7 @@ vectors.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,10 +37,18 @@ def _folder(root: Path) -> Path:
     save(root / "flat.png", 6, "PNG")
     save(root / "photo_really_png.jpg", 7, "PNG")  # the content decides, not the name
     whole = image_bytes(8, "JPEG", size=(320, 240))
-    (root / "broken.jpg").write_bytes(whole[: len(whole) // 2])  # header fine, data cut
+    (root / "truncated.jpg").write_bytes(whole[: len(whole) // 2])  # header fine, data cut
     (root / "headless.jpg").write_bytes(whole[:120])  # cut inside the header
+    (root / "scrambled.jpg").write_bytes(_scrambled(whole))  # whole, junk in its data
     (root / "caption_only.txt").write_text("words without a picture")
     return root
+
+
+def _scrambled(jpeg: bytes) -> bytes:
+    """400 random bytes inside the entropy-coded data: the header and end marker stay."""
+    rng = random.Random(0)
+    start = jpeg.index(b"\xff\xda") + 20
+    return jpeg[:start] + bytes(rng.randrange(256) for _ in range(400)) + jpeg[start + 400 :]
 
 
 def _ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: Path, decode: str):
@@ -76,14 +85,14 @@ def test_device_decode_ingests_like_the_pil_path(
     pil_report, pil = _ingest(tmp_path, monkeypatch, folder, "pil")
     assert calls == []
     device_report, device = _ingest(tmp_path, monkeypatch, folder, "device")
-    assert calls == [5, 4]  # RGB and grey JPEGs + broken.jpg, then without it (CMYK: PIL)
+    assert calls == [5, 4]  # 4 good JPEGs + scrambled.jpg, then without it; the rest: PIL
 
     for report in (pil_report, device_report):
-        assert (report.seen, report.written, report.failed) == (10, 8, 2)
+        assert (report.seen, report.written, report.failed) == (11, 8, 3)
     failures = {Path(f.source).name: f.reason for f in device_report.failures}
     assert failures == {Path(f.source).name: f.reason for f in pil_report.failures}
-    assert failures["broken.jpg"].startswith("corrupt or truncated image")
-    assert failures["headless.jpg"].startswith("corrupt or truncated image")
+    assert failures.keys() == {"truncated.jpg", "headless.jpg", "scrambled.jpg"}
+    assert all(why.startswith("corrupt or truncated image: ") for why in failures.values())
 
     assert pil.keys() == device.keys()
     ignored = {keys.INGESTED_AT}
