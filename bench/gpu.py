@@ -4,12 +4,18 @@ ViT-B-32's architecture with random weights. Same run, same model and batch:
 
 1. raw forward: ``encode_image`` on ready tensors on the device (fp32, then bf16 autocast):
    images/s, the ceiling (issue target on an H200: >= 20k images/s);
-2. end to end from JPEG bytes: the PIL path (decode + preprocess on the host in a thread pool,
-   then ``embed_pixels``) vs the device path (``embed_jpegs``: batched device decode, resize and
-   normalise on the device, bf16): images/s and the ratio (issue target: >= 2k images/s).
+2. JPEG bytes to vectors: the PIL path (decode + preprocess on the host in a thread pool, then
+   ``embed_pixels``) vs the device path (``embed_jpegs``: batched device decode, resize and
+   normalise on the device, bf16): images/s and the ratio;
+3. ingest end to end, JPEG files to points in a fresh embedded Qdrant Edge store, through
+   ``ingest.pipeline.Ingestor`` as ``mmrag ingest`` runs it (read, hash, header checks, embed,
+   upsert; ingest batch = ``--batch``): PIL decoding in the pool (``MMRAG_CLIP__DECODE=pil``) vs
+   the GPU path (``device``, the default on CUDA): images/s and the ratio (issue target on an
+   H200: >= 2k images/s).
 
     python -m bench.gpu --device cuda              # on a GPU
     python -m bench.gpu --device cpu --images 64   # the same code path on CPU (slow)
+    python -m bench.gpu --device cpu --images 64 --model mmrag-tiny --batch 32   # a quick check
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rag.config import ClipSettings
+from bench.ingest import ingest_once
+from rag.config import ClipSettings, IngestSettings
 from rag.embedding import ClipEmbedder
 
 
@@ -116,6 +123,32 @@ def main(argv: list[str] | None = None) -> None:
             f"  JPEG -> vectors, device decode + preprocess: {args.images / on_device:8.0f} "
             f"images/s -> {host / on_device:.2f}x the PIL path"
         )
+        folder = Path(tmp) / "jpegs"
+        folder.mkdir()
+        for i, data in enumerate(datas):
+            (folder / f"photo{i:05d}.jpg").write_bytes(data)
+        rates = {
+            on: ingest_rate(bf16, folder, Path(tmp) / f"store-{on}", args.batch, workers, on)
+            for on in (False, True)
+        }
+        print(f"  ingest end to end, PIL in {workers} pool threads: {rates[False]:8.0f} images/s")
+        print(
+            f"  ingest end to end, JPEGs decoded on the device: {rates[True]:8.0f} images/s -> "
+            f"{rates[True] / rates[False]:.2f}x the PIL path (target on an H200: >= 2000)"
+        )
+
+
+def ingest_rate(
+    embedder: ClipEmbedder, folder: Path, data: Path, batch: int, workers: int, on_device: bool
+) -> float:
+    """Images/s of a whole ``Ingestor`` run over ``folder`` (after a warm-up run; ``overwrite``
+    so the timed run embeds and writes every image again)."""
+    settings = IngestSettings(batch_size=batch, decode_workers=workers, policy="overwrite")
+    ingest_once(embedder, folder, data, settings, jpegs_on_device=on_device)
+    timing = ingest_once(embedder, folder, data, settings, jpegs_on_device=on_device)
+    if timing.items != len(list(folder.iterdir())):
+        raise RuntimeError(f"ingest wrote {timing.items} of the folder's images")
+    return timing.per_s
 
 
 if __name__ == "__main__":

@@ -80,13 +80,21 @@ def baseline(embedder: Embedder, folder: Path, batch: int, rounds: int) -> Timin
     return Timing(rounds * len(paths), time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def ingest_once(embedder: Embedder, folder: Path, data: Path, settings: IngestSettings) -> Timing:
-    """A whole ingest of ``folder`` into a fresh (or existing) store under ``data``."""
+def ingest_once(
+    embedder: Embedder,
+    folder: Path,
+    data: Path,
+    settings: IngestSettings,
+    jpegs_on_device: bool = False,
+) -> Timing:
+    """A whole ingest of ``folder`` into a fresh (or existing) store under ``data``
+    (``jpegs_on_device``: the GPU path, JPEGs decoded by the embedder on its device)."""
     store = open_store(StoreSettings(), data)
     store.ensure_collection(CollectionLayout.of(embedder.dim))
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        report = Ingestor(embedder, store, settings).ingest(open_source(folder))
+        ingestor = Ingestor(embedder, store, settings, jpegs_on_device=jpegs_on_device)
+        report = ingestor.ingest(open_source(folder))
     finally:
         store.close()
     done = report.written + report.unchanged

@@ -78,11 +78,13 @@ class ImageInfo:
 
 @dataclass
 class DecodedItem:
-    """A read item ready to embed: model inputs ``(1, 3, H, W)`` when it has an image."""
+    """A read item ready to embed: model inputs ``(1, 3, H, W)`` when it has an image, or on the
+    GPU path the JPEG's bytes (checked as far as its header) for the embedder to decode."""
 
     read: ReadItem
     pixels: np.ndarray | None = None
     image: ImageInfo | None = None
+    jpeg: bytes | None = None
 
 
 @dataclass

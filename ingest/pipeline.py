@@ -9,6 +9,9 @@ Stages, per batch of ``batch_size`` items::
 Texts get CLIP's ``text`` vector and, when their encoders are on (:class:`TextEncoders`), a
 ``passage`` vector and ``lexical`` terms.
 
+On the GPU path (``jpegs_on_device``) the pool checks a JPEG's header only and the embedder
+decodes the batch's JPEGs on its device; other formats are decoded by the pool as above.
+
 At most about three batches are in flight, so memory stays flat however large the source.
 """
 
@@ -31,7 +34,7 @@ from ingest.chunking import chunk_text
 from ingest.documents.passages import split_passages
 from ingest.documents.pictures import PictureStore
 from ingest.documents.reader import DocumentReader
-from ingest.images import decode_image
+from ingest.images import decode_image, probe_image
 from ingest.items import (
     DecodedItem,
     DocumentRead,
@@ -50,13 +53,18 @@ from ingest.text_signals import TextEncoders
 from rag import payload as keys
 from rag.config import IngestSettings
 from rag.embedding.base import Embedder, PassageEncoder
-from rag.errors import InvalidInputError
+from rag.errors import InvalidInputError, UndecodableImagesError
 from rag.identity import delete_stale
 from rag.store.base import TEXT, VectorStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_JPEG_END = b"\xff\xd9"
+_DEVICE_JPEG = frozenset({("JPEG", "RGB"), ("JPEG", "L"), ("MPO", "RGB"), ("MPO", "L")})
+"""(format, mode) of the JPEGs the GPU path decodes on the device; CMYK ones go through PIL."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,14 @@ class Ingestor:
         should_stop: Callable[[], bool] | None = None,
         text: TextEncoders | None = None,
         pictures: PictureStore | None = None,
+        jpegs_on_device: bool = False,
     ) -> None:
         """``text`` holds the passage model and the lexical encoder (their signals are written
         for every point with text; the passage model also bounds document passages, else CLIP's
         context does); ``pictures`` stores page renders and figure crops (documents are refused
-        without it)."""
+        without it); ``jpegs_on_device``: JPEG bytes go to ``embedder.embed_jpegs`` (decoded in
+        batches on the model's device) instead of being decoded by PIL in the pool."""
+        self.jpegs_on_device = jpegs_on_device
         self.embedder = embedder
         self.text = text or TextEncoders()
         self._text_models = self.text.model_ids()
@@ -274,6 +285,15 @@ class Ingestor:
             data = read.picture_file.read_bytes()
         if data is None:
             return DecodedItem(read)
+        if self.jpegs_on_device and _whole_jpeg(data):
+            header = probe_image(data, self.settings.max_image_pixels)
+            if (header.format, header.mode) in _DEVICE_JPEG:
+                read.image_bytes = None
+                info = ImageInfo(header.mime, header.width, header.height)
+                return DecodedItem(read, image=info, jpeg=data)
+        return self._decode_on_host(read, data)
+
+    def _decode_on_host(self, read: ReadItem, data: bytes) -> DecodedItem:
         image = decode_image(data, self.settings.max_image_pixels, self._input_side)
         pixels = self.embedder.preprocess_images([image.image])
         self._input_side = pixels.shape[-1]
@@ -291,14 +311,17 @@ class Ingestor:
             else:
                 items.append(result)
         if items:
-            self._embed_and_upsert(items, batch.stored, run.root)
+            self._embed_and_upsert(items, batch.stored, run)
         if self.progress is not None:
             self.progress.update(self.report)
 
     def _embed_and_upsert(
-        self, items: list[DecodedItem], stored: dict[str, dict[str, Any]], root: str
+        self, items: list[DecodedItem], stored: dict[str, dict[str, Any]], run: _SourceRun
     ) -> None:
-        image_vectors = self._embed_images(items)
+        items, image_vectors = self._embed_images(items, run)
+        if not items:
+            return
+        root = run.root
         texts = [chunk for item in items for chunk in item.read.chunks]
         encoding = self.embedder.encode_texts(texts)
         signals = self.text.encode(texts)
@@ -322,18 +345,63 @@ class Ingestor:
         self.report.written += len(items)
         self.report.points_written += len(points)
 
-    def _embed_images(self, items: list[DecodedItem]) -> list[np.ndarray | None]:
-        with_pixels = [item.pixels for item in items if item.pixels is not None]
-        if not with_pixels:
-            return [None] * len(items)
-        vectors = iter(self.embedder.embed_pixels(np.concatenate(with_pixels)))
-        return [next(vectors) if item.pixels is not None else None for item in items]
+    def _embed_images(
+        self, items: list[DecodedItem], run: _SourceRun
+    ) -> tuple[list[DecodedItem], list[np.ndarray | None]]:
+        """The items that still stand and their image vectors (``None``: no picture). A JPEG
+        the device cannot decode is decoded by PIL here; when PIL cannot either, it fails alone."""
+        vectors: dict[int, np.ndarray] = {}
+        failed = self._embed_jpegs(items, vectors, run)
+        pixels = {i: item.pixels for i, item in enumerate(items) if item.pixels is not None}
+        if pixels:
+            embedded = self.embedder.embed_pixels(np.concatenate(list(pixels.values())))
+            vectors.update(zip(pixels, embedded, strict=True))
+        kept = [i for i in range(len(items)) if i not in failed]
+        return [items[i] for i in kept], [vectors.get(i) for i in kept]
+
+    def _embed_jpegs(
+        self, items: list[DecodedItem], vectors: dict[int, np.ndarray], run: _SourceRun
+    ) -> set[int]:
+        """Embed the items' JPEG bytes on the device into ``vectors``; the indices that failed."""
+        jpegs = {i: item.jpeg for i, item in enumerate(items) if item.jpeg is not None}
+        todo, failed = list(jpegs), set[int]()
+        while todo:
+            try:
+                done = self.embedder.embed_jpegs([jpegs[i] for i in todo])
+            except UndecodableImagesError as exc:
+                undecodable = {todo[j] for j in exc.reasons if 0 <= j < len(todo)}
+                if not undecodable:
+                    raise
+                for i in undecodable:
+                    if not self._decode_jpeg_on_host(items[i], run):
+                        failed.add(i)
+                todo = [i for i in todo if i not in undecodable]
+                continue
+            vectors.update(zip(todo, done, strict=True))
+            break
+        return failed
+
+    def _decode_jpeg_on_host(self, item: DecodedItem, run: _SourceRun) -> bool:
+        """PIL's turn at a JPEG the device could not decode: its pixels, or its failure."""
+        data, item.jpeg = item.jpeg, None
+        result = _guarded(item.read.item, lambda _: self._decode_on_host(item.read, data or b""))
+        if isinstance(result, Rejected):
+            self._fail(result, run)
+            return False
+        item.pixels = result.pixels
+        return True
 
     def _fail(self, entry: Rejected | ItemError, run: _SourceRun) -> None:
         if isinstance(entry, Rejected):
             run.failed_sources.add(entry.item.source)
             entry = entry.error
         self.report.failures.append(entry)
+
+
+def _whole_jpeg(data: bytes) -> bool:
+    """JPEG bytes whose end-of-image marker is at their end: a truncated file (the usual damage)
+    goes to PIL, whose error names it, however lenient the device's decoder would be."""
+    return data.startswith(_JPEG_MAGIC) and _JPEG_END in data[-64:]
 
 
 def _passage_splitter(

@@ -16,7 +16,8 @@ from ingest.sources import open_source
 from ingest.specs import JobSpec
 from ingest.text_signals import TextEncoders
 from ingest.uploads import upload_source
-from rag.config import IngestSettings
+from rag.config import ClipSettings, IngestSettings
+from rag.embedding.gpu import batch_size_of, decodes_on_device
 from rag.services import Services
 from rag.store.base import VectorStore
 from rag.tenancy import TenantStore
@@ -61,16 +62,29 @@ def make_ingestor(
     should_stop: Callable[[], bool] | None = None,
 ) -> Ingestor:
     """The one way jobs and tasks build an ``Ingestor``: CLIP, the text signals and the shared
-    picture folder of ``services``."""
+    picture folder of ``services``; JPEGs are decoded on CLIP's device when its settings say so
+    (``MMRAG_CLIP__DECODE``: ``device``, or ``auto`` on CUDA)."""
+    clip = services.settings.clip
+    on_device = decodes_on_device(clip)
+    settings = settings or services.settings.ingest
     return Ingestor(
         services.embedder,
         store,
-        settings or services.settings.ingest,
+        device_batch(settings, clip) if on_device else settings,
         progress,
         should_stop,
         TextEncoders.from_services(services),
         pictures=PictureStore(pictures_dir(services.settings.files_dir)),
+        jpegs_on_device=on_device,
     )
+
+
+def device_batch(settings: IngestSettings, clip: ClipSettings) -> IngestSettings:
+    """The GPU path's ingest settings: a batch size left at its default grows to CLIP's batch
+    on its device (``gpu_batch_size`` on CUDA), so each forward pass gets a full batch."""
+    if "batch_size" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"batch_size": max(settings.batch_size, batch_size_of(clip))})
 
 
 def build_search_index(store: VectorStore) -> None:

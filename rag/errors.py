@@ -23,6 +23,21 @@ class InvalidInputError(MmragError, ValueError):
     code = "invalid_input"
 
 
+class UndecodableImagesError(InvalidInputError):
+    """Some images of a batch could not be decoded; nothing of the batch was embedded.
+
+    ``reasons`` maps each such image's index in the batch to why, so a caller can drop those
+    items and embed the rest."""
+
+    def __init__(self, reasons: dict[int, str]) -> None:
+        self.reasons = dict(sorted(reasons.items()))
+        shown = "; ".join(f"#{i}: {why}" for i, why in list(self.reasons.items())[:5])
+        super().__init__(f"{len(self.reasons)} image(s) could not be decoded ({shown})")
+
+    def __reduce__(self) -> tuple[type, tuple[dict[int, str]]]:
+        return type(self), (self.reasons,)
+
+
 class NotFoundError(MmragError, LookupError):
     """An item, job or collection does not exist."""
 

@@ -76,6 +76,13 @@ class Embedder(Protocol):
         """Embed images already passed through :meth:`preprocess_images`."""
         ...
 
+    def embed_jpegs(self, datas: Sequence[bytes]) -> np.ndarray:
+        """Embed JPEG files' bytes, decoded on the model's device (ingest's GPU path).
+
+        JPEGs that cannot be decoded raise :class:`~rag.errors.UndecodableImagesError`, whose
+        ``reasons`` name them by index."""
+        ...
+
 
 # --- text signals (issue "Text signals"): the passage model and lexical terms -------------------
 

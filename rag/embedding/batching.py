@@ -102,6 +102,9 @@ class BatchingEmbedder:
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         return self.embedder.embed_pixels(pixels)
 
+    def embed_jpegs(self, datas: Sequence[bytes]) -> np.ndarray:
+        return self.embedder.embed_jpegs(datas)
+
     def close(self) -> None:
         """Stop the worker after the batches already queued."""
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,10 +14,16 @@ from PIL import Image
 from rag.config import ClipSettings
 from rag.embedding.backends import EncoderBackend, TorchBackend, build_backend
 from rag.embedding.base import TextEncoding
-from rag.embedding.gpu import batch_size_of, decode_jpegs, is_jpeg, preprocess_tensors
+from rag.embedding.gpu import (
+    batch_size_of,
+    decode_jpeg_batch,
+    is_jpeg,
+    preprocess_tensors,
+    preprocesses_on_device,
+)
 from rag.embedding.images import preprocess_batch
 from rag.embedding.loading import LoadedClip, load_clip, model_id_for
-from rag.errors import InvalidInputError
+from rag.errors import InvalidInputError, UndecodableImagesError
 
 
 class ClipEmbedder:
@@ -107,25 +114,49 @@ class ClipEmbedder:
         """Embed JPEG files' bytes, decoded and preprocessed on the model's device in batches.
 
         The GPU path of ingest (``MMRAG_CLIP__DECODE=device``, the default on CUDA): the host
-        never decodes pixels. Needs the ``torch`` runtime (``auto`` is torch on a GPU); bytes
-        that are not a JPEG raise :class:`InvalidInputError`.
+        never decodes pixels. With the ``torch`` runtime the pixels stay on the device; other
+        runtimes get them as host arrays. A model whose preprocessing the device does not
+        reproduce (anything but bicubic, shortest side, centre crop) decodes with PIL on the host
+        instead. Sizes are not checked here: ingest checks them from the file header first.
+
+        Bytes that are not a JPEG raise :class:`InvalidInputError`; JPEGs that cannot be decoded
+        raise :class:`UndecodableImagesError`, whose ``reasons`` name them by index.
         """
         _check_sequence(datas, "datas")
         bad = [i for i, data in enumerate(datas) if not (isinstance(data, bytes) and is_jpeg(data))]
         if bad:
             raise InvalidInputError(f"items {bad[:5]} are not JPEG bytes; use embed_images")
-        backend = self._ready_backend()
-        if not isinstance(backend, TorchBackend):
-            raise InvalidInputError("embed_jpegs needs MMRAG_CLIP__RUNTIME=torch (auto on a GPU)")
-        clip = self._loaded()
+        clip, backend = self._loaded(), self._ready_backend()
         cfg = clip.model.visual.preprocess_cfg
-
-        def run(chunk: Sequence[bytes]) -> np.ndarray:
-            images = decode_jpegs(chunk, backend.device)
+        if not preprocesses_on_device(cfg):
+            return self._embed_jpegs_on_host(datas)
+        torch_backend = backend if isinstance(backend, TorchBackend) else None
+        device = torch_backend.device if torch_backend else torch.device(self.settings.device)
+        step, parts = batch_size_of(self.settings), []
+        for start in range(0, len(datas), step):
+            try:
+                images = decode_jpeg_batch(datas[start : start + step], device)
+            except UndecodableImagesError as exc:
+                reasons = {start + i: why for i, why in exc.reasons.items()}
+                raise UndecodableImagesError(reasons) from None
             pixels = preprocess_tensors(images, clip.image_size, cfg["mean"], cfg["std"])
-            return backend.encode_pixel_tensor(pixels)
+            if torch_backend is not None:
+                parts.append(torch_backend.encode_pixel_tensor(pixels))
+            else:
+                parts.append(backend.encode_pixels(pixels.cpu().numpy()))
+        return self._stack(parts)
 
-        return self._batched(datas, run)
+    def _embed_jpegs_on_host(self, datas: Sequence[bytes]) -> np.ndarray:
+        images, reasons = [], {}
+        for index, data in enumerate(datas):
+            try:
+                with Image.open(io.BytesIO(data), formats=["JPEG"]) as opened:
+                    images.append(opened.convert("RGB"))
+            except Exception as exc:  # Pillow raises many types on broken data
+                reasons[index] = f"corrupt or truncated JPEG: {exc}"
+        if reasons:
+            raise UndecodableImagesError(reasons)
+        return self.embed_images(images)
 
     def _batched(self, items: Sequence | np.ndarray, run: Callable[..., np.ndarray]) -> np.ndarray:
         """Run ``run`` on slices of a batch of items; stacked unit rows."""

@@ -8,6 +8,10 @@ Everything here takes the device as an argument, so the same code runs (and is t
   the host never touches pixels. Other formats go through PIL as usual.
 * ``precision``: ``bf16``/``fp16`` run the towers under ``torch.autocast``.
 * host arrays reach a CUDA device through pinned memory with ``non_blocking`` copies.
+
+Ingest hands JPEG files' bytes to :meth:`~rag.embedding.clip.ClipEmbedder.embed_jpegs` when
+:func:`decodes_on_device` is true; a JPEG the device cannot decode fails alone
+(:class:`~rag.errors.UndecodableImagesError` names it).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from rag.config import ClipSettings
+from rag.errors import UndecodableImagesError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -84,6 +89,42 @@ def decode_jpegs(datas: Sequence[bytes], device: torch.device) -> list[torch.Ten
         encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in datas]
         decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
     return list(decoded) if isinstance(decoded, list | tuple) else [decoded]
+
+
+def decode_jpeg_batch(datas: Sequence[bytes], device: torch.device) -> list[torch.Tensor]:
+    """:func:`decode_jpegs`, and when the batch fails, each JPEG alone to name the bad ones.
+
+    Raises :class:`UndecodableImagesError` (indices into ``datas``) when any fails alone.
+    """
+    try:
+        return decode_jpegs(datas, device)
+    except RuntimeError:
+        pass
+    images: list[torch.Tensor] = []
+    reasons: dict[int, str] = {}
+    for index, data in enumerate(datas):
+        try:
+            images += decode_jpegs([data], device)
+        except RuntimeError as exc:
+            reasons[index] = f"corrupt or truncated JPEG: {_decoder_message(exc)}"
+    if reasons:
+        raise UndecodableImagesError(reasons)
+    return images
+
+
+def _decoder_message(exc: RuntimeError) -> str:
+    """torchvision's message without its source location (``decode_jpeg, file.cpp:171, why``)."""
+    return str(exc).split(", ", 2)[-1].strip() or type(exc).__name__
+
+
+def preprocesses_on_device(cfg: dict) -> bool:
+    """Whether :func:`preprocess_tensors` reproduces the model's preprocessing ``cfg``
+    (open_clip's ``preprocess_cfg``): RGB, bicubic, shortest side then centre crop."""
+    return (
+        cfg.get("mode", "RGB") == "RGB"
+        and cfg.get("interpolation", "bicubic") == "bicubic"
+        and cfg.get("resize_mode", "shortest") == "shortest"
+    )
 
 
 def preprocess_tensors(

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from ingest.images import decode_image
+from ingest.images import decode_image, probe_image
 from rag.errors import InvalidInputError
 from tests.ingest.draw import image_bytes, picture
 
@@ -82,3 +82,20 @@ def test_jpeg_draft_decodes_smaller_but_reports_the_full_size() -> None:
     assert (decoded.width, decoded.height) == (640, 480)
     assert decoded.image.size == (320, 240)
     assert decode_image(image_bytes(6, "PNG", size=(640, 480)), CAP, 224).image.size == (640, 480)
+
+
+def test_probe_reads_the_header_with_the_same_checks_as_decoding() -> None:
+    header = probe_image(image_bytes(6, "JPEG", size=(320, 240)), CAP)
+    assert (header.format, header.mode, header.mime) == ("JPEG", "RGB", "image/jpeg")
+    assert (header.width, header.height) == (320, 240)
+    with pytest.raises(InvalidInputError, match="over the cap of 1000"):
+        probe_image(image_bytes(6, "JPEG", size=(320, 240)), 1000)
+    with pytest.raises(InvalidInputError, match="not a supported image"):
+        probe_image(b"\xff\xd8\xff" + b"x" * 50, CAP)
+    with pytest.raises(InvalidInputError, match="empty file"):
+        probe_image(b"", CAP)
+
+
+def test_probe_leaves_the_pixels_encoded() -> None:
+    data = image_bytes(7, "JPEG", size=(320, 240))
+    assert probe_image(data[: len(data) // 2], CAP).width == 320  # decoding would fail

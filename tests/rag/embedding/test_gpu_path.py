@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -10,17 +11,19 @@ import pytest
 import torch
 from PIL import Image
 
-from rag.embedding import ClipEmbedder, tiny_clip_settings
+from rag.embedding import ClipEmbedder, Embedder, tiny_clip_settings
+from rag.embedding import clip as clip_module
 from rag.embedding.backends import TorchBackend, build_backend
 from rag.embedding.gpu import (
     batch_size_of,
     decode_jpegs,
     decodes_on_device,
     precision_of,
+    preprocesses_on_device,
     to_device,
 )
 from rag.embedding.loading import load_clip
-from rag.errors import InvalidInputError
+from rag.errors import InvalidInputError, UndecodableImagesError
 
 
 def _jpegs(n: int = 4) -> list[bytes]:
@@ -82,3 +85,42 @@ def test_host_arrays_are_copied_without_pinning_on_cpu() -> None:
     array = np.arange(6, dtype=np.float32).reshape(2, 3)[:, ::2]  # not contiguous
     tensor = to_device(array, torch.device("cpu"))
     assert not tensor.is_pinned() and tensor.tolist() == [[0.0, 2.0], [3.0, 5.0]]
+
+
+def test_embed_jpegs_names_the_jpegs_it_cannot_decode(tmp_path: Path) -> None:
+    settings = tiny_clip_settings().model_copy(update={"runtime": "torch", "decode": "device"})
+    embedder = ClipEmbedder(settings, tmp_path)
+    datas = _jpegs(10)
+    datas[9] = datas[9][: len(datas[9]) // 2]  # in the second batch of 8
+    with pytest.raises(UndecodableImagesError) as caught:
+        embedder.embed_jpegs(datas)
+    assert list(caught.value.reasons) == [9]
+    assert caught.value.reasons[9].startswith("corrupt or truncated JPEG: ")
+    assert ".cpp" not in caught.value.reasons[9]
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert (again.reasons, str(again)) == (caught.value.reasons, str(caught.value))
+
+
+def test_embed_jpegs_feeds_other_runtimes_host_arrays(tiny_embedder: Embedder) -> None:
+    assert isinstance(tiny_embedder, ClipEmbedder)
+    assert not isinstance(tiny_embedder._ready_backend(), TorchBackend)  # onnx: the CPU default
+    datas = _jpegs(3)
+    device_path = tiny_embedder.embed_jpegs(datas)
+    pil_path = tiny_embedder.embed_images([Image.open(io.BytesIO(d)) for d in datas])
+    assert _cosines(device_path, pil_path).min() >= 0.99
+
+
+def test_preprocessing_the_device_cannot_reproduce_decodes_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert preprocesses_on_device({"interpolation": "bicubic", "resize_mode": "shortest"})
+    assert not preprocesses_on_device({"interpolation": "bilinear", "resize_mode": "shortest"})
+    assert not preprocesses_on_device({"interpolation": "bicubic", "resize_mode": "squash"})
+    monkeypatch.setattr(clip_module, "preprocesses_on_device", lambda cfg: False)
+    embedder = ClipEmbedder(tiny_clip_settings().model_copy(update={"runtime": "torch"}), tmp_path)
+    datas = _jpegs(3)
+    pil_path = embedder.embed_images([Image.open(io.BytesIO(d)) for d in datas])
+    np.testing.assert_allclose(embedder.embed_jpegs(datas), pil_path, atol=1e-6)
+    with pytest.raises(UndecodableImagesError) as caught:
+        embedder.embed_jpegs([datas[0], datas[1][:200]])
+    assert list(caught.value.reasons) == [1]
