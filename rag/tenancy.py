@@ -103,10 +103,15 @@ class TenantStore:
     # --- reads: filtered -----------------------------------------------------------------------
 
     def get(
-        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+        self,
+        ids: Sequence[str],
+        with_vectors: bool | Sequence[str] = False,
+        *,
+        with_payload: bool = True,
     ) -> list[StoredPoint]:
-        found = self.base.get(ids, with_vectors=with_vectors)
-        return [point for point in found if point.payload.get(keys.TENANT) == self.tenant]
+        found = self.base.get(ids, with_vectors=with_vectors)  # the payload names the tenant
+        mine = [point for point in found if point.payload.get(keys.TENANT) == self.tenant]
+        return mine if with_payload else [replace(point, payload={}) for point in mine]
 
     def count(self, flt: Filter | None = None) -> int:
         return self.base.count(tenant_filter(self.tenant, flt))
@@ -140,6 +145,14 @@ class TenantStore:
             exact=exact,
             with_payload=with_payload,
         )
+
+    def search_each(
+        self,
+        queries: Mapping[str, QueryVector],
+        limit: int,
+        flt: Filter | None = None,
+    ) -> dict[str, list[ScoredPoint]]:
+        return self.base.search_each(queries, limit, tenant_filter(self.tenant, flt))
 
     def score_points(
         self,

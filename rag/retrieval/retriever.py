@@ -196,12 +196,8 @@ class Retriever:
         """Exact weighted scores, scoring candidates best bound first until no unscored
         candidate can reach the ``plan.candidates``-th exact score."""
         with _timed(timings, "store"):
-            lists: dict[str, list[ScoredPoint]] = {
-                name: self.store.search(
-                    name, vectors[name], plan.prefetch_limit, flt, with_payload=False
-                )
-                for name in plan.vectors
-            }
+            queries = {name: vectors[name] for name in plan.vectors}
+            lists = self.store.search_each(queries, plan.prefetch_limit, flt)
         size = max(plan.candidates, FIRST_BATCH)
         with _timed(timings, "fuse"):
             best = _lexical_best(lists.get(LEXICAL, []))
@@ -278,7 +274,8 @@ class Retriever:
         """Those of ``ids`` that have a lexical vector."""
         if not ids:
             return []
-        return [p.id for p in self.store.get(ids, with_vectors=[LEXICAL]) if LEXICAL in p.vectors]
+        points = self.store.get(ids, with_vectors=[LEXICAL], with_payload=False)
+        return [p.id for p in points if LEXICAL in p.vectors]
 
     # --- settings and the collection -------------------------------------------------------------
 

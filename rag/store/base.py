@@ -241,10 +241,14 @@ class VectorStore(Protocol):
         ...
 
     def get(
-        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+        self,
+        ids: Sequence[str],
+        with_vectors: bool | Sequence[str] = False,
+        *,
+        with_payload: bool = True,
     ) -> list[StoredPoint]:
         """The points with these ids that exist, in the order of ``ids``; ``with_vectors``: all
-        their vectors, or only those named."""
+        their vectors, or only those named; ``with_payload`` ``False`` leaves payloads empty."""
         ...
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -267,6 +271,15 @@ class VectorStore(Protocol):
         with_vectors: bool = False,
     ) -> tuple[list[StoredPoint], str | None]:
         """A page of points ordered by id, and the offset of the next page (``None`` at the end)."""
+        ...
+
+    def search_each(
+        self,
+        queries: Mapping[str, QueryVector],
+        limit: int,
+        flt: Filter | None = None,
+    ) -> dict[str, list[ScoredPoint]]:
+        """:meth:`search` of each named query (no payloads), in one round trip."""
         ...
 
     def search(

@@ -169,7 +169,11 @@ class QdrantClientStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get(
-        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+        self,
+        ids: Sequence[str],
+        with_vectors: bool | Sequence[str] = False,
+        *,
+        with_payload: bool = True,
     ) -> list[StoredPoint]:
         wanted = convert.canonical_ids(ids)
         if not wanted:
@@ -178,7 +182,7 @@ class QdrantClientStore:
         vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
         with self._engine():
             records = self.client.retrieve(
-                self.collection, ids=wanted, with_payload=True, with_vectors=vectors
+                self.collection, ids=wanted, with_payload=with_payload, with_vectors=vectors
             )
         points = [convert.stored_point(record) for record in records]
         return convert.ordered_like(wanted, points, key=lambda p: p.id)
@@ -238,6 +242,36 @@ class QdrantClientStore:
                 with_vectors=with_vectors,
             )
         return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
+
+    def search_each(
+        self,
+        queries: Mapping[str, QueryVector],
+        limit: int,
+        flt: Filter | None = None,
+    ) -> dict[str, list[ScoredPoint]]:
+        convert.check_limit(limit)
+        layout = self._require_layout()
+        out: dict[str, list[ScoredPoint]] = {name: [] for name in queries}
+        requests, names = [], []
+        for name, vector in queries.items():
+            query = convert.query_value(name, vector, layout, _sparse)
+            if query is not None:
+                names.append(name)
+                requests.append(
+                    qm.QueryRequest(
+                        query=query,
+                        using=name,
+                        filter=client_filter(flt),
+                        limit=limit,
+                        with_payload=False,
+                    )
+                )
+        if requests:
+            with self._engine():
+                responses = self.client.query_batch_points(self.collection, requests)
+            for name, response in zip(names, responses, strict=True):
+                out[name] = convert.sort_hits([convert.scored_point(p) for p in response.points])
+        return out
 
     def score_points(
         self,

@@ -180,14 +180,18 @@ class EdgeStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get(
-        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+        self,
+        ids: Sequence[str],
+        with_vectors: bool | Sequence[str] = False,
+        *,
+        with_payload: bool = True,
     ) -> list[StoredPoint]:
         wanted = convert.canonical_ids(ids)
         if not wanted:
             return []
         shard = self._require_shard()
         vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
-        records = self._call(shard.retrieve, wanted, True, vectors)
+        records = self._call(shard.retrieve, wanted, with_payload, vectors)
         points = [convert.stored_point(record) for record in records]
         return convert.ordered_like(wanted, points, key=lambda p: p.id)
 
@@ -278,6 +282,41 @@ class EdgeStore:
             with_vector=with_vectors,
         )
         return self._query(request)
+
+    def search_each(
+        self,
+        queries: Mapping[str, QueryVector],
+        limit: int,
+        flt: Filter | None = None,
+    ) -> dict[str, list[ScoredPoint]]:
+        convert.check_limit(limit)
+        out: dict[str, list[ScoredPoint]] = {}
+        requests, names = [], []
+        condition = edge_filter(flt)
+        for name, vector in queries.items():
+            if self._scan(name, flt) is not None:
+                out[name] = self.search(name, vector, limit, flt, with_payload=False)
+                continue
+            query = self._nearest(name, vector)
+            if query is None:
+                out[name] = []
+                continue
+            names.append(name)
+            requests.append(
+                qe.QueryRequest(
+                    limit=limit,
+                    query=query,
+                    filter=condition,
+                    with_payload=False,
+                    with_vector=False,
+                )
+            )
+        if requests:
+            shard = self._require_shard()
+            batches = self._call(shard.query_batch, qe.QueryBatchRequest(requests))
+            for name, hits in zip(names, batches, strict=True):
+                out[name] = convert.sort_hits([convert.scored_point(hit) for hit in hits])
+        return {name: out[name] for name in queries}
 
     def score_points(
         self,

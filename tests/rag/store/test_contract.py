@@ -574,3 +574,36 @@ def test_searches_follow_writes(store: VectorStore) -> None:
     store.upsert(points[:3])
     with_text = [p for p in points[:3] if "text" in p.vectors]
     assert {p.id for p in with_text} <= set(ids_of(store.search("text", query, 20)))
+
+
+def test_search_each_equals_one_search_per_name(store: VectorStore) -> None:
+    points = random_points(30)
+    store.upsert(points)
+    rng = np.random.default_rng(14)
+    queries = {
+        "image": unit(rng),
+        "text": unit(rng),
+        "passage": unit(rng, PASSAGE_DIM),
+        "lexical": SparseTerms((2, 5), (1.0, 1.0)),
+    }
+    flt = FILTERS["any-of"]
+    each = store.search_each(queries, 6, flt)
+    assert list(each) == list(queries)
+    for name, query in queries.items():
+        alone = store.search(name, query, 6, flt, with_payload=False)
+        assert [(h.id, round(h.score, 5)) for h in each[name]] == [
+            (h.id, round(h.score, 5)) for h in alone
+        ]
+        assert all(h.payload == {} for h in each[name])
+    assert store.search_each({"lexical": SparseTerms((), ())}, 3) == {"lexical": []}
+
+
+def test_get_without_payloads(store: VectorStore) -> None:
+    points = random_points(6)
+    store.upsert(points)
+    got = store.get([p.id for p in points], with_vectors=["image"], with_payload=False)
+    assert [p.id for p in got] == [p.id for p in points]
+    assert all(p.payload == {} for p in got)
+    assert {p.id for p in got if "image" in p.vectors} == {
+        p.id for p in points if "image" in p.vectors
+    }

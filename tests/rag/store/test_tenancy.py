@@ -40,6 +40,18 @@ def test_each_tenant_sees_only_its_points(store: VectorStore) -> None:
     assert a.count(flt) == sum(p.payload[keys.SOURCE] == source for p in points_a)
 
 
+def test_a_tenant_batches_and_scores_only_its_points(store: VectorStore) -> None:
+    a, _, points_a, points_b = _two_tenants(store)
+    query = np.ones(DIM, np.float32) / np.sqrt(DIM)
+    mine = {p.id for p in points_a}
+    each = a.search_each({"image": query, "text": query}, 50)
+    assert each["image"] and all(h.id in mine for found in each.values() for h in found)
+    scores = a.score_points([p.id for p in points_a + points_b], {"text": query})
+    assert scores["text"] and set(scores["text"]) <= mine
+    assert all(p.payload == {} for p in a.get(sorted(mine), with_payload=False))
+    assert a.get([p.id for p in points_b], with_payload=False) == []
+
+
 def test_a_tenant_deletes_only_its_points(store: VectorStore) -> None:
     a, b, _, points_b = _two_tenants(store)
     a.delete([p.id for p in points_b])  # B's ids: nothing happens
