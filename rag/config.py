@@ -122,6 +122,17 @@ class StoreSettings(_Group):
     """Embedded store: refuse writes (a clear ``storage_full`` error) while the data folder's
     filesystem has less free space than this; Qdrant Edge maps its files into memory and a full
     disk would crash the process. 0 turns the check off."""
+    quantization: Literal["none", "int8"] = "none"
+    """Dense vectors of a new collection: ``int8`` keeps scalar int8 codes (4x smaller) in RAM,
+    searches them and rescores the best ``oversampling`` x limit candidates with the original
+    vectors (docs/store.md, "A million points"). An existing collection keeps the quantization it
+    was created with (a warning says so when this setting differs)."""
+    on_disk: bool = False
+    """Original dense vectors of a new collection memory-mapped from disk rather than held in
+    RAM: with ``int8`` they are read only to rescore. Existing collections keep theirs."""
+    oversampling: float = Field(default=2.0, ge=1.0, le=16.0)
+    """Quantized collections: candidates rescored with the original vectors, as a multiple of the
+    limit."""
 
 
 class QueueSettings(_Group):

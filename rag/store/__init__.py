@@ -47,6 +47,7 @@ from rag.store.base import (
     ScoredPoint,
     StoredPoint,
     VectorName,
+    VectorStorage,
     VectorStore,
 )
 from rag.store.convert import ENGINE_RRF_K
@@ -79,6 +80,7 @@ __all__ = [
     "ScoredPoint",
     "StoredPoint",
     "VectorName",
+    "VectorStorage",
     "VectorStore",
     "edge_path",
     "open_store",
@@ -102,7 +104,9 @@ def open_store(
     if not url:
         from rag.store.edge import EdgeStore
 
-        return EdgeStore(edge_path(data_dir, name), name, settings.min_free_mb * 2**20)
+        return EdgeStore(
+            edge_path(data_dir, name), name, settings.min_free_mb * 2**20, vector_storage(settings)
+        )
     from rag.store.client import QdrantClientStore
 
     return QdrantClientStore(
@@ -112,7 +116,13 @@ def open_store(
         shards=settings.shards,
         replication_factor=settings.replication_factor,
         write_consistency_factor=settings.write_consistency_factor,
+        storage=vector_storage(settings),
     )
+
+
+def vector_storage(settings: StoreSettings) -> VectorStorage:
+    """The storage of new collections that ``settings`` ask for."""
+    return VectorStorage(settings.quantization, settings.on_disk, settings.oversampling)
 
 
 def _client(url: str, settings: StoreSettings) -> QdrantClient:

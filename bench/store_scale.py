@@ -1,0 +1,251 @@
+"""A million points on one machine: Qdrant Edge without and with int8 quantization, one run.
+
+    python -m bench.store --points 1000000         # none vs int8 (~40 min on 2 cores: run niced)
+    python -m bench.store --points 100000          # the same at 100k (~4 min)
+    python -m bench.store --points 100000 --configs int8 --uniform
+
+Each point has one 512-d vector (``image``) and a small payload: one vector keeps a million
+points within 24 GB and the index build within the hour on 2 cores (a second vector doubles
+the load, the index build and the disk). The vectors are synthetic embeddings with structure,
+as real ones have: a random 32-d subspace of the 512 dimensions plus noise carrying 10 % of the
+energy, normalised (``--uniform``: i.i.d. directions, which have no neighbours worth the name and
+are the worst case of every approximate index). They are generated batch by batch from a seed,
+never held whole.
+
+Per configuration (``none``: float32 vectors in RAM, the default; ``int8``: int8 codes in RAM,
+originals memory-mapped from disk, rescoring ``oversampling`` x 10 candidates; ``int8-ram``: int8
+with the originals in RAM), two fresh processes, so each RAM figure is its own:
+
+- build: upserts through ``EdgeStore.upsert`` (batches of 256), ``flush``, ``optimize`` (segment
+  merge + HNSW, m 16, ef_construct 100); reports points/s, optimize seconds, peak RSS, disk;
+- serve: opens the shard as a server would, runs the queries (``EdgeStore.search``, limit 10) and
+  reports p50/p95 latency, recall@10 against the exact top 10 (numpy over the same vectors,
+  streamed) and RSS (anonymous memory vs mapped files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DIM = 512
+INTRINSIC_DIM = 32
+NOISE_ENERGY = 0.10
+GEN_BATCH = 4096
+UPSERT_BATCH = 256
+LIMIT = 10
+WARMUP = 20
+CONFIGS = {
+    "none": ("none", False),
+    "int8": ("int8", True),
+    "int8-ram": ("int8", False),
+}
+"""Name -> (quantization, originals on disk)."""
+
+
+@dataclass(frozen=True)
+class Data:
+    """The synthetic vectors: batch ``b`` of ``GEN_BATCH`` rows is a function of the seed."""
+
+    points: int
+    uniform: bool = False
+    seed: int = 0
+
+    def batches(self) -> Iterator[tuple[int, np.ndarray]]:
+        for first in range(0, self.points, GEN_BATCH):
+            yield first, self.rows(min(GEN_BATCH, self.points - first), first // GEN_BATCH)
+
+    def rows(self, n: int, stream: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, stream])
+        if self.uniform:
+            rows = rng.standard_normal((n, DIM), dtype=np.float32)
+        else:
+            basis = np.random.default_rng([self.seed, 1 << 30]).standard_normal(
+                (INTRINSIC_DIM, DIM), dtype=np.float32
+            )
+            noise = np.sqrt(INTRINSIC_DIM * NOISE_ENERGY / (1 - NOISE_ENERGY))
+            rows = rng.standard_normal((n, INTRINSIC_DIM), dtype=np.float32) @ basis
+            rows += noise * rng.standard_normal((n, DIM), dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def queries(self, n: int) -> np.ndarray:
+        """Fresh vectors of the same distribution (not points of the collection)."""
+        return self.rows(n, stream=1 << 31)
+
+
+def exact_top(data: Data, queries: np.ndarray, k: int = LIMIT) -> np.ndarray:
+    """The indexes of each query's exact top ``k`` by cosine, streamed over the data."""
+    best_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), k), dtype=np.int64)
+    for first, rows in data.batches():
+        scores = np.concatenate([best_scores, queries @ rows.T], axis=1)
+        ids = np.concatenate(
+            [
+                best_ids,
+                np.broadcast_to(np.arange(first, first + len(rows)), (len(queries), len(rows))),
+            ],
+            axis=1,
+        )
+        keep = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        best_scores = np.take_along_axis(scores, keep, axis=1)
+        best_ids = np.take_along_axis(ids, keep, axis=1)
+    return best_ids
+
+
+def memory_mb() -> dict[str, float]:
+    """This process's peak RSS, RSS, and its anonymous and file-mapped parts, in MB."""
+    wanted = {"VmHWM": "peak", "VmRSS": "rss", "RssAnon": "anon", "RssFile": "file"}
+    found = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in wanted:
+            found[wanted[key]] = int(value.split()[0]) / 1024
+    return found
+
+
+def disk_mb(folder: Path) -> float:
+    """Space the files under ``folder`` take on disk (allocated blocks), in MB."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        total += sum(os.stat(Path(root) / name).st_blocks * 512 for name in files)
+    return total / 2**20
+
+
+def _store(folder: Path, config: str, oversampling: float) -> Any:
+    from rag.store import VectorStorage
+    from rag.store.edge import EdgeStore
+
+    quantization, on_disk = CONFIGS[config]
+    storage = VectorStorage(quantization, on_disk, oversampling)  # type: ignore[arg-type]
+    return EdgeStore(folder / config, "bench", storage=storage)
+
+
+def build(folder: Path, config: str, data: Data, oversampling: float) -> dict[str, float]:
+    """Load ``data`` into a new shard and build its index (run in a fresh process)."""
+    from rag.identity import point_id
+    from rag.store import CollectionLayout, PointRecord
+
+    store = _store(folder, config, oversampling)
+    store.ensure_collection(CollectionLayout({"image": DIM}))
+    began = time.perf_counter()
+    for first, rows in data.batches():
+        for start in range(0, len(rows), UPSERT_BATCH):
+            store.upsert(
+                [
+                    PointRecord(
+                        point_id("bench", str(n)),
+                        {"image": rows[n - first]},
+                        {"source": f"item-{n}.jpg", "n": n},
+                    )
+                    for n in range(first + start, first + min(start + UPSERT_BATCH, len(rows)))
+                ]
+            )
+    store.flush()
+    loaded = time.perf_counter()
+    store.optimize()
+    optimized = time.perf_counter()
+    store.close()
+    return {
+        "upsert_pps": data.points / (loaded - began),
+        "optimize_s": optimized - loaded,
+        "build_peak_mb": memory_mb()["peak"],
+        "disk_mb": disk_mb(folder / config),
+    }
+
+
+def serve(
+    folder: Path, config: str, queries: np.ndarray, truth: np.ndarray, oversampling: float
+) -> dict[str, float]:
+    """Open the built shard and time the queries (run in a fresh process)."""
+    store = _store(folder, config, oversampling)
+    timings, found = [], []
+    for i, query in enumerate(queries):
+        began = time.perf_counter()
+        hits = store.search("image", query, LIMIT, with_payload=["n"])
+        if i >= WARMUP:
+            timings.append((time.perf_counter() - began) * 1000)
+            found.append({int(h.payload["n"]) for h in hits})
+    memory = memory_mb()
+    store.close()
+    recall = np.mean(
+        [len(f & set(t.tolist())) / LIMIT for f, t in zip(found, truth[WARMUP:], strict=True)]
+    )
+    p50, p95 = np.percentile(timings, [50, 95])
+    return {
+        "p50_ms": float(p50),
+        "p95_ms": float(p95),
+        "recall": float(recall),
+        "serve_peak_mb": memory["peak"],
+        "serve_anon_mb": memory["anon"],
+        "serve_file_mb": memory["file"],
+    }
+
+
+def _in_fresh_process(fn: Any, *args: Any) -> dict[str, float]:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return dict(pool.submit(fn, *args).result())
+
+
+def report(rows: dict[str, dict[str, float]]) -> None:
+    print(
+        f"\n  {'config':<9} {'upsert/s':>9} {'optimize':>9} {'build RSS':>10} {'disk':>9} "
+        f"{'p50':>8} {'p95':>8} {'recall@10':>9} {'serve RSS (anon+file)':>22}"
+    )
+    for name, r in rows.items():
+        print(
+            f"  {name:<9} {r['upsert_pps']:9.0f} {r['optimize_s']:8.1f}s "
+            f"{r['build_peak_mb']:8.0f}MB {r['disk_mb']:7.0f}MB {r['p50_ms']:6.2f}ms "
+            f"{r['p95_ms']:6.2f}ms {r['recall']:9.3f} "
+            f"{r['serve_peak_mb']:7.0f}MB ({r['serve_anon_mb']:.0f}+{r['serve_file_mb']:.0f})"
+        )
+    base_name, base = next(iter(rows.items()))
+    for name, r in list(rows.items())[1:]:
+        print(
+            f"  {name} vs {base_name}: upsert {r['upsert_pps'] / base['upsert_pps']:.2f}x, "
+            f"optimize {r['optimize_s'] / base['optimize_s']:.2f}x the time, "
+            f"serve RSS {r['serve_peak_mb'] / base['serve_peak_mb']:.2f}x, "
+            f"disk {r['disk_mb'] / base['disk_mb']:.2f}x, "
+            f"p50 {r['p50_ms'] / base['p50_ms']:.2f}x, "
+            f"recall {r['recall'] - base['recall']:+.3f}"
+        )
+
+
+def main(args: argparse.Namespace) -> None:
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown or not configs:
+        raise SystemExit(f"unknown --configs {unknown}: choose from {', '.join(CONFIGS)}")
+    data = Data(args.points, uniform=args.uniform)
+    kind = "uniform random" if args.uniform else f"{INTRINSIC_DIM}-d structure + noise"
+    print(
+        f"{args.points} points, one {DIM}-d vector each ({kind}), {args.queries} queries "
+        f"(first {WARMUP} warm up), limit {LIMIT}, oversampling {args.oversampling}",
+        flush=True,
+    )
+    queries = data.queries(args.queries + WARMUP)
+    began = time.perf_counter()
+    truth = exact_top(data, queries)
+    print(f"  exact top {LIMIT} (numpy, streamed): {time.perf_counter() - began:.1f} s", flush=True)
+    rows = {}
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        for config in configs:
+            row = _in_fresh_process(build, Path(tmp), config, data, args.oversampling)
+            print(
+                f"  {config}: {row['upsert_pps']:.0f} upserts/s, optimize "
+                f"{row['optimize_s']:.1f} s",
+                flush=True,
+            )
+            row |= _in_fresh_process(serve, Path(tmp), config, queries, truth, args.oversampling)
+            rows[config] = row
+    report(rows)
