@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--optimize", action="store_true", help="also time Edge after optimize()")
     scale = parser.add_argument_group("one large collection (--points; see bench/store_scale.py)")
     scale.add_argument("--points", type=int, help="load this many points, index, search, recall")
-    scale.add_argument("--configs", default="none,int8", help="none, int8, int8-ram (first: base)")
+    scale.add_argument(
+        "--configs", default="none,int8", help="of none, int8, int8-ram (base: none)"
+    )
     scale.add_argument("--oversampling", type=float, default=2.0)
     scale.add_argument("--uniform", action="store_true", help="i.i.d. random vectors (worst case)")
     scale.add_argument("--dir", help="folder for the shards (default: the system temp folder)")

@@ -209,8 +209,11 @@ def report(rows: dict[str, dict[str, float]]) -> None:
             f"{r['p95_ms']:6.2f}ms {r['recall']:9.3f} "
             f"{r['serve_peak_mb']:7.0f}MB ({r['serve_anon_mb']:.0f}+{r['serve_file_mb']:.0f})"
         )
-    base_name, base = next(iter(rows.items()))
-    for name, r in list(rows.items())[1:]:
+    base_name = "none" if "none" in rows else next(iter(rows))
+    base = rows[base_name]
+    for name, r in rows.items():
+        if name == base_name:
+            continue
         print(
             f"  {name} vs {base_name}: upsert {r['upsert_pps'] / base['upsert_pps']:.2f}x, "
             f"optimize {r['optimize_s'] / base['optimize_s']:.2f}x the time, "
@@ -247,5 +250,10 @@ def main(args: argparse.Namespace) -> None:
                 flush=True,
             )
             row |= _in_fresh_process(serve, Path(tmp), config, queries, truth, args.oversampling)
+            print(
+                f"  {config}: p50 {row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms, recall@10 "
+                f"{row['recall']:.3f}, serve RSS {row['serve_peak_mb']:.0f} MB",
+                flush=True,
+            )
             rows[config] = row
     report(rows)
