@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         "--configs", default="none,int8", help="of none, int8, int8-ram (base: none)"
     )
     scale.add_argument("--oversampling", type=float, default=2.0)
+    scale.add_argument("--ef", default="default,128,256", help="hnsw_ef values to search with")
     scale.add_argument("--uniform", action="store_true", help="i.i.d. random vectors (worst case)")
     scale.add_argument("--dir", help="folder for the shards (default: the system temp folder)")
     args = parser.parse_args(argv)

@@ -18,9 +18,10 @@ with the originals in RAM), two fresh processes, so each RAM figure is its own:
 
 - build: upserts through ``EdgeStore.upsert`` (batches of 256), ``flush``, ``optimize`` (segment
   merge + HNSW, m 16, ef_construct 100); reports points/s, optimize seconds, peak RSS, disk;
-- serve: opens the shard as a server would, runs the queries (``EdgeStore.search``, limit 10) and
-  reports p50/p95 latency, recall@10 against the exact top 10 (numpy over the same vectors,
-  streamed) and RSS (anonymous memory vs mapped files).
+- serve: opens the shard as a server would, runs the queries (``EdgeStore.search``, limit 10) at
+  each ``--ef`` (``hnsw_ef``; default: the engine's, ef_construct 100) and reports p50/p95
+  latency, recall@10 against the exact top 10 (numpy over the same vectors, streamed) and RSS
+  (anonymous memory vs mapped files).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,63 +165,80 @@ def build(folder: Path, config: str, data: Data, oversampling: float) -> dict[st
 
 
 def serve(
-    folder: Path, config: str, queries: np.ndarray, truth: np.ndarray, oversampling: float
-) -> dict[str, float]:
-    """Open the built shard and time the queries (run in a fresh process)."""
+    folder: Path,
+    config: str,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    oversampling: float,
+    efs: list[int | None],
+) -> list[dict[str, float]]:
+    """Open the built shard and time the queries at each ``hnsw_ef`` (in a fresh process)."""
     store = _store(folder, config, oversampling)
-    timings, found = [], []
+    rows = [_timed_queries(store, queries, truth, ef) for ef in efs]
+    memory = memory_mb()
+    store.close()
+    for row in rows:
+        row |= {
+            "serve_peak_mb": memory["peak"],
+            "serve_anon_mb": memory["anon"],
+            "serve_file_mb": memory["file"],
+        }
+    return rows
+
+
+def _timed_queries(
+    store: Any, queries: np.ndarray, truth: np.ndarray, ef: int | None
+) -> dict[str, float]:
+    store.storage = replace(store.storage, hnsw_ef=ef)
+    timings, recalls = [], []
     for i, query in enumerate(queries):
         began = time.perf_counter()
         hits = store.search("image", query, LIMIT, with_payload=["n"])
         if i >= WARMUP:
             timings.append((time.perf_counter() - began) * 1000)
-            found.append({int(h.payload["n"]) for h in hits})
-    memory = memory_mb()
-    store.close()
-    recall = np.mean(
-        [len(f & set(t.tolist())) / LIMIT for f, t in zip(found, truth[WARMUP:], strict=True)]
-    )
+            found = {int(h.payload["n"]) for h in hits}
+            recalls.append(len(found & set(truth[i].tolist())) / LIMIT)
     p50, p95 = np.percentile(timings, [50, 95])
-    return {
-        "p50_ms": float(p50),
-        "p95_ms": float(p95),
-        "recall": float(recall),
-        "serve_peak_mb": memory["peak"],
-        "serve_anon_mb": memory["anon"],
-        "serve_file_mb": memory["file"],
-    }
+    return {"ef": ef or 0, "p50_ms": float(p50), "p95_ms": float(p95), "recall": np.mean(recalls)}
 
 
-def _in_fresh_process(fn: Any, *args: Any) -> dict[str, float]:
+def _in_fresh_process(fn: Any, *args: Any) -> Any:
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        return dict(pool.submit(fn, *args).result())
+        return pool.submit(fn, *args).result()
 
 
-def report(rows: dict[str, dict[str, float]]) -> None:
+def _line(config: str, r: dict[str, float]) -> str:
+    ef = f"{r['ef']:.0f}" if r["ef"] else "100*"
+    return (
+        f"  {config:<9} {r['upsert_pps']:9.0f} {r['optimize_s']:8.1f}s "
+        f"{r['build_peak_mb']:8.0f}MB {r['disk_mb']:7.0f}MB {ef:>5} {r['p50_ms']:6.2f}ms "
+        f"{r['p95_ms']:6.2f}ms {r['recall']:9.3f} "
+        f"{r['serve_peak_mb']:7.0f}MB ({r['serve_anon_mb']:.0f}+{r['serve_file_mb']:.0f})"
+    )
+
+
+def report(rows: list[tuple[str, dict[str, float]]]) -> None:
     print(
         f"\n  {'config':<9} {'upsert/s':>9} {'optimize':>9} {'build RSS':>10} {'disk':>9} "
-        f"{'p50':>8} {'p95':>8} {'recall@10':>9} {'serve RSS (anon+file)':>22}"
+        f"{'ef':>5} {'p50':>8} {'p95':>8} {'recall@10':>9} {'serve RSS (anon+file)':>22}"
     )
-    for name, r in rows.items():
-        print(
-            f"  {name:<9} {r['upsert_pps']:9.0f} {r['optimize_s']:8.1f}s "
-            f"{r['build_peak_mb']:8.0f}MB {r['disk_mb']:7.0f}MB {r['p50_ms']:6.2f}ms "
-            f"{r['p95_ms']:6.2f}ms {r['recall']:9.3f} "
-            f"{r['serve_peak_mb']:7.0f}MB ({r['serve_anon_mb']:.0f}+{r['serve_file_mb']:.0f})"
-        )
-    base_name = "none" if "none" in rows else next(iter(rows))
-    base = rows[base_name]
-    for name, r in rows.items():
-        if name == base_name:
+    for config, r in rows:
+        print(_line(config, r))
+    print("  (ef 100*: the engine's default, ef_construct)")
+    base = {r["ef"]: r for config, r in rows if config == "none"}
+    for config, r in rows:
+        b = base.get(r["ef"])
+        if config == "none" or b is None:
             continue
         print(
-            f"  {name} vs {base_name}: upsert {r['upsert_pps'] / base['upsert_pps']:.2f}x, "
-            f"optimize {r['optimize_s'] / base['optimize_s']:.2f}x the time, "
-            f"serve RSS {r['serve_peak_mb'] / base['serve_peak_mb']:.2f}x, "
-            f"disk {r['disk_mb'] / base['disk_mb']:.2f}x, "
-            f"p50 {r['p50_ms'] / base['p50_ms']:.2f}x, "
-            f"recall {r['recall'] - base['recall']:+.3f}"
+            f"  {config} vs none at ef {r['ef'] or 'default'}: upsert "
+            f"{r['upsert_pps'] / b['upsert_pps']:.2f}x, optimize "
+            f"{r['optimize_s'] / b['optimize_s']:.2f}x the time, serve RSS "
+            f"{r['serve_peak_mb'] / b['serve_peak_mb']:.2f}x (anon "
+            f"{r['serve_anon_mb'] / b['serve_anon_mb']:.2f}x), disk "
+            f"{r['disk_mb'] / b['disk_mb']:.2f}x, p50 {r['p50_ms'] / b['p50_ms']:.2f}x, "
+            f"recall {r['recall'] - b['recall']:+.3f}"
         )
 
 
@@ -229,6 +247,7 @@ def main(args: argparse.Namespace) -> None:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown or not configs:
         raise SystemExit(f"unknown --configs {unknown}: choose from {', '.join(CONFIGS)}")
+    efs = [None if e in ("", "default") else int(e) for e in args.ef.split(",")]
     data = Data(args.points, uniform=args.uniform)
     kind = "uniform random" if args.uniform else f"{INTRINSIC_DIM}-d structure + noise"
     print(
@@ -240,20 +259,20 @@ def main(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     truth = exact_top(data, queries)
     print(f"  exact top {LIMIT} (numpy, streamed): {time.perf_counter() - began:.1f} s", flush=True)
-    rows = {}
+    rows = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for config in configs:
-            row = _in_fresh_process(build, Path(tmp), config, data, args.oversampling)
+            built = _in_fresh_process(build, Path(tmp), config, data, args.oversampling)
             print(
-                f"  {config}: {row['upsert_pps']:.0f} upserts/s, optimize "
-                f"{row['optimize_s']:.1f} s",
+                f"  {config}: {built['upsert_pps']:.0f} upserts/s, optimize "
+                f"{built['optimize_s']:.1f} s, build RSS {built['build_peak_mb']:.0f} MB, disk "
+                f"{built['disk_mb']:.0f} MB",
                 flush=True,
             )
-            row |= _in_fresh_process(serve, Path(tmp), config, queries, truth, args.oversampling)
-            print(
-                f"  {config}: p50 {row['p50_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms, recall@10 "
-                f"{row['recall']:.3f}, serve RSS {row['serve_peak_mb']:.0f} MB",
-                flush=True,
+            served = _in_fresh_process(
+                serve, Path(tmp), config, queries, truth, args.oversampling, efs
             )
-            rows[config] = row
+            for row in served:
+                rows.append((config, built | row))
+                print(_line(config, built | row), flush=True)
     report(rows)

@@ -133,6 +133,9 @@ class StoreSettings(_Group):
     oversampling: float = Field(default=2.0, ge=1.0, le=16.0)
     """Quantized collections: candidates rescored with the original vectors, as a multiple of the
     limit."""
+    hnsw_ef: int | None = Field(default=None, ge=1, le=4096)
+    """Candidates the HNSW search keeps (higher: better recall, slower); None: the engine's
+    default (ef_construct, 100). Applies to every collection, new or existing."""
 
 
 class QueueSettings(_Group):

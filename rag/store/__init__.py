@@ -122,7 +122,9 @@ def open_store(
 
 def vector_storage(settings: StoreSettings) -> VectorStorage:
     """The storage of new collections that ``settings`` ask for."""
-    return VectorStorage(settings.quantization, settings.on_disk, settings.oversampling)
+    return VectorStorage(
+        settings.quantization, settings.on_disk, settings.oversampling, settings.hnsw_ef
+    )
 
 
 def _client(url: str, settings: StoreSettings) -> QdrantClient:

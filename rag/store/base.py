@@ -62,11 +62,14 @@ class VectorStorage:
     RAM; a search walks the index over the codes and rescores the best ``oversampling`` x limit
     candidates with the original vectors. ``on_disk``: the original vectors are memory-mapped
     from disk (the page cache holds what is read), so with int8 RAM holds the codes and the index.
+    ``hnsw_ef``: candidates an index search keeps (None: the engine's default); search-time, so
+    it applies to existing collections too.
     """
 
     quantization: Quantization = "none"
     on_disk: bool = False
     oversampling: float = 2.0
+    hnsw_ef: int | None = None
 
 
 @dataclass(frozen=True)

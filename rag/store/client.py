@@ -311,17 +311,14 @@ class QdrantClientStore:
         limit candidates with them (local mode takes no search params)."""
         if self.local:
             return None
-        quantized = self.storage.quantization != "none"
+        quantized, ef = self.storage.quantization != "none", self.storage.hnsw_ef
         if exact:
             ignore = qm.QuantizationSearchParams(ignore=True) if quantized else None
             return qm.SearchParams(exact=True, quantization=ignore)
-        if not quantized:
+        if not quantized and ef is None:
             return None
-        return qm.SearchParams(
-            quantization=qm.QuantizationSearchParams(
-                rescore=True, oversampling=self.storage.oversampling
-            )
-        )
+        rescore = qm.QuantizationSearchParams(rescore=True, oversampling=self.storage.oversampling)
+        return qm.SearchParams(hnsw_ef=ef, quantization=rescore if quantized else None)
 
     def _note_kept_storage(self) -> None:
         """Warn when the settings ask for another quantization than the collection has (local

@@ -272,17 +272,14 @@ class EdgeStore:
     def _search_params(self, exact: bool = False) -> qe.SearchParams | None:
         """Search params for the collection as stored: exact scans the original vectors; a
         quantized search rescores ``oversampling`` x limit candidates with them."""
-        quantized = self._quantized
+        quantized, ef = self._quantized, self.storage.hnsw_ef
         if exact:
             ignore = qe.QuantizationSearchParams(ignore=True) if quantized else None
             return qe.SearchParams(exact=True, quantization=ignore)
-        if not quantized:
+        if not quantized and ef is None:
             return None
-        return qe.SearchParams(
-            quantization=qe.QuantizationSearchParams(
-                rescore=True, oversampling=self.storage.oversampling
-            )
-        )
+        rescore = qe.QuantizationSearchParams(rescore=True, oversampling=self.storage.oversampling)
+        return qe.SearchParams(hnsw_ef=ef, quantization=rescore if quantized else None)
 
     def _note_kept_storage(self) -> None:
         """Warn when the settings ask for another quantization than the collection has."""
