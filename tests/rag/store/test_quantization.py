@@ -134,3 +134,32 @@ def test_int8_collection_opened_with_default_settings_stays_int8(
     assert params is not None and params.quantization is not None
     assert params.quantization.rescore
     reopened.close()
+
+
+def test_hnsw_ef_reaches_the_search_params_of_an_existing_collection(tmp_path: Path) -> None:
+    first = open_store(StoreSettings(), tmp_path)
+    first.ensure_collection(LAYOUT)
+    first.close()
+    store = open_store(StoreSettings(hnsw_ef=64), tmp_path)
+    assert isinstance(store, EdgeStore)
+    store.ensure_collection(LAYOUT)
+    params = store._search_params()
+    assert params is not None and params.hnsw_ef == 64 and params.quantization is None
+    store.close()
+
+
+def test_server_store_sends_the_same_search_params() -> None:
+    from qdrant_client import QdrantClient
+
+    from rag.store.client import QdrantClientStore
+
+    storage = VectorStorage("int8", on_disk=True, oversampling=3.0, hnsw_ef=64)
+    store = QdrantClientStore(QdrantClient(url="http://127.0.0.1:9"), "c", False, storage=storage)
+    params = store._search_params()
+    assert params is not None and params.hnsw_ef == 64
+    assert params.quantization is not None
+    assert params.quantization.rescore and params.quantization.oversampling == 3.0
+    exact = store._search_params(exact=True)
+    assert exact is not None and exact.exact and exact.quantization is not None
+    assert exact.quantization.ignore
+    store.close()
