@@ -8,6 +8,7 @@ prints Edge's speed-up over local mode measured in the same run.
     python -m bench.store --quick    # 2k points
     python -m bench.store --local-max 20000   # stop local mode at 20k
     python -m bench.store --optimize  # also Edge after optimize() (HNSW; minutes at 100k)
+    python -m bench.store --points 1000000   # a million points: none vs int8 (bench.store_scale)
 """
 
 from __future__ import annotations
@@ -133,7 +134,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--local-max", type=int, default=100_000, help="largest local-mode size")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--optimize", action="store_true", help="also time Edge after optimize()")
+    scale = parser.add_argument_group("one large collection (--points; see bench/store_scale.py)")
+    scale.add_argument("--points", type=int, help="load this many points, index, search, recall")
+    scale.add_argument(
+        "--configs", default="none,int8", help="of none, int8, int8-ram (base: none)"
+    )
+    scale.add_argument("--oversampling", type=float, default=2.0)
+    scale.add_argument("--ef", default="default,128,256", help="hnsw_ef values to search with")
+    scale.add_argument("--uniform", action="store_true", help="i.i.d. random vectors (worst case)")
+    scale.add_argument("--dir", help="folder for the shards (default: the system temp folder)")
     args = parser.parse_args(argv)
+    if args.points:
+        from bench import store_scale
+
+        store_scale.main(args)
+        return
     sizes = [2_000] if args.quick else [20_000, 100_000]
     n_queries = 50 if args.quick else args.queries
     print(f"{DIM}-d unit vectors, batches of {BATCH}, RRF prefetch {PREFETCH}x2 limit {LIMIT}")

@@ -126,6 +126,20 @@ class StoreSettings(_Group):
     """Embedded store: while a collection has at most this many points, dense searches scan a
     numpy copy of its vectors (exact, and faster than HNSW at that size: ``python -m
     bench.retrieval --crossover`` measures where HNSW starts to win); 0 always uses HNSW."""
+    quantization: Literal["none", "int8"] = "none"
+    """Dense vectors of a new collection: ``int8`` keeps scalar int8 codes (4x smaller) in RAM,
+    searches them and rescores the best ``oversampling`` x limit candidates with the original
+    vectors (docs/store.md, "A million points"). An existing collection keeps the quantization it
+    was created with (a warning says so when this setting differs)."""
+    on_disk: bool = False
+    """Original dense vectors of a new collection memory-mapped from disk rather than held in
+    RAM: with ``int8`` they are read only to rescore. Existing collections keep theirs."""
+    oversampling: float = Field(default=2.0, ge=1.0, le=16.0)
+    """Quantized collections: candidates rescored with the original vectors, as a multiple of the
+    limit."""
+    hnsw_ef: int | None = Field(default=None, ge=1, le=4096)
+    """Candidates the HNSW search keeps (higher: better recall, slower); None: the engine's
+    default (ef_construct, 100). Applies to every collection, new or existing."""
 
 
 class QueueSettings(_Group):

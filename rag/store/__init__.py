@@ -47,6 +47,7 @@ from rag.store.base import (
     ScoredPoint,
     StoredPoint,
     VectorName,
+    VectorStorage,
     VectorStore,
 )
 from rag.store.convert import ENGINE_RRF_K
@@ -79,6 +80,7 @@ __all__ = [
     "ScoredPoint",
     "StoredPoint",
     "VectorName",
+    "VectorStorage",
     "VectorStore",
     "edge_path",
     "open_store",
@@ -106,6 +108,7 @@ def open_store(
             edge_path(data_dir, name),
             name,
             settings.min_free_mb * 2**20,
+            vector_storage(settings),
             exact_below=settings.exact_below,
         )
     from rag.store.client import QdrantClientStore
@@ -117,6 +120,14 @@ def open_store(
         shards=settings.shards,
         replication_factor=settings.replication_factor,
         write_consistency_factor=settings.write_consistency_factor,
+        storage=vector_storage(settings),
+    )
+
+
+def vector_storage(settings: StoreSettings) -> VectorStorage:
+    """The storage of new collections that ``settings`` ask for."""
+    return VectorStorage(
+        settings.quantization, settings.on_disk, settings.oversampling, settings.hnsw_ef
     )
 
 

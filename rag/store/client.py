@@ -31,6 +31,7 @@ from rag.store.base import (
     QueryVector,
     ScoredPoint,
     StoredPoint,
+    VectorStorage,
 )
 from rag.store.client_filters import client_filter
 
@@ -63,6 +64,7 @@ class QdrantClientStore:
         shards: int = 1,
         replication_factor: int = 1,
         write_consistency_factor: int = 1,
+        storage: VectorStorage | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
@@ -76,6 +78,9 @@ class QdrantClientStore:
             threading.RLock() if local else contextlib.nullcontext()
         )
         self._layout: CollectionLayout | None = None
+        self.storage = storage or VectorStorage()
+        """How a collection created here stores its dense vectors (a server applies it; local
+        mode records it and scans float vectors). An existing collection keeps its own."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -86,6 +91,7 @@ class QdrantClientStore:
             if found is not None:
                 convert.check_layout(self.collection, found, layout)
                 self._add_vectors(layout.missing_from(found.layout()))
+                self._note_kept_storage()
             else:
                 self._create(layout)
             self._layout = None
@@ -98,9 +104,12 @@ class QdrantClientStore:
             self.client.create_collection(
                 self.collection,
                 vectors_config={
-                    name: qm.VectorParams(size=size, distance=qm.Distance.COSINE)
+                    name: qm.VectorParams(
+                        size=size, distance=qm.Distance.COSINE, on_disk=self.storage.on_disk or None
+                    )
                     for name, size in layout.dense.items()
                 },
+                quantization_config=_quantization_config(self.storage),
                 sparse_vectors_config={
                     name: qm.SparseVectorParams(modifier=qm.Modifier.IDF) for name in layout.sparse
                 }
@@ -236,7 +245,7 @@ class QdrantClientStore:
                 query=query,
                 using=vector_name,
                 query_filter=client_filter(flt),
-                search_params=qm.SearchParams(exact=True) if exact and not self.local else None,
+                search_params=self._search_params(exact),
                 limit=limit,
                 with_payload=payload,
                 with_vectors=with_vectors,
@@ -328,7 +337,13 @@ class QdrantClientStore:
             query = convert.query_value(p.vector_name, p.vector, layout, _sparse)
             if query is not None:
                 stages.append(
-                    qm.Prefetch(query=query, using=p.vector_name, limit=p.limit, filter=condition)
+                    qm.Prefetch(
+                        query=query,
+                        using=p.vector_name,
+                        limit=p.limit,
+                        filter=condition,
+                        params=self._search_params(),
+                    )
                 )
                 used.append(p)
         if not stages:
@@ -345,7 +360,53 @@ class QdrantClientStore:
             )
         return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
 
+    def stored_quantization(self) -> str | None:
+        """The quantization of the collection's dense vectors as stored (``none``, ``int8``, or
+        another Qdrant kind such as ``binary``); None before the collection exists."""
+        with self._engine():
+            if not self.client.collection_exists(self.collection):
+                return None
+            params = self.client.get_collection(self.collection).config
+        vectors = params.params.vectors
+        per_vector = vectors.values() if isinstance(vectors, dict) else [vectors]
+        found = [params.quantization_config] + [v.quantization_config for v in per_vector if v]
+        for quantization in filter(None, found):
+            if isinstance(quantization, qm.ScalarQuantization):
+                return "int8"
+            return type(quantization).__name__.removesuffix("Quantization").lower()
+        return "none"
+
     # --- internals ---------------------------------------------------------------------------
+
+    def _search_params(self, exact: bool = False) -> qm.SearchParams | None:
+        """Exact scans the original vectors; with ``int8`` a search rescores ``oversampling`` x
+        limit candidates with them (local mode takes no search params)."""
+        if self.local:
+            return None
+        quantized, ef = self.storage.quantization != "none", self.storage.hnsw_ef
+        if exact:
+            ignore = qm.QuantizationSearchParams(ignore=True) if quantized else None
+            return qm.SearchParams(exact=True, quantization=ignore)
+        if not quantized and ef is None:
+            return None
+        rescore = qm.QuantizationSearchParams(rescore=True, oversampling=self.storage.oversampling)
+        return qm.SearchParams(hnsw_ef=ef, quantization=rescore if quantized else None)
+
+    def _note_kept_storage(self) -> None:
+        """Warn when the settings ask for another quantization than the collection has (local
+        mode keeps none: it scans float vectors)."""
+        if self.local:
+            return
+        stored = self.stored_quantization()
+        if stored is not None and stored != self.storage.quantization:
+            log.warning(
+                "collection %r keeps its %s quantization: MMRAG_STORE__QUANTIZATION=%s applies to "
+                "collections created from now on (re-create it to change, or change it on the "
+                "server with update_collection; docs/store.md)",
+                self.collection,
+                stored,
+                self.storage.quantization,
+            )
 
     @contextlib.contextmanager
     def _engine(self) -> Iterator[None]:
@@ -426,6 +487,18 @@ def _fusion(fusion: EngineFusion, rrf_k: int, weights: list[float] | None) -> An
     if fusion == "dbsf":
         return qm.FusionQuery(fusion=qm.Fusion.DBSF)
     raise InvalidInputError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")
+
+
+def _quantization_config(storage: VectorStorage) -> qm.ScalarQuantization | None:
+    if storage.quantization == "none":
+        return None
+    if storage.quantization == "int8":
+        return qm.ScalarQuantization(
+            scalar=qm.ScalarQuantizationConfig(
+                type=qm.ScalarType.INT8, quantile=0.99, always_ram=True
+            )
+        )
+    raise InvalidInputError(f"unknown quantization {storage.quantization!r}: use 'none' or 'int8'")
 
 
 def _schema(field_name: str, kind: str) -> Any:

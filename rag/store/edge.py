@@ -38,6 +38,7 @@ from rag.store.base import (
     QueryVector,
     ScoredPoint,
     StoredPoint,
+    VectorStorage,
 )
 from rag.store.edge_filters import edge_filter
 from rag.store.exact import DenseMirror
@@ -68,7 +69,12 @@ class EdgeStore:
     """
 
     def __init__(
-        self, path: Path, collection: str, min_free_bytes: int = 0, exact_below: int = 0
+        self,
+        path: Path,
+        collection: str,
+        min_free_bytes: int = 0,
+        storage: VectorStorage | None = None,
+        exact_below: int = 0,
     ) -> None:
         self.path = Path(path)
         self.collection = collection
@@ -78,9 +84,13 @@ class EdgeStore:
         """Dense searches scan a numpy copy while the collection has at most this many points."""
         self._mirror: DenseMirror | None = None
         self._mirror_checked = False
+        self.storage = storage or VectorStorage()
+        """How a collection created here stores its dense vectors (an existing one keeps its
+        own: :meth:`stored_quantization`)."""
         self._lock = threading.RLock()
         self._shard: qe.EdgeShard | None = None
         self._layout: CollectionLayout | None = None
+        self._quantized = False
         self._closed = False
         self._folder_lock = FolderLock.acquire(self.path)  # StoreLockedError: shard untouched
         if (self.path / CONFIG_FILE).exists():
@@ -103,10 +113,12 @@ class EdgeStore:
                 if self._shard is None:
                     self._open(lambda: qe.EdgeShard.load(str(self.path)))
                 self._add_vectors(layout.missing_from(found.layout()))
+                self._note_kept_storage()
             else:
                 check_free_space(self.path.parent, self.min_free_bytes)
                 self.path.mkdir(parents=True, exist_ok=True)
-                self._open(lambda: qe.EdgeShard.create(str(self.path), _edge_config(layout)))
+                config = _edge_config(layout, self.storage)
+                self._open(lambda: qe.EdgeShard.create(str(self.path), config))
             self._layout = self._read_layout()
             self._ensure_indexes()
 
@@ -247,7 +259,7 @@ class EdgeStore:
             filter=edge_filter(flt),
             with_payload=payload,
             with_vector=with_vectors,
-            params=qe.SearchParams(exact=True) if exact else None,
+            params=self._search_params(exact),
         )
         return self._query(request)
 
@@ -269,7 +281,11 @@ class EdgeStore:
         for p in prefetches:
             query = self._nearest(p.vector_name, p.vector)
             if query is not None:
-                stages.append(qe.Prefetch(limit=p.limit, query=query, filter=condition))
+                stages.append(
+                    qe.Prefetch(
+                        limit=p.limit, query=query, filter=condition, params=self._search_params()
+                    )
+                )
                 used.append(p)
         if not stages:
             return []
@@ -309,6 +325,7 @@ class EdgeStore:
                     filter=condition,
                     with_payload=False,
                     with_vector=False,
+                    params=self._search_params(),
                 )
             )
         if requests:
@@ -348,7 +365,7 @@ class EdgeStore:
                         filter=condition,
                         with_payload=False,
                         with_vector=False,
-                        params=qe.SearchParams(exact=True),
+                        params=self._search_params(exact=True),
                     )
                 )
         if requests:
@@ -446,7 +463,37 @@ class EdgeStore:
             out.append(ScoredPoint(hit.id, hit.score, body, point.vectors if vectors else {}))
         return out
 
+    def stored_quantization(self) -> str | None:
+        """The quantization of the collection's dense vectors as stored (``none``, ``int8``, or
+        another Qdrant kind such as ``binary``); None before the collection exists."""
+        config = self._stored_config()
+        return None if config is None else _quantization_of(config)
+
     # --- internals ---------------------------------------------------------------------------
+
+    def _search_params(self, exact: bool = False) -> qe.SearchParams | None:
+        """Search params for the collection as stored: exact scans the original vectors; a
+        quantized search rescores ``oversampling`` x limit candidates with them."""
+        quantized, ef = self._quantized, self.storage.hnsw_ef
+        if exact:
+            ignore = qe.QuantizationSearchParams(ignore=True) if quantized else None
+            return qe.SearchParams(exact=True, quantization=ignore)
+        if not quantized and ef is None:
+            return None
+        rescore = qe.QuantizationSearchParams(rescore=True, oversampling=self.storage.oversampling)
+        return qe.SearchParams(hnsw_ef=ef, quantization=rescore if quantized else None)
+
+    def _note_kept_storage(self) -> None:
+        """Warn when the settings ask for another quantization than the collection has."""
+        stored = self.stored_quantization()
+        if stored is not None and stored != self.storage.quantization:
+            log.warning(
+                "collection %r keeps its %s quantization: MMRAG_STORE__QUANTIZATION=%s applies to "
+                "collections created from now on (re-create it to change; docs/store.md)",
+                self.collection,
+                stored,
+                self.storage.quantization,
+            )
 
     def _nearest(self, name: str, vector: QueryVector) -> Any | None:
         value = convert.query_value(name, vector, self._require_layout(), qe.SparseVector)
@@ -479,11 +526,16 @@ class EdgeStore:
         with self._lock:
             self._call(self._require_shard().update, operation)
 
-    def _stored_layout(self) -> convert.StoredLayout | None:
+    def _stored_config(self) -> dict[str, Any] | None:
         config_path = self.path / CONFIG_FILE
         if not config_path.exists():
             return None
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        return dict(json.loads(config_path.read_text(encoding="utf-8")))
+
+    def _stored_layout(self) -> convert.StoredLayout | None:
+        config = self._stored_config()
+        if config is None:
+            return None
         dense = {
             name: (int(v["size"]), str(v["distance"]))
             for name, v in (config.get("vectors") or {}).items()
@@ -519,6 +571,7 @@ class EdgeStore:
                 ) from exc
             raise StoreError(f"cannot open the Qdrant Edge shard at {self.path}: {exc}") from exc
         self._layout = self._read_layout()
+        self._quantized = self.stored_quantization() not in (None, "none")
 
     def _require_shard(self) -> qe.EdgeShard:
         shard = self._shard
@@ -564,13 +617,40 @@ def _canonical(flt: Filter | None) -> Filter | None:
     )
 
 
-def _edge_config(layout: CollectionLayout) -> qe.EdgeConfig:
+def _edge_config(layout: CollectionLayout, storage: VectorStorage) -> qe.EdgeConfig:
+    memory = qe.Memory.Cold if storage.on_disk else None
     dense = {
-        name: qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine)
+        name: qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine, memory=memory)
         for name, size in layout.dense.items()
     }
     sparse = {name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in layout.sparse}
-    return qe.EdgeConfig(vectors=dense, sparse_vectors=sparse or None)
+    return qe.EdgeConfig(
+        vectors=dense,
+        sparse_vectors=sparse or None,
+        quantization_config=_quantization_config(storage),
+    )
+
+
+def _quantization_config(storage: VectorStorage) -> qe.ScalarQuantizationConfig | None:
+    """Collection-wide, so dense vectors added later are quantized too."""
+    if storage.quantization == "none":
+        return None
+    if storage.quantization == "int8":
+        return qe.ScalarQuantizationConfig(
+            type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned
+        )
+    raise InvalidInputError(f"unknown quantization {storage.quantization!r}: use 'none' or 'int8'")
+
+
+def _quantization_of(config: dict[str, Any]) -> str:
+    """``int8``, ``none`` or Qdrant's name of the quantization in a stored ``edge_config.json``
+    (collection-wide, or on any dense vector)."""
+    found = [config.get("quantization_config")]
+    found += [v.get("quantization_config") for v in (config.get("vectors") or {}).values()]
+    for quantization in filter(None, found):
+        kind, params = next(iter(quantization.items()))
+        return "int8" if kind == "scalar" and params.get("type") == "int8" else str(kind)
+    return "none"
 
 
 def _fusion(fusion: EngineFusion, rrf_k: int, weights: list[float] | None) -> Any:

@@ -60,6 +60,7 @@ def test_environment_nested_and_lists(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ("MMRAG_CLIP__THREADS", "many"),
         ("MMRAG_LLM__BACKEND", "gpt"),
         ("MMRAG_STORE__COLLECTION", "bad name!"),
+        ("MMRAG_STORE__QUANTIZATION", "int4"),
         ("MMRAG_CLIP__TYPO", "1"),
     ],
 )
