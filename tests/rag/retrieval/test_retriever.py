@@ -228,3 +228,17 @@ def test_weighted_reads_few_vectors_and_stays_exact(
     assert_matches(counted.search(query), expected, 3)
     union = {pid for lst in brute_force_lists(corpus, q, 12).values() for pid, _ in lst}
     assert store.read < len(union)
+
+
+def test_weighted_rounds_scored_best_bound_first_stay_exact(
+    retriever: Retriever, corpus: list[Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With rounds smaller than the candidates, bounds order the reads and the result is the
+    same exact top k."""
+    from rag.retrieval import retriever as module
+
+    monkeypatch.setattr(module, "FIRST_BATCH", 4)
+    weights = {"image": 0.7, "text": 0.3}
+    query = Query(text="a green thing", fusion="weighted", top_k=3, weights=weights)
+    q = retriever.embed_query(query)
+    assert_matches(retriever.search(query), reference(corpus, q, "weighted", 12, 60, weights), 3)
