@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rag.config import RerankSettings
+from rag.retrieval import qwen3
 from rag.retrieval.qwen3 import Int8Linear, Qwen3Reranker, native_bf16, reduced_precision
 from rag.retrieval.rerank import rerank_within
 from rag.retrieval.retriever import Retriever
@@ -55,13 +56,35 @@ def test_reduced_qwen3_p_yes_is_within_001_of_fp32(scaled_qwen_folder: Path, pre
         assert up_proj.weight.dtype == torch.bfloat16
 
 
-def test_int8_that_drifts_too_far_keeps_the_float_model(qwen_folder: Path, caplog) -> None:
+def test_int8_that_drifts_beyond_max_drift_keeps_the_float_model(
+    qwen_folder: Path, caplog, monkeypatch
+) -> None:
+    monkeypatch.setattr(qwen3, "MAX_DRIFT", 0.0)  # any drift at all is too much
     fp32 = Qwen3Reranker(qwen_folder, RerankSettings(quantize="none"))
     guarded = Qwen3Reranker(qwen_folder, RerankSettings(quantize="int8"))
     with caplog.at_level(logging.WARNING):
-        scores = guarded.score(QUERIES[0], DOCS)  # this model's wide weights amplify int8 error
+        scores = guarded.score(QUERIES[0], DOCS)
     assert guarded.precision == "fp32" and "stays fp32" in caplog.text
     assert scores == pytest.approx(fp32.score(QUERIES[0], DOCS), abs=1e-6)
+    assert not any(isinstance(m, Int8Linear) for m in guarded._load()[1].modules())
+
+
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "int_mm"])
+@pytest.mark.parametrize("rows", [3, 40])
+def test_int8_linear_is_within_1e_3_of_the_float_linear(onednn: bool, rows: int) -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 96)
+    x = torch.randn(2, rows, 64) * torch.logspace(-2, 2, rows).reshape(1, rows, 1)  # row scales
+    int8 = Int8Linear(linear)
+    if not onednn:
+        int8.packed = None  # the portable path (torch._int_mm)
+    elif int8.packed is None:
+        pytest.skip("this torch build has no oneDNN int8 linear")
+    with torch.inference_mode():
+        reference, out = linear(x), int8(x)
+    error = (out - reference).norm(dim=-1) / reference.norm(dim=-1)
+    assert out.shape == reference.shape and out.dtype == torch.float32
+    assert error.max() < 1e-3  # one int8 pass each side: ~1e-2
 
 
 def test_quantize_auto_means_bf16_or_int8_on_cpu_only() -> None:
