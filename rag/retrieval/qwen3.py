@@ -251,7 +251,7 @@ class Int8Linear(torch.nn.Module):
     architecture by ~0.02, this one by ~0.0001). The products run in oneDNN with the weights
     packed once (AMX / VNNI int8 where the CPU has them), else by ``torch._int_mm``."""
 
-    def __init__(self, linear: torch.nn.Linear) -> None:
+    def __init__(self, linear: torch.nn.Linear, onednn: bool = True) -> None:
         super().__init__()
         w1, w2, scale = _int8_rows(linear.weight.detach().float())  # (out, in)
         self.weight_scale = scale.reshape(-1).contiguous()
@@ -259,13 +259,15 @@ class Int8Linear(torch.nn.Module):
         self.bias = linear.bias
         pair = torch.cat([w1, w2], dim=1)  # meets [x2 | x1]: x2 W1 + x1 W2
         self.packed: tuple[torch.Tensor, torch.Tensor] | None = None
-        if _onednn_int8():
+        self.weights: tuple[torch.Tensor, torch.Tensor] | None = None
+        if onednn and _onednn_int8():
             try:
                 prepack = torch.ops.onednn.qlinear_prepack
                 self.packed = (prepack(w1, None), prepack(pair, None))
             except RuntimeError:  # a CPU oneDNN cannot serve: the portable path below
                 self.packed = None
-        self.weights = (w1.t(), pair.t())  # (in, out) views, for _int_mm
+        if self.packed is None:
+            self.weights = (w1.t(), pair.t())  # (in, out) views, for _int_mm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, x.shape[-1]).float()
@@ -292,6 +294,7 @@ class Int8Linear(torch.nn.Module):
         )
 
     def _int_mm(self, first: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
+        assert self.weights is not None  # set when there is no oneDNN packing
         count = first.shape[0]
         if count <= 16:  # _int_mm wants more than 16 rows on some builds: pad
             first = torch.nn.functional.pad(first, (0, 0, 0, 17 - count))
