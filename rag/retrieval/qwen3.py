@@ -14,7 +14,8 @@ Two savings over the card's code, with the same scores:
 
 On CPU the model runs in reduced precision (``quantize``): ``bf16`` where the CPU multiplies bf16
 natively (AMX / AVX512-BF16), else ``int8`` (:class:`Int8Linear` in the decoder layers: weights
-per output channel, activations per token; embeddings, norms and the yes/no rows stay float).
+per output channel, activations per token, each in two int8 passes, the second for what the
+first rounds away; embeddings, norms and the yes/no rows stay float).
 At load, P("yes") of a few probe pairs is compared before and after: beyond
 :data:`MAX_DRIFT` the model stays fp32 (with a warning), so the faster path never silently
 changes the ranking much. On a GPU the model loads in bf16 as before.
@@ -234,7 +235,7 @@ def _int8_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return first.to(torch.int8), second.to(torch.int8), scale
 
 
-NO_POST_OP = ("none", [], "")
+NO_POST_OP: tuple[str, list[float], str] = ("none", [], "")
 
 
 def _onednn_int8() -> bool:
