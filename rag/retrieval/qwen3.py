@@ -225,16 +225,23 @@ RESIDUAL_STEPS = 254
 many times finer: 127 levels over half a step."""
 
 
-def _int8_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _int8_rows(
+    rows: torch.Tensor, unsigned: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``rows ~= scale * (first + second / RESIDUAL_STEPS)``, both int8 with one scale per row:
-    two passes keep about 15 bits where one keeps 8."""
+    two passes keep about 15 bits where one keeps 8. ``unsigned``: uint8, offset by 128."""
     scale = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12).div_(127)
     first = torch.div(rows, scale).round_()
     left = torch.addcmul(rows, first, scale, value=-1)  # |left| <= scale / 2: no clamp needed
     second = left.mul_(RESIDUAL_STEPS / scale).round_()
-    return first.to(torch.int8), second.to(torch.int8), scale
+    if not unsigned:
+        return first.to(torch.int8), second.to(torch.int8), scale
+    return first.add_(ZERO_POINT).to(torch.uint8), second.add_(ZERO_POINT).to(torch.uint8), scale
 
 
+ZERO_POINT = 128
+"""oneDNN's int8 activations are unsigned with this zero point: VNNI multiplies uint8 by int8
+natively (signed activations take a slow path there: seconds per product)."""
 NO_POST_OP: tuple[str, list[float], str] = ("none", [], "")
 
 
@@ -272,7 +279,7 @@ class Int8Linear(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, x.shape[-1]).float()
-        first, second, scale = _int8_rows(rows)
+        first, second, scale = _int8_rows(rows, unsigned=self.packed is not None)
         pair = torch.cat([second, first], dim=1)
         if self.packed is not None:
             out = self._onednn(self.packed, first, pair)
@@ -288,11 +295,13 @@ class Int8Linear(torch.nn.Module):
     ) -> torch.Tensor:
         (w1, w_pair), qlinear = packed, torch.ops.onednn.qlinear_pointwise
         scale, zero, f32, none = self.weight_scale, self.zero_points, torch.float32, NO_POST_OP
-        out = qlinear(first, 1.0, 0, w1, scale, zero, None, 1.0, 0, f32, *none)
+        x_zero = ZERO_POINT
+        out = qlinear(first, 1.0, x_zero, w1, scale, zero, None, 1.0, 0, f32, *none)
         residual = scale / RESIDUAL_STEPS
         return qlinear.binary(  # + out, summed inside oneDNN
-            pair, 1.0, 0, w_pair, residual, zero, out, None, 1.0, 0, f32, 1.0, 0, "sum", 1.0, *none
-        )
+            pair, 1.0, x_zero, w_pair, residual, zero, out, None, 1.0, 0, f32, 1.0, 0, "sum", 1.0,
+            *none,
+        )  # fmt: skip
 
     def _int_mm(self, first: torch.Tensor, pair: torch.Tensor) -> torch.Tensor:
         assert self.weights is not None  # set when there is no oneDNN packing
