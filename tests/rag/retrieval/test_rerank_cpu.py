@@ -11,7 +11,13 @@ import torch
 
 from rag.config import RerankSettings
 from rag.retrieval import qwen3
-from rag.retrieval.qwen3 import Int8Linear, Qwen3Reranker, native_bf16, reduced_precision
+from rag.retrieval.qwen3 import (
+    Int8Linear,
+    Qwen3Reranker,
+    native_bf16,
+    native_int8,
+    reduced_precision,
+)
 from rag.retrieval.rerank import rerank_within
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Hit, Query, Scores
@@ -85,11 +91,20 @@ def test_int8_linear_is_within_1e_3_of_the_float_linear(onednn: bool, rows: int)
     assert error.max() < 1e-3  # one int8 pass each side: ~1e-2
 
 
-def test_quantize_auto_means_bf16_or_int8_on_cpu_only() -> None:
-    assert reduced_precision(RerankSettings(), "cpu") == ("bf16" if native_bf16() else "int8")
+def test_quantize_auto_picks_bf16_on_amx_int8_on_vnni_else_fp32_and_only_on_cpu(
+    monkeypatch,
+) -> None:
+    expected = "bf16" if native_bf16() else "int8" if native_int8() else None
+    assert reduced_precision(RerankSettings(), "cpu") == expected
     assert reduced_precision(RerankSettings(), "cuda:0") is None
     assert reduced_precision(RerankSettings(quantize="none"), "cpu") is None
     assert reduced_precision(RerankSettings(quantize="int8"), "cpu") == "int8"
+    monkeypatch.setattr(qwen3, "native_bf16", lambda: False)
+    monkeypatch.setattr(qwen3, "native_int8", lambda: True)
+    assert reduced_precision(RerankSettings(), "cpu") == "int8"
+    monkeypatch.setattr(qwen3, "native_int8", lambda: False)
+    assert reduced_precision(RerankSettings(), "cpu") is None
+    assert reduced_precision(RerankSettings(quantize="int8"), "cpu") == "int8"  # asked for
 
 
 def test_scoring_a_few_at_a_time_equals_one_call(qwen_folder: Path) -> None:
