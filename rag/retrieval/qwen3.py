@@ -13,9 +13,10 @@ Two savings over the card's code, with the same scores:
   (a search under a time budget scores its candidates a few at a time).
 
 On CPU the model runs in reduced precision (``quantize``): ``bf16`` where the CPU multiplies bf16
-natively (AMX / AVX512-BF16), else ``int8`` (:class:`Int8Linear` in the decoder layers: weights
-per output channel, activations per token, each in two int8 passes, the second for what the
-first rounds away; embeddings, norms and the yes/no rows stay float).
+matrices natively (AMX), else ``int8`` where it multiplies int8 natively (AVX512-VNNI;
+:class:`Int8Linear` in the decoder layers: weights per output channel, activations per token,
+each in two int8 passes, the second for what the first rounds away; embeddings, norms and the
+yes/no rows stay float), else fp32.
 At load, P("yes") of a few probe pairs is compared before and after: beyond
 :data:`MAX_DRIFT` the model stays fp32 (with a warning), so the faster path never silently
 changes the ranking much. On a GPU the model loads in bf16 as before.
@@ -276,6 +277,7 @@ class Int8Linear(torch.nn.Module):
         super().__init__()
         w1, w2, scale = _int8_rows(linear.weight.detach().float())  # (out, in)
         self.weight_scale = scale.reshape(-1).contiguous()
+        self.residual_scale = self.weight_scale / RESIDUAL_STEPS
         self.zero_points = torch.zeros_like(self.weight_scale, dtype=torch.long)
         self.bias = linear.bias
         pair = torch.cat([w1, w2], dim=1)  # meets [x2 | x1]: x2 W1 + x1 W2
@@ -308,9 +310,8 @@ class Int8Linear(torch.nn.Module):
     ) -> torch.Tensor:
         (w1, w_pair), qlinear = packed, torch.ops.onednn.qlinear_pointwise
         scale, zero, f32, none = self.weight_scale, self.zero_points, torch.float32, NO_POST_OP
-        x_zero = ZERO_POINT
+        x_zero, residual = ZERO_POINT, self.residual_scale
         out = qlinear(first, 1.0, x_zero, w1, scale, zero, None, 1.0, 0, f32, *none)
-        residual = scale / RESIDUAL_STEPS
         return qlinear.binary(  # + out, summed inside oneDNN
             pair, 1.0, x_zero, w_pair, residual, zero, out, None, 1.0, 0, f32, 1.0, 0, "sum", 1.0,
             *none,
