@@ -220,13 +220,14 @@ class RerankSettings(_Group):
     ``cross-encoder:``), or ``none`` to turn reranking off."""
     top_n: int = Field(default=4, ge=0, le=1000)
     """How many fused candidates are reranked on CPU (0 turns reranking off). Sized from measured
-    costs: Qwen3-Reranker-0.6B takes about 0.3 s a candidate in fp32 on 2 cores and 1.2-2.4x less
-    in bf16/int8, so 4 stay within a quarter of a chat answer with the embedded LLM (5.3 s p50,
-    ``python -m bench.chat --quick``)."""
+    costs: Qwen3-Reranker-0.6B takes about 0.3 s a candidate in fp32 on 2 cores, 1.6x less in
+    int8 and 3.1x less in bf16 (AMX), so 4 stay within a quarter of a chat answer with the
+    embedded LLM (5.3 s p50, ``python -m bench.chat --quick``) even in fp32."""
     quantize: Literal["auto", "none", "int8", "bf16"] = "auto"
     """Reduced precision of the Qwen3 reranker on CPU, kept only when P(yes) of probe pairs moves
-    by <= 0.01: ``auto`` is ``bf16`` on CPUs with AMX, else ``int8`` (Linear layers); ``none``
-    keeps fp32. On a GPU the model runs bf16 whatever this says."""
+    by <= 0.01: ``auto`` is ``bf16`` on CPUs with AMX, else ``int8`` (the decoder's Linear layers,
+    two int8 passes a side) on CPUs with AVX512-VNNI, else fp32; ``none`` keeps fp32. On a GPU
+    the model runs bf16 whatever this says."""
     budget_ms: int = Field(default=1300, ge=0)
     """Time a search may spend reranking (default: a quarter of a 5.3 s chat answer); when it
     runs out the remaining candidates keep their fused order (rerank score null) and the result

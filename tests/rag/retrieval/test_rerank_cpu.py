@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from rag.config import RerankSettings
-from rag.retrieval.qwen3 import Int8Linear, Qwen3Reranker, native_bf16, reduced_precision
+from rag.retrieval import qwen3
+from rag.retrieval.qwen3 import (
+    Int8Linear,
+    Qwen3Reranker,
+    native_bf16,
+    native_int8,
+    reduced_precision,
+)
 from rag.retrieval.rerank import rerank_within
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Hit, Query, Scores
@@ -55,20 +62,49 @@ def test_reduced_qwen3_p_yes_is_within_001_of_fp32(scaled_qwen_folder: Path, pre
         assert up_proj.weight.dtype == torch.bfloat16
 
 
-def test_int8_that_drifts_too_far_keeps_the_float_model(qwen_folder: Path, caplog) -> None:
+def test_int8_that_drifts_beyond_max_drift_keeps_the_float_model(
+    qwen_folder: Path, caplog, monkeypatch
+) -> None:
+    monkeypatch.setattr(qwen3, "MAX_DRIFT", 0.0)  # any drift at all is too much
     fp32 = Qwen3Reranker(qwen_folder, RerankSettings(quantize="none"))
     guarded = Qwen3Reranker(qwen_folder, RerankSettings(quantize="int8"))
     with caplog.at_level(logging.WARNING):
-        scores = guarded.score(QUERIES[0], DOCS)  # this model's wide weights amplify int8 error
+        scores = guarded.score(QUERIES[0], DOCS)
     assert guarded.precision == "fp32" and "stays fp32" in caplog.text
     assert scores == pytest.approx(fp32.score(QUERIES[0], DOCS), abs=1e-6)
+    assert not any(isinstance(m, Int8Linear) for m in guarded._load()[1].modules())
 
 
-def test_quantize_auto_means_bf16_or_int8_on_cpu_only() -> None:
-    assert reduced_precision(RerankSettings(), "cpu") == ("bf16" if native_bf16() else "int8")
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "int_mm"])
+@pytest.mark.parametrize("rows", [3, 40])
+def test_int8_linear_is_within_1e_3_of_the_float_linear(onednn: bool, rows: int) -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 96)
+    x = torch.randn(2, rows, 64) * torch.logspace(-2, 2, rows).reshape(1, rows, 1)  # row scales
+    int8 = Int8Linear(linear, onednn=onednn)  # False: the portable path (torch._int_mm)
+    if onednn and int8.packed is None:
+        pytest.skip("this torch build has no oneDNN int8 linear")
+    with torch.inference_mode():
+        reference, out = linear(x), int8(x)
+    error = (out - reference).norm(dim=-1) / reference.norm(dim=-1)
+    assert out.shape == reference.shape and out.dtype == torch.float32
+    assert error.max() < 1e-3  # one int8 pass each side: ~1e-2
+
+
+def test_quantize_auto_picks_bf16_on_amx_int8_on_vnni_else_fp32_and_only_on_cpu(
+    monkeypatch,
+) -> None:
+    expected = "bf16" if native_bf16() else "int8" if native_int8() else None
+    assert reduced_precision(RerankSettings(), "cpu") == expected
     assert reduced_precision(RerankSettings(), "cuda:0") is None
     assert reduced_precision(RerankSettings(quantize="none"), "cpu") is None
     assert reduced_precision(RerankSettings(quantize="int8"), "cpu") == "int8"
+    monkeypatch.setattr(qwen3, "native_bf16", lambda: False)
+    monkeypatch.setattr(qwen3, "native_int8", lambda: True)
+    assert reduced_precision(RerankSettings(), "cpu") == "int8"
+    monkeypatch.setattr(qwen3, "native_int8", lambda: False)
+    assert reduced_precision(RerankSettings(), "cpu") is None
+    assert reduced_precision(RerankSettings(quantize="int8"), "cpu") == "int8"  # asked for
 
 
 def test_scoring_a_few_at_a_time_equals_one_call(qwen_folder: Path) -> None:
