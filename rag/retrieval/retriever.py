@@ -8,13 +8,14 @@
 * ``rrf`` and ``dbsf`` run in the engine: one fused query over a prefetch per signal, RRF with
   ``MMRAG_RETRIEVAL__RRF_K`` and each signal's weight (divided by the mean weight), DBSF over every
   signal searched. The fused query returns the hits' vectors too.
-* ``weighted`` scores candidates of the signals' lists by the exact weighted mean of their signal
-  scores, renormalised over the signals the item has (lexical BM25 divided by the query's best
-  BM25 score in the collection; see :mod:`rag.retrieval.weighted`), reading vectors best bound
-  first. An item none of whose vectors has a positive weight is left out.
-* Every hit carries one score per signal searched (exact cosines computed here from the vectors
-  the store returns; the engine's BM25 score for ``lexical``, 0 when the item has terms but none
-  of the query's), ``None`` for a signal not searched or a vector the item lacks; the fused
+* ``weighted`` scores candidates of the signals' lists (read in one round trip) by the exact
+  weighted mean of their signal scores, renormalised over the signals the item has (lexical BM25
+  divided by the query's best BM25 score in the collection; see :mod:`rag.retrieval.weighted`),
+  one round of store scores at a time, best bound first when one round does not hold them all.
+  An item none of whose vectors has a positive weight is left out.
+* Every hit carries one score per signal searched (the store's exact cosine, or its BM25 score
+  for ``lexical``, 0 when the item has terms but none of the query's; one ``score_points`` round
+  trip for all signals), ``None`` for a signal not searched or a vector the item lacks; the fused
   score; the rerank score when the reranker ran on it. Ties are ordered by point id.
 """
 
@@ -50,8 +51,8 @@ from rag.store.base import (
 TIE_MARGIN = 8
 """Extra engine-fused candidates fetched so that ties at the cut are broken by id, not by chance."""
 FIRST_BATCH = 256
-"""Weighted fusion scores at least this many candidates (best bound first) in its first round,
-then twice as many each round. Each round costs one restricted search per signal, and on random
+"""Weighted fusion scores at least this many candidates in its first round, then twice as many
+each round (best bound first). Each round costs one ``score_points`` round trip, and on random
 vectors the bounds prune little, so one round over the default 4 x 50 candidates is cheapest
 (measured at 10k points, four signals: 8.8 ms p50 vs 9.4 ms starting at 64, 10.3 ms at 16)."""
 QueryVectors = Mapping[str, QueryVector]
