@@ -197,7 +197,7 @@ class Retriever:
         """Exact weighted scores, scoring candidates best bound first until no unscored
         candidate can reach the ``plan.candidates``-th exact score."""
         with _timed(timings, "store"):
-            queries = {name: vectors[name] for name in plan.vectors}
+            queries: dict[str, QueryVector] = {name: vectors[name] for name in plan.vectors}
             lists = self.store.search_each(queries, plan.prefetch_limit, flt)
         size = max(plan.candidates, FIRST_BATCH)
         with _timed(timings, "fuse"):
@@ -257,8 +257,8 @@ class Retriever:
                     asked[name] = vectors[name]
         if asked:
             missing = [pid for pid in ids if any(pid not in known[name] for name in asked)]
-            for name, scores in self.store.score_points(missing, asked).items():
-                known[name].update(scores)
+            for asked_name, scores in self.store.score_points(missing, asked).items():
+                known[asked_name].update(scores)
         for column, name in enumerate(plan.signals):
             if name not in known:
                 continue
