@@ -145,6 +145,7 @@ class EdgeStore:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            self._mirror, self._mirror_checked = None, True
             shard, self._shard = self._shard, None
             try:
                 if shard is not None:
