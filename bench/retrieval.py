@@ -19,12 +19,12 @@
     python -m bench.retrieval --quick --signals all --skip-rerank   # four signals, 10k
     python -m bench.retrieval --device cuda --rerank-max 100   # on a GPU
     python -m bench.retrieval --skip-search --skip-rerank --reduced 8   # fp32 vs bf16 vs int8
-    python -m bench.retrieval --crossover --skip-rerank   # exact numpy scan vs HNSW by size
+    python -m bench.retrieval --crossover --skip-rerank   # by size, vs an exact numpy scan
 
-3. Crossover (``--crossover``): one Edge collection grown through ``--sizes`` (HNSW rebuilt by
+3. By size (``--crossover``): one Edge collection grown through ``--sizes`` (HNSW rebuilt by
    ``optimize()`` at each size); at each size, store + fuse p50 of every mode with the store's
-   numpy scan (``MMRAG_STORE__EXACT_BELOW``) and with HNSW, the two interleaved query by query,
-   and the size below which the scan is faster for every mode (the default threshold's source).
+   numpy vector copy (``MMRAG_STORE__VECTOR_COPY_MAX_POINTS``) and without it, interleaved query
+   by query, against an exact numpy scan of every dense vector: where exact is cheaper.
 """
 
 from __future__ import annotations
@@ -444,32 +444,44 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
     settings = RetrievalSettings()
     vectors = query_sets(n_queries + 3, four)
     print(
-        f"\nexact numpy scan vs HNSW, store + fuse p50 ms over {'/'.join(signals)}, Edge, "
-        f"prefetch {settings.prefetch_limit}, top 10, {n_queries} queries (interleaved)"
+        f"\nstore + fuse p50 ms by collection size over {'/'.join(signals)}, Edge (HNSW), prefetch "
+        f"{settings.prefetch_limit}, top 10, {n_queries} queries: with the numpy vector copy "
+        "(MMRAG_STORE__VECTOR_COPY_MAX_POINTS) and without it, interleaved query by query; "
+        "numpy exact: a scan of every dense vector (one BLAS thread) plus RRF"
     )
-    print(f"  {'points':>8}  " + "".join(f"{m:>10} scan {m:>6} hnsw  ratio" for _, m, _ in MODES))
-    faster: dict[int, bool] = {}
+    header = "".join(f"{m + ' copy':>15}{m + ' none':>15}" for _, m, _ in MODES)
+    print(f"  {'points':>8}{header}{'numpy exact':>13}")
+    slowest: dict[int, float] = {}
+    exact: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(StoreSettings(collection="bench-crossover"), Path(tmp))
         assert isinstance(store, EdgeStore)
         store.ensure_collection(CollectionLayout.of(DIM, PASSAGE_DIM if four else None, four))
+        store.vector_copy_max_points = max(sizes)  # the copy follows every upsert
+        dense: dict[str, list[np.ndarray]] = {}
         loaded = 0
         for size in sizes:
-            fill(store, size, four, start=loaded)
+            for name, rows in fill(store, size, four, start=loaded).items():
+                dense.setdefault(name, []).append(rows)
             loaded = size
             store.optimize()
             retriever = Retriever(None, store, settings)  # type: ignore[arg-type]
-            cells, wins = [], []
+            cells = []
             for _, mode, _ in MODES:
-                scan, hnsw = _interleaved(store, retriever, vectors, mode, signals, size)
-                cells.append(f"{scan:15.2f}{hnsw:12.2f}{hnsw / scan:7.2f}x")
-                wins.append(scan <= hnsw)
-            faster[size] = all(wins)
-            print(f"  {size:>8}  " + "".join(cells), flush=True)
+                copy, none = _interleaved(store, retriever, vectors, mode, signals, size)
+                cells.append(f"{copy:15.2f}{none:15.2f}")
+                slowest[size] = max(slowest.get(size, 0.0), copy)
+            matrices = {name: np.vstack(parts) for name, parts in dense.items()}
+            exact[size] = percentiles(
+                timed(brute_force(matrices, settings.prefetch_limit), vectors)
+            )[0]
+            print(f"  {size:>8}{''.join(cells)}{exact[size]:13.2f}", flush=True)
         store.close()
-    below = [size for size in sizes if faster[size]]
-    cut = max((s for s in below if all(faster[t] for t in sizes if t <= s)), default=0)
-    print(f"  the scan is faster for every mode up to {cut} points (MMRAG_STORE__EXACT_BELOW)")
+    cheaper = [size for size in sizes if exact[size] < slowest[size]]
+    print(
+        "  numpy exact is cheaper than every mode's store + fuse at: "
+        + (", ".join(map(str, cheaper)) or "no size measured")
+    )
 
 
 def _interleaved(
@@ -480,19 +492,21 @@ def _interleaved(
     signals: tuple[str, ...],
     size: int,
 ) -> tuple[float, float]:
-    """p50 ms of store + fuse with the numpy scan and with HNSW, alternating query by query."""
+    """p50 ms of store + fuse with the vector copy and without, taking turns query by query
+    (which goes first alternates)."""
     query = Query(text="x", fusion=mode, top_k=10, signals=signals)  # type: ignore[arg-type]
     plan = make_plan(query, retriever.settings, 0)
-    spent: dict[int, list[float]] = {size: [], 0: []}
+    kept = store.vector_copy_max_points
+    spent: dict[int, list[float]] = {kept: [], 0: []}
     for i, q in enumerate(vectors):
-        for threshold in (size, 0):
-            store.exact_below = threshold
+        for limit in (kept, 0) if i % 2 else (0, kept):
+            store.vector_copy_max_points = limit
             timings: dict[str, float] = {}
             retriever.fused_hits(plan, q, None, timings)  # type: ignore[arg-type]
             if i >= 3:
-                spent[threshold].append(timings["store"] + timings["fuse"])
-    store.exact_below = 0
-    return percentiles(spent[size])[0], percentiles(spent[0])[0]
+                spent[limit].append(timings["store"] + timings["fuse"])
+    store.vector_copy_max_points = kept
+    return percentiles(spent[kept])[0], percentiles(spent[0])[0]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -507,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--signals", choices=("clip", "all"), default="clip")
     parser.add_argument("--no-optimize", action="store_true", help="search unindexed segments")
     parser.add_argument("--skip-search", action="store_true")
-    parser.add_argument("--crossover", action="store_true", help="numpy scan vs HNSW by size")
+    parser.add_argument("--crossover", action="store_true", help="by size, vs numpy exact")
     parser.add_argument(
         "--sizes", default="2500,5000,10000,20000,40000", help="collection sizes of --crossover"
     )

@@ -109,7 +109,7 @@ def open_store(
             name,
             settings.min_free_mb * 2**20,
             vector_storage(settings),
-            exact_below=settings.exact_below,
+            vector_copy_max_points=settings.vector_copy_max_points,
         )
     from rag.store.client import QdrantClientStore
 

@@ -231,6 +231,16 @@ def scored_point(hit: Any) -> ScoredPoint:
     )
 
 
+def bare_id(point_id: Any) -> str:
+    """:func:`canonical_id` of an id an engine returned (Edge returns ``uuid.UUID`` objects)."""
+    return str(point_id) if type(point_id) is uuid.UUID else canonical_id(point_id)
+
+
+def bare_hit(hit: Any) -> ScoredPoint:
+    """An engine's scored point read without payload or vectors, as a :class:`ScoredPoint`."""
+    return ScoredPoint(bare_id(hit.id), float(hit.score), {})
+
+
 def ordered_like(ids: Sequence[str], items: Iterable[T], key: Any) -> list[T]:
     """``items`` in the order of ``ids`` (missing ones left out)."""
     by_id = {key(item): item for item in items}

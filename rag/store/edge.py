@@ -4,10 +4,9 @@ A shard folder can be open in one process (and one store) at a time: the store t
 lock file (:mod:`rag.store.locking`) before it touches the shard and holds it until ``close``.
 Reads run concurrently; writes and open/close are serialised by a lock.
 
-While the collection has at most ``exact_below`` points, the store keeps a numpy copy of its
-dense vectors (:mod:`rag.store.exact`, built at the first search, then kept in step with every
-write) and answers unfiltered dense searches, ``HasId`` lookups and fused queries over them by
-exact scans: cheaper than HNSW through the bindings at that size, and exact.
+While the collection has at most ``vector_copy_max_points`` points, the store keeps a numpy copy of
+its dense vectors (:mod:`rag.store.vector_copy`, built at the first lookup, then kept in step with
+every write) and scores chosen points (:meth:`EdgeStore.score_points` without a filter) from it.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from rag.payload import TENANT
 from rag.store import convert
 from rag.store.base import (
     DEFAULT_RRF_K,
-    IMAGE,
     INDEXED_PAYLOAD_FIELDS,
     CollectionLayout,
     EngineFusion,
@@ -41,9 +39,9 @@ from rag.store.base import (
     VectorStorage,
 )
 from rag.store.edge_filters import edge_filter
-from rag.store.exact import DenseMirror
 from rag.store.locking import FolderLock
 from rag.store.space import check_free_space
+from rag.store.vector_copy import VectorCopy
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +72,17 @@ class EdgeStore:
         collection: str,
         min_free_bytes: int = 0,
         storage: VectorStorage | None = None,
-        exact_below: int = 0,
+        vector_copy_max_points: int = 0,
     ) -> None:
         self.path = Path(path)
         self.collection = collection
         self.min_free_bytes = min_free_bytes
         """Writes are refused below this much free disk (:mod:`rag.store.space`)."""
-        self.exact_below = exact_below
-        """Dense searches scan a numpy copy while the collection has at most this many points."""
-        self._mirror: DenseMirror | None = None
-        self._mirror_checked = False
+        self.vector_copy_max_points = vector_copy_max_points
+        """Chosen points are scored from a numpy copy while the collection has at most this many
+        points (:mod:`rag.store.vector_copy`)."""
+        self._copy: VectorCopy | None = None
+        self._copy_checked = False
         self.storage = storage or VectorStorage()
         """How a collection created here stores its dense vectors (an existing one keeps its
         own: :meth:`stored_quantization`)."""
@@ -145,7 +144,7 @@ class EdgeStore:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._mirror, self._mirror_checked = None, True
+            self._copy, self._copy_checked = None, True
             shard, self._shard = self._shard, None
             try:
                 if shard is not None:
@@ -170,25 +169,25 @@ class EdgeStore:
         ]
         with self._lock:
             self._write(qe.UpdateOperation.upsert_points(edge_points))
-            if self._mirror is not None:
-                self._mirror.write((convert.canonical_id(p.id), p.vectors) for p in points)
-                if len(self._mirror) > self.exact_below:
-                    self._mirror = None  # grown past the scan's size: HNSW from now on
+            if self._copy is not None:
+                self._copy.write((convert.canonical_id(p.id), p.vectors) for p in points)
+                if len(self._copy) > self.vector_copy_max_points:
+                    self._copy = None  # grown past its size: the engine scores from now on
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             point_ids: list[qe.PointId] = list(convert.canonical_ids(ids))
             with self._lock:
                 self._write(qe.UpdateOperation.delete_points(point_ids))
-                if self._mirror is not None:
-                    self._mirror.remove(str(i) for i in point_ids)
+                if self._copy is not None:
+                    self._copy.remove(str(i) for i in point_ids)
                 else:
-                    self._mirror_checked = False  # it may be small enough again
+                    self._copy_checked = False  # it may be small enough again
 
     def delete_by_filter(self, flt: Filter) -> None:
         with self._lock:
             self._write(qe.UpdateOperation.delete_points_by_filter(edge_filter(flt) or qe.Filter()))
-            self._forget_mirror()
+            self._forget_copy()
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -244,12 +243,6 @@ class EdgeStore:
         with_payload: bool | Sequence[str] = True,
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
-        mirror = self._scan(vector_name, flt)
-        if mirror is not None:
-            hits = mirror.search(
-                vector_name, self._dense(vector_name, vector), limit, _canonical(flt)
-            )
-            return self._with_contents(hits, with_payload, with_vectors)
         payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
         query = self._nearest(vector_name, vector)
         if query is None:
@@ -275,8 +268,6 @@ class EdgeStore:
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
         convert.check_prefetches(prefetches, fusion)
-        if flt is None and any(self._scan(p.vector_name, None) is not None for p in prefetches):
-            return self._scanned_fusion(prefetches, fusion, limit, with_vectors, rrf_k)
         condition = edge_filter(flt)
         stages, used = [], []
         for p in prefetches:
@@ -311,9 +302,6 @@ class EdgeStore:
         requests, names = [], []
         condition = edge_filter(flt)
         for name, vector in queries.items():
-            if self._scan(name, flt) is not None:
-                out[name] = self.search(name, vector, limit, flt, with_payload=False)
-                continue
             query = self._nearest(name, vector)
             if query is None:
                 out[name] = []
@@ -333,7 +321,7 @@ class EdgeStore:
             shard = self._require_shard()
             batches = self._call(shard.query_batch, qe.QueryBatchRequest(requests))
             for name, hits in zip(names, batches, strict=True):
-                out[name] = convert.sort_hits([convert.scored_point(hit) for hit in hits])
+                out[name] = convert.sort_hits([convert.bare_hit(hit) for hit in hits])
         return {name: out[name] for name in queries}
 
     def score_points(
@@ -348,12 +336,11 @@ class EdgeStore:
             return out
         only = _restricted(wanted, flt)
         condition = None
+        copy = self._vector_copy() if flt is None else None
         requests, names = [], []
         for name, vector in queries.items():
-            mirror = self._scan(name, only)
-            if mirror is not None:
-                hits = mirror.search(name, self._dense(name, vector), len(wanted), only)
-                out[name] = {hit.id: hit.score for hit in hits}
+            if copy is not None and name in copy.dims:
+                out[name] = copy.scores(name, self._dense(name, vector), wanted)
                 continue
             query = self._nearest(name, vector)
             if query is not None:
@@ -373,96 +360,50 @@ class EdgeStore:
             shard = self._require_shard()
             batches = self._call(shard.query_batch, qe.QueryBatchRequest(requests))
             for name, hits in zip(names, batches, strict=True):
-                out[name] = {convert.canonical_id(hit.id): float(hit.score) for hit in hits}
+                out[name] = {convert.bare_id(hit.id): float(hit.score) for hit in hits}
         return out
 
-    # --- exact scans of small collections ---------------------------------------------------
+    # --- the numpy copy of a small collection's dense vectors ---------------------------------
 
     @property
-    def scanning(self) -> bool:
-        """Whether dense searches scan the numpy copy (checked, and the copy built, now)."""
-        return self._scan(IMAGE, None) is not None
+    def copies_vectors(self) -> bool:
+        """Whether points are scored from the numpy copy (checked, and the copy built, now)."""
+        return self._vector_copy() is not None
 
-    def _scan(self, name: str, flt: Filter | None) -> DenseMirror | None:
-        """The numpy copy when it answers a search over ``name`` with ``flt``, else ``None``."""
-        if self.exact_below <= 0:
+    def _vector_copy(self) -> VectorCopy | None:
+        """The numpy copy of the dense vectors while the collection is small enough."""
+        if self.vector_copy_max_points <= 0:
             return None
-        mirror = self._mirror
-        if mirror is None and not self._mirror_checked:
-            mirror = self._build_mirror()
-        if mirror is None or not mirror.serves(name, flt):
-            return None
-        return mirror
+        copy = self._copy
+        if copy is None and not self._copy_checked:
+            copy = self._build_copy()
+        return copy
 
-    def _build_mirror(self) -> DenseMirror | None:
+    def _build_copy(self) -> VectorCopy | None:
         """Copy the dense vectors when the collection is small enough (once per change)."""
         with self._lock:
-            if self._mirror is not None or self._mirror_checked:
-                return self._mirror
+            if self._copy is not None or self._copy_checked:
+                return self._copy
             layout = self._require_layout()
-            self._mirror_checked = True
-            if not layout.dense or self.count() > self.exact_below:
+            self._copy_checked = True
+            if not layout.dense or self.count() > self.vector_copy_max_points:
                 return None
-            mirror = DenseMirror(layout.dense, capacity=max(self.count(), 1))
+            copy = VectorCopy(layout.dense, capacity=max(self.count(), 1))
             offset: str | None = None
             while True:
                 page, offset = self.scroll(None, 1024, offset, with_vectors=True)
-                mirror.write((p.id, p.vectors) for p in page)
+                copy.write((p.id, p.vectors) for p in page)
                 if offset is None:
                     break
-            self._mirror = mirror
-            return mirror
+            self._copy = copy
+            return copy
 
     def _dense(self, name: str, vector: QueryVector) -> np.ndarray:
         size = self._require_layout().dense[name]
         return convert.dense_array(vector, size, f"the {name!r} query vector")
 
-    def _forget_mirror(self) -> None:
-        self._mirror, self._mirror_checked = None, False
-
-    def _scanned_fusion(
-        self,
-        prefetches: Sequence[Prefetch],
-        fusion: EngineFusion,
-        limit: int,
-        with_vectors: bool,
-        rrf_k: int,
-    ) -> list[ScoredPoint]:
-        """The engine's RRF or DBSF over exact candidate lists (dense: scanned here; sparse:
-        the engine's)."""
-        from rag.retrieval import fusion as formulas
-
-        _fusion(fusion, rrf_k, None)  # the engine's checks of the fusion and k
-        lists = []
-        for p in prefetches:
-            hits = self.search(p.vector_name, p.vector, p.limit, None, with_payload=False)
-            lists.append([(hit.id, hit.score) for hit in hits])
-        if fusion == "rrf":
-            scores = formulas.rrf(lists, rrf_k, [p.weight for p in prefetches])
-        else:
-            scores = formulas.dbsf(lists)
-        order = formulas.ranked(scores, limit)
-        hits = [ScoredPoint(id=pid, score=score, payload={}) for pid, score in order]
-        return self._with_contents(hits, True, with_vectors)
-
-    def _with_contents(
-        self, hits: list[ScoredPoint], payload: bool | Sequence[str], vectors: bool
-    ) -> list[ScoredPoint]:
-        """``hits`` with their payloads (all, or the keys listed) and vectors read back."""
-        if not hits or (payload is False and not vectors):
-            return hits
-        stored = {p.id: p for p in self.get([hit.id for hit in hits], with_vectors=vectors)}
-        keep = None if isinstance(payload, bool) else set(payload)
-        out = []
-        for hit in hits:
-            point = stored.get(hit.id)
-            if point is None:  # deleted since the scan
-                continue
-            body = {} if payload is False else point.payload
-            if keep is not None:
-                body = {k: v for k, v in body.items() if k in keep}
-            out.append(ScoredPoint(hit.id, hit.score, body, point.vectors if vectors else {}))
-        return out
+    def _forget_copy(self) -> None:
+        self._copy, self._copy_checked = None, False
 
     def stored_quantization(self) -> str | None:
         """The quantization of the collection's dense vectors as stored (``none``, ``int8``, or
@@ -511,7 +452,7 @@ class EdgeStore:
             for name in added.sparse:
                 shard.update(qe.UpdateOperation.create_sparse_vector(name, qe.Modifier.Idf))
             shard.flush()
-            self._forget_mirror()
+            self._forget_copy()
         except Exception as exc:
             raise convert.cannot_add_vectors(self.collection, added, exc) from exc
         log.warning(convert.added_vectors_note(self.collection, added))
@@ -602,20 +543,6 @@ def _restricted(ids: Sequence[str], flt: Filter | None) -> Filter:
     if flt is None:
         return Filter(must=(has,))
     return Filter(must=(has, *flt.must), must_not=flt.must_not, should=flt.should)
-
-
-def _canonical(flt: Filter | None) -> Filter | None:
-    """``flt`` with the ids of its ``HasId`` conditions in canonical form (the scan's keys)."""
-    if flt is None:
-        return None
-    return Filter(
-        must=tuple(
-            HasId(tuple(convert.canonical_ids(c.ids))) if isinstance(c, HasId) else c
-            for c in flt.must
-        ),
-        must_not=flt.must_not,
-        should=flt.should,
-    )
 
 
 def _edge_config(layout: CollectionLayout, storage: VectorStorage) -> qe.EdgeConfig:

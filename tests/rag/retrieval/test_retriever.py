@@ -148,13 +148,15 @@ def test_image_only_query(retriever: Retriever) -> None:
     assert len(hits) == 4
 
 
-def test_engines_and_the_exact_scan_rank_alike(tiny_embedder, corpus, tmp_path) -> None:
+def test_engines_with_and_without_the_vector_copy_rank_alike(
+    tiny_embedder, corpus, tmp_path
+) -> None:
     from rag.config import StoreSettings
     from rag.store import PointRecord, open_store
 
     rankings = []
     for url, scan in (("", 20_000), ("", 0), (":memory:", 0)):
-        settings = StoreSettings(url=url, exact_below=scan)
+        settings = StoreSettings(url=url, vector_copy_max_points=scan)
         store = open_store(settings, tmp_path / f"data{len(rankings)}", "alike")
         store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
         store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])

@@ -1,6 +1,4 @@
-"""Store fixtures: every contract test runs against each engine of ``store_settings``: Qdrant
-Edge scanning its numpy copy (small collections, the default), Qdrant Edge searching its own
-segments (``exact_below=0``), and qdrant-client's local mode."""
+"""Store fixtures: every contract test runs against each engine of ``store_settings``."""
 
 from __future__ import annotations
 
@@ -13,13 +11,6 @@ from rag.config import StoreSettings
 from rag.store import VectorStore, open_store
 
 from .helpers import LAYOUT
-
-
-@pytest.fixture(params=["edge", "edge-hnsw", "local"])
-def store_settings(request: pytest.FixtureRequest) -> StoreSettings:
-    if request.param == "local":
-        return StoreSettings(url=":memory:")
-    return StoreSettings(url="", exact_below=0 if request.param == "edge-hnsw" else 20_000)
 
 
 @pytest.fixture

@@ -1,0 +1,112 @@
+"""A numpy copy of a small collection's dense vectors, to score chosen points without the engine.
+
+Retrieval scores its hits (each signal's score of each hit) and weighted fusion its candidates by
+exact scores of chosen points. Through the engine that is a restricted exact search per signal,
+and most of its cost is the bindings' per-hit conversion (a UUID object per result), not the
+arithmetic. While a collection has at most ``MMRAG_STORE__VECTOR_COPY_MAX_POINTS`` points the
+embedded store keeps this copy (every write goes through that store: the shard is locked to one
+process, so the copy follows each upsert and delete) and looks the points up here instead: a
+gather and a dot product per signal.
+
+Only lookups use it. A full scan of the copy (one matrix-vector product per signal) does not beat
+the engine's HNSW on this machine from a few thousand points up (``python -m bench.retrieval
+--crossover``: the scan reads every vector, memory-bound), so nearest-neighbour lists stay with
+the engine. Scores are the engine's: cosine of unit vectors (rows and queries are normalised as
+Qdrant's cosine distance does), float32.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+Rows = Iterable[tuple[str, Mapping[str, object]]]
+"""``(point id, vectors by name)`` pairs, as stored points or points to write carry them."""
+
+
+class VectorCopy:
+    """The dense vectors of points by id (names and sizes ``dims``), for exact lookups.
+
+    Example::
+
+        copy = VectorCopy({"image": 512, "text": 512})
+        copy.write([(pid, {"image": v})])
+        copy.scores("image", query, [pid, other])  # {pid: 0.93}: other is unknown
+    """
+
+    def __init__(self, dims: Mapping[str, int], capacity: int = 1024) -> None:
+        self.dims = dict(dims)
+        self._lock = threading.Lock()
+        self._rows: dict[str, int] = {}
+        self._free: list[int] = []
+        self._size = 0
+        self._matrix = {name: np.zeros((capacity, dim), np.float32) for name, dim in dims.items()}
+        self._present = {name: np.zeros(capacity, bool) for name in dims}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def write(self, points: Rows) -> None:
+        """Insert or replace points: a replaced point keeps only the vectors given now."""
+        with self._lock:
+            for point_id, vectors in points:
+                row = self._row_for(point_id)
+                for name, matrix in self._matrix.items():
+                    value = vectors.get(name)
+                    if value is not None:
+                        matrix[row] = _unit(np.asarray(value, dtype=np.float32))
+                    self._present[name][row] = value is not None
+
+    def remove(self, ids: Iterable[str]) -> None:
+        """Forget these points (unknown ids are ignored)."""
+        with self._lock:
+            for point_id in ids:
+                row = self._rows.pop(point_id, None)
+                if row is not None:
+                    for present in self._present.values():
+                        present[row] = False
+                    self._free.append(row)
+
+    def scores(self, name: str, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """Cosine of ``vector`` to vector ``name`` of each of ``ids`` that has it."""
+        query = _unit(np.asarray(vector, dtype=np.float32))
+        with self._lock:
+            known = [(pid, row) for pid in ids if (row := self._rows.get(pid)) is not None]
+            rows = np.fromiter((row for _, row in known), np.int64, len(known))
+            has = self._present[name][rows]
+            values = self._matrix[name][rows[has]] @ query
+        present = [pid for (pid, _), keep in zip(known, has.tolist(), strict=True) if keep]
+        return dict(zip(present, values.tolist(), strict=True))
+
+    def _row_for(self, point_id: str) -> int:
+        row = self._rows.get(point_id)
+        if row is not None:
+            return row
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = self._size
+            self._size += 1
+            self._grow(self._size)
+        self._rows[point_id] = row
+        return row
+
+    def _grow(self, needed: int) -> None:
+        capacity = len(next(iter(self._present.values()))) if self._present else needed
+        if needed <= capacity:
+            return
+        size = max(needed, capacity * 2)
+        for name, matrix in self._matrix.items():
+            grown = np.zeros((size, matrix.shape[1]), np.float32)
+            grown[:capacity] = matrix
+            self._matrix[name] = grown
+            present = np.zeros(size, bool)
+            present[:capacity] = self._present[name]
+            self._present[name] = present
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector

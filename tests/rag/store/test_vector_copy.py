@@ -1,0 +1,100 @@
+"""The embedded store's numpy copy of a small collection's dense vectors
+(``MMRAG_STORE__VECTOR_COPY_MAX_POINTS``): it scores chosen points as the engine does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding.base import SparseTerms
+from rag.store import Filter, MatchValue, PointRecord
+from rag.store.edge import EdgeStore
+from rag.store.vector_copy import VectorCopy
+
+from .helpers import LAYOUT, PASSAGE_DIM, make_id, random_points, unit
+
+
+def both_ways(store: EdgeStore, ids: list[str], queries: dict) -> tuple[dict, dict]:
+    """``score_points`` from the copy, then from the engine."""
+    limit = store.vector_copy_max_points
+    from_copy = store.score_points(ids, queries)
+    store.vector_copy_max_points = 0
+    from_engine = store.score_points(ids, queries)
+    store.vector_copy_max_points = limit
+    return from_copy, from_engine
+
+
+def assert_same(got: dict, expected: dict) -> None:
+    assert got.keys() == expected.keys()
+    for name in expected:
+        assert got[name] == pytest.approx(expected[name], abs=1e-5)
+
+
+def test_the_copy_scores_as_the_engine_through_writes(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=20)
+    store.ensure_collection(LAYOUT)
+    points = random_points(30)
+    store.upsert(points[:20])
+    rng = np.random.default_rng(3)
+    queries = {"image": unit(rng), "text": unit(rng), "passage": unit(rng, PASSAGE_DIM)}
+    queries["lexical"] = SparseTerms((1, 2, 3), (1.0, 1.0, 1.0))
+    ids = [p.id for p in points] + [make_id(999)]
+    assert store.copies_vectors
+    assert_same(*both_ways(store, ids, queries))
+    first = points[0].id
+    store.upsert([PointRecord(first, {"text": queries["text"]})])  # loses its image vector
+    got, expected = both_ways(store, ids, queries)
+    assert first not in got["image"] and got["text"][first] == pytest.approx(1.0)
+    assert_same(got, expected)
+    store.delete([points[1].id])
+    assert_same(*both_ways(store, ids, queries))
+    store.delete_by_filter(Filter(must=(MatchValue("source", "a.jpg"),)))
+    assert_same(*both_ways(store, ids, queries))
+    store.upsert(points[20:])
+    assert not store.copies_vectors  # 25 points > 20: the engine scores from now on
+    store.delete([p.id for p in points[20:]])
+    assert store.copies_vectors  # small again: the copy is rebuilt from the shard
+    assert_same(*both_ways(store, ids, queries))
+    store.close()
+
+
+def test_a_filter_is_left_to_the_engine(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=100)
+    store.ensure_collection(LAYOUT)
+    points = random_points(12)
+    store.upsert(points)
+    query = unit(np.random.default_rng(4))
+    flt = Filter(must=(MatchValue("source", "b.jpg"),))
+    got = store.score_points([p.id for p in points], {"text": query}, flt)
+    assert set(got["text"]) == {
+        p.id for p in points if "text" in p.vectors and p.payload["source"] == "b.jpg"
+    }
+    store.close()
+
+
+def test_a_reopened_store_copies_what_is_on_disk(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=100)
+    store.ensure_collection(LAYOUT)
+    points = random_points(15)
+    store.upsert(points)
+    query = {"text": unit(np.random.default_rng(5))}
+    before = store.score_points([p.id for p in points], query)
+    store.close()
+    again = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=100)
+    assert again.copies_vectors
+    assert_same(again.score_points([p.id for p in points], query), before)
+    again.close()
+
+
+def test_copy_reuses_freed_rows_and_ignores_unknown_ids() -> None:
+    copy = VectorCopy({"image": 4}, capacity=1)
+    vector = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
+    ids = [make_id(n) for n in (1, 2, 3)]
+    copy.write((pid, {"image": vector}) for pid in ids)
+    copy.remove([ids[0], make_id(99)])
+    assert len(copy) == 2
+    copy.write([(make_id(7), {"image": 2 * vector}), (make_id(8), {})])
+    scores = copy.scores("image", vector, [ids[0], ids[1], make_id(7), make_id(8)])
+    assert scores == pytest.approx({ids[1]: 1.0, make_id(7): 1.0})
