@@ -1,7 +1,7 @@
 """A million points on one machine: Qdrant Edge without and with int8 quantization, one run.
 
-    nice -n 19 python -m bench.store --points 1000000 --ef default,128,256,512
-        # int8 and none (55 min on 2 busy cores, 47 of them none's index build)
+    nice -n 19 python -m bench.store --points 1000000
+        # int8 and none (55 min on 2 busy cores, 38 of them none's index build)
     python -m bench.store --points 100000          # the same at 100k (~7 min)
     python -m bench.store --points 100000 --configs int8 --uniform
 
@@ -16,7 +16,7 @@ energy, normalised (``--uniform``: i.i.d. directions, which have no neighbours w
 are the worst case of every approximate index). They are generated batch by batch from a seed,
 never held whole.
 
-Per configuration (``none``: float32 vectors in RAM, the default; ``int8``: int8 codes in RAM,
+Per configuration (``none``: float32 vectors, Edge's default placement; ``int8``: int8 codes in RAM,
 originals memory-mapped from disk, rescoring ``oversampling`` x 10 candidates; ``int8-ram``: int8
 with the originals in RAM), two fresh processes, so each RAM figure is its own:
 
