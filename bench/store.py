@@ -137,10 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     scale = parser.add_argument_group("one large collection (--points; see bench/store_scale.py)")
     scale.add_argument("--points", type=int, help="load this many points, index, search, recall")
     scale.add_argument(
-        "--configs", default="none,int8", help="of none, int8, int8-ram (base: none)"
+        "--configs", default="int8,none", help="of none, int8, int8-ram (base: none)"
     )
     scale.add_argument("--oversampling", type=float, default=2.0)
-    scale.add_argument("--ef", default="default,128,256", help="hnsw_ef values to search with")
+    scale.add_argument("--ef", default="default,128,256,512", help="hnsw_ef values to search with")
     scale.add_argument("--uniform", action="store_true", help="i.i.d. random vectors (worst case)")
     scale.add_argument("--dir", help="folder for the shards (default: the system temp folder)")
     args = parser.parse_args(argv)

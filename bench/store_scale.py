@@ -1,18 +1,22 @@
 """A million points on one machine: Qdrant Edge without and with int8 quantization, one run.
 
-    python -m bench.store --points 1000000         # none vs int8 (~40 min on 2 cores: run niced)
-    python -m bench.store --points 100000          # the same at 100k (~4 min)
+    nice -n 19 python -m bench.store --points 1000000
+        # int8 and none (55 min on 2 busy cores, 38 of them none's index build)
+    python -m bench.store --points 100000          # the same at 100k (~7 min)
     python -m bench.store --points 100000 --configs int8 --uniform
+
+Figures and what they mean: docs/store.md, "A million points on one machine".
 
 Each point has one 512-d vector (``image``) and a small payload: one vector keeps a million
 points within 24 GB and the index build within the hour on 2 cores (a second vector doubles
-the load, the index build and the disk). The vectors are synthetic embeddings with structure,
+the load, the index build and the disk; the index build of float32 vectors took 38 min
+at 1M here, of int8 codes 8 min). The vectors are synthetic embeddings with structure,
 as real ones have: a random 32-d subspace of the 512 dimensions plus noise carrying 10 % of the
 energy, normalised (``--uniform``: i.i.d. directions, which have no neighbours worth the name and
 are the worst case of every approximate index). They are generated batch by batch from a seed,
 never held whole.
 
-Per configuration (``none``: float32 vectors in RAM, the default; ``int8``: int8 codes in RAM,
+Per configuration (``none``: float32 vectors, Edge's default placement; ``int8``: int8 codes in RAM,
 originals memory-mapped from disk, rescoring ``oversampling`` x 10 candidates; ``int8-ram``: int8
 with the originals in RAM), two fresh processes, so each RAM figure is its own:
 

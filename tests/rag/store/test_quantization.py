@@ -62,6 +62,9 @@ def test_settings_reach_the_shard_config(tmp_path: Path) -> None:
     assert {v["memory"] for v in config["vectors"].values()} == {"cold"}
     assert store.stored_quantization() == "int8"
     assert store.storage == VectorStorage("int8", True, 3.0)
+    params = store._search_params()
+    assert params is not None and params.quantization is not None
+    assert params.quantization.rescore and params.quantization.oversampling == 3.0
     store.close()
 
 
