@@ -242,8 +242,8 @@ class Retriever:
 
         Scores in ``lists`` (the signals' candidate lists) are reused; the others come from the
         store's exact scores of the missing ids, one round trip for every signal (no vectors
-        travel). A point missing from a list that is not full lacks that vector (or, for
-        ``lexical``, shares no term).
+        travel). A point missing from a dense list that is not full lacks that vector; one
+        missing from the lexical list may still have terms (it scores 0), so the store is asked.
         """
         row = {pid: i for i, pid in enumerate(ids)}
         sims = np.full((len(ids), len(plan.signals)), np.nan)
@@ -252,7 +252,9 @@ class Retriever:
         for name in plan.signals:
             if name in vectors:
                 known[name] = {p.id: p.score for p in lists.get(name, [])}
-                complete = name in lists and len(lists[name]) < plan.prefetch_limit
+                complete = (
+                    name != LEXICAL and name in lists and len(lists[name]) < plan.prefetch_limit
+                )
                 if not complete and any(pid not in known[name] for pid in ids):
                     asked[name] = vectors[name]
         if asked:
@@ -262,21 +264,10 @@ class Retriever:
         for column, name in enumerate(plan.signals):
             if name not in known:
                 continue
-            found = known[name]
-            for pid, score in found.items():
+            for pid, score in known[name].items():
                 if pid in row:
                     sims[row[pid], column] = score
-            if name == LEXICAL:
-                for pid in self._with_terms([pid for pid in ids if pid not in found]):
-                    sims[row[pid], column] = 0.0
         return sims
-
-    def _with_terms(self, ids: Sequence[str]) -> list[str]:
-        """Those of ``ids`` that have a lexical vector."""
-        if not ids:
-            return []
-        points = self.store.get(ids, with_vectors=[LEXICAL], with_payload=False)
-        return [p.id for p in points if LEXICAL in p.vectors]
 
     # --- settings and the collection -------------------------------------------------------------
 

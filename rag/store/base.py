@@ -328,8 +328,8 @@ class VectorStore(Protocol):
         flt: Filter | None = None,
     ) -> dict[str, dict[str, float]]:
         """The exact score of each point of ``ids`` (that matches ``flt``) against each named
-        query, ``{name: {id: score}}``, in one round trip. A point that lacks the vector, or
-        shares no term with a sparse query, is absent from that name's scores."""
+        query, ``{name: {id: score}}``: a point that has a sparse vector but shares no term with
+        the query scores 0; a point that lacks the vector is absent from that name's scores."""
         ...
 
     def fused_query(

@@ -317,7 +317,34 @@ class QdrantClientStore:
                 responses = self.client.query_batch_points(self.collection, requests)
             for name, response in zip(names, responses, strict=True):
                 out[name] = {convert.canonical_id(p.id): float(p.score) for p in response.points}
+        for name in queries:
+            if layout.is_sparse(name):
+                unscored = [pid for pid in wanted if pid not in out[name]]
+                out[name].update(dict.fromkeys(self._having(name, unscored, flt), 0.0))
         return out
+
+    def _having(self, name: str, ids: Sequence[str], flt: Filter | None) -> list[str]:
+        """Those of ``ids`` (matching ``flt``) that have vector ``name``."""
+        if not ids:
+            return []
+        base = client_filter(
+            Filter(
+                must=(HasId(tuple(ids)), *(flt.must if flt else ())),
+                must_not=flt.must_not if flt else (),
+                should=flt.should if flt else (),
+            )
+        )
+        assert base is not None
+        must = [*(base.must or []), qm.HasVectorCondition(has_vector=name)]
+        with self._engine():
+            records, _ = self.client.scroll(
+                self.collection,
+                scroll_filter=qm.Filter(must=must, should=base.should, must_not=base.must_not),
+                limit=len(ids),
+                with_payload=False,
+                with_vectors=False,
+            )
+        return [convert.canonical_id(record.id) for record in records]
 
     def fused_query(
         self,

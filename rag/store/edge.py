@@ -334,8 +334,8 @@ class EdgeStore:
         out: dict[str, dict[str, float]] = {name: {} for name in queries}
         if not wanted:
             return out
-        only = _restricted(wanted, flt)
-        condition = None
+        layout = self._require_layout()
+        condition = None  # the ids converted once, when the engine is asked
         copy = self._vector_copy() if flt is None else None
         requests, names = [], []
         for name, vector in queries.items():
@@ -344,7 +344,7 @@ class EdgeStore:
                 continue
             query = self._nearest(name, vector)
             if query is not None:
-                condition = condition or edge_filter(only)  # one conversion of the ids
+                condition = condition or edge_filter(_restricted(wanted, flt))
                 names.append(name)
                 requests.append(
                     qe.QueryRequest(
@@ -361,7 +361,34 @@ class EdgeStore:
             batches = self._call(shard.query_batch, qe.QueryBatchRequest(requests))
             for name, hits in zip(names, batches, strict=True):
                 out[name] = {convert.bare_id(hit.id): float(hit.score) for hit in hits}
+        for name in queries:
+            if layout.is_sparse(name):
+                unscored = [pid for pid in wanted if pid not in out[name]]
+                out[name].update(dict.fromkeys(self._having(name, unscored, flt, copy), 0.0))
         return out
+
+    def _having(
+        self, name: str, ids: Sequence[str], flt: Filter | None, copy: VectorCopy | None
+    ) -> list[str]:
+        """Those of ``ids`` (matching ``flt``) that have vector ``name``."""
+        if not ids:
+            return []
+        if copy is not None:
+            return copy.having(name, ids)
+        base = edge_filter(_restricted(ids, flt))
+        assert base is not None
+        request = qe.ScrollRequest(
+            limit=len(ids),
+            filter=qe.Filter(
+                must=[*(base.must or []), qe.HasVectorCondition(name)],
+                should=base.should,
+                must_not=base.must_not,
+            ),
+            with_payload=False,
+            with_vector=False,
+        )
+        records, _ = self._call(self._require_shard().scroll, request)
+        return [convert.bare_id(record.id) for record in records]
 
     # --- the numpy copy of a small collection's dense vectors ---------------------------------
 
@@ -388,7 +415,7 @@ class EdgeStore:
             self._copy_checked = True
             if not layout.dense or self.count() > self.vector_copy_max_points:
                 return None
-            copy = VectorCopy(layout.dense, capacity=max(self.count(), 1))
+            copy = VectorCopy(layout.dense, layout.sparse, capacity=max(self.count(), 1))
             offset: str | None = None
             while True:
                 page, offset = self.scroll(None, 1024, offset, with_vectors=True)

@@ -36,14 +36,18 @@ class VectorCopy:
         copy.scores("image", query, [pid, other])  # {pid: 0.93}: other is unknown
     """
 
-    def __init__(self, dims: Mapping[str, int], capacity: int = 1024) -> None:
+    def __init__(
+        self, dims: Mapping[str, int], sparse: Sequence[str] = (), capacity: int = 1024
+    ) -> None:
         self.dims = dict(dims)
+        self.sparse = tuple(sparse)
+        """Sparse vector names whose presence (not values) is kept."""
         self._lock = threading.Lock()
         self._rows: dict[str, int] = {}
         self._free: list[int] = []
         self._size = 0
         self._matrix = {name: np.zeros((capacity, dim), np.float32) for name, dim in dims.items()}
-        self._present = {name: np.zeros(capacity, bool) for name in dims}
+        self._present = {name: np.zeros(capacity, bool) for name in (*dims, *self.sparse)}
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -58,6 +62,8 @@ class VectorCopy:
                     if value is not None:
                         matrix[row] = _unit(np.asarray(value, dtype=np.float32))
                     self._present[name][row] = value is not None
+                for name in self.sparse:  # a sparse vector without terms is not stored
+                    self._present[name][row] = len(getattr(vectors.get(name), "indices", ())) > 0
 
     def remove(self, ids: Iterable[str]) -> None:
         """Forget these points (unknown ids are ignored)."""
@@ -79,6 +85,12 @@ class VectorCopy:
             values = self._matrix[name][rows[has]] @ query
         present = [pid for (pid, _), keep in zip(known, has.tolist(), strict=True) if keep]
         return dict(zip(present, values.tolist(), strict=True))
+
+    def having(self, name: str, ids: Sequence[str]) -> list[str]:
+        """Those of ``ids`` that have vector ``name`` (dense or sparse)."""
+        with self._lock:
+            present = self._present[name]
+            return [pid for pid in ids if (row := self._rows.get(pid)) is not None and present[row]]
 
     def _row_for(self, point_id: str) -> int:
         row = self._rows.get(point_id)
@@ -102,6 +114,7 @@ class VectorCopy:
             grown = np.zeros((size, matrix.shape[1]), np.float32)
             grown[:capacity] = matrix
             self._matrix[name] = grown
+        for name in self._present:
             present = np.zeros(size, bool)
             present[:capacity] = self._present[name]
             self._present[name] = present
