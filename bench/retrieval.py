@@ -465,6 +465,7 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
                 dense.setdefault(name, []).append(rows)
             loaded = size
             store.optimize()
+            store.copies_vectors(wait=600)  # filled in the background on first use
             retriever = Retriever(None, store, settings)  # type: ignore[arg-type]
             cells = []
             for _, mode, _ in MODES:

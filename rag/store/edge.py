@@ -392,38 +392,56 @@ class EdgeStore:
 
     # --- the numpy copy of a small collection's dense vectors ---------------------------------
 
-    @property
-    def copies_vectors(self) -> bool:
-        """Whether points are scored from the numpy copy (checked, and the copy built, now)."""
-        return self._vector_copy() is not None
+    def copies_vectors(self, wait: float = 0.0) -> bool:
+        """Whether lookups use the numpy copy now (waiting up to ``wait`` seconds for a copy
+        being filled in the background)."""
+        self._vector_copy()
+        copy = self._copy
+        return copy is not None and copy.wait_filled(wait)
 
     def _vector_copy(self) -> VectorCopy | None:
-        """The numpy copy of the dense vectors while the collection is small enough."""
+        """The numpy copy of the dense vectors when it is complete, else ``None`` (the first
+        call on a small enough collection starts filling it in the background)."""
         if self.vector_copy_max_points <= 0:
             return None
         copy = self._copy
         if copy is None and not self._copy_checked:
-            copy = self._build_copy()
-        return copy
+            self._start_copy()
+            return None
+        return copy if copy is not None and copy.wait_filled() else None
 
-    def _build_copy(self) -> VectorCopy | None:
-        """Copy the dense vectors when the collection is small enough (once per change)."""
+    def _start_copy(self) -> None:
+        """Start filling a copy when the collection is small enough (once per change): writes
+        meanwhile go to the copy too, and lookups use the engine until it is complete."""
         with self._lock:
             if self._copy is not None or self._copy_checked:
-                return self._copy
+                return
             layout = self._require_layout()
             self._copy_checked = True
-            if not layout.dense or self.count() > self.vector_copy_max_points:
-                return None
-            copy = VectorCopy(layout.dense, layout.sparse, capacity=max(self.count(), 1))
-            offset: str | None = None
-            while True:
+            count = self.count()
+            if not layout.dense or count > self.vector_copy_max_points:
+                return
+            self._copy = VectorCopy(layout.dense, layout.sparse, capacity=max(count, 1))
+            name = f"mmrag-vector-copy-{self.collection}"
+            threading.Thread(
+                target=self._fill_copy, args=(self._copy,), name=name, daemon=True
+            ).start()
+
+    def _fill_copy(self, copy: VectorCopy) -> None:
+        """Read every point's vectors into ``copy`` (a background thread)."""
+        offset: str | None = None
+        try:
+            while self._copy is copy:
                 page, offset = self.scroll(None, 1024, offset, with_vectors=True)
-                copy.write((p.id, p.vectors) for p in page)
+                copy.backfill((p.id, p.vectors) for p in page)
                 if offset is None:
-                    break
-            self._copy = copy
-            return copy
+                    copy.mark_filled()
+                    return
+        except Exception as exc:  # closed or failed meanwhile: lookups keep using the engine
+            log.debug("the vector copy of %r was not filled: %s", self.collection, exc)
+            with self._lock:
+                if self._copy is copy:
+                    self._copy = None
 
     def _dense(self, name: str, vector: QueryVector) -> np.ndarray:
         size = self._require_layout().dense[name]

@@ -48,6 +48,9 @@ class VectorCopy:
         self._size = 0
         self._matrix = {name: np.zeros((capacity, dim), np.float32) for name, dim in dims.items()}
         self._present = {name: np.zeros(capacity, bool) for name in (*dims, *self.sparse)}
+        self._filled = threading.Event()
+        self._removed: set[str] | None = set()
+        """Ids removed while the copy is being filled (a page read before would bring them back)."""
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -55,20 +58,31 @@ class VectorCopy:
     def write(self, points: Rows) -> None:
         """Insert or replace points: a replaced point keeps only the vectors given now."""
         with self._lock:
-            for point_id, vectors in points:
-                row = self._row_for(point_id)
-                for name, matrix in self._matrix.items():
-                    value = vectors.get(name)
-                    if value is not None:
-                        matrix[row] = _unit(np.asarray(value, dtype=np.float32))
-                    self._present[name][row] = value is not None
-                for name in self.sparse:  # a sparse vector without terms is not stored
-                    self._present[name][row] = len(getattr(vectors.get(name), "indices", ())) > 0
+            self._put(points)
+
+    def backfill(self, points: Rows) -> None:
+        """Points read from the store while it may be written: those written or removed since
+        are left as they are."""
+        with self._lock:
+            removed = self._removed or set()
+            self._put((pid, v) for pid, v in points if pid not in self._rows and pid not in removed)
+
+    def mark_filled(self) -> None:
+        """Every point of the store is in the copy: lookups may use it."""
+        with self._lock:
+            self._removed = None
+        self._filled.set()
+
+    def wait_filled(self, timeout: float | None = None) -> bool:
+        """Whether the copy is complete (waiting up to ``timeout`` seconds for it)."""
+        return self._filled.wait(timeout) if timeout else self._filled.is_set()
 
     def remove(self, ids: Iterable[str]) -> None:
         """Forget these points (unknown ids are ignored)."""
         with self._lock:
             for point_id in ids:
+                if self._removed is not None:
+                    self._removed.add(point_id)
                 row = self._rows.pop(point_id, None)
                 if row is not None:
                     for present in self._present.values():
@@ -91,6 +105,17 @@ class VectorCopy:
         with self._lock:
             present = self._present[name]
             return [pid for pid in ids if (row := self._rows.get(pid)) is not None and present[row]]
+
+    def _put(self, points: Rows) -> None:
+        for point_id, vectors in points:
+            row = self._row_for(point_id)
+            for name, matrix in self._matrix.items():
+                value = vectors.get(name)
+                if value is not None:
+                    matrix[row] = _unit(np.asarray(value, dtype=np.float32))
+                self._present[name][row] = value is not None
+            for name in self.sparse:  # a sparse vector without terms is not stored
+                self._present[name][row] = len(getattr(vectors.get(name), "indices", ())) > 0
 
     def _row_for(self, point_id: str) -> int:
         row = self._rows.get(point_id)

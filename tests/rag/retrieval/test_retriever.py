@@ -160,6 +160,8 @@ def test_engines_with_and_without_the_vector_copy_rank_alike(
         store = open_store(settings, tmp_path / f"data{len(rankings)}", "alike")
         store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
         store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
+        if scan:
+            assert store.copies_vectors(wait=10)  # type: ignore[attr-defined]
         retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=15))
         rankings.append(
             [

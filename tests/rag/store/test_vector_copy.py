@@ -41,7 +41,7 @@ def test_the_copy_scores_as_the_engine_through_writes(tmp_path: Path) -> None:
     queries = {"image": unit(rng), "text": unit(rng), "passage": unit(rng, PASSAGE_DIM)}
     queries["lexical"] = SparseTerms((1, 2, 3), (1.0, 1.0, 1.0))
     ids = [p.id for p in points] + [make_id(999)]
-    assert store.copies_vectors
+    assert store.copies_vectors(wait=10)
     assert_same(*both_ways(store, ids, queries))
     first = points[0].id
     store.upsert([PointRecord(first, {"text": queries["text"]})])  # loses its image vector
@@ -53,9 +53,9 @@ def test_the_copy_scores_as_the_engine_through_writes(tmp_path: Path) -> None:
     store.delete_by_filter(Filter(must=(MatchValue("source", "a.jpg"),)))
     assert_same(*both_ways(store, ids, queries))
     store.upsert(points[20:])
-    assert not store.copies_vectors  # 25 points > 20: the engine scores from now on
+    assert not store.copies_vectors(wait=10)  # 25 points > 20: the engine scores from now on
     store.delete([p.id for p in points[20:]])
-    assert store.copies_vectors  # small again: the copy is rebuilt from the shard
+    assert store.copies_vectors(wait=10)  # small again: the copy is rebuilt from the shard
     assert_same(*both_ways(store, ids, queries))
     store.close()
 
@@ -83,7 +83,7 @@ def test_a_reopened_store_copies_what_is_on_disk(tmp_path: Path) -> None:
     before = store.score_points([p.id for p in points], query)
     store.close()
     again = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=100)
-    assert again.copies_vectors
+    assert again.copies_vectors(wait=10)
     assert_same(again.score_points([p.id for p in points], query), before)
     again.close()
 
@@ -98,3 +98,21 @@ def test_copy_reuses_freed_rows_and_ignores_unknown_ids() -> None:
     copy.write([(make_id(7), {"image": 2 * vector}), (make_id(8), {})])
     scores = copy.scores("image", vector, [ids[0], ids[1], make_id(7), make_id(8)])
     assert scores == pytest.approx({ids[1]: 1.0, make_id(7): 1.0})
+
+
+def test_writes_while_the_copy_fills_are_kept(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=10_000)
+    store.ensure_collection(LAYOUT)
+    points = random_points(3000, signals=False)
+    store.upsert(points)
+    assert not store.copies_vectors()  # the first call starts the fill in the background
+    rng = np.random.default_rng(6)
+    replaced = [PointRecord(p.id, {"image": unit(rng)}) for p in points[-200:]]
+    store.upsert(replaced)  # likely before the fill reads them
+    store.delete([p.id for p in points[:100]])
+    assert store.copies_vectors(wait=60)
+    ids = [p.id for p in points]
+    got, expected = both_ways(store, ids, {"image": unit(rng), "text": unit(rng)})
+    assert_same(got, expected)
+    assert not set(got["image"]) & {p.id for p in points[:100]}
+    store.close()
