@@ -20,6 +20,7 @@
     python -m bench.retrieval --device cuda --rerank-max 100   # on a GPU
     python -m bench.retrieval --skip-search --skip-rerank --reduced 8   # fp32 vs bf16 vs int8
     python -m bench.retrieval --crossover --skip-rerank   # by size, vs an exact numpy scan
+    python -m bench.retrieval --points 100000 --signals all --skip-rerank --vector-copy 100000
 
 3. By size (``--crossover``): one Edge collection grown through ``--sizes`` (HNSW rebuilt by
    ``optimize()`` at each size); at each size, store + fuse p50 of every mode with the store's
@@ -198,10 +199,15 @@ MODES = (
 )
 
 
-def bench_search(size: int, n_queries: int, threads: int, four: bool, optimize: bool) -> None:
+def bench_search(
+    size: int, n_queries: int, threads: int, four: bool, optimize: bool, copy: int | None = None
+) -> None:
     signals = ("image", "text", "passage", "lexical") if four else ("image", "text")
+    settings = StoreSettings(collection="bench-retrieval")
+    if copy is not None:
+        settings = settings.model_copy(update={"vector_copy_max_points": copy})
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(StoreSettings(collection="bench-retrieval"), Path(tmp))
+        store = open_store(settings, Path(tmp))
         store.ensure_collection(CollectionLayout.of(DIM, PASSAGE_DIM if four else None, four))
         began = time.perf_counter()
         dense = fill(store, size, four)
@@ -210,6 +216,9 @@ def bench_search(size: int, n_queries: int, threads: int, four: bool, optimize: 
             began = time.perf_counter()
             store.optimize()  # type: ignore[attr-defined]
             print(f"optimize() (HNSW, merged segments) took {time.perf_counter() - began:.0f} s")
+        began = time.perf_counter()
+        if isinstance(store, EdgeStore) and store.copies_vectors(wait=600):
+            print(f"vector copy filled in {time.perf_counter() - began:.0f} s")
         if four:
             _four_signals(store, dense, n_queries, signals, size)
         else:
@@ -524,6 +533,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--crossover", action="store_true", help="by size, vs numpy exact")
     parser.add_argument(
+        "--vector-copy",
+        type=int,
+        default=None,
+        metavar="N",
+        help="MMRAG_STORE__VECTOR_COPY_MAX_POINTS for the search run (default: the setting's)",
+    )
+    parser.add_argument(
         "--sizes", default="2500,5000,10000,20000,40000", help="collection sizes of --crossover"
     )
     parser.add_argument("--skip-rerank", action="store_true")
@@ -540,7 +556,8 @@ def main(argv: list[str] | None = None) -> None:
     elif not args.skip_search:
         n_queries = 30 if args.quick else args.queries
         four = args.signals == "all"
-        bench_search(size, n_queries, args.threads, four, optimize=not args.no_optimize)
+        optimize = not args.no_optimize
+        bench_search(size, n_queries, args.threads, four, optimize, args.vector_copy)
     if not args.skip_rerank:
         counts = [5, 20, 50] if args.rerank_max is None else [5, 20, 50, 100]
         measure_max = args.rerank_max or (5 if args.quick else 20)
