@@ -5,8 +5,9 @@ lock file (:mod:`rag.store.locking`) before it touches the shard and holds it un
 Reads run concurrently; writes and open/close are serialised by a lock.
 
 While the collection has at most ``vector_copy_max_points`` points, the store keeps a numpy copy of
-its dense vectors (:mod:`rag.store.vector_copy`, built at the first lookup, then kept in step with
-every write) and scores chosen points (:meth:`EdgeStore.score_points` without a filter) from it.
+its dense vectors (:mod:`rag.store.vector_copy`, filled in the background from the first lookup
+on, kept in step with every write) and scores chosen points (:meth:`EdgeStore.score_points`
+without a filter) from it once it is complete.
 """
 
 from __future__ import annotations
