@@ -84,6 +84,7 @@ class EdgeStore:
         points (:mod:`rag.store.vector_copy`)."""
         self._copy: VectorCopy | None = None
         self._copy_checked = False
+        self._filler: threading.Thread | None = None
         self.storage = storage or VectorStorage()
         """How a collection created here stores its dense vectors (an existing one keeps its
         own: :meth:`stored_quantization`)."""
@@ -144,8 +145,12 @@ class EdgeStore:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
             self._copy, self._copy_checked = None, True
+            filler, self._filler = self._filler, None
+        if filler is not None:
+            filler.join()  # it stops after its page: no thread is left inside the shard
+        with self._lock:
+            self._closed = True
             shard, self._shard = self._shard, None
             try:
                 if shard is not None:
@@ -424,9 +429,10 @@ class EdgeStore:
                 return
             self._copy = VectorCopy(layout.dense, layout.sparse, capacity=max(count, 1))
             name = f"mmrag-vector-copy-{self.collection}"
-            threading.Thread(
+            self._filler = threading.Thread(
                 target=self._fill_copy, args=(self._copy,), name=name, daemon=True
-            ).start()
+            )
+            self._filler.start()
 
     def _fill_copy(self, copy: VectorCopy) -> None:
         """Read every point's vectors into ``copy`` (a background thread)."""
