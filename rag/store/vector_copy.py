@@ -9,10 +9,10 @@ process, so the copy follows each upsert and delete) and looks the points up her
 gather and a dot product per signal.
 
 Only lookups use it, with numpy's own loop rather than BLAS (whose thread pool spun against
-concurrent requests on the busy 2-core machine: 5 ms instead of 0.7 ms for 10k x 512). A full scan of the copy (one matrix-vector product per signal) does not beat
-the engine's HNSW on this machine from a few thousand points up (``python -m bench.retrieval
---crossover``: the scan reads every vector, memory-bound), so nearest-neighbour lists stay with
-the engine. Scores are the engine's: cosine of unit vectors (rows and queries are normalised as
+concurrent requests on the busy 2-core machine: 5 ms instead of 0.7 ms for 10k x 512). A full
+scan of the copy (one matrix-vector product per signal) did not beat the engine's HNSW from a few
+thousand points up (it reads every vector: memory-bound; docs/store.md has the figures), so
+nearest-neighbour lists stay with the engine. Scores are the engine's: cosine of unit vectors (rows and queries are normalised as
 Qdrant's cosine distance does), float32.
 """
 
