@@ -12,8 +12,8 @@ Only lookups use it, with numpy's own loop rather than BLAS (whose thread pool s
 concurrent requests on the busy 2-core machine: 5 ms instead of 0.7 ms for 10k x 512). A full
 scan of the copy (one matrix-vector product per signal) did not beat the engine's HNSW from a few
 thousand points up (it reads every vector: memory-bound; docs/store.md has the figures), so
-nearest-neighbour lists stay with the engine. Scores are the engine's: cosine of unit vectors (rows and queries are normalised as
-Qdrant's cosine distance does), float32.
+nearest-neighbour lists stay with the engine. Scores are the engine's: cosine of unit vectors
+(rows and queries are normalised as Qdrant's cosine distance does), float32.
 """
 
 from __future__ import annotations
