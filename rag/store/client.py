@@ -25,7 +25,6 @@ from rag.store.base import (
     CollectionLayout,
     EngineFusion,
     Filter,
-    HasId,
     PointRecord,
     Prefetch,
     QueryVector,
@@ -273,6 +272,7 @@ class QdrantClientStore:
                         filter=client_filter(flt),
                         limit=limit,
                         with_payload=False,
+                        params=self._search_params(),
                     )
                 )
         if requests:
@@ -291,11 +291,7 @@ class QdrantClientStore:
         wanted = convert.canonical_ids(ids)
         out: dict[str, dict[str, float]] = {name: {} for name in queries}
         layout = self._require_layout()
-        only = Filter(
-            must=(HasId(tuple(wanted)), *(flt.must if flt else ())),
-            must_not=flt.must_not if flt else (),
-            should=flt.should if flt else (),
-        )
+        only = convert.restricted(wanted, flt)
         requests, names = [], []
         for name, vector in queries.items():
             query = convert.query_value(name, vector, layout, _sparse)
@@ -309,7 +305,7 @@ class QdrantClientStore:
                     filter=client_filter(only),
                     limit=len(wanted),
                     with_payload=False,
-                    params=None if self.local else qm.SearchParams(exact=True),
+                    params=self._search_params(exact=True),
                 )
             )
         if requests:
@@ -327,13 +323,7 @@ class QdrantClientStore:
         """Those of ``ids`` (matching ``flt``) that have vector ``name``."""
         if not ids:
             return []
-        base = client_filter(
-            Filter(
-                must=(HasId(tuple(ids)), *(flt.must if flt else ())),
-                must_not=flt.must_not if flt else (),
-                should=flt.should if flt else (),
-            )
-        )
+        base = client_filter(convert.restricted(ids, flt))
         assert base is not None
         must = [*(base.must or []), qm.HasVectorCondition(has_vector=name)]
         with self._engine():

@@ -22,6 +22,8 @@ from rag.errors import CollectionMismatchError, InvalidInputError, NotFoundError
 from rag.store.base import (
     DEFAULT_RRF_K,
     CollectionLayout,
+    Filter,
+    HasId,
     PointRecord,
     Prefetch,
     ScoredPoint,
@@ -229,6 +231,14 @@ def scored_point(hit: Any) -> ScoredPoint:
         payload=dict(hit.payload or {}),
         vectors=float32_vectors(hit.vector),
     )
+
+
+def restricted(ids: Sequence[str], flt: Filter | None) -> Filter:
+    """``flt`` and: the point is one of ``ids``."""
+    has = HasId(tuple(ids))
+    if flt is None:
+        return Filter(must=(has,))
+    return Filter(must=(has, *flt.must), must_not=flt.must_not, should=flt.should)
 
 
 def bare_id(point_id: Any) -> str:

@@ -31,7 +31,6 @@ from rag.store.base import (
     CollectionLayout,
     EngineFusion,
     Filter,
-    HasId,
     PointRecord,
     Prefetch,
     QueryVector,
@@ -350,7 +349,7 @@ class EdgeStore:
                 continue
             query = self._nearest(name, vector)
             if query is not None:
-                condition = condition or edge_filter(_restricted(wanted, flt))
+                condition = condition or edge_filter(convert.restricted(wanted, flt))
                 names.append(name)
                 requests.append(
                     qe.QueryRequest(
@@ -381,7 +380,7 @@ class EdgeStore:
             return []
         if copy is not None:
             return copy.having(name, ids)
-        base = edge_filter(_restricted(ids, flt))
+        base = edge_filter(convert.restricted(ids, flt))
         assert base is not None
         request = qe.ScrollRequest(
             limit=len(ids),
@@ -587,14 +586,6 @@ class EdgeStore:
             raise
         except Exception as exc:
             raise StoreError(f"Qdrant Edge failed on {self.collection!r}: {exc}") from exc
-
-
-def _restricted(ids: Sequence[str], flt: Filter | None) -> Filter:
-    """``flt`` and: the point is one of ``ids``."""
-    has = HasId(tuple(ids))
-    if flt is None:
-        return Filter(must=(has,))
-    return Filter(must=(has, *flt.must), must_not=flt.must_not, should=flt.should)
 
 
 def _edge_config(layout: CollectionLayout, storage: VectorStorage) -> qe.EdgeConfig:
