@@ -103,15 +103,10 @@ class TenantStore:
     # --- reads: filtered -----------------------------------------------------------------------
 
     def get(
-        self,
-        ids: Sequence[str],
-        with_vectors: bool | Sequence[str] = False,
-        *,
-        with_payload: bool = True,
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
     ) -> list[StoredPoint]:
-        found = self.base.get(ids, with_vectors=with_vectors)  # the payload names the tenant
-        mine = [point for point in found if point.payload.get(keys.TENANT) == self.tenant]
-        return mine if with_payload else [replace(point, payload={}) for point in mine]
+        found = self.base.get(ids, with_vectors=with_vectors)
+        return [point for point in found if point.payload.get(keys.TENANT) == self.tenant]
 
     def count(self, flt: Filter | None = None) -> int:
         return self.base.count(tenant_filter(self.tenant, flt))

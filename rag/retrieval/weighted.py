@@ -15,18 +15,15 @@ beats every unread bound.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
-from rag import payload as keys
 from rag.retrieval import fusion
 from rag.retrieval.plan import SearchPlan
 from rag.store.base import LEXICAL, ScoredPoint
 
 BOUND_SLACK = 1e-6
 """Engines score in float32: a candidate whose bound is this close to the cut is read anyway."""
-_HAS_KEY = {"image": keys.HAS_IMAGE, "text": keys.HAS_TEXT}
 
 
 def list_floor(name: str, candidates: Sequence[ScoredPoint], limit: int) -> float:
@@ -38,26 +35,20 @@ def list_floor(name: str, candidates: Sequence[ScoredPoint], limit: int) -> floa
 
 def weighted_bounds(plan: SearchPlan, lists: Mapping[str, list[ScoredPoint]]) -> dict[str, float]:
     """Each candidate's upper bound of its weighted score (``fusion.weighted_upper_bound``) from
-    ``lists`` (lexical scores already normalised); the payload's ``has_image``/``has_text``, when
-    present, say which CLIP vectors an item has."""
+    ``lists`` (lexical scores already normalised; no payloads: whether an item has a vector it is
+    missing from a list for is unknown)."""
     names = plan.vectors
     weights = [plan.weights[name] for name in names]
     floors = [list_floor(n, lists[n], plan.prefetch_limit) for n in names]
+    unknown: list[bool | None] = [None] * len(names)
     known: dict[str, list[float | None]] = {}
-    payloads: dict[str, dict[str, Any]] = {}
     for j, name in enumerate(names):
         for point in lists[name]:
             known.setdefault(point.id, [None] * len(names))[j] = point.score
-            payloads.setdefault(point.id, point.payload)
-    bounds = {}
-    for pid, scores in known.items():
-        has = [_flag(payloads[pid].get(_HAS_KEY.get(name, ""))) for name in names]
-        bounds[pid] = fusion.weighted_upper_bound(scores, floors, weights, has) + BOUND_SLACK
-    return bounds
-
-
-def _flag(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None
+    return {
+        pid: fusion.weighted_upper_bound(scores, floors, weights, unknown) + BOUND_SLACK
+        for pid, scores in known.items()
+    }
 
 
 def settled(scores: Mapping[str, float], needed: int, next_bound: float) -> bool:

@@ -262,14 +262,10 @@ class VectorStore(Protocol):
         ...
 
     def get(
-        self,
-        ids: Sequence[str],
-        with_vectors: bool | Sequence[str] = False,
-        *,
-        with_payload: bool = True,
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
     ) -> list[StoredPoint]:
         """The points with these ids that exist, in the order of ``ids``; ``with_vectors``: all
-        their vectors, or only those named; ``with_payload`` ``False`` leaves payloads empty."""
+        their vectors, or only those named."""
         ...
 
     def delete(self, ids: Sequence[str]) -> None:

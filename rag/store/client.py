@@ -177,11 +177,7 @@ class QdrantClientStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get(
-        self,
-        ids: Sequence[str],
-        with_vectors: bool | Sequence[str] = False,
-        *,
-        with_payload: bool = True,
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
     ) -> list[StoredPoint]:
         wanted = convert.canonical_ids(ids)
         if not wanted:
@@ -190,7 +186,7 @@ class QdrantClientStore:
         vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
         with self._engine():
             records = self.client.retrieve(
-                self.collection, ids=wanted, with_payload=with_payload, with_vectors=vectors
+                self.collection, ids=wanted, with_payload=True, with_vectors=vectors
             )
         points = [convert.stored_point(record) for record in records]
         return convert.ordered_like(wanted, points, key=lambda p: p.id)

@@ -197,18 +197,14 @@ class EdgeStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get(
-        self,
-        ids: Sequence[str],
-        with_vectors: bool | Sequence[str] = False,
-        *,
-        with_payload: bool = True,
+        self, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
     ) -> list[StoredPoint]:
         wanted = convert.canonical_ids(ids)
         if not wanted:
             return []
         shard = self._require_shard()
         vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
-        records = self._call(shard.retrieve, wanted, with_payload, vectors)
+        records = self._call(shard.retrieve, wanted, True, vectors)
         points = [convert.stored_point(record) for record in records]
         return convert.ordered_like(wanted, points, key=lambda p: p.id)
 

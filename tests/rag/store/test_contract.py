@@ -599,14 +599,3 @@ def test_search_each_equals_one_search_per_name(store: VectorStore) -> None:
         ]
         assert all(h.payload == {} for h in each[name])
     assert store.search_each({"lexical": SparseTerms((), ())}, 3) == {"lexical": []}
-
-
-def test_get_without_payloads(store: VectorStore) -> None:
-    points = random_points(6)
-    store.upsert(points)
-    got = store.get([p.id for p in points], with_vectors=["image"], with_payload=False)
-    assert [p.id for p in got] == [p.id for p in points]
-    assert all(p.payload == {} for p in got)
-    assert {p.id for p in got if "image" in p.vectors} == {
-        p.id for p in points if "image" in p.vectors
-    }

@@ -88,7 +88,7 @@ def test_a_reopened_store_copies_what_is_on_disk(tmp_path: Path) -> None:
     again.close()
 
 
-def test_copy_reuses_freed_rows_and_ignores_unknown_ids() -> None:
+def test_copy_scores_only_points_it_holds_with_the_vector() -> None:
     copy = VectorCopy({"image": 4}, capacity=1)
     vector = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
     ids = [make_id(n) for n in (1, 2, 3)]
@@ -100,7 +100,7 @@ def test_copy_reuses_freed_rows_and_ignores_unknown_ids() -> None:
     assert scores == pytest.approx({ids[1]: 1.0, make_id(7): 1.0})
 
 
-def test_writes_while_the_copy_fills_are_kept(tmp_path: Path) -> None:
+def test_writes_around_the_background_fill_are_kept(tmp_path: Path) -> None:
     store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=10_000)
     store.ensure_collection(LAYOUT)
     points = random_points(3000, signals=False)
@@ -116,3 +116,22 @@ def test_writes_while_the_copy_fills_are_kept(tmp_path: Path) -> None:
     assert_same(got, expected)
     assert not set(got["image"]) & {p.id for p in points[:100]}
     store.close()
+
+
+def test_a_fill_page_read_before_a_write_does_not_undo_it() -> None:
+    copy = VectorCopy({"image": 4}, ("lexical",))
+    old = np.array([1.0, 0.0, 0.0, 0.0], np.float32)
+    new = np.array([0.0, 1.0, 0.0, 0.0], np.float32)
+    written, removed, untouched = make_id(1), make_id(2), make_id(3)
+    copy.write([(written, {"image": new})])  # upserted after the fill read its page
+    copy.remove([removed])  # deleted after the fill read its page
+    page = [
+        (pid, {"image": old, "lexical": SparseTerms((1,), (1.0,))})
+        for pid in (written, removed, untouched)
+    ]
+    copy.backfill(page)
+    copy.mark_filled()
+    assert copy.wait_filled()
+    scores = copy.scores("image", new, [written, removed, untouched])
+    assert scores == pytest.approx({written: 1.0, untouched: 0.0})
+    assert copy.having("lexical", [written, removed, untouched]) == [untouched]
