@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,11 @@ SECOND_PROCESS = textwrap.dedent(
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Size and mtime of every file, once the live process has finished preallocating its next
+    WAL segment (Edge writes ``wal/tmp-open-N`` in the background, then renames it)."""
+    deadline = time.monotonic() + 10
+    while any((folder / "wal").glob("tmp-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return {
         str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
         for p in sorted(folder.rglob("*"))
