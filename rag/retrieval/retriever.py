@@ -245,7 +245,6 @@ class Retriever:
         travel). A point missing from a dense list that is not full lacks that vector; one
         missing from the lexical list may still have terms (it scores 0), so the store is asked.
         """
-        row = {pid: i for i, pid in enumerate(ids)}
         sims = np.full((len(ids), len(plan.signals)), np.nan)
         known: dict[str, dict[str, float]] = {}
         asked: dict[str, QueryVector] = {}
@@ -258,15 +257,14 @@ class Retriever:
                 if not complete and any(pid not in known[name] for pid in ids):
                     asked[name] = vectors[name]
         if asked:
-            missing = [pid for pid in ids if any(pid not in known[name] for name in asked)]
+            everywhere = set.intersection(*(set(known[name]) for name in asked))
+            missing = [pid for pid in ids if pid not in everywhere]
             for asked_name, scores in self.store.score_points(missing, asked).items():
                 known[asked_name].update(scores)
         for column, name in enumerate(plan.signals):
-            if name not in known:
-                continue
-            for pid, score in known[name].items():
-                if pid in row:
-                    sims[row[pid], column] = score
+            if name in known:
+                scores = known[name]
+                sims[:, column] = [scores.get(pid, np.nan) for pid in ids]
         return sims
 
     # --- settings and the collection -------------------------------------------------------------

@@ -246,9 +246,15 @@ def bare_id(point_id: Any) -> str:
     return str(point_id) if type(point_id) is uuid.UUID else canonical_id(point_id)
 
 
-def bare_hit(hit: Any) -> ScoredPoint:
-    """An engine's scored point read without payload or vectors, as a :class:`ScoredPoint`."""
-    return ScoredPoint(bare_id(hit.id), float(hit.score), {})
+def bare_hits(hits: Iterable[Any]) -> list[ScoredPoint]:
+    """An engine's scored points read without payloads or vectors, as :class:`ScoredPoint`
+    (best first, ties by id; one pass: a search's hot loop)."""
+    out = []
+    for hit in hits:
+        point_id = hit.id  # Edge builds a uuid.UUID on each read
+        pid = str(point_id) if type(point_id) is uuid.UUID else canonical_id(point_id)
+        out.append(ScoredPoint(pid, float(hit.score), {}, {}))
+    return sort_hits(out)
 
 
 def ordered_like(ids: Sequence[str], items: Iterable[T], key: Any) -> list[T]:

@@ -11,14 +11,16 @@ from rag.store import base
 from rag.store.convert import canonical_ids
 
 
-def edge_filter(flt: base.Filter | None) -> qe.Filter | None:
-    """The Edge filter for ``flt`` (``None`` when there is nothing to filter)."""
-    if flt is None or flt.is_empty():
+def edge_filter(flt: base.Filter | None, *more: Any) -> qe.Filter | None:
+    """The Edge filter for ``flt`` and the Edge conditions ``more`` (``None`` when there is
+    nothing to filter)."""
+    if (flt is None or flt.is_empty()) and not more:
         return None
+    must, should, must_not = ((), (), ()) if flt is None else (flt.must, flt.should, flt.must_not)
     return qe.Filter(
-        must=[_condition(c) for c in flt.must] or None,
-        should=[_condition(c) for c in flt.should] or None,
-        must_not=[_condition(c) for c in flt.must_not] or None,
+        must=[*more, *(_condition(c) for c in must)] or None,
+        should=[_condition(c) for c in should] or None,
+        must_not=[_condition(c) for c in must_not] or None,
     )
 
 

@@ -92,14 +92,23 @@ class VectorCopy:
 
     def scores(self, name: str, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """Cosine of ``vector`` to vector ``name`` of each of ``ids`` that has it."""
-        query = _unit(np.asarray(vector, dtype=np.float32))
+        return self.scores_of({name: vector}, ids)[name]
+
+    def scores_of(
+        self, queries: Mapping[str, np.ndarray], ids: Sequence[str]
+    ) -> dict[str, dict[str, float]]:
+        """:meth:`scores` of each named query (the ids are looked up once)."""
+        out: dict[str, dict[str, float]] = {}
         with self._lock:
             known = [(pid, row) for pid in ids if (row := self._rows.get(pid)) is not None]
             rows = np.fromiter((row for _, row in known), np.int64, len(known))
-            has = self._present[name][rows]
-            values = np.einsum("ij,j->i", self._matrix[name][rows[has]], query)  # not BLAS
-        present = [pid for (pid, _), keep in zip(known, has.tolist(), strict=True) if keep]
-        return dict(zip(present, values.tolist(), strict=True))
+            for name, vector in queries.items():
+                query = _unit(np.asarray(vector, dtype=np.float32))
+                has = self._present[name][rows]
+                values = np.einsum("ij,j->i", self._matrix[name][rows[has]], query)  # not BLAS
+                present = [pid for (pid, _), keep in zip(known, has.tolist(), strict=True) if keep]
+                out[name] = dict(zip(present, values.tolist(), strict=True))
+        return out
 
     def having(self, name: str, ids: Sequence[str]) -> list[str]:
         """Those of ``ids`` that have vector ``name`` (dense or sparse)."""

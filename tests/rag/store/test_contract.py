@@ -560,6 +560,25 @@ def test_score_points_scores_each_signal_in_one_call(store: VectorStore) -> None
     assert store.score_points([], queries) == {name: {} for name in queries}
 
 
+def test_score_points_lexical_zero_needs_terms_a_match_and_an_existing_point(
+    store: VectorStore,
+) -> None:
+    """A point scores 0 on lexical only if it exists, matches the filter and has terms: so when
+    every chosen point has terms, and when some do not, lack, or miss the filter."""
+    points = random_points(30)
+    store.upsert(points)
+    terms_query = {"lexical": SparseTerms((1, 4, 7), (1.0, 1.0, 1.0))}
+    with_terms = [p for p in points if "lexical" in p.vectors]
+    everyone = store.score_points([p.id for p in with_terms], terms_query)["lexical"]
+    assert set(everyone) == {p.id for p in with_terms}
+    unknown = make_id(999)
+    mixed = [p.id for p in points[:12]] + [unknown]
+    flt = FILTERS["any-of"]
+    got = store.score_points(mixed, terms_query, flt)["lexical"]
+    expected = {p.id for p in points[:12] if "lexical" in p.vectors and matches(p, flt)}
+    assert set(got) == expected and unknown not in got
+
+
 def test_searches_follow_writes(store: VectorStore) -> None:
     """Replacing a point drops the vectors it no longer has; deleted points are not found."""
     points = random_points(20)

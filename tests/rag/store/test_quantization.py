@@ -60,6 +60,7 @@ def test_settings_reach_the_shard_config(tmp_path: Path) -> None:
         "scalar": {"type": "int8", "quantile": 0.99, "memory": "pinned"}
     }
     assert {v["memory"] for v in config["vectors"].values()} == {"cold"}
+    assert config["payload_memory"] == "cold"
     assert store.stored_quantization() == "int8"
     assert store.storage == VectorStorage("int8", True, 3.0)
     params = store._search_params()
@@ -68,13 +69,14 @@ def test_settings_reach_the_shard_config(tmp_path: Path) -> None:
     store.close()
 
 
-def test_default_settings_store_float_vectors(tmp_path: Path) -> None:
+def test_default_settings_store_float_vectors_and_cache_payloads(tmp_path: Path) -> None:
     store = open_store(StoreSettings(), tmp_path)
     assert isinstance(store, EdgeStore)
     store.ensure_collection(LAYOUT)
     config = config_of(store)
     assert "quantization_config" not in config
     assert all("memory" not in v for v in config["vectors"].values())
+    assert config["payload_memory"] == "cached"  # read into memory when it opens
     assert store.stored_quantization() == "none"
     store.close()
 
