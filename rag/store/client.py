@@ -254,29 +254,11 @@ class QdrantClientStore:
         flt: Filter | None = None,
     ) -> dict[str, list[ScoredPoint]]:
         convert.check_limit(limit)
-        layout = self._require_layout()
-        out: dict[str, list[ScoredPoint]] = {name: [] for name in queries}
-        requests, names = [], []
-        for name, vector in queries.items():
-            query = convert.query_value(name, vector, layout, _sparse)
-            if query is not None:
-                names.append(name)
-                requests.append(
-                    qm.QueryRequest(
-                        query=query,
-                        using=name,
-                        filter=client_filter(flt),
-                        limit=limit,
-                        with_payload=False,
-                        params=self._search_params(),
-                    )
-                )
-        if requests:
-            with self._engine():
-                responses = self.client.query_batch_points(self.collection, requests)
-            for name, response in zip(names, responses, strict=True):
-                out[name] = convert.sort_hits([convert.scored_point(p) for p in response.points])
-        return out
+        found = self._query_each(queries, limit, flt)
+        return {
+            name: convert.sort_hits([convert.scored_point(p) for p in found.get(name, [])])
+            for name in queries
+        }
 
     def score_points(
         self,
@@ -286,34 +268,49 @@ class QdrantClientStore:
     ) -> dict[str, dict[str, float]]:
         wanted = convert.canonical_ids(ids)
         out: dict[str, dict[str, float]] = {name: {} for name in queries}
+        if not wanted:
+            return out
         layout = self._require_layout()
-        only = convert.restricted(wanted, flt)
-        requests, names = [], []
-        for name, vector in queries.items():
-            query = convert.query_value(name, vector, layout, _sparse)
-            if query is None or not wanted:
-                continue
-            names.append(name)
-            requests.append(
-                qm.QueryRequest(
-                    query=query,
-                    using=name,
-                    filter=client_filter(only),
-                    limit=len(wanted),
-                    with_payload=False,
-                    params=self._search_params(exact=True),
-                )
-            )
-        if requests:
-            with self._engine():
-                responses = self.client.query_batch_points(self.collection, requests)
-            for name, response in zip(names, responses, strict=True):
-                out[name] = {convert.canonical_id(p.id): float(p.score) for p in response.points}
+        found = self._query_each(queries, len(wanted), convert.restricted(wanted, flt), exact=True)
+        for name, points in found.items():
+            out[name] = {convert.canonical_id(p.id): float(p.score) for p in points}
         for name in queries:
             if layout.is_sparse(name):
                 unscored = [pid for pid in wanted if pid not in out[name]]
                 out[name].update(dict.fromkeys(self._having(name, unscored, flt), 0.0))
         return out
+
+    def _query_each(
+        self,
+        queries: Mapping[str, QueryVector],
+        limit: int,
+        flt: Filter | None,
+        exact: bool = False,
+    ) -> dict[str, list[Any]]:
+        """The engine's points of one search per named query, in one batch, without payloads (a
+        sparse query with no terms is left out: it matches nothing)."""
+        layout = self._require_layout()
+        condition = client_filter(flt)
+        requests, names = [], []
+        for name, vector in queries.items():
+            query = convert.query_value(name, vector, layout, _sparse)
+            if query is not None:
+                names.append(name)
+                requests.append(
+                    qm.QueryRequest(
+                        query=query,
+                        using=name,
+                        filter=condition,
+                        limit=limit,
+                        with_payload=False,
+                        params=self._search_params(exact),
+                    )
+                )
+        if not requests:
+            return {}
+        with self._engine():
+            responses = self.client.query_batch_points(self.collection, requests)
+        return {name: r.points for name, r in zip(names, responses, strict=True)}
 
     def _having(self, name: str, ids: Sequence[str], flt: Filter | None) -> list[str]:
         """Those of ``ids`` (matching ``flt``) that have vector ``name``."""

@@ -304,31 +304,8 @@ class EdgeStore:
         flt: Filter | None = None,
     ) -> dict[str, list[ScoredPoint]]:
         convert.check_limit(limit)
-        out: dict[str, list[ScoredPoint]] = {}
-        requests, names = [], []
-        condition = edge_filter(flt)
-        for name, vector in queries.items():
-            query = self._nearest(name, vector)
-            if query is None:
-                out[name] = []
-                continue
-            names.append(name)
-            requests.append(
-                qe.QueryRequest(
-                    limit=limit,
-                    query=query,
-                    filter=condition,
-                    with_payload=False,
-                    with_vector=False,
-                    params=self._search_params(),
-                )
-            )
-        if requests:
-            shard = self._require_shard()
-            batches = self._call(shard.query_batch, qe.QueryBatchRequest(requests))
-            for name, hits in zip(names, batches, strict=True):
-                out[name] = convert.bare_hits(hits)
-        return {name: out[name] for name in queries}
+        found = self._query_each(queries, limit, edge_filter(flt))
+        return {name: convert.bare_hits(found.get(name, [])) for name in queries}
 
     def score_points(
         self,
@@ -343,36 +320,48 @@ class EdgeStore:
         layout = self._require_layout()
         copy = self._vector_copy() if flt is None else None
         chosen = _Chosen(wanted, flt)  # the ids are converted once, when the engine is asked
-        requests, names = [], []
+        asked = dict(queries)
         if copy is not None:
             copied = {n: self._dense(n, v) for n, v in queries.items() if n in copy.dims}
             out.update(copy.scores_of(copied, wanted))
-        for name, vector in queries.items():
-            if copy is not None and name in copy.dims:
-                continue
-            query = self._nearest(name, vector)
-            if query is not None:
-                names.append(name)
-                requests.append(
-                    qe.QueryRequest(
-                        limit=len(wanted),
-                        query=query,
-                        filter=chosen.condition(),
-                        with_payload=False,
-                        with_vector=False,
-                        params=self._search_params(exact=True),
-                    )
-                )
-        if requests:
-            shard = self._require_shard()
-            batches = self._call(shard.query_batch, qe.QueryBatchRequest(requests))
-            for name, hits in zip(names, batches, strict=True):
-                out[name] = chosen.scores(hits)
+            asked = {n: v for n, v in queries.items() if n not in copy.dims}
+        if asked:
+            found = self._query_each(asked, len(wanted), chosen.condition(), exact=True)
+            out.update((name, chosen.scores(hits)) for name, hits in found.items())
         for name in queries:
             if layout.is_sparse(name) and len(out[name]) < len(wanted):
                 having = self._having(name, chosen, copy, out)
                 out[name].update((pid, 0.0) for pid in having if pid not in out[name])
         return out
+
+    def _query_each(
+        self,
+        queries: Mapping[str, QueryVector],
+        limit: int,
+        condition: qe.Filter | None,
+        exact: bool = False,
+    ) -> dict[str, list[Any]]:
+        """Edge's scored points of one search per named query, in one batch, without payloads
+        (a sparse query with no terms is left out: it matches nothing)."""
+        requests, names = [], []
+        for name, vector in queries.items():
+            query = self._nearest(name, vector)
+            if query is not None:
+                names.append(name)
+                requests.append(
+                    qe.QueryRequest(
+                        limit=limit,
+                        query=query,
+                        filter=condition,
+                        with_payload=False,
+                        with_vector=False,
+                        params=self._search_params(exact),
+                    )
+                )
+        if not requests:
+            return {}
+        batches = self._call(self._require_shard().query_batch, qe.QueryBatchRequest(requests))
+        return dict(zip(names, batches, strict=True))
 
     def _having(
         self,

@@ -34,7 +34,7 @@ class VectorCopy:
 
         copy = VectorCopy({"image": 512, "text": 512})
         copy.write([(pid, {"image": v})])
-        copy.scores("image", query, [pid, other])  # {pid: 0.93}: other is unknown
+        copy.scores_of({"image": query}, [pid, other])  # {"image": {pid: 0.93}}: other unknown
     """
 
     def __init__(
@@ -90,14 +90,11 @@ class VectorCopy:
                         present[row] = False
                     self._free.append(row)
 
-    def scores(self, name: str, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
-        """Cosine of ``vector`` to vector ``name`` of each of ``ids`` that has it."""
-        return self.scores_of({name: vector}, ids)[name]
-
     def scores_of(
         self, queries: Mapping[str, np.ndarray], ids: Sequence[str]
     ) -> dict[str, dict[str, float]]:
-        """:meth:`scores` of each named query (the ids are looked up once)."""
+        """Per named query, the cosine of each of ``ids`` that has that vector (the ids are
+        looked up once)."""
         out: dict[str, dict[str, float]] = {}
         with self._lock:
             known = [(pid, row) for pid in ids if (row := self._rows.get(pid)) is not None]

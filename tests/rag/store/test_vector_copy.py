@@ -16,6 +16,13 @@ from rag.store.vector_copy import VectorCopy
 from .helpers import LAYOUT, PASSAGE_DIM, make_id, random_points, unit
 
 
+def copying_store(tmp_path: Path, max_points: int = 100) -> EdgeStore:
+    """An Edge store at ``tmp_path`` keeping a copy up to ``max_points`` (the collection made)."""
+    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=max_points)
+    store.ensure_collection(LAYOUT)
+    return store
+
+
 def both_ways(store: EdgeStore, ids: list[str], queries: dict) -> tuple[dict, dict]:
     """``score_points`` from the copy, then from the engine."""
     limit = store.vector_copy_max_points
@@ -33,8 +40,7 @@ def assert_same(got: dict, expected: dict) -> None:
 
 
 def test_the_copy_scores_as_the_engine_through_writes(tmp_path: Path) -> None:
-    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=20)
-    store.ensure_collection(LAYOUT)
+    store = copying_store(tmp_path, 20)
     points = random_points(30)
     store.upsert(points[:20])
     rng = np.random.default_rng(3)
@@ -61,8 +67,7 @@ def test_the_copy_scores_as_the_engine_through_writes(tmp_path: Path) -> None:
 
 
 def test_a_filter_is_left_to_the_engine(tmp_path: Path) -> None:
-    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=100)
-    store.ensure_collection(LAYOUT)
+    store = copying_store(tmp_path)
     points = random_points(12)
     store.upsert(points)
     query = unit(np.random.default_rng(4))
@@ -75,8 +80,7 @@ def test_a_filter_is_left_to_the_engine(tmp_path: Path) -> None:
 
 
 def test_a_reopened_store_copies_what_is_on_disk(tmp_path: Path) -> None:
-    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=100)
-    store.ensure_collection(LAYOUT)
+    store = copying_store(tmp_path)
     points = random_points(15)
     store.upsert(points)
     query = {"text": unit(np.random.default_rng(5))}
@@ -96,13 +100,12 @@ def test_copy_scores_only_points_it_holds_with_the_vector() -> None:
     copy.remove([ids[0], make_id(99)])
     assert len(copy) == 2
     copy.write([(make_id(7), {"image": 2 * vector}), (make_id(8), {})])
-    scores = copy.scores("image", vector, [ids[0], ids[1], make_id(7), make_id(8)])
+    scores = copy.scores_of({"image": vector}, [ids[0], ids[1], make_id(7), make_id(8)])["image"]
     assert scores == pytest.approx({ids[1]: 1.0, make_id(7): 1.0})
 
 
 def test_writes_around_the_background_fill_are_kept(tmp_path: Path) -> None:
-    store = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=10_000)
-    store.ensure_collection(LAYOUT)
+    store = copying_store(tmp_path, 10_000)
     points = random_points(3000, signals=False)
     store.upsert(points)
     assert not store.copies_vectors()  # the first call starts the fill in the background
@@ -132,6 +135,6 @@ def test_a_fill_page_read_before_a_write_does_not_undo_it() -> None:
     copy.backfill(page)
     copy.mark_filled()
     assert copy.wait_filled()
-    scores = copy.scores("image", new, [written, removed, untouched])
+    scores = copy.scores_of({"image": new}, [written, removed, untouched])["image"]
     assert scores == pytest.approx({written: 1.0, untouched: 0.0})
     assert copy.having("lexical", [written, removed, untouched]) == [untouched]
