@@ -81,26 +81,18 @@ def weighted_scores(similarities: np.ndarray, weights: np.ndarray) -> np.ndarray
 
 
 def weighted_upper_bound(
-    known: Sequence[float | None],
-    floors: Sequence[float],
-    weights: Sequence[float],
-    has: Sequence[bool | None],
+    known: Sequence[float | None], floors: Sequence[float], weights: Sequence[float]
 ) -> float:
     """The largest :func:`weighted_scores` value an item can have, from its candidate lists alone.
 
     Per vector ``j`` (positive ``weights``): ``known[j]`` is the item's cosine when list ``j``
-    holds it; otherwise the item lacks vector ``j`` (``has[j]`` False), or its cosine is at most
-    ``floors[j]`` (the list's last score) (``has[j]`` True), or either (``has[j]`` None). A true
-    bound whenever the lists are exact nearest neighbours.
+    holds it; otherwise the item lacks vector ``j`` or its cosine is at most ``floors[j]`` (the
+    list's last score), whichever raises the mean. A true bound whenever the lists are exact
+    nearest neighbours.
     """
     total = sum(w * k for k, w in zip(known, weights, strict=True) if k is not None)
     weight = sum(w for k, w in zip(known, weights, strict=True) if k is not None)
-    optional = []
-    for j, value in enumerate(known):
-        if value is None and has[j] is True:
-            total, weight = total + weights[j] * floors[j], weight + weights[j]
-        elif value is None and has[j] is None:
-            optional.append((floors[j], weights[j]))
+    optional = [(floors[j], weights[j]) for j, value in enumerate(known) if value is None]
     for floor, w in sorted(optional, reverse=True):  # include an unknown only if it raises the mean
         if weight == 0 or floor > total / weight:
             total, weight = total + w * floor, weight + w

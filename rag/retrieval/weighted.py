@@ -40,13 +40,12 @@ def weighted_bounds(plan: SearchPlan, lists: Mapping[str, list[ScoredPoint]]) ->
     names = plan.vectors
     weights = [plan.weights[name] for name in names]
     floors = [list_floor(n, lists[n], plan.prefetch_limit) for n in names]
-    unknown: list[bool | None] = [None] * len(names)
     known: dict[str, list[float | None]] = {}
     for j, name in enumerate(names):
         for point in lists[name]:
             known.setdefault(point.id, [None] * len(names))[j] = point.score
     return {
-        pid: fusion.weighted_upper_bound(scores, floors, weights, unknown) + BOUND_SLACK
+        pid: fusion.weighted_upper_bound(scores, floors, weights) + BOUND_SLACK
         for pid, scores in known.items()
     }
 
