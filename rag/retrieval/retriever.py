@@ -7,7 +7,8 @@
   (:meth:`Retriever.unavailable` says why one cannot be searched).
 * ``rrf`` and ``dbsf`` run in the engine: one fused query over a prefetch per signal, RRF with
   ``MMRAG_RETRIEVAL__RRF_K`` and each signal's weight (divided by the mean weight), DBSF over every
-  signal searched. The fused query returns the hits' vectors too.
+  signal searched. The fused query returns the hits' payloads; their signal scores come from
+  one ``score_points`` round trip.
 * ``weighted`` scores candidates of the signals' lists (read in one round trip) by the exact
   weighted mean of their signal scores, renormalised over the signals the item has (lexical BM25
   divided by the query's best BM25 score in the collection; see :mod:`rag.retrieval.weighted`),
