@@ -21,13 +21,14 @@
     python -m bench.retrieval --quick --signals all --skip-rerank   # four signals, 10k
     python -m bench.retrieval --device cuda --rerank-max 100   # on a GPU
     python -m bench.retrieval --skip-search --skip-rerank --reduced 8   # fp32 vs bf16 vs int8
-    python -m bench.retrieval --crossover --skip-rerank   # by size, vs an exact numpy scan
+    python -m bench.retrieval --crossover --skip-rerank   # by size: scan vs engine vs numpy
     python -m bench.retrieval --points 100000 --signals all --skip-rerank --vector-copy 100000
 
 3. By size (``--crossover``): one Edge collection grown through ``--sizes`` (HNSW rebuilt by
-   ``optimize()`` at each size); at each size, store + fuse p50 of every mode with the store's
-   numpy vector copy (``MMRAG_STORE__VECTOR_COPY_MAX_POINTS``) and without it, interleaved query
-   by query, against an exact numpy scan of every dense vector: where exact is cheaper.
+   ``optimize()`` at each size; the store's numpy vector copy on); at each size, store + fuse p50
+   of every mode with the store's exact scan of that copy (``MMRAG_STORE__EXACT_SCAN_MAX_POINTS``)
+   and with the engine's search, interleaved query by query, against an exact numpy scan of every
+   dense vector: where the scan wins, and where numpy is cheaper than the default settings.
 """
 
 from __future__ import annotations
@@ -207,6 +208,26 @@ def brute_force(dense: dict[str, np.ndarray], limit: int) -> Callable[[dict[str,
             top = top[np.argsort(-sims[top])]
             lists.append([(str(i), float(sims[i])) for i in top])
         return fusion.ranked(fusion.rrf(lists, k=60), 10)
+
+    return run
+
+
+def brute_force_answer(
+    dense: dict[str, np.ndarray], limit: int, store: VectorStore, ids: list[str]
+) -> Callable[[dict[str, object]], list]:
+    """The baseline doing a search's whole job: :func:`brute_force`, then each hit's score per
+    signal (a gather from the same matrices) and the hits' payloads from ``store`` (``ids``: the
+    point id of each row)."""
+    lists_and_rrf = brute_force(dense, limit)
+
+    def run(q: dict[str, object]) -> list:
+        top = lists_and_rrf(q)
+        rows = np.array([int(i) for i, _ in top])
+        scores = {name: matrix[rows] @ np.asarray(q[name]) for name, matrix in dense.items()}
+        payloads = store.get([ids[r] for r in rows])
+        return [
+            (p.payload, {n: float(s[i]) for n, s in scores.items()}) for i, p in enumerate(payloads)
+        ]
 
     return run
 
@@ -477,17 +498,21 @@ def bench_reduced(n: int, batch_size: int, repeats: int) -> None:
 def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
     signals = ("image", "text", "passage", "lexical") if four else CLIP
     settings = RetrievalSettings()
+    default_scan = StoreSettings().exact_scan_max_points
     vectors = query_sets(n_queries + 3, four)
     print(
         f"\nstore + fuse p50 ms by collection size over {'/'.join(signals)}, Edge (HNSW), prefetch "
-        f"{settings.prefetch_limit}, top 10, {n_queries} queries: with the numpy vector copy "
-        "(MMRAG_STORE__VECTOR_COPY_MAX_POINTS) and without it, interleaved query by query; "
-        "numpy exact: a scan of every dense vector (one BLAS thread) plus RRF"
+        f"{settings.prefetch_limit}, top 10, {n_queries} queries, vector copy on: lists from the "
+        "store's exact scan of the copy (MMRAG_STORE__EXACT_SCAN_MAX_POINTS) and from the engine, "
+        "interleaved query by query; numpy exact: a scan of every dense vector (one BLAS thread) "
+        "plus RRF, without payloads or per-hit scores; + answer: also the hits' signal scores "
+        "and payloads (the store's read)"
     )
-    header = "".join(f"{m + ' copy':>15}{m + ' none':>15}" for _, m, _ in MODES)
-    print(f"  {'points':>8}{header}{'numpy exact':>13}")
-    slowest: dict[int, float] = {}
+    header = "".join(f"{m + ' scan':>15}{m + ' engine':>15}" for _, m, _ in MODES)
+    print(f"  {'points':>8}{header}{'numpy exact':>13}{'+ answer':>10}")
+    default: dict[int, float] = {}
     exact: dict[int, float] = {}
+    scan_wins: dict[str, list[int]] = {mode: [] for _, mode, _ in MODES}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(StoreSettings(collection="bench-crossover"), Path(tmp))
         assert isinstance(store, EdgeStore)
@@ -504,19 +529,27 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
             retriever = Retriever(None, store, settings)  # type: ignore[arg-type]
             cells = []
             for _, mode, _ in MODES:
-                copy, none = _interleaved(store, retriever, vectors, mode, signals, size)
-                cells.append(f"{copy:15.2f}{none:15.2f}")
-                slowest[size] = max(slowest.get(size, 0.0), copy)
+                scan, engine = _interleaved(store, retriever, vectors, mode, signals, size)
+                cells.append(f"{scan:15.2f}{engine:15.2f}")
+                if scan < engine:
+                    scan_wins[mode].append(size)
+                chosen = scan if size <= default_scan else engine
+                default[size] = max(default.get(size, 0.0), chosen)
             matrices = {name: np.vstack(parts) for name, parts in dense.items()}
             exact[size] = percentiles(
                 timed(brute_force(matrices, settings.prefetch_limit), vectors)
             )[0]
-            print(f"  {size:>8}{''.join(cells)}{exact[size]:13.2f}", flush=True)
+            ids = [point_id("bench", str(i)) for i in range(size)]
+            answer = brute_force_answer(matrices, settings.prefetch_limit, store, ids)
+            whole = percentiles(timed(answer, vectors))[0]
+            print(f"  {size:>8}{''.join(cells)}{exact[size]:13.2f}{whole:10.2f}", flush=True)
         store.close()
-    cheaper = [size for size in sizes if exact[size] < slowest[size]]
+    for mode, won in scan_wins.items():
+        print(f"  {mode}: the scan beats the engine at " + (", ".join(map(str, won)) or "no size"))
+    cheaper = [size for size in sizes if exact[size] < default[size]]
     print(
-        "  numpy exact is cheaper than every mode's store + fuse at: "
-        + (", ".join(map(str, cheaper)) or "no size measured")
+        f"  numpy exact is cheaper than every mode's store + fuse with the defaults (scan up to "
+        f"{default_scan} points) at: " + (", ".join(map(str, cheaper)) or "no size measured")
     )
 
 
@@ -528,21 +561,20 @@ def _interleaved(
     signals: tuple[str, ...],
     size: int,
 ) -> tuple[float, float]:
-    """p50 ms of store + fuse with the vector copy and without, taking turns query by query
-    (which goes first alternates)."""
+    """p50 ms of store + fuse with lists from the store's exact scan and from the engine, taking
+    turns query by query (which goes first alternates)."""
     query = Query(text="x", fusion=mode, top_k=10, signals=signals)  # type: ignore[arg-type]
     plan = make_plan(query, retriever.settings, 0)
-    kept = store.vector_copy_max_points
-    spent: dict[int, list[float]] = {kept: [], 0: []}
+    spent: dict[int, list[float]] = {size: [], 0: []}
     for i, q in enumerate(vectors):
-        for limit in (kept, 0) if i % 2 else (0, kept):
-            store.vector_copy_max_points = limit
+        for limit in (size, 0) if i % 2 else (0, size):
+            store.exact_scan_max_points = limit
             timings: dict[str, float] = {}
             retriever.fused_hits(plan, q, None, timings)  # type: ignore[arg-type]
             if i >= 3:
                 spent[limit].append(timings["store"] + timings["fuse"])
-    store.vector_copy_max_points = kept
-    return percentiles(spent[kept])[0], percentiles(spent[0])[0]
+    store.exact_scan_max_points = StoreSettings().exact_scan_max_points
+    return percentiles(spent[size])[0], percentiles(spent[0])[0]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Fusion as pure functions: Qdrant's RRF and DBSF formulas, and the exact weighted sum of cosines.
+"""Fusion as pure functions: Qdrant's RRF and DBSF formulas (kept in :mod:`rag.store.engine_fusion`,
+which the embedded store fuses its exact scans with), and the exact weighted sum of cosines.
 
 Candidate lists are sequences of ``(point_id, score)`` pairs, best first. Every function returns
 ``{point_id: fused_score}``; :func:`ranked` turns that into a deterministic order (score, then id).
@@ -15,54 +16,19 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-CandidateList = Sequence[tuple[str, float]]
+from rag.store.engine_fusion import CandidateList, dbsf, dbsf_normalize, rrf, rrf_term
 
-
-def rrf_term(position: int, k: int, weight: float = 1.0) -> float:
-    """One list's contribution for the item at 0-based ``position``: ``1 / ((pos+1)/w + k - 1)``.
-
-    With ``weight`` 1 this is Qdrant's ``1 / (k + pos)``; a weight ``w`` divides the rank by ``w``,
-    as Qdrant's weighted RRF does. Weight 0 contributes nothing.
-    """
-    if weight <= 0:
-        return 0.0
-    return 1.0 / ((position + 1.0) / weight + k - 1.0)
-
-
-def rrf(
-    lists: Sequence[CandidateList], k: int = 60, weights: Sequence[float] | None = None
-) -> dict[str, float]:
-    """Reciprocal rank fusion: each item sums :func:`rrf_term` over the lists it appears in."""
-    if weights is not None and len(weights) != len(lists):
-        raise ValueError("rrf needs one weight per candidate list")
-    scores: dict[str, float] = {}
-    for index, candidates in enumerate(lists):
-        weight = 1.0 if weights is None else weights[index]
-        for position, (point_id, _) in enumerate(candidates):
-            scores[point_id] = scores.get(point_id, 0.0) + rrf_term(position, k, weight)
-    return scores
-
-
-def dbsf_normalize(candidates: CandidateList) -> dict[str, float]:
-    """Scale one list's scores by its mean ± 3 sample standard deviations (Qdrant's DBSF).
-
-    A list of one item, or of equal scores, maps every item to 0.5.
-    """
-    values = np.array([score for _, score in candidates], dtype=np.float64)
-    if len(values) < 2 or float(np.var(values, ddof=1)) == 0.0:
-        return {point_id: 0.5 for point_id, _ in candidates}
-    mean, std = float(values.mean()), float(np.std(values, ddof=1))
-    low, high = mean - 3 * std, mean + 3 * std
-    return {point_id: (score - low) / (high - low) for point_id, score in candidates}
-
-
-def dbsf(lists: Sequence[CandidateList]) -> dict[str, float]:
-    """Distribution-based score fusion: the sum of each list's :func:`dbsf_normalize` scores."""
-    scores: dict[str, float] = {}
-    for candidates in lists:
-        for point_id, value in dbsf_normalize(candidates).items():
-            scores[point_id] = scores.get(point_id, 0.0) + value
-    return scores
+__all__ = [
+    "CandidateList",
+    "cosines",
+    "dbsf",
+    "dbsf_normalize",
+    "ranked",
+    "rrf",
+    "rrf_term",
+    "weighted_scores",
+    "weighted_upper_bound",
+]
 
 
 def weighted_scores(similarities: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -110,6 +110,7 @@ def open_store(
             settings.min_free_mb * 2**20,
             vector_storage(settings),
             vector_copy_max_points=settings.vector_copy_max_points,
+            exact_scan_max_points=settings.exact_scan_max_points,
         )
     from rag.store.client import QdrantClientStore
 

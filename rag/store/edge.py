@@ -7,7 +7,9 @@ Reads run concurrently; writes and open/close are serialised by a lock.
 While the collection has at most ``vector_copy_max_points`` points, the store keeps a numpy copy of
 its dense vectors (:mod:`rag.store.vector_copy`, filled in the background from the first lookup
 on, kept in step with every write) and scores chosen points (:meth:`EdgeStore.score_points`
-without a filter) from it once it is complete.
+without a filter) from it once it is complete. Up to ``exact_scan_max_points`` points, unfiltered
+dense searches (:meth:`EdgeStore.fused_query`, :meth:`EdgeStore.search_each`) scan it exactly
+instead of calling the engine, and fuse with the engine's formulas (:mod:`rag.store.engine_fusion`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import qdrant_edge as qe
 
 from rag.errors import InvalidInputError, MmragError, StoreError
 from rag.payload import TENANT
-from rag.store import convert
+from rag.store import convert, engine_fusion
 from rag.store.base import (
     DEFAULT_RRF_K,
     INDEXED_PAYLOAD_FIELDS,
@@ -74,6 +76,7 @@ class EdgeStore:
         min_free_bytes: int = 0,
         storage: VectorStorage | None = None,
         vector_copy_max_points: int = 0,
+        exact_scan_max_points: int = 0,
     ) -> None:
         self.path = Path(path)
         self.collection = collection
@@ -82,6 +85,8 @@ class EdgeStore:
         self.vector_copy_max_points = vector_copy_max_points
         """Chosen points are scored from a numpy copy while the collection has at most this many
         points (:mod:`rag.store.vector_copy`)."""
+        self.exact_scan_max_points = exact_scan_max_points
+        """Unfiltered searches scan that copy exactly while it has at most this many points."""
         self._copy: VectorCopy | None = None
         self._copy_checked = False
         self._complete: dict[str, bool] = {}
@@ -274,6 +279,9 @@ class EdgeStore:
     ) -> list[ScoredPoint]:
         convert.check_limit(limit)
         convert.check_prefetches(prefetches, fusion)
+        copy = self._scanned_copy(flt, [p.vector_name for p in prefetches])
+        if copy is not None:
+            return self._scanned_fused_query(copy, prefetches, fusion, limit, with_vectors, rrf_k)
         condition = edge_filter(flt)
         stages, used = [], []
         for p in prefetches:
@@ -304,6 +312,13 @@ class EdgeStore:
         flt: Filter | None = None,
     ) -> dict[str, list[ScoredPoint]]:
         convert.check_limit(limit)
+        copy = self._scanned_copy(flt, list(queries))
+        if copy is not None:
+            scanned = self._scanned_lists(copy, [(n, v, limit) for n, v in queries.items()])
+            return {
+                name: [ScoredPoint(pid, score, {}, {}) for pid, score in hits]
+                for name, hits in zip(queries, scanned, strict=True)
+            }
         found = self._query_each(queries, limit, edge_filter(flt))
         return {name: convert.bare_hits(found.get(name, [])) for name in queries}
 
@@ -391,6 +406,60 @@ class EdgeStore:
         return [chosen.id_of(record.id) for record in records]
 
     # --- the numpy copy of a small collection's dense vectors ---------------------------------
+
+    def _scanned_copy(self, flt: Filter | None, names: Sequence[str]) -> VectorCopy | None:
+        """The vector copy when searches of ``names`` with ``flt`` scan it instead of asking the
+        engine: dense vectors only, unfiltered, at most ``exact_scan_max_points`` points. (With
+        a sparse signal the engine's one call for every list costs less than scans plus a sparse
+        search: 0.66 against 1.04 ms at 1k points.)"""
+        if self.exact_scan_max_points <= 0 or (flt is not None and not flt.is_empty()):
+            return None
+        copy = self._vector_copy()
+        if copy is None or len(copy) > self.exact_scan_max_points:
+            return None
+        return copy if all(name in copy.dims for name in names) else None
+
+    def _scanned_lists(
+        self, copy: VectorCopy, queries: Sequence[tuple[str, QueryVector, int]]
+    ) -> list[list[tuple[str, float]]]:
+        """Each ``(dense name, vector, limit)`` query's nearest points as ``(id, score)``, best
+        first, from scans of the copy."""
+        return [copy.nearest(name, self._dense(name, v), limit) for name, v, limit in queries]
+
+    def _scanned_fused_query(
+        self,
+        copy: VectorCopy,
+        prefetches: Sequence[Prefetch],
+        fusion: EngineFusion,
+        limit: int,
+        with_vectors: bool,
+        rrf_k: int,
+    ) -> list[ScoredPoint]:
+        """:meth:`fused_query` from exact scans of the copy, fused with the engine's formulas
+        (ties by id); payloads read in one call."""
+        weights = convert.rrf_weights(prefetches)
+        _fusion(fusion, rrf_k, weights)  # the engine's checks
+        lists = self._scanned_lists(copy, [(p.vector_name, p.vector, p.limit) for p in prefetches])
+        if fusion == "dbsf":
+            scores = engine_fusion.dbsf(lists)
+        else:
+            scores = engine_fusion.rrf(lists, rrf_k, weights)
+        order = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        if not order:
+            return []
+        chosen = _Chosen([pid for pid, _ in order], None)
+        records = self._call(self._require_shard().retrieve, chosen.ids, True, with_vectors)
+        stored = {chosen.id_of(r.id): r for r in records}  # a point deleted since is left out
+        return [
+            ScoredPoint(
+                pid,
+                score,
+                dict(stored[pid].payload or {}),
+                convert.float32_vectors(stored[pid].vector) if with_vectors else {},
+            )
+            for pid, score in order
+            if pid in stored
+        ]
 
     def copies_vectors(self, wait: float = 0.0) -> bool:
         """Whether lookups use the numpy copy now (waiting up to ``wait`` seconds for a copy

@@ -8,12 +8,15 @@ embedded store keeps this copy (every write goes through that store: the shard i
 process, so the copy follows each upsert and delete) and looks the points up here instead: a
 gather and a dot product per signal.
 
-Only lookups use it, with numpy's own loop rather than BLAS (whose thread pool spun against
-concurrent requests on the busy 2-core machine: 5 ms instead of 0.7 ms for 10k x 512). A full
-scan of the copy (one matrix-vector product per signal) did not beat the engine's HNSW from a few
-thousand points up (it reads every vector: memory-bound; docs/store.md has the figures), so
-nearest-neighbour lists stay with the engine. Scores are the engine's: cosine of unit vectors
-(rows and queries are normalised as Qdrant's cosine distance does), float32.
+Below ``MMRAG_STORE__EXACT_SCAN_MAX_POINTS`` the store also takes nearest-neighbour lists from a
+scan of every row (:meth:`VectorCopy.nearest`): the engine builds no HNSW graph that small and
+scans too, but each call costs more than the arithmetic. Above it HNSW wins (a scan reads every
+vector: memory-bound; ``python -m bench.retrieval --crossover`` measures where).
+
+Arithmetic uses numpy's own loop rather than BLAS, whose thread pool spins against concurrent
+requests (:func:`_row_dots`). Scores are the
+engine's: cosine of unit vectors (rows and queries are normalised as Qdrant's cosine distance
+does), float32.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class VectorCopy:
         """Sparse vector names whose presence (not values) is kept."""
         self._lock = threading.Lock()
         self._rows: dict[str, int] = {}
+        self._ids: list[str] = []
+        """Row: the id of the point in it (stale for a free row: its presence flags are off)."""
         self._free: list[int] = []
         self._size = 0
         self._matrix = {name: np.zeros((capacity, dim), np.float32) for name, dim in dims.items()}
@@ -102,10 +107,28 @@ class VectorCopy:
             for name, vector in queries.items():
                 query = _unit(np.asarray(vector, dtype=np.float32))
                 has = self._present[name][rows]
-                values = np.einsum("ij,j->i", self._matrix[name][rows[has]], query)  # not BLAS
+                values = _row_dots(self._matrix[name][rows[has]], query)
                 present = [pid for (pid, _), keep in zip(known, has.tolist(), strict=True) if keep]
                 out[name] = dict(zip(present, values.tolist(), strict=True))
         return out
+
+    def nearest(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """The ``limit`` points with vector ``name`` nearest ``vector`` by cosine, best first, as
+        ``(id, score)`` pairs: an exact scan of every row."""
+        query = _unit(np.asarray(vector, dtype=np.float32))
+        with self._lock:
+            size = self._size
+            rows = np.flatnonzero(self._present[name][:size])
+            scores = _row_dots(self._matrix[name][:size], query)[rows]
+            if len(rows) > limit:
+                top = np.argpartition(-scores, limit - 1)[:limit]
+                rows, scores = rows[top], scores[top]
+            order = np.argsort(-scores, kind="stable")
+            ids = self._ids
+            return [
+                (ids[r], s)
+                for r, s in zip(rows[order].tolist(), scores[order].tolist(), strict=True)
+            ]
 
     def having(self, name: str, ids: Sequence[str]) -> list[str]:
         """Those of ``ids`` that have vector ``name`` (dense or sparse)."""
@@ -130,10 +153,12 @@ class VectorCopy:
             return row
         if self._free:
             row = self._free.pop()
+            self._ids[row] = point_id
         else:
             row = self._size
             self._size += 1
             self._grow(self._size)
+            self._ids.append(point_id)
         self._rows[point_id] = row
         return row
 
@@ -150,6 +175,14 @@ class VectorCopy:
             present = np.zeros(size, bool)
             present[:capacity] = self._present[name]
             self._present[name] = present
+
+
+def _row_dots(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Each row of ``matrix`` dotted with ``vector`` on this thread: numpy's ``vecdot`` loop,
+    not a BLAS matrix-vector product, whose thread pool collapses under concurrent requests
+    (4k x 512 with 16 threads on 2 cores: 7.5 ms a call against 0.13 ms; vecdot is also 1.5x
+    faster than ``einsum`` at 1k rows)."""
+    return np.vecdot(matrix, vector)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -475,7 +475,12 @@ def test_a_prefetch_without_terms_is_left_out(store: VectorStore) -> None:
     query = unit(np.random.default_rng(3))
     empty = Prefetch("lexical", SparseTerms((), ()), 10)
     image = Prefetch("image", query, 10)
-    assert store.fused_query([image, empty], "rrf", 10) == store.fused_query([image], "rrf", 10)
+    both, alone = (
+        store.fused_query([image, empty], "rrf", 10),
+        store.fused_query([image], "rrf", 10),
+    )
+    assert [(p.id, p.payload) for p in both] == [(p.id, p.payload) for p in alone]
+    assert [p.score for p in both] == pytest.approx([p.score for p in alone])
     assert store.fused_query([empty], "rrf", 10) == []
 
 

@@ -1,0 +1,144 @@
+"""The embedded store's exact scan of its vector copy (``MMRAG_STORE__EXACT_SCAN_MAX_POINTS``):
+unfiltered dense searches of a small collection give the engine's lists and fused scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding.base import SparseTerms
+from rag.errors import InvalidInputError
+from rag.store import Filter, MatchValue, PointRecord, Prefetch
+from rag.store.edge import EdgeStore
+from rag.store.vector_copy import VectorCopy
+
+from .helpers import LAYOUT, PASSAGE_DIM, make_id, random_points, unit
+
+
+def scanning_store(tmp_path: Path, points: int = 60) -> EdgeStore:
+    """An Edge store scanning its copy up to 1000 points, holding ``points`` random points (no
+    HNSW graph that small: the engine's searches are exact too)."""
+    store = EdgeStore(
+        tmp_path / "shard", "scan", vector_copy_max_points=1000, exact_scan_max_points=1000
+    )
+    store.ensure_collection(LAYOUT)
+    store.upsert(random_points(points))
+    assert store.copies_vectors(wait=10)
+    assert store._scanned_copy(None, ["image", "text", "passage"]) is not None  # scans now
+    return store
+
+
+def scanned_and_engine(store: EdgeStore, call):  # type: ignore[no-untyped-def]
+    """``call(store)`` with the exact scan, then with the engine's search."""
+    kept = store.exact_scan_max_points
+    scanned = call(store)
+    store.exact_scan_max_points = 0
+    engine = call(store)
+    store.exact_scan_max_points = kept
+    return scanned, engine
+
+
+def assert_same_hits(got: list, expected: list) -> None:
+    """The same scores in order, and the same points with their payloads, except that points
+    tied at the cut may differ (the engine keeps any of them; the scan the lowest ids)."""
+    assert [p.score for p in got] == pytest.approx([p.score for p in expected], abs=1e-5)
+    cut = expected[-1].score if expected else 0.0
+    above = [p for p in expected if p.score > cut + 1e-5]
+    assert {p.id: p.payload for p in got[: len(above)]} == {p.id: p.payload for p in above}
+
+
+def queries(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"image": unit(rng), "text": unit(rng), "passage": unit(rng, PASSAGE_DIM)}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fused_queries_from_the_scan_equal_the_engines(tmp_path: Path, seed: int) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(seed)
+    weighted = [Prefetch("image", q["image"], 20, 2.0), Prefetch("text", q["text"], 20, 0.5)]
+    plain = [Prefetch(name, vector, 20) for name, vector in q.items()]
+    for prefetches, fusion in ((weighted, "rrf"), (plain, "rrf"), (plain, "dbsf")):
+        got, expected = scanned_and_engine(
+            store, lambda s, p=prefetches, f=fusion: s.fused_query(p, f, 15, rrf_k=10)
+        )
+        assert len(got) == 15
+        assert_same_hits(got, expected)
+    store.close()
+
+
+def test_search_each_from_the_scan_equals_the_engines(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    got, expected = scanned_and_engine(store, lambda s: s.search_each(queries(4), 25))
+    assert got.keys() == expected.keys()
+    for name in expected:
+        assert len(got[name]) == min(25, len(expected[name]))
+        assert_same_hits(got[name], expected[name])
+    store.close()
+
+
+def test_vectors_come_with_fused_hits_when_asked(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    prefetches = [Prefetch("image", queries(5)["image"], 10)]
+    got, expected = scanned_and_engine(
+        store, lambda s: s.fused_query(prefetches, "rrf", 5, with_vectors=True)
+    )
+    assert_same_hits(got, expected)
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine.vectors.keys() == theirs.vectors.keys()
+        np.testing.assert_allclose(mine.vectors["image"], theirs.vectors["image"], atol=1e-6)
+    store.close()
+
+
+def test_the_scan_follows_writes_and_deletes(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(6)
+    first = store.search_each({"image": q["image"]}, 3)["image"]
+    store.delete([first[0].id])
+    store.upsert([PointRecord(make_id(500), {"image": q["image"]}, {})])
+    after = store.search_each({"image": q["image"]}, 3)["image"]
+    assert after[0].id == make_id(500) and after[0].score == pytest.approx(1.0)
+    assert first[0].id not in {p.id for p in after}
+    store.close()
+
+
+def test_filters_and_sparse_signals_are_left_to_the_engine(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(7)
+    flt = Filter(must=(MatchValue("source", "b.jpg"),))
+    hits = store.fused_query([Prefetch("text", q["text"], 10)], "rrf", 10, flt)
+    assert hits and all(p.payload["source"] == "b.jpg" for p in hits)
+    lexical = {"image": q["image"], "lexical": SparseTerms((1, 2), (1.0, 1.0))}
+    got, expected = scanned_and_engine(store, lambda s: s.search_each(lexical, 10))
+    assert got == expected
+    store.close()
+
+
+def test_bad_requests_fail_as_through_the_engine(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(8)
+    with pytest.raises(InvalidInputError, match="rrf k"):
+        store.fused_query([Prefetch("image", q["image"], 10)], "rrf", 5, rrf_k=0)
+    with pytest.raises(InvalidInputError):
+        store.fused_query([Prefetch("image", q["passage"], 10)], "rrf", 5)  # wrong size
+    store.close()
+
+
+def test_nearest_scans_only_rows_with_the_vector() -> None:
+    copy = VectorCopy({"image": 4, "text": 4}, capacity=1)
+    x, y = np.eye(4, dtype=np.float32)[:2]
+    copy.write(
+        [
+            (make_id(1), {"image": x}),
+            (make_id(2), {"image": 0.6 * x + 0.8 * y, "text": x}),
+            (make_id(3), {"text": y}),
+        ]
+    )
+    copy.remove([make_id(1)])
+    copy.write([(make_id(4), {"image": y})])  # takes the freed row
+    image = copy.nearest("image", x, 5)
+    assert [pid for pid, _ in image] == [make_id(2), make_id(4)]
+    assert [score for _, score in image] == pytest.approx([0.6, 0.0], abs=1e-6)
+    assert [pid for pid, _ in copy.nearest("text", x, 1)] == [make_id(2)]
