@@ -14,9 +14,8 @@ scans too, but each call costs more than the arithmetic. Above it HNSW wins (a s
 vector: memory-bound; ``python -m bench.retrieval --crossover`` measures where).
 
 Arithmetic uses numpy's own loop rather than BLAS, whose thread pool spins against concurrent
-requests (:func:`_row_dots`). Scores are the
-engine's: cosine of unit vectors (rows and queries are normalised as Qdrant's cosine distance
-does), float32.
+requests (:func:`_row_dots`). Scores are the engine's: cosine of unit vectors (rows and queries
+are normalised as Qdrant's cosine distance does), float32.
 """
 
 from __future__ import annotations
@@ -114,7 +113,8 @@ class VectorCopy:
 
     def nearest(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """The ``limit`` points with vector ``name`` nearest ``vector`` by cosine, best first, as
-        ``(id, score)`` pairs: an exact scan of every row."""
+        ``(id, score)`` pairs: an exact scan of every row (points tied at the cut: any of them,
+        as in the engine)."""
         query = _unit(np.asarray(vector, dtype=np.float32))
         with self._lock:
             size = self._size

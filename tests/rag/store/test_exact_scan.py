@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.config import StoreSettings
 from rag.embedding.base import SparseTerms
 from rag.errors import InvalidInputError
-from rag.store import Filter, MatchValue, PointRecord, Prefetch
+from rag.store import Filter, MatchValue, PointRecord, Prefetch, open_store
 from rag.store.edge import EdgeStore
 from rag.store.vector_copy import VectorCopy
 
@@ -142,3 +143,9 @@ def test_nearest_scans_only_rows_with_the_vector() -> None:
     assert [pid for pid, _ in image] == [make_id(2), make_id(4)]
     assert [score for _, score in image] == pytest.approx([0.6, 0.0], abs=1e-6)
     assert [pid for pid, _ in copy.nearest("text", x, 1)] == [make_id(2)]
+
+
+def test_the_setting_reaches_the_embedded_store(tmp_path: Path) -> None:
+    store = open_store(StoreSettings(collection="scan", exact_scan_max_points=123), tmp_path)
+    assert isinstance(store, EdgeStore) and store.exact_scan_max_points == 123
+    store.close()
