@@ -43,7 +43,7 @@ def scanned_and_engine(store: EdgeStore, call):  # type: ignore[no-untyped-def]
 
 def assert_same_hits(got: list, expected: list) -> None:
     """The same scores in order, and the same points with their payloads, except that points
-    tied at the cut may differ (the engine keeps any of them; the scan the lowest ids)."""
+    tied at the cut may differ (either may keep any of them)."""
     assert [p.score for p in got] == pytest.approx([p.score for p in expected], abs=1e-5)
     cut = expected[-1].score if expected else 0.0
     above = [p for p in expected if p.score > cut + 1e-5]
