@@ -112,12 +112,14 @@ def test_filters_and_sparse_signals_are_left_to_the_engine(tmp_path: Path) -> No
     hits = store.fused_query([Prefetch("text", q["text"], 10)], "rrf", 10, flt)
     assert hits and all(p.payload["source"] == "b.jpg" for p in hits)
     lexical = {"image": q["image"], "lexical": SparseTerms((1, 2), (1.0, 1.0))}
+    assert store._scanned_copy(flt, ["text"]) is None
+    assert store._scanned_copy(None, list(lexical)) is None
     got, expected = scanned_and_engine(store, lambda s: s.search_each(lexical, 10))
     assert got == expected
     store.close()
 
 
-def test_bad_requests_fail_as_through_the_engine(tmp_path: Path) -> None:
+def test_the_scan_rejects_a_bad_rrf_k_and_a_wrong_size_query(tmp_path: Path) -> None:
     store = scanning_store(tmp_path)
     q = queries(8)
     with pytest.raises(InvalidInputError, match="rrf k"):
