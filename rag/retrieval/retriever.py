@@ -8,7 +8,8 @@
 * ``rrf`` and ``dbsf`` run in the engine: one fused query over a prefetch per signal, RRF with
   ``MMRAG_RETRIEVAL__RRF_K`` and each signal's weight (divided by the mean weight), DBSF over every
   signal searched. The fused query returns the hits' payloads; their signal scores come from
-  one ``score_points`` round trip.
+  one ``score_points`` round trip, unless the store computed them on the way (the embedded
+  store's exact scan of a small collection does).
 * ``weighted`` scores candidates of the signals' lists (read in one round trip) by the exact
   weighted mean of their signal scores, renormalised over the signals the item has (lexical BM25
   divided by the query's best BM25 score in the collection; see :mod:`rag.retrieval.weighted`),
@@ -22,6 +23,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -186,7 +189,7 @@ class Retriever:
             order = fusion.ranked({p.id: p.score for p in points}, plan.candidates)
         ids = [pid for pid, _ in order]
         with _timed(timings, "store"):
-            sims = self.signal_scores(plan, vectors, ids, {})
+            sims = self.signal_scores(plan, vectors, ids, {}, given=points)
         with _timed(timings, "fuse"):
             return _hits(order, sims, {p.id: p.payload for p in points}, plan)
 
@@ -236,27 +239,33 @@ class Retriever:
         vectors: QueryVectors,
         ids: Sequence[str],
         lists: Mapping[str, list[ScoredPoint]],
+        given: Sequence[ScoredPoint] = (),
     ) -> np.ndarray:
         """``(len(ids), len(plan.signals))`` scores of the points ``ids`` (NaN where a point
         lacks the vector): the engine's exact cosine for a dense signal, its BM25 for
         ``lexical`` (0 for a point with terms but none of the query's).
 
-        Scores in ``lists`` (the signals' candidate lists) are reused; the others come from the
-        store's exact scores of the missing ids, one round trip for every signal (no vectors
-        travel). A point missing from a dense list that is not full lacks that vector; one
-        missing from the lexical list may still have terms (it scores 0), so the store is asked.
+        Scores in ``lists`` (the signals' candidate lists), and the signal scores their points
+        and ``given`` carry, are reused; the others come from the store's exact scores of the
+        missing ids, one round trip for every signal (no vectors travel). A point missing from a
+        dense list that is not full lacks that vector; one missing from the lexical list may
+        still have terms (it scores 0), so the store is asked.
         """
         sims = np.full((len(ids), len(plan.signals)), np.nan)
-        known: dict[str, dict[str, float]] = {}
+        known: dict[str, dict[str, float]] = {
+            name: {p.id: p.score for p in lists.get(name, [])}
+            for name in plan.signals
+            if name in vectors
+        }
+        for point in itertools.chain(given, *lists.values()):
+            for name, score in point.signal_scores.items():
+                if name in known:
+                    known[name].setdefault(point.id, np.nan if score is None else score)
         asked: dict[str, QueryVector] = {}
-        for name in plan.signals:
-            if name in vectors:
-                known[name] = {p.id: p.score for p in lists.get(name, [])}
-                complete = (
-                    name != LEXICAL and name in lists and len(lists[name]) < plan.prefetch_limit
-                )
-                if not complete and any(pid not in known[name] for pid in ids):
-                    asked[name] = vectors[name]
+        for name, scores in known.items():
+            complete = name != LEXICAL and name in lists and len(lists[name]) < plan.prefetch_limit
+            if not complete and any(pid not in scores for pid in ids):
+                asked[name] = vectors[name]
         if asked:
             everywhere = set.intersection(*(set(known[name]) for name in asked))
             missing = [pid for pid in ids if pid not in everywhere]
@@ -347,8 +356,8 @@ def _hits(
         if point_id not in payloads or point_id not in by_id:
             continue
         values = {
-            name: None if np.isnan(v) else float(v)
-            for name, v in zip(plan.signals, by_id[point_id], strict=True)
+            name: None if math.isnan(v) else v
+            for name, v in zip(plan.signals, by_id[point_id].tolist(), strict=True)
         }
         scores = Scores(
             image=values.get("image"),

@@ -14,6 +14,7 @@ beats every unread bound.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -66,7 +67,7 @@ def weighted_scores(
     weights = np.array([plan.weights[name] for name in plan.signals], dtype=np.float64)
     values = normalised(plan, sims, lexical_best)
     scored = fusion.weighted_scores(values, weights)
-    return {pid: float(v) for pid, v in zip(ids, scored, strict=True) if not np.isnan(v)}
+    return {pid: v for pid, v in zip(ids, scored.tolist(), strict=True) if not math.isnan(v)}
 
 
 def normalised(plan: SearchPlan, sims: np.ndarray, lexical_best: float) -> np.ndarray:

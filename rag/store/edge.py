@@ -44,7 +44,7 @@ from rag.store.base import (
 from rag.store.edge_filters import edge_filter
 from rag.store.locking import FolderLock
 from rag.store.space import check_free_space
-from rag.store.vector_copy import VectorCopy
+from rag.store.vector_copy import Scan, VectorCopy
 
 log = logging.getLogger(__name__)
 
@@ -314,11 +314,21 @@ class EdgeStore:
         convert.check_limit(limit)
         copy = self._scanned_copy(flt, list(queries))
         if copy is not None:
-            scanned = self._scanned_lists(copy, [(n, v, limit) for n, v in queries.items()])
-            return {
-                name: [ScoredPoint(pid, score, {}, {}) for pid, score in hits]
-                for name, hits in zip(queries, scanned, strict=True)
-            }
+            scan = self._scan(copy, list(queries.items()))
+            names = list(queries)
+            found = {}
+            for index, name in enumerate(names):
+                rows, scores = scan.top(index, limit)
+                found[name] = [
+                    ScoredPoint(pid, score, {}, {}, signals)
+                    for pid, score, signals in zip(
+                        scan.ids(rows),
+                        scores.tolist(),
+                        _signal_scores(names, scan, rows),
+                        strict=True,
+                    )
+                ]
+            return found
         found = self._query_each(queries, limit, edge_filter(flt))
         return {name: convert.bare_hits(found.get(name, [])) for name in queries}
 
@@ -419,12 +429,10 @@ class EdgeStore:
             return None
         return copy if all(name in copy.dims for name in names) else None
 
-    def _scanned_lists(
-        self, copy: VectorCopy, queries: Sequence[tuple[str, QueryVector, int]]
-    ) -> list[list[tuple[str, float]]]:
-        """Each ``(dense name, vector, limit)`` query's nearest points as ``(id, score)``, best
-        first, from scans of the copy."""
-        return [copy.nearest(name, self._dense(name, v), limit) for name, v, limit in queries]
+    def _scan(self, copy: VectorCopy, queries: Sequence[tuple[str, QueryVector]]) -> Scan:
+        """A scan of the copy for ``(dense name, vector)`` queries, checked as the engine
+        checks them."""
+        return copy.scan([(name, self._dense(name, vector)) for name, vector in queries])
 
     def _scanned_fused_query(
         self,
@@ -436,28 +444,42 @@ class EdgeStore:
         rrf_k: int,
     ) -> list[ScoredPoint]:
         """:meth:`fused_query` from exact scans of the copy, fused with the engine's formulas
-        (ties by id); payloads read in one call."""
-        weights = convert.rrf_weights(prefetches)
-        _fusion(fusion, rrf_k, weights)  # the engine's checks
-        lists = self._scanned_lists(copy, [(p.vector_name, p.vector, p.limit) for p in prefetches])
+        (ties by id), each hit with its signal scores; payloads read in one call."""
+        _fusion(fusion, rrf_k, convert.rrf_weights(prefetches))  # the engine's checks
+        scan = self._scan(copy, [(p.vector_name, p.vector) for p in prefetches])
+        tops = [scan.top(index, p.limit) for index, p in enumerate(prefetches)]
         if fusion == "dbsf":
-            scores = engine_fusion.dbsf(lists)
+            parts = [engine_fusion.dbsf_scaled(scores) for _, scores in tops]
         else:
-            scores = engine_fusion.rrf(lists, rrf_k, weights)
-        order = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        if not order:
+            parts = [
+                engine_fusion.rrf_terms(len(rows), rrf_k, p.weight)
+                for (rows, _), p in zip(tops, prefetches, strict=True)
+            ]
+        rows, fused = engine_fusion.summed([rows for rows, _ in tops], parts, len(scan))
+        if len(rows) > limit:  # those at or above the limit-th score: ties are ordered by id
+            cut = np.partition(fused, len(fused) - limit)[len(fused) - limit]
+            rows, fused = rows[fused >= cut], fused[fused >= cut]
+        ranked = sorted(
+            zip(scan.ids(rows), fused.tolist(), rows.tolist(), strict=True),
+            key=lambda item: (-item[1], item[0]),
+        )[:limit]
+        if not ranked:
             return []
-        chosen = _Chosen([pid for pid, _ in order], None)
+        chosen = _Chosen([pid for pid, _, _ in ranked], None)
         records = self._call(self._require_shard().retrieve, chosen.ids, True, with_vectors)
         stored = {chosen.id_of(r.id): r for r in records}  # a point deleted since is left out
+        signals = _signal_scores(
+            [p.vector_name for p in prefetches], scan, np.array([row for _, _, row in ranked])
+        )
         return [
             ScoredPoint(
                 pid,
                 score,
                 dict(stored[pid].payload or {}),
                 convert.float32_vectors(stored[pid].vector) if with_vectors else {},
+                point_signals,
             )
-            for pid, score in order
+            for (pid, score, _), point_signals in zip(ranked, signals, strict=True)
             if pid in stored
         ]
 
@@ -711,6 +733,16 @@ class _Chosen:
         if self._by_int is None:
             self._by_int = {int(pid.replace("-", ""), 16): pid for pid in self.ids}
         return self._by_int
+
+
+def _signal_scores(
+    names: Sequence[str], scan: Scan, rows: np.ndarray
+) -> list[dict[str, float | None]]:
+    """Each row's score for each query of ``scan`` by vector name (none when two queries share
+    a name: which score is the signal's is then unclear)."""
+    if len(set(names)) < len(names):
+        return [{} for _ in range(len(rows))]
+    return [dict(zip(names, scores, strict=True)) for scores in scan.scores_at(rows)]
 
 
 def _edge_config(layout: CollectionLayout, storage: VectorStorage) -> qe.EdgeConfig:

@@ -3,8 +3,9 @@
 The engines fuse their own candidate lists; the embedded store fuses its exact scans of a small
 collection (:mod:`rag.store.vector_copy`) with these, so both give the same scores.
 ``tests/rag/retrieval/test_fusion.py`` checks them against qdrant-client's reference code.
-Candidate lists are sequences of ``(point_id, score)`` pairs, best first; every function returns
-``{point_id: fused_score}``.
+Candidate lists are sequences of ``(point_id, score)`` pairs, best first; :func:`rrf` and
+:func:`dbsf` return ``{point_id: fused_score}``. The array forms (:func:`rrf_terms`,
+:func:`dbsf_scaled`, :func:`summed`) give the same values for lists held as arrays of rows.
 
 Example::
 
@@ -13,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +33,19 @@ def rrf_term(position: int, k: int, weight: float = 1.0) -> float:
     return 1.0 / ((position + 1.0) / weight + k - 1.0)
 
 
+@functools.lru_cache(maxsize=256)
+def rrf_terms(count: int, k: int, weight: float = 1.0) -> np.ndarray:
+    """:func:`rrf_term` of positions ``0 .. count - 1`` (the same operations, so the same
+    values), as one read-only float64 array (searches ask for the same few: kept)."""
+    if weight <= 0:
+        terms = np.zeros(count)
+    else:
+        with np.errstate(over="ignore"):  # a tiny weight: an infinite rank adds 0, as in Python
+            terms = 1.0 / ((np.arange(count) + 1.0) / weight + k - 1.0)
+    terms.flags.writeable = False
+    return terms
+
+
 def rrf(
     lists: Sequence[CandidateList], k: int = 60, weights: Sequence[float] | None = None
 ) -> dict[str, float]:
@@ -40,8 +55,9 @@ def rrf(
     scores: dict[str, float] = {}
     for index, candidates in enumerate(lists):
         weight = 1.0 if weights is None else weights[index]
-        for position, (point_id, _) in enumerate(candidates):
-            scores[point_id] = scores.get(point_id, 0.0) + rrf_term(position, k, weight)
+        terms = rrf_terms(len(candidates), k, weight).tolist()
+        for (point_id, _), term in zip(candidates, terms, strict=True):
+            scores[point_id] = scores.get(point_id, 0.0) + term
     return scores
 
 
@@ -50,12 +66,18 @@ def dbsf_normalize(candidates: CandidateList) -> dict[str, float]:
 
     A list of one item, or of equal scores, maps every item to 0.5.
     """
-    values = np.array([score for _, score in candidates], dtype=np.float64)
+    scaled = dbsf_scaled(np.array([score for _, score in candidates], dtype=np.float64))
+    return dict(zip((point_id for point_id, _ in candidates), scaled.tolist(), strict=True))
+
+
+def dbsf_scaled(values: np.ndarray) -> np.ndarray:
+    """:func:`dbsf_normalize` of one list's scores, as one float64 array."""
+    values = np.asarray(values, dtype=np.float64)
     if len(values) < 2 or float(np.var(values, ddof=1)) == 0.0:
-        return {point_id: 0.5 for point_id, _ in candidates}
+        return np.full(len(values), 0.5)
     mean, std = float(values.mean()), float(np.std(values, ddof=1))
     low, high = mean - 3 * std, mean + 3 * std
-    return {point_id: (score - low) / (high - low) for point_id, score in candidates}
+    return (values - low) / (high - low)
 
 
 def dbsf(lists: Sequence[CandidateList]) -> dict[str, float]:
@@ -65,3 +87,18 @@ def dbsf(lists: Sequence[CandidateList]) -> dict[str, float]:
         for point_id, value in dbsf_normalize(candidates).items():
             scores[point_id] = scores.get(point_id, 0.0) + value
     return scores
+
+
+def summed(
+    keys: Sequence[np.ndarray], values: Sequence[np.ndarray], bound: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The lists' contributions summed per key as :func:`rrf` and :func:`dbsf` sum them (from 0,
+    in list order), over integer keys (rows: distinct within a list, below ``bound``) and arrays
+    of :func:`rrf_terms` or :func:`dbsf_scaled`: ``(the keys found, ascending; their sums)``."""
+    total = np.zeros(bound)
+    found = np.zeros(bound, bool)
+    for rows, contributions in zip(keys, values, strict=True):
+        total[rows] += contributions
+        found[rows] = True
+    rows = np.flatnonzero(found)
+    return rows, total[rows]

@@ -9,9 +9,11 @@ process, so the copy follows each upsert and delete) and looks the points up her
 gather and a dot product per signal.
 
 Below ``MMRAG_STORE__EXACT_SCAN_MAX_POINTS`` the store also takes nearest-neighbour lists from a
-scan of every row (:meth:`VectorCopy.nearest`): the engine builds no HNSW graph that small and
-scans too, but each call costs more than the arithmetic. Above it HNSW wins (a scan reads every
-vector: memory-bound; ``python -m bench.retrieval --crossover`` measures where).
+scan of every row (:meth:`VectorCopy.scan`): the engine builds no HNSW graph that small and
+scans too, but each call costs more than the arithmetic. The scan holds every row's score for
+every signal of the search, so the hits' signal scores need no second lookup. Above it HNSW
+wins (a scan reads every vector: memory-bound; ``python -m bench.retrieval --crossover``
+measures where).
 
 Arithmetic uses numpy's own loop rather than BLAS, whose thread pool spins against concurrent
 requests (:func:`_row_dots`). Scores are the engine's: cosine of unit vectors (rows and queries
@@ -20,6 +22,7 @@ are normalised as Qdrant's cosine distance does), float32.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -115,20 +118,18 @@ class VectorCopy:
         """The ``limit`` points with vector ``name`` nearest ``vector`` by cosine, best first, as
         ``(id, score)`` pairs: an exact scan of every row (points tied at the cut: any of them,
         as in the engine)."""
-        query = _unit(np.asarray(vector, dtype=np.float32))
+        return self.scan([(name, vector)]).nearest(0, limit)
+
+    def scan(self, queries: Sequence[tuple[str, np.ndarray]]) -> Scan:
+        """Every row's cosine to each ``(name, vector)`` query, as the copy is now."""
+        units = [(name, _unit(np.asarray(v, dtype=np.float32))) for name, v in queries]
         with self._lock:
             size = self._size
-            rows = np.flatnonzero(self._present[name][:size])
-            scores = _row_dots(self._matrix[name][:size], query)[rows]
-            if len(rows) > limit:
-                top = np.argpartition(-scores, limit - 1)[:limit]
-                rows, scores = rows[top], scores[top]
-            order = np.argsort(-scores, kind="stable")
-            ids = self._ids
-            return [
-                (ids[r], s)
-                for r, s in zip(rows[order].tolist(), scores[order].tolist(), strict=True)
-            ]
+            return Scan(
+                self._ids[:size],
+                [_row_dots(self._matrix[name][:size], query) for name, query in units],
+                [self._present[name][:size].copy() for name, _ in units],
+            )
 
     def having(self, name: str, ids: Sequence[str]) -> list[str]:
         """Those of ``ids`` that have vector ``name`` (dense or sparse)."""
@@ -177,6 +178,57 @@ class VectorCopy:
             self._present[name] = present
 
 
+class Scan:
+    """Each row's cosine to each of a search's queries (in the order asked), taken at one
+    moment: the nearest rows per query, and any row's score for every query by a lookup (no
+    more arithmetic, and no later write changes them).
+
+    Example::
+
+        scan = copy.scan([("image", q), ("text", q)])
+        rows, scores = scan.top(0, 50)  # the 50 rows whose images are nearest q, best first
+        scan.ids(rows[:2])  # their point ids
+        scan.scores_at(rows[:2])  # [[0.93, None], ...]: the first has no text vector
+    """
+
+    def __init__(self, ids: list[str], scores: list[np.ndarray], present: list[np.ndarray]):
+        self._ids = ids
+        self._scores = scores
+        self._present = present
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def top(self, query: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``limit`` rows nearest query number ``query`` and their scores, best first (rows
+        tied at the cut: any of them, as in the engine)."""
+        scores, present = self._scores[query], self._present[query]
+        rows = None if present.all() else np.flatnonzero(present)
+        if rows is not None:
+            scores = scores[rows]
+        cut = len(scores) - limit
+        top = np.argpartition(scores, cut)[cut:] if cut > 0 else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return (top if rows is None else rows[top]), scores[top]
+
+    def nearest(self, query: int, limit: int) -> list[tuple[str, float]]:
+        """:meth:`top` as ``(point id, score)`` pairs."""
+        rows, scores = self.top(query, limit)
+        return list(zip(self.ids(rows), scores.tolist(), strict=True))
+
+    def ids(self, rows: np.ndarray) -> list[str]:
+        """The point id of each row."""
+        return [self._ids[row] for row in rows.tolist()]
+
+    def scores_at(self, rows: np.ndarray) -> list[list[float | None]]:
+        """Each row's score for every query (``None`` where its point lacks the vector)."""
+        columns = [
+            np.where(present[rows], scores[rows], np.nan).tolist()
+            for scores, present in zip(self._scores, self._present, strict=True)
+        ]
+        return [[None if math.isnan(v) else v for v in row] for row in zip(*columns, strict=True)]
+
+
 def _row_dots(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """Each row of ``matrix`` dotted with ``vector`` on this thread: numpy's ``vecdot`` loop,
     not a BLAS matrix-vector product, whose thread pool collapses under concurrent requests
@@ -186,5 +238,5 @@ def _row_dots(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
+    norm = math.sqrt(float(np.dot(vector, vector)))
     return vector / norm if norm > 0 else vector

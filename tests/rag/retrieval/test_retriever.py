@@ -180,6 +180,36 @@ def test_engines_with_and_without_the_vector_copy_rank_alike(
             np.testing.assert_allclose([f for _, f in scanned], [f for _, f in other], atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["rrf", "dbsf", "weighted"])
+def test_a_scanned_search_takes_its_hits_signal_scores_from_the_scan(
+    tiny_embedder, corpus, tmp_path, mode: str
+) -> None:
+    from rag.config import StoreSettings
+    from rag.store import PointRecord, open_store
+
+    store = open_store(StoreSettings(url=""), tmp_path / "data", "scanned")
+    store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
+    store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
+    assert store.copies_vectors(wait=10)  # type: ignore[attr-defined]
+    asked: list[list[str]] = []
+    score_points = store.score_points
+    store.score_points = lambda ids, queries, flt=None: (  # type: ignore[method-assign]
+        asked.append(list(ids)) or score_points(ids, queries, flt)
+    )
+    retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=12))
+    query = Query(text="a red thing", fusion=mode, top_k=10)  # type: ignore[arg-type]
+    q = retriever.embed_query(query).astype(np.float64)
+    hits = retriever.search(query).hits
+    assert len(hits) == 10 and asked == []
+    by_id = {item.id: item for item in corpus}
+    for hit in hits:
+        for name in NAMES:
+            vector = by_id[hit.id].vectors.get(name)
+            expected = None if vector is None else pytest.approx(float(vector @ q), abs=1e-6)
+            assert getattr(hit.scores, name) == expected
+    store.close()
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

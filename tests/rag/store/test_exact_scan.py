@@ -151,3 +151,46 @@ def test_the_setting_reaches_the_embedded_store(tmp_path: Path) -> None:
     store = open_store(StoreSettings(collection="scan", exact_scan_max_points=123), tmp_path)
     assert isinstance(store, EdgeStore) and store.exact_scan_max_points == 123
     store.close()
+
+
+def test_scanned_hits_carry_the_signal_scores_score_points_gives(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(9)
+    prefetches = [Prefetch(name, vector, 20) for name, vector in q.items()]
+    fused, engine = scanned_and_engine(store, lambda s: s.fused_query(prefetches, "rrf", 12))
+    listed = [p for found in store.search_each(q, 20).values() for p in found]
+    for hits in (fused, listed):
+        ids = [p.id for p in hits]
+        expected = store.score_points(ids, q)
+        for hit in hits:
+            assert hit.signal_scores.keys() == q.keys()
+            for name, score in hit.signal_scores.items():
+                if score is None:  # lacks the vector: score_points leaves it out
+                    assert hit.id not in expected[name]
+                else:
+                    assert score == pytest.approx(expected[name][hit.id], abs=1e-6)
+    assert any(None in p.signal_scores.values() for p in listed)
+    assert all(p.signal_scores == {} for p in engine)  # the engine's fused call computes none
+    store.close()
+
+
+def test_two_prefetches_of_one_vector_carry_no_signal_scores(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(10)
+    twice = [Prefetch("image", q["image"], 10), Prefetch("image", q["text"], 10)]
+    hits = store.fused_query(twice, "rrf", 5)
+    assert len(hits) == 5 and all(p.signal_scores == {} for p in hits)
+    store.close()
+
+
+def test_a_scan_keeps_the_scores_of_the_moment_it_was_taken() -> None:
+    copy = VectorCopy({"image": 4, "text": 4})
+    x, y = np.eye(4, dtype=np.float32)[:2]
+    copy.write([(make_id(1), {"image": x, "text": y}), (make_id(2), {"image": y})])
+    scan = copy.scan([("image", x), ("text", x)])
+    copy.write([(make_id(1), {"image": y, "text": x})])  # after the scan
+    copy.remove([make_id(2)])
+    rows, scores = scan.top(0, 5)
+    assert scan.ids(rows) == [make_id(1), make_id(2)]
+    assert scores.tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
+    assert scan.scores_at(rows) == [pytest.approx([1.0, 0.0], abs=1e-6), [pytest.approx(0.0), None]]
