@@ -37,6 +37,7 @@ def rrf_term(position: int, k: int, weight: float = 1.0) -> float:
 def rrf_terms(count: int, k: int, weight: float = 1.0) -> np.ndarray:
     """:func:`rrf_term` of positions ``0 .. count - 1`` (the same operations, so the same
     values), as one read-only float64 array (searches ask for the same few: kept)."""
+    terms: np.ndarray
     if weight <= 0:
         terms = np.zeros(count)
     else:

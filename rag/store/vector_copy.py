@@ -114,12 +114,6 @@ class VectorCopy:
                 out[name] = dict(zip(present, values.tolist(), strict=True))
         return out
 
-    def nearest(self, name: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
-        """The ``limit`` points with vector ``name`` nearest ``vector`` by cosine, best first, as
-        ``(id, score)`` pairs: an exact scan of every row (points tied at the cut: any of them,
-        as in the engine)."""
-        return self.scan([(name, vector)]).nearest(0, limit)
-
     def scan(self, queries: Sequence[tuple[str, np.ndarray]]) -> Scan:
         """Every row's cosine to each ``(name, vector)`` query, as the copy is now."""
         units = [(name, _unit(np.asarray(v, dtype=np.float32))) for name, v in queries]
@@ -210,11 +204,6 @@ class Scan:
         top = np.argpartition(scores, cut)[cut:] if cut > 0 else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         return (top if rows is None else rows[top]), scores[top]
-
-    def nearest(self, query: int, limit: int) -> list[tuple[str, float]]:
-        """:meth:`top` as ``(point id, score)`` pairs."""
-        rows, scores = self.top(query, limit)
-        return list(zip(self.ids(rows), scores.tolist(), strict=True))
 
     def ids(self, rows: np.ndarray) -> list[str]:
         """The point id of each row."""

@@ -141,10 +141,11 @@ def test_nearest_scans_only_rows_with_the_vector() -> None:
     )
     copy.remove([make_id(1)])
     copy.write([(make_id(4), {"image": y})])  # takes the freed row
-    image = copy.nearest("image", x, 5)
-    assert [pid for pid, _ in image] == [make_id(2), make_id(4)]
-    assert [score for _, score in image] == pytest.approx([0.6, 0.0], abs=1e-6)
-    assert [pid for pid, _ in copy.nearest("text", x, 1)] == [make_id(2)]
+    scan = copy.scan([("image", x), ("text", x)])
+    rows, scores = scan.top(0, 5)
+    assert scan.ids(rows) == [make_id(2), make_id(4)]
+    assert scores.tolist() == pytest.approx([0.6, 0.0], abs=1e-6)
+    assert scan.ids(scan.top(1, 1)[0]) == [make_id(2)]
 
 
 def test_the_setting_reaches_the_embedded_store(tmp_path: Path) -> None:
