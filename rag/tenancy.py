@@ -34,6 +34,7 @@ from rag.store.base import (
     StoredPoint,
     VectorStore,
 )
+from rag.store.vector_copy import Scan
 
 
 def tenant_filter(tenant: str, flt: Filter | None = None) -> Filter:
@@ -148,6 +149,9 @@ class TenantStore:
         flt: Filter | None = None,
     ) -> dict[str, list[ScoredPoint]]:
         return self.base.search_each(queries, limit, tenant_filter(self.tenant, flt))
+
+    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> Scan | None:
+        return self.base.scanned(queries, tenant_filter(self.tenant, flt))
 
     def score_points(
         self,

@@ -14,7 +14,9 @@
   weighted mean of their signal scores, renormalised over the signals the item has (lexical BM25
   divided by the query's best BM25 score in the collection; see :mod:`rag.retrieval.weighted`),
   one round of store scores at a time, best bound first when one round does not hold them all.
-  An item none of whose vectors has a positive weight is left out.
+  An item none of whose vectors has a positive weight is left out. Where the store scans every
+  point for the search anyway (:meth:`VectorStore.scanned`), the same candidates are picked and
+  scored from the scan's arrays.
 * Every hit carries one score per signal searched (the store's exact cosine, or its BM25 score
   for ``lexical``, 0 when the item has terms but none of the query's; one ``score_points`` round
   trip for all signals), ``None`` for a signal not searched or a vector the item lacks; the fused
@@ -23,12 +25,12 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,7 +41,7 @@ from rag.retrieval import fusion
 from rag.retrieval.plan import CLIP_SIGNALS, SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_within
 from rag.retrieval.types import Hit, Query, Scores, SearchResult, Signal
-from rag.retrieval.weighted import settled, weighted_bounds, weighted_scores
+from rag.retrieval.weighted import settled, weighted_bounds, weighted_scores, weighted_values
 from rag.store.base import (
     LEXICAL,
     PASSAGE,
@@ -51,6 +53,9 @@ from rag.store.base import (
     ScoredPoint,
     VectorStore,
 )
+
+if TYPE_CHECKING:
+    from rag.store.vector_copy import Scan
 
 TIE_MARGIN = 8
 """Extra engine-fused candidates fetched so that ties at the cut are broken by id, not by chance."""
@@ -202,6 +207,10 @@ class Retriever:
         candidate can reach the ``plan.candidates``-th exact score."""
         with _timed(timings, "store"):
             queries: dict[str, QueryVector] = {name: vectors[name] for name in plan.vectors}
+            scan = self.store.scanned(queries, flt)
+        if scan is not None:
+            return self._weighted_scanned(plan, scan, timings)
+        with _timed(timings, "store"):
             lists = self.store.search_each(queries, plan.prefetch_limit, flt)
         size = max(plan.candidates, FIRST_BATCH)
         with _timed(timings, "fuse"):
@@ -231,6 +240,29 @@ class Retriever:
         with _timed(timings, "fuse"):
             return _hits(order, _rows(ids, np.vstack(sims)), payloads, plan)
 
+    def _weighted_scanned(
+        self, plan: SearchPlan, scan: Scan, timings: dict[str, float]
+    ) -> list[Hit]:
+        """:meth:`_weighted_hits` from the store's scan: the same candidates (each signal's
+        ``plan.prefetch_limit`` nearest) and exact scores, as arrays (dense signals only)."""
+        with _timed(timings, "fuse"):
+            tops = [scan.top(query, plan.prefetch_limit)[0] for query in range(len(scan.names))]
+            rows = np.unique(np.concatenate(tops))
+            table = scan.table(rows)
+            sims = np.full((len(rows), len(plan.signals)), np.nan)
+            for column, name in enumerate(plan.signals):
+                if name in scan.names:
+                    sims[:, column] = table[:, scan.names.index(name)]
+            scored = weighted_values(plan, sims)
+            kept = ~np.isnan(scored)  # an item with no positive-weight vector is left out
+            best = scan.best(rows[kept], scored[kept], plan.candidates)
+            by_row = dict(zip(rows.tolist(), sims, strict=True))
+        with _timed(timings, "store"):
+            payloads = {p.id: p.payload for p in self.store.get([pid for pid, _, _ in best])}
+        with _timed(timings, "fuse"):
+            order = [(pid, score) for pid, score, _ in best]
+            return _hits(order, {pid: by_row[row] for pid, _, row in best}, payloads, plan)
+
     # --- per-signal scores of hits ----------------------------------------------------------------
 
     def signal_scores(
@@ -245,8 +277,8 @@ class Retriever:
         lacks the vector): the engine's exact cosine for a dense signal, its BM25 for
         ``lexical`` (0 for a point with terms but none of the query's).
 
-        Scores in ``lists`` (the signals' candidate lists), and the signal scores their points
-        and ``given`` carry, are reused; the others come from the store's exact scores of the
+        Scores in ``lists`` (the signals' candidate lists), and the signal scores the points
+        ``given`` carry, are reused; the others come from the store's exact scores of the
         missing ids, one round trip for every signal (no vectors travel). A point missing from a
         dense list that is not full lacks that vector; one missing from the lexical list may
         still have terms (it scores 0), so the store is asked.
@@ -257,7 +289,7 @@ class Retriever:
             for name in plan.signals
             if name in vectors
         }
-        for point in itertools.chain(given, *lists.values()):
+        for point in given:
             for name, score in point.signal_scores.items():
                 if name in known:
                     known[name].setdefault(point.id, np.nan if score is None else score)

@@ -64,10 +64,14 @@ def weighted_scores(
     """Exact weighted scores of the points ``ids`` from their signal scores ``sims`` (``(n,
     len(plan.signals))``, NaN: no such vector; lexical raw, divided here by ``lexical_best``);
     points with no positive-weight vector are left out."""
-    weights = np.array([plan.weights[name] for name in plan.signals], dtype=np.float64)
-    values = normalised(plan, sims, lexical_best)
-    scored = fusion.weighted_scores(values, weights)
+    scored = weighted_values(plan, sims, lexical_best)
     return {pid: v for pid, v in zip(ids, scored.tolist(), strict=True) if not math.isnan(v)}
+
+
+def weighted_values(plan: SearchPlan, sims: np.ndarray, lexical_best: float = 1.0) -> np.ndarray:
+    """:func:`weighted_scores` as an array in the rows' order (NaN: no positive-weight vector)."""
+    weights = np.array([plan.weights[name] for name in plan.signals], dtype=np.float64)
+    return fusion.weighted_scores(normalised(plan, sims, lexical_best), weights)
 
 
 def normalised(plan: SearchPlan, sims: np.ndarray, lexical_best: float) -> np.ndarray:

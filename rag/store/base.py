@@ -17,6 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # importing rag.embedding loads open_clip; the store needs only the type
     from rag.embedding.base import SparseTerms
+    from rag.store.vector_copy import Scan
 
 IMAGE = "image"
 TEXT = "text"
@@ -304,6 +305,12 @@ class VectorStore(Protocol):
         flt: Filter | None = None,
     ) -> dict[str, list[ScoredPoint]]:
         """:meth:`search` of each named query (no payloads), in one round trip."""
+        ...
+
+    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> Scan | None:
+        """Every point's exact cosine to each named dense query, where the store holds the
+        collection's vectors in memory and scans them for a search like this one (the embedded
+        store's exact scan of a small collection, with no filter); ``None`` otherwise: search."""
         ...
 
     def search(

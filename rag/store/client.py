@@ -247,6 +247,10 @@ class QdrantClientStore:
             )
         return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
 
+    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> None:
+        """Never: the server (or local mode) keeps the vectors, and searches them."""
+        return None
+
     def search_each(
         self,
         queries: Mapping[str, QueryVector],

@@ -315,22 +315,20 @@ class EdgeStore:
         copy = self._scanned_copy(flt, list(queries))
         if copy is not None:
             scan = self._scan(copy, list(queries.items()))
-            names = list(queries)
             found = {}
-            for index, name in enumerate(names):
+            for index, name in enumerate(queries):
                 rows, scores = scan.top(index, limit)
                 found[name] = [
-                    ScoredPoint(pid, score, {}, {}, signals)
-                    for pid, score, signals in zip(
-                        scan.ids(rows),
-                        scores.tolist(),
-                        _signal_scores(names, scan, rows),
-                        strict=True,
-                    )
+                    ScoredPoint(pid, score, {}, {})
+                    for pid, score in zip(scan.ids(rows), scores.tolist(), strict=True)
                 ]
             return found
         found = self._query_each(queries, limit, edge_filter(flt))
         return {name: convert.bare_hits(found.get(name, [])) for name in queries}
+
+    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> Scan | None:
+        copy = self._scanned_copy(flt, list(queries))
+        return None if copy is None else self._scan(copy, list(queries.items()))
 
     def score_points(
         self,
@@ -456,13 +454,7 @@ class EdgeStore:
                 for (rows, _), p in zip(tops, prefetches, strict=True)
             ]
         rows, fused = engine_fusion.summed([rows for rows, _ in tops], parts, len(scan))
-        if len(rows) > limit:  # those at or above the limit-th score: ties are ordered by id
-            cut = np.partition(fused, len(fused) - limit)[len(fused) - limit]
-            rows, fused = rows[fused >= cut], fused[fused >= cut]
-        ranked = sorted(
-            zip(scan.ids(rows), fused.tolist(), rows.tolist(), strict=True),
-            key=lambda item: (-item[1], item[0]),
-        )[:limit]
+        ranked = scan.best(rows, fused, limit)
         if not ranked:
             return []
         chosen = _Chosen([pid for pid, _, _ in ranked], None)

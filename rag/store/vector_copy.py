@@ -120,6 +120,7 @@ class VectorCopy:
         with self._lock:
             size = self._size
             return Scan(
+                [name for name, _ in units],
                 self._ids[:size],
                 [_row_dots(self._matrix[name][:size], query) for name, query in units],
                 [self._present[name][:size].copy() for name, _ in units],
@@ -183,9 +184,18 @@ class Scan:
         rows, scores = scan.top(0, 50)  # the 50 rows whose images are nearest q, best first
         scan.ids(rows[:2])  # their point ids
         scan.scores_at(rows[:2])  # [[0.93, None], ...]: the first has no text vector
+        scan.best(rows, scores, 10)  # [(id, 0.93, row), ...]: ties by id
     """
 
-    def __init__(self, ids: list[str], scores: list[np.ndarray], present: list[np.ndarray]):
+    def __init__(
+        self,
+        names: list[str],
+        ids: list[str],
+        scores: list[np.ndarray],
+        present: list[np.ndarray],
+    ):
+        self.names = names
+        """The vector name of each query, in the order asked."""
         self._ids = ids
         self._scores = scores
         self._present = present
@@ -209,13 +219,28 @@ class Scan:
         """The point id of each row."""
         return [self._ids[row] for row in rows.tolist()]
 
+    def table(self, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), len(names))`` float64 scores of the rows for every query (NaN where
+        the point lacks the vector)."""
+        table = np.full((len(rows), len(self.names)), np.nan)
+        for column, (scores, present) in enumerate(zip(self._scores, self._present, strict=True)):
+            table[:, column] = np.where(present[rows], scores[rows], np.nan)
+        return table
+
     def scores_at(self, rows: np.ndarray) -> list[list[float | None]]:
         """Each row's score for every query (``None`` where its point lacks the vector)."""
-        columns = [
-            np.where(present[rows], scores[rows], np.nan).tolist()
-            for scores, present in zip(self._scores, self._present, strict=True)
-        ]
-        return [[None if math.isnan(v) else v for v in row] for row in zip(*columns, strict=True)]
+        return [[None if math.isnan(v) else v for v in row] for row in self.table(rows).tolist()]
+
+    def best(
+        self, rows: np.ndarray, values: np.ndarray, limit: int
+    ) -> list[tuple[str, float, int]]:
+        """``(point id, value, row)`` of the ``limit`` rows with the highest ``values``, best
+        first, ties by point id (``values`` must hold no NaN)."""
+        if len(rows) > limit:  # those at or above the limit-th value: ties are ordered by id
+            cut = np.partition(values, len(values) - limit)[len(values) - limit]
+            rows, values = rows[values >= cut], values[values >= cut]
+        ranked = zip(self.ids(rows), values.tolist(), rows.tolist(), strict=True)
+        return sorted(ranked, key=lambda item: (-item[1], item[0]))[:limit]
 
 
 def _row_dots(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:

@@ -181,7 +181,7 @@ def test_engines_with_and_without_the_vector_copy_rank_alike(
 
 
 @pytest.mark.parametrize("mode", ["rrf", "dbsf", "weighted"])
-def test_a_scanned_search_takes_its_hits_signal_scores_from_the_scan(
+def test_a_scanned_search_takes_its_lists_and_signal_scores_from_the_scan(
     tiny_embedder, corpus, tmp_path, mode: str
 ) -> None:
     from rag.config import StoreSettings
@@ -191,10 +191,13 @@ def test_a_scanned_search_takes_its_hits_signal_scores_from_the_scan(
     store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
     store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
     assert store.copies_vectors(wait=10)  # type: ignore[attr-defined]
-    asked: list[list[str]] = []
-    score_points = store.score_points
+    asked: list[str] = []
+    score_points, search_each = store.score_points, store.search_each
     store.score_points = lambda ids, queries, flt=None: (  # type: ignore[method-assign]
-        asked.append(list(ids)) or score_points(ids, queries, flt)
+        asked.append("score_points") or score_points(ids, queries, flt)
+    )
+    store.search_each = lambda queries, limit, flt=None: (  # type: ignore[method-assign]
+        asked.append("search_each") or search_each(queries, limit, flt)
     )
     retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=12))
     query = Query(text="a red thing", fusion=mode, top_k=10)  # type: ignore[arg-type]

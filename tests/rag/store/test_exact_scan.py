@@ -154,23 +154,20 @@ def test_the_setting_reaches_the_embedded_store(tmp_path: Path) -> None:
     store.close()
 
 
-def test_scanned_hits_carry_the_signal_scores_score_points_gives(tmp_path: Path) -> None:
+def test_scanned_fused_hits_carry_the_signal_scores_score_points_gives(tmp_path: Path) -> None:
     store = scanning_store(tmp_path)
     q = queries(9)
     prefetches = [Prefetch(name, vector, 20) for name, vector in q.items()]
-    fused, engine = scanned_and_engine(store, lambda s: s.fused_query(prefetches, "rrf", 12))
-    listed = [p for found in store.search_each(q, 20).values() for p in found]
-    for hits in (fused, listed):
-        ids = [p.id for p in hits]
-        expected = store.score_points(ids, q)
-        for hit in hits:
-            assert hit.signal_scores.keys() == q.keys()
-            for name, score in hit.signal_scores.items():
-                if score is None:  # lacks the vector: score_points leaves it out
-                    assert hit.id not in expected[name]
-                else:
-                    assert score == pytest.approx(expected[name][hit.id], abs=1e-6)
-    assert any(None in p.signal_scores.values() for p in listed)
+    fused, engine = scanned_and_engine(store, lambda s: s.fused_query(prefetches, "rrf", 40))
+    expected = store.score_points([p.id for p in fused], q)
+    for hit in fused:
+        assert hit.signal_scores.keys() == q.keys()
+        for name, score in hit.signal_scores.items():
+            if score is None:  # lacks the vector: score_points leaves it out
+                assert hit.id not in expected[name]
+            else:
+                assert score == pytest.approx(expected[name][hit.id], abs=1e-6)
+    assert any(None in p.signal_scores.values() for p in fused)
     assert all(p.signal_scores == {} for p in engine)  # the engine's fused call computes none
     store.close()
 
@@ -195,3 +192,42 @@ def test_a_scan_keeps_the_scores_of_the_moment_it_was_taken() -> None:
     assert scan.ids(rows) == [make_id(1), make_id(2)]
     assert scores.tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
     assert scan.scores_at(rows) == [pytest.approx([1.0, 0.0], abs=1e-6), [pytest.approx(0.0), None]]
+
+
+def test_scanned_scores_every_point_as_score_points_does(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(11)
+    scan = store.scanned(q)
+    assert scan is not None and scan.names == list(q)
+    rows = np.arange(len(scan))
+    ids = scan.ids(rows)
+    expected = store.score_points(ids, q)
+    for pid, scores in zip(ids, scan.scores_at(rows), strict=True):
+        for name, score in zip(scan.names, scores, strict=True):
+            if score is None:
+                assert pid not in expected[name]
+            else:
+                assert score == pytest.approx(expected[name][pid], abs=1e-6)
+    assert len(scan) == 60
+    store.close()
+
+
+def test_scanned_declines_filters_sparse_queries_and_big_collections(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(12)
+    assert store.scanned(q, Filter(must=(MatchValue("source", "b.jpg"),))) is None
+    assert store.scanned({"lexical": SparseTerms((1,), (1.0,))}) is None
+    store.exact_scan_max_points = 59  # the collection holds 60
+    assert store.scanned(q) is None
+    store.close()
+
+
+def test_best_orders_ties_by_id_and_keeps_only_the_limit() -> None:
+    copy = VectorCopy({"image": 4})
+    x = np.eye(4, dtype=np.float32)[0]
+    copy.write([(make_id(i), {"image": x}) for i in (3, 1, 2)])
+    scan = copy.scan([("image", x)])
+    rows = np.arange(3)
+    best = scan.best(rows, np.array([0.5, 0.9, 0.5]), 2)
+    assert [(pid, value) for pid, value, _ in best] == [(make_id(1), 0.9), (make_id(2), 0.5)]
+    assert [row for _, _, row in best] == [1, 2]

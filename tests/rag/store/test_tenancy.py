@@ -48,6 +48,7 @@ def test_a_tenant_batches_and_scores_only_its_points(store: VectorStore) -> None
     assert each["image"] and all(h.id in mine for found in each.values() for h in found)
     scores = a.score_points([p.id for p in points_a + points_b], {"text": query})
     assert scores["text"] and set(scores["text"]) <= mine
+    assert a.scanned({"image": query}) is None  # the tenant's filter: the engine searches
 
 
 def test_a_tenant_deletes_only_its_points(store: VectorStore) -> None:
