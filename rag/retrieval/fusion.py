@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from rag.store.engine_fusion import CandidateList, dbsf, dbsf_normalize, rrf, rrf_term
+from rag.store.engine_fusion import CandidateList, dbsf, dbsf_normalize, rrf, rrf_terms
 
 __all__ = [
     "CandidateList",
@@ -25,7 +25,7 @@ __all__ = [
     "dbsf_normalize",
     "ranked",
     "rrf",
-    "rrf_term",
+    "rrf_terms",
     "weighted_scores",
     "weighted_upper_bound",
 ]

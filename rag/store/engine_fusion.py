@@ -22,26 +22,20 @@ import numpy as np
 CandidateList = Sequence[tuple[str, float]]
 
 
-def rrf_term(position: int, k: int, weight: float = 1.0) -> float:
-    """One list's contribution for the item at 0-based ``position``: ``1 / ((pos+1)/w + k - 1)``.
+@functools.lru_cache(maxsize=256)
+def rrf_terms(count: int, k: int, weight: float = 1.0) -> np.ndarray:
+    """One list's contribution for the items at 0-based positions ``0 .. count - 1``:
+    ``1 / ((pos+1)/w + k - 1)``, as one read-only float64 array (searches ask for the same few:
+    kept).
 
     With ``weight`` 1 this is Qdrant's ``1 / (k + pos)``; a weight ``w`` divides the rank by ``w``,
     as Qdrant's weighted RRF does. Weight 0 contributes nothing.
     """
-    if weight <= 0:
-        return 0.0
-    return 1.0 / ((position + 1.0) / weight + k - 1.0)
-
-
-@functools.lru_cache(maxsize=256)
-def rrf_terms(count: int, k: int, weight: float = 1.0) -> np.ndarray:
-    """:func:`rrf_term` of positions ``0 .. count - 1`` (the same operations, so the same
-    values), as one read-only float64 array (searches ask for the same few: kept)."""
     terms: np.ndarray
     if weight <= 0:
         terms = np.zeros(count)
     else:
-        with np.errstate(over="ignore"):  # a tiny weight: an infinite rank adds 0, as in Python
+        with np.errstate(over="ignore"):  # a tiny weight: an infinite rank adds 0
             terms = 1.0 / ((np.arange(count) + 1.0) / weight + k - 1.0)
     terms.flags.writeable = False
     return terms
@@ -50,7 +44,8 @@ def rrf_terms(count: int, k: int, weight: float = 1.0) -> np.ndarray:
 def rrf(
     lists: Sequence[CandidateList], k: int = 60, weights: Sequence[float] | None = None
 ) -> dict[str, float]:
-    """Reciprocal rank fusion: each item sums :func:`rrf_term` over the lists it appears in."""
+    """Reciprocal rank fusion: each item sums its :func:`rrf_terms` over the lists it appears
+    in."""
     if weights is not None and len(weights) != len(lists):
         raise ValueError("rrf needs one weight per candidate list")
     scores: dict[str, float] = {}

@@ -49,9 +49,11 @@ def test_summed_dbsf_scaled_equal_dbsf(lists) -> None:
 
 
 @given(st.integers(0, 200), st.integers(1, 100), st.floats(0, 5))
-def test_rrf_terms_are_rrf_term_at_each_position(count, k, weight) -> None:
+def test_rrf_terms_are_the_weighted_rrf_formula_at_each_position(count, k, weight) -> None:
     terms = engine_fusion.rrf_terms(count, k, weight)
-    assert terms.tolist() == [engine_fusion.rrf_term(i, k, weight) for i in range(count)]
+    expected = [0.0 if weight <= 0 else 1 / ((i + 1) / weight + k - 1) for i in range(count)]
+    assert terms.tolist() == expected
+    assert not terms.flags.writeable  # kept between calls: nobody may change it
 
 
 def test_summed_of_no_lists_is_empty() -> None:
