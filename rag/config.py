@@ -127,13 +127,13 @@ class StoreSettings(_Group):
     vectors (4 bytes a dimension a point: 113 MB at 20k points of 512 + 512 + 384) scores the
     chosen points of each search (hits' signal scores, weighted fusion's candidates) instead of an
     engine round trip; 0 turns it off."""
-    exact_scan_max_points: int = Field(default=4_000, ge=0)
+    exact_scan_max_points: int = Field(default=8_000, ge=0)
     """Embedded store: while a collection has at most this many points (and the vector copy
     above holds them), unfiltered searches of dense signals only (image, text, passage) take
-    their nearest points from an exact numpy scan of the copy instead of the engine, which
-    builds no HNSW graph that small and scans too, at a higher cost per call (``python -m
-    bench.retrieval --crossover`` measures where the scan stops being cheaper); 0 turns it
-    off."""
+    their nearest points from an exact numpy scan of the copy instead of the engine's HNSW
+    search. ``python -m bench.retrieval --crossover`` measures where the scan stops being
+    cheaper: about 7.5k points for rrf and dbsf, 11k for weighted fusion (two 512-d signals, 2
+    cores). 0 turns it off."""
     quantization: Literal["none", "int8"] = "none"
     """Dense vectors of a new collection: ``int8`` keeps scalar int8 codes (4x smaller) in RAM,
     searches them and rescores the best ``oversampling`` x limit candidates with the original

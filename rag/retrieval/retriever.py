@@ -174,12 +174,16 @@ class Retriever:
             return self._weighted_hits(plan, vectors, flt, timings)
         return self._engine_hits(plan, vectors, flt, timings)
 
-    # --- rrf and dbsf: one fused query in the engine --------------------------------------------
+    # --- rrf and dbsf: the engine's fusion, in one fused query or over the store's scan ---------
 
     def _engine_hits(
         self, plan: SearchPlan, vectors: QueryVectors, flt: Filter | None, timings: dict[str, float]
     ) -> list[Hit]:
         weights = _rrf_weights(plan) if plan.fusion == "rrf" else {}
+        with _timed(timings, "store"):
+            scan = self.store.scanned({name: vectors[name] for name in plan.vectors}, flt)
+        if scan is not None:
+            return self._fused_scanned(plan, scan, weights, timings)
         prefetches = [
             Prefetch(name, vectors[name], plan.prefetch_limit, weight=weights.get(name, 1.0))
             for name in plan.vectors
@@ -197,6 +201,17 @@ class Retriever:
             sims = self.signal_scores(plan, vectors, ids, {}, given=points)
         with _timed(timings, "fuse"):
             return _hits(order, sims, {p.id: p.payload for p in points}, plan)
+
+    def _fused_scanned(
+        self, plan: SearchPlan, scan: Scan, weights: Mapping[str, float], timings: dict[str, float]
+    ) -> list[Hit]:
+        """:meth:`_engine_hits` from the store's scan: the engine's fusion of the same lists,
+        ties by id (no extra candidates to order them), and each hit's scores from the scan."""
+        with _timed(timings, "fuse"):
+            limits = [plan.prefetch_limit] * len(scan.names)
+            given = [weights.get(name, 1.0) for name in scan.names]
+            best = scan.fused(limits, plan.fusion, plan.candidates, self.settings.rrf_k, given)
+        return self._scanned_hits(plan, scan, best, timings)
 
     # --- weighted: exact scores, candidates scored best bound first ------------------------------
 
@@ -248,20 +263,27 @@ class Retriever:
         with _timed(timings, "fuse"):
             tops = [scan.top(query, plan.prefetch_limit)[0] for query in range(len(scan.names))]
             rows = np.unique(np.concatenate(tops))
-            table = scan.table(rows)
-            sims = np.full((len(rows), len(plan.signals)), np.nan)
-            for column, name in enumerate(plan.signals):
-                if name in scan.names:
-                    sims[:, column] = table[:, scan.names.index(name)]
+            sims = _signal_table(plan, scan, rows)
             scored = weighted_values(plan, sims)
             kept = ~np.isnan(scored)  # an item with no positive-weight vector is left out
             best = scan.best(rows[kept], scored[kept], plan.candidates)
-            by_row = dict(zip(rows.tolist(), sims, strict=True))
+        return self._scanned_hits(plan, scan, best, timings)
+
+    def _scanned_hits(
+        self,
+        plan: SearchPlan,
+        scan: Scan,
+        best: list[tuple[str, float, int]],
+        timings: dict[str, float],
+    ) -> list[Hit]:
+        """Hits of the ``(point id, fused score, row)`` chosen from ``scan``, best first, with
+        their payloads (one read) and each signal's score from the scan."""
         with _timed(timings, "store"):
             payloads = {p.id: p.payload for p in self.store.get([pid for pid, _, _ in best])}
         with _timed(timings, "fuse"):
             order = [(pid, score) for pid, score, _ in best]
-            return _hits(order, {pid: by_row[row] for pid, _, row in best}, payloads, plan)
+            sims = _signal_table(plan, scan, np.array([row for _, _, row in best], np.int64))
+            return _hits(order, sims, payloads, plan)
 
     # --- per-signal scores of hits ----------------------------------------------------------------
 
@@ -337,6 +359,17 @@ class Retriever:
             return 0
         has_text = bool(query.text and query.text.strip())
         return self.reranker.top_n if has_text else 0
+
+
+def _signal_table(plan: SearchPlan, scan: Scan, rows: np.ndarray) -> np.ndarray:
+    """``(len(rows), len(plan.signals))`` scores of the scan's rows (NaN where a point lacks
+    the vector or the scan has no query for the signal)."""
+    table = scan.table(rows)
+    sims = np.full((len(rows), len(plan.signals)), np.nan)
+    for column, name in enumerate(plan.signals):
+        if name in scan.names:
+            sims[:, column] = table[:, scan.names.index(name)]
+    return sims
 
 
 def _rrf_weights(plan: SearchPlan) -> dict[str, float]:

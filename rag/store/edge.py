@@ -27,7 +27,7 @@ import qdrant_edge as qe
 
 from rag.errors import InvalidInputError, MmragError, StoreError
 from rag.payload import TENANT
-from rag.store import convert, engine_fusion
+from rag.store import convert
 from rag.store.base import (
     DEFAULT_RRF_K,
     INDEXED_PAYLOAD_FIELDS,
@@ -214,9 +214,14 @@ class EdgeStore:
             return []
         shard = self._require_shard()
         vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        chosen = _Chosen(wanted, None)  # returned ids map back without formatting a UUID
         records = self._call(shard.retrieve, wanted, True, vectors)
-        points = [convert.stored_point(record) for record in records]
-        return convert.ordered_like(wanted, points, key=lambda p: p.id)
+        found = {chosen.id_of(record.id): record for record in records}
+        return [
+            StoredPoint(pid, dict(record.payload or {}), convert.float32_vectors(record.vector))
+            for pid in wanted
+            if (record := found.get(pid)) is not None
+        ]
 
     def count(self, flt: Filter | None = None) -> int:
         shard = self._require_shard()
@@ -445,16 +450,8 @@ class EdgeStore:
         (ties by id), each hit with its signal scores; payloads read in one call."""
         _fusion(fusion, rrf_k, convert.rrf_weights(prefetches))  # the engine's checks
         scan = self._scan(copy, [(p.vector_name, p.vector) for p in prefetches])
-        tops = [scan.top(index, p.limit) for index, p in enumerate(prefetches)]
-        if fusion == "dbsf":
-            parts = [engine_fusion.dbsf_scaled(scores) for _, scores in tops]
-        else:
-            parts = [
-                engine_fusion.rrf_terms(len(rows), rrf_k, p.weight)
-                for (rows, _), p in zip(tops, prefetches, strict=True)
-            ]
-        rows, fused = engine_fusion.summed([rows for rows, _ in tops], parts, len(scan))
-        ranked = scan.best(rows, fused, limit)
+        weights = [p.weight for p in prefetches]
+        ranked = scan.fused([p.limit for p in prefetches], fusion, limit, rrf_k, weights)
         if not ranked:
             return []
         chosen = _Chosen([pid for pid, _, _ in ranked], None)

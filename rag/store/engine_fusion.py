@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -69,9 +70,15 @@ def dbsf_normalize(candidates: CandidateList) -> dict[str, float]:
 def dbsf_scaled(values: np.ndarray) -> np.ndarray:
     """:func:`dbsf_normalize` of one list's scores, as one float64 array."""
     values = np.asarray(values, dtype=np.float64)
-    if len(values) < 2 or float(np.var(values, ddof=1)) == 0.0:
-        return np.full(len(values), 0.5)
-    mean, std = float(values.mean()), float(np.std(values, ddof=1))
+    count = len(values)
+    if count < 2:
+        return np.full(count, 0.5)
+    mean = float(values.sum()) / count  # np.mean and np.std(ddof=1), their very sums (bit-exact)
+    deviations = values - mean
+    variance = float((deviations * deviations).sum()) / (count - 1)
+    if variance == 0.0:
+        return np.full(count, 0.5)
+    std = math.sqrt(variance)
     low, high = mean - 3 * std, mean + 3 * std
     return (values - low) / (high - low)
 

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from rag.store import engine_fusion
+
 Rows = Iterable[tuple[str, Mapping[str, object]]]
 """``(point id, vectors by name)`` pairs, as stored points or points to write carry them."""
 
@@ -185,6 +187,7 @@ class Scan:
         scan.ids(rows[:2])  # their point ids
         scan.scores_at(rows[:2])  # [[0.93, None], ...]: the first has no text vector
         scan.best(rows, scores, 10)  # [(id, 0.93, row), ...]: ties by id
+        scan.fused([50, 50], "rrf", 10)  # the 10 best of both lists by RRF, as the engine fuses
     """
 
     def __init__(
@@ -241,6 +244,31 @@ class Scan:
             rows, values = rows[values >= cut], values[values >= cut]
         ranked = zip(self.ids(rows), values.tolist(), rows.tolist(), strict=True)
         return sorted(ranked, key=lambda item: (-item[1], item[0]))[:limit]
+
+    def fused(
+        self,
+        limits: Sequence[int],
+        fusion: str,
+        limit: int,
+        rrf_k: int = 60,
+        weights: Sequence[float] | None = None,
+    ) -> list[tuple[str, float, int]]:
+        """:meth:`best` ``limit`` rows by the engine's fusion (``"rrf"``, with ``rrf_k`` and a
+        weight per query, or ``"dbsf"``) of each query's ``limits[i]`` nearest rows, with
+        :mod:`~rag.store.engine_fusion`'s formulas."""
+        if fusion not in ("rrf", "dbsf"):
+            raise ValueError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")
+        tops = [self.top(query, count) for query, count in enumerate(limits)]
+        if fusion == "dbsf":
+            parts = [engine_fusion.dbsf_scaled(scores) for _, scores in tops]
+        else:
+            given = weights or [1.0] * len(tops)
+            parts = [
+                engine_fusion.rrf_terms(len(rows), rrf_k, weight)
+                for (rows, _), weight in zip(tops, given, strict=True)
+            ]
+        rows, values = engine_fusion.summed([rows for rows, _ in tops], parts, len(self))
+        return self.best(rows, values, limit)
 
 
 def _row_dots(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:

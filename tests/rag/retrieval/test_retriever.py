@@ -172,6 +172,13 @@ def test_engines_with_and_without_the_vector_copy_rank_alike(
                 for mode in ("rrf", "dbsf", "weighted")
                 for text in ("red", "number 7", "a blue thing")
             ]
+            + [
+                [
+                    (h.id, h.scores.fused)
+                    for h in retriever.search(Query(text="red", weights=weights, top_k=12)).hits
+                ]
+                for weights in ({"image": 3, "text": 1}, {"image": 0, "text": 1})
+            ]
         )
         store.close()
     for scanned, indexed, local in zip(*rankings, strict=True):
@@ -193,6 +200,10 @@ def test_a_scanned_search_takes_its_lists_and_signal_scores_from_the_scan(
     assert store.copies_vectors(wait=10)  # type: ignore[attr-defined]
     asked: list[str] = []
     score_points, search_each = store.score_points, store.search_each
+    fused_query = store.fused_query
+    store.fused_query = lambda *args, **kwargs: (  # type: ignore[method-assign]
+        asked.append("fused_query") or fused_query(*args, **kwargs)
+    )
     store.score_points = lambda ids, queries, flt=None: (  # type: ignore[method-assign]
         asked.append("score_points") or score_points(ids, queries, flt)
     )

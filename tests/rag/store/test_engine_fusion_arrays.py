@@ -59,3 +59,14 @@ def test_rrf_terms_are_the_weighted_rrf_formula_at_each_position(count, k, weigh
 def test_summed_of_no_lists_is_empty() -> None:
     rows, sums = engine_fusion.summed([], [], 10)
     assert rows.size == 0 and sums.size == 0
+
+
+@given(st.lists(st.floats(-1, 1, allow_subnormal=False), max_size=60))
+def test_dbsf_scaled_is_numpys_mean_and_sample_deviation_formula(scores) -> None:
+    values = np.array(scores)
+    if len(values) < 2 or np.var(values, ddof=1) == 0:
+        expected = np.full(len(values), 0.5)
+    else:
+        mean, std = float(values.mean()), float(np.std(values, ddof=1))
+        expected = (values - (mean - 3 * std)) / ((mean + 3 * std) - (mean - 3 * std))
+    assert engine_fusion.dbsf_scaled(values).tolist() == expected.tolist()

@@ -231,3 +231,10 @@ def test_best_orders_ties_by_id_and_keeps_only_the_limit() -> None:
     best = scan.best(rows, np.array([0.5, 0.9, 0.5]), 2)
     assert [(pid, value) for pid, value, _ in best] == [(make_id(1), 0.9), (make_id(2), 0.5)]
     assert [row for _, _, row in best] == [1, 2]
+
+
+def test_fused_rejects_an_unknown_fusion() -> None:
+    copy = VectorCopy({"image": 2})
+    copy.write([("a", {"image": [1.0, 0.0]})])
+    with pytest.raises(ValueError, match="rrf' or 'dbsf"):
+        copy.scan([("image", np.array([1.0, 0.0]))]).fused([1], "max", 1)
