@@ -198,7 +198,7 @@ class Retriever:
             order = fusion.ranked({p.id: p.score for p in points}, plan.candidates)
         ids = [pid for pid, _ in order]
         with _timed(timings, "store"):
-            sims = self.signal_scores(plan, vectors, ids, {}, given=points)
+            sims = self.signal_scores(plan, vectors, ids, {})
         with _timed(timings, "fuse"):
             return _hits(order, sims, {p.id: p.payload for p in points}, plan)
 
@@ -293,15 +293,14 @@ class Retriever:
         vectors: QueryVectors,
         ids: Sequence[str],
         lists: Mapping[str, list[ScoredPoint]],
-        given: Sequence[ScoredPoint] = (),
     ) -> np.ndarray:
         """``(len(ids), len(plan.signals))`` scores of the points ``ids`` (NaN where a point
         lacks the vector): the engine's exact cosine for a dense signal, its BM25 for
         ``lexical`` (0 for a point with terms but none of the query's).
 
-        Scores in ``lists`` (the signals' candidate lists), and the signal scores the points
-        ``given`` carry, are reused; the others come from the store's exact scores of the
-        missing ids, one round trip for every signal (no vectors travel). A point missing from a
+        Scores in ``lists`` (the signals' candidate lists) are reused; the others come from the
+        store's exact scores of the missing ids, one round trip for every signal (no vectors
+        travel). A point missing from a
         dense list that is not full lacks that vector; one missing from the lexical list may
         still have terms (it scores 0), so the store is asked.
         """
@@ -311,10 +310,6 @@ class Retriever:
             for name in plan.signals
             if name in vectors
         }
-        for point in given:
-            for name, score in point.signal_scores.items():
-                if name in known:
-                    known[name].setdefault(point.id, np.nan if score is None else score)
         asked: dict[str, QueryVector] = {}
         for name, scores in known.items():
             complete = name != LEXICAL and name in lists and len(lists[name]) < plan.prefetch_limit

@@ -145,19 +145,12 @@ class StoredPoint:
 @dataclass(slots=True)  # not frozen: that costs 3x to build (0.78 µs), and a search builds hundreds
 class ScoredPoint:
     """A search result: the engine's score (cosine for a dense vector, the IDF-weighted term
-    product for ``lexical``, the fused score for a fused query).
-
-    ``signal_scores``: the point's exact cosine to each dense query of the search, where the
-    store computed them on the way (an exact scan of a small collection computes every one),
-    ``None`` for a vector the point lacks; empty where it did not, and then
-    :meth:`VectorStore.score_points` gives them.
-    """
+    product for ``lexical``, the fused score for a fused query)."""
 
     id: str
     score: float
     payload: dict[str, Any]
     vectors: dict[str, np.ndarray | SparseTerms] = field(default_factory=dict)
-    signal_scores: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -447,7 +447,7 @@ class EdgeStore:
         rrf_k: int,
     ) -> list[ScoredPoint]:
         """:meth:`fused_query` from exact scans of the copy, fused with the engine's formulas
-        (ties by id), each hit with its signal scores; payloads read in one call."""
+        (ties by id); payloads read in one call."""
         _fusion(fusion, rrf_k, convert.rrf_weights(prefetches))  # the engine's checks
         scan = self._scan(copy, [(p.vector_name, p.vector) for p in prefetches])
         weights = [p.weight for p in prefetches]
@@ -457,18 +457,14 @@ class EdgeStore:
         chosen = _Chosen([pid for pid, _, _ in ranked], None)
         records = self._call(self._require_shard().retrieve, chosen.ids, True, with_vectors)
         stored = {chosen.id_of(r.id): r for r in records}  # a point deleted since is left out
-        signals = _signal_scores(
-            [p.vector_name for p in prefetches], scan, np.array([row for _, _, row in ranked])
-        )
         return [
             ScoredPoint(
                 pid,
                 score,
                 dict(stored[pid].payload or {}),
                 convert.float32_vectors(stored[pid].vector) if with_vectors else {},
-                point_signals,
             )
-            for (pid, score, _), point_signals in zip(ranked, signals, strict=True)
+            for pid, score, _ in ranked
             if pid in stored
         ]
 
@@ -722,16 +718,6 @@ class _Chosen:
         if self._by_int is None:
             self._by_int = {int(pid.replace("-", ""), 16): pid for pid in self.ids}
         return self._by_int
-
-
-def _signal_scores(
-    names: Sequence[str], scan: Scan, rows: np.ndarray
-) -> list[dict[str, float | None]]:
-    """Each row's score for each query of ``scan`` by vector name (none when two queries share
-    a name: which score is the signal's is then unclear)."""
-    if len(set(names)) < len(names):
-        return [{} for _ in range(len(rows))]
-    return [dict(zip(names, scores, strict=True)) for scores in scan.scores_at(rows)]
 
 
 def _edge_config(layout: CollectionLayout, storage: VectorStorage) -> qe.EdgeConfig:

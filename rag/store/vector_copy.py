@@ -185,7 +185,7 @@ class Scan:
         scan = copy.scan([("image", q), ("text", q)])
         rows, scores = scan.top(0, 50)  # the 50 rows whose images are nearest q, best first
         scan.ids(rows[:2])  # their point ids
-        scan.scores_at(rows[:2])  # [[0.93, None], ...]: the first has no text vector
+        scan.table(rows[:2])  # [[0.93, nan], ...]: the first has no text vector
         scan.best(rows, scores, 10)  # [(id, 0.93, row), ...]: ties by id
         scan.fused([50, 50], "rrf", 10)  # the 10 best of both lists by RRF, as the engine fuses
     """
@@ -229,10 +229,6 @@ class Scan:
         for column, (scores, present) in enumerate(zip(self._scores, self._present, strict=True)):
             table[:, column] = np.where(present[rows], scores[rows], np.nan)
         return table
-
-    def scores_at(self, rows: np.ndarray) -> list[list[float | None]]:
-        """Each row's score for every query (``None`` where its point lacks the vector)."""
-        return [[None if math.isnan(v) else v for v in row] for row in self.table(rows).tolist()]
 
     def best(
         self, rows: np.ndarray, values: np.ndarray, limit: int

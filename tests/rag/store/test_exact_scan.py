@@ -154,33 +154,6 @@ def test_the_setting_reaches_the_embedded_store(tmp_path: Path) -> None:
     store.close()
 
 
-def test_scanned_fused_hits_carry_the_signal_scores_score_points_gives(tmp_path: Path) -> None:
-    store = scanning_store(tmp_path)
-    q = queries(9)
-    prefetches = [Prefetch(name, vector, 20) for name, vector in q.items()]
-    fused, engine = scanned_and_engine(store, lambda s: s.fused_query(prefetches, "rrf", 40))
-    expected = store.score_points([p.id for p in fused], q)
-    for hit in fused:
-        assert hit.signal_scores.keys() == q.keys()
-        for name, score in hit.signal_scores.items():
-            if score is None:  # lacks the vector: score_points leaves it out
-                assert hit.id not in expected[name]
-            else:
-                assert score == pytest.approx(expected[name][hit.id], abs=1e-6)
-    assert any(None in p.signal_scores.values() for p in fused)
-    assert all(p.signal_scores == {} for p in engine)  # the engine's fused call computes none
-    store.close()
-
-
-def test_two_prefetches_of_one_vector_carry_no_signal_scores(tmp_path: Path) -> None:
-    store = scanning_store(tmp_path)
-    q = queries(10)
-    twice = [Prefetch("image", q["image"], 10), Prefetch("image", q["text"], 10)]
-    hits = store.fused_query(twice, "rrf", 5)
-    assert len(hits) == 5 and all(p.signal_scores == {} for p in hits)
-    store.close()
-
-
 def test_a_scan_keeps_the_scores_of_the_moment_it_was_taken() -> None:
     copy = VectorCopy({"image": 4, "text": 4})
     x, y = np.eye(4, dtype=np.float32)[:2]
@@ -191,7 +164,9 @@ def test_a_scan_keeps_the_scores_of_the_moment_it_was_taken() -> None:
     rows, scores = scan.top(0, 5)
     assert scan.ids(rows) == [make_id(1), make_id(2)]
     assert scores.tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
-    assert scan.scores_at(rows) == [pytest.approx([1.0, 0.0], abs=1e-6), [pytest.approx(0.0), None]]
+    table = scan.table(rows)
+    assert table[0].tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
+    assert table[1, 0] == pytest.approx(0.0) and np.isnan(table[1, 1])  # no text vector
 
 
 def test_scanned_scores_every_point_as_score_points_does(tmp_path: Path) -> None:
@@ -202,9 +177,9 @@ def test_scanned_scores_every_point_as_score_points_does(tmp_path: Path) -> None
     rows = np.arange(len(scan))
     ids = scan.ids(rows)
     expected = store.score_points(ids, q)
-    for pid, scores in zip(ids, scan.scores_at(rows), strict=True):
+    for pid, scores in zip(ids, scan.table(rows).tolist(), strict=True):
         for name, score in zip(scan.names, scores, strict=True):
-            if score is None:
+            if np.isnan(score):
                 assert pid not in expected[name]
             else:
                 assert score == pytest.approx(expected[name][pid], abs=1e-6)
