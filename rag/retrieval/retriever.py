@@ -8,8 +8,9 @@
 * ``rrf`` and ``dbsf`` run in the engine: one fused query over a prefetch per signal, RRF with
   ``MMRAG_RETRIEVAL__RRF_K`` and each signal's weight (divided by the mean weight), DBSF over every
   signal searched. The fused query returns the hits' payloads; their signal scores come from
-  one ``score_points`` round trip, unless the store computed them on the way (the embedded
-  store's exact scan of a small collection does).
+  one ``score_points`` round trip. Where the store scans every point for the search anyway
+  (:meth:`VectorStore.scanned`), the same formulas fuse the scan's arrays (ties by id), and the
+  hits' signal scores come from the scan.
 * ``weighted`` scores candidates of the signals' lists (read in one round trip) by the exact
   weighted mean of their signal scores, renormalised over the signals the item has (lexical BM25
   divided by the query's best BM25 score in the collection; see :mod:`rag.retrieval.weighted`),
@@ -300,9 +301,8 @@ class Retriever:
 
         Scores in ``lists`` (the signals' candidate lists) are reused; the others come from the
         store's exact scores of the missing ids, one round trip for every signal (no vectors
-        travel). A point missing from a
-        dense list that is not full lacks that vector; one missing from the lexical list may
-        still have terms (it scores 0), so the store is asked.
+        travel). A point missing from a dense list that is not full lacks that vector; one
+        missing from the lexical list may still have terms (it scores 0), so the store is asked.
         """
         sims = np.full((len(ids), len(plan.signals)), np.nan)
         known: dict[str, dict[str, float]] = {

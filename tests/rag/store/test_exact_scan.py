@@ -129,7 +129,7 @@ def test_the_scan_rejects_a_bad_rrf_k_and_a_wrong_size_query(tmp_path: Path) -> 
     store.close()
 
 
-def test_nearest_scans_only_rows_with_the_vector() -> None:
+def test_the_scans_top_holds_only_rows_with_the_vector() -> None:
     copy = VectorCopy({"image": 4, "text": 4}, capacity=1)
     x, y = np.eye(4, dtype=np.float32)[:2]
     copy.write(
