@@ -37,7 +37,7 @@ import argparse
 import contextlib
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -503,10 +503,10 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
     print(
         f"\nstore + fuse p50 ms by collection size over {'/'.join(signals)}, Edge (HNSW), prefetch "
         f"{settings.prefetch_limit}, top 10, {n_queries} queries, vector copy on: lists from the "
-        "store's exact scan of the copy (MMRAG_STORE__EXACT_SCAN_MAX_POINTS) and from the engine, "
-        f"in alternating blocks of {BLOCK} queries; numpy exact: a scan of every dense vector "
-        "(one BLAS thread) plus RRF, without payloads or per-hit scores; + answer: also the "
-        "hits' signal scores and payloads (the store's read)"
+        "store's exact scan of the copy (MMRAG_STORE__EXACT_SCAN_MAX_POINTS) and from the engine; "
+        "numpy exact: a scan of every dense vector plus RRF, without payloads or per-hit scores; "
+        "+ answer: also the hits' signal scores and payloads (the store's read). Every column "
+        f"takes turns with the others in blocks of {BLOCK} queries, one BLAS thread"
     )
     header = "".join(f"{m + ' scan':>15}{m + ' engine':>15}" for _, m, _ in MODES)
     print(f"  {'points':>8}{header}{'numpy exact':>13}{'+ answer':>10}")
@@ -514,7 +514,7 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
     exact: dict[int, float] = {}
     answered: dict[int, float] = {}
     scan_wins: dict[str, list[int]] = {mode: [] for _, mode, _ in MODES}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, one_blas_thread():
         store = open_store(StoreSettings(collection="bench-crossover"), Path(tmp))
         assert isinstance(store, EdgeStore)
         store.ensure_collection(CollectionLayout.of(DIM, PASSAGE_DIM if four else None, four))
@@ -528,21 +528,27 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
             store.optimize()
             store.copies_vectors(wait=600)  # filled in the background on first use
             retriever = Retriever(None, store, settings)  # type: ignore[arg-type]
+            matrices = {name: np.vstack(parts) for name, parts in dense.items()}
+            ids = [point_id("bench", str(i)) for i in range(size)]
+            runs: dict[str, Callable[[dict[str, object]], float]] = {}
+            for _, mode, _ in MODES:
+                runs[f"{mode} scan"] = _store_and_fuse(store, retriever, mode, signals, size)
+                runs[f"{mode} engine"] = _store_and_fuse(store, retriever, mode, signals, 0)
+            runs["numpy exact"] = _seconds(brute_force(matrices, settings.prefetch_limit))
+            runs["+ answer"] = _seconds(
+                brute_force_answer(matrices, settings.prefetch_limit, store, ids)
+            )
+            p50 = _taking_turns(runs, vectors)
+            store.exact_scan_max_points = default_scan
             cells = []
             for _, mode, _ in MODES:
-                scan, engine = _alternating(store, retriever, vectors, mode, signals, size)
+                scan, engine = p50[f"{mode} scan"], p50[f"{mode} engine"]
                 cells.append(f"{scan:15.2f}{engine:15.2f}")
                 if scan < engine:
                     scan_wins[mode].append(size)
                 chosen = scan if size <= default_scan else engine
                 default[size] = max(default.get(size, 0.0), chosen)
-            matrices = {name: np.vstack(parts) for name, parts in dense.items()}
-            exact[size] = percentiles(
-                timed(brute_force(matrices, settings.prefetch_limit), vectors)
-            )[0]
-            ids = [point_id("bench", str(i)) for i in range(size)]
-            answer = brute_force_answer(matrices, settings.prefetch_limit, store, ids)
-            answered[size] = percentiles(timed(answer, vectors))[0]
+            exact[size], answered[size] = p50["numpy exact"], p50["+ answer"]
             numpy_cells = f"{exact[size]:13.2f}{answered[size]:10.2f}"
             print(f"  {size:>8}{''.join(cells)}{numpy_cells}", flush=True)
         store.close()
@@ -560,35 +566,53 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
 
 
 BLOCK = 20
-"""Queries per block when the scan and the engine take turns; the first 3 of a block warm up.
-Turns query by query cost the scan 1.6x (10k points, rrf: 3.51 against 2.16 ms p50) and the
-engine 1.4x: each evicts the other's working set from the caches, which no server sees."""
+"""Queries per block when columns take turns; the first 3 of a block warm up. Turns query by
+query cost the scan 1.6x (10k points, rrf: 3.51 against 2.16 ms p50) and the engine 1.4x: each
+evicts the other's working set from the caches, which no server sees."""
 
 
-def _alternating(
-    store: EdgeStore,
-    retriever: Retriever,
-    vectors: list[dict[str, object]],
-    mode: str,
-    signals: tuple[str, ...],
-    size: int,
-) -> tuple[float, float]:
-    """p50 ms of store + fuse with lists from the store's exact scan and from the engine, taking
-    turns block by block (:data:`BLOCK`; which goes first alternates), so that a slow moment of
-    the machine falls on both."""
+def _store_and_fuse(
+    store: EdgeStore, retriever: Retriever, mode: str, signals: tuple[str, ...], scan_up_to: int
+) -> Callable[[dict[str, object]], float]:
+    """Seconds of one query's store + fuse in ``mode``, the store scanning collections of up to
+    ``scan_up_to`` points (0: the engine's lists)."""
     query = Query(text="x", fusion=mode, top_k=10, signals=signals)  # type: ignore[arg-type]
     plan = make_plan(query, retriever.settings, 0)
-    spent: dict[int, list[float]] = {size: [], 0: []}
+
+    def run(q: dict[str, object]) -> float:
+        store.exact_scan_max_points = scan_up_to
+        timings: dict[str, float] = {}
+        retriever.fused_hits(plan, q, None, timings)  # type: ignore[arg-type]
+        return timings["store"] + timings["fuse"]
+
+    return run
+
+
+def _seconds(run: Callable[[dict[str, object]], object]) -> Callable[[dict[str, object]], float]:
+    def timed_run(q: dict[str, object]) -> float:
+        began = time.perf_counter()
+        run(q)
+        return time.perf_counter() - began
+
+    return timed_run
+
+
+def _taking_turns(
+    runs: Mapping[str, Callable[[dict[str, object]], float]], vectors: list[dict[str, object]]
+) -> dict[str, float]:
+    """p50 ms of each run over the same queries, the runs taking turns block by block
+    (:data:`BLOCK`; which goes first rotates), so that a slow moment of the machine falls on
+    all of them."""
+    names = list(runs)
+    spent: dict[str, list[float]] = {name: [] for name in names}
     for block, start in enumerate(range(0, len(vectors), BLOCK)):
-        for limit in (size, 0) if block % 2 else (0, size):
-            store.exact_scan_max_points = limit
+        shift = block % len(names)
+        for name in names[shift:] + names[:shift]:
             for i, q in enumerate(vectors[start : start + BLOCK]):
-                timings: dict[str, float] = {}
-                retriever.fused_hits(plan, q, None, timings)  # type: ignore[arg-type]
+                seconds = runs[name](q)
                 if i >= 3:
-                    spent[limit].append(timings["store"] + timings["fuse"])
-    store.exact_scan_max_points = StoreSettings().exact_scan_max_points
-    return percentiles(spent[size])[0], percentiles(spent[0])[0]
+                    spent[name].append(seconds)
+    return {name: percentiles(values)[0] for name, values in spent.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

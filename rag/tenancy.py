@@ -153,6 +153,11 @@ class TenantStore:
     def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> Scan | None:
         return self.base.scanned(queries, tenant_filter(self.tenant, flt))
 
+    def searched(
+        self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
+    ) -> Scan | None:
+        return self.base.searched(queries, limit, tenant_filter(self.tenant, flt))
+
     def score_points(
         self,
         ids: Sequence[str],

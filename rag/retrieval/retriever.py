@@ -219,11 +219,15 @@ class Retriever:
     def _weighted_hits(
         self, plan: SearchPlan, vectors: QueryVectors, flt: Filter | None, timings: dict[str, float]
     ) -> list[Hit]:
-        """Exact weighted scores, scoring candidates best bound first until no unscored
-        candidate can reach the ``plan.candidates``-th exact score."""
+        """Exact weighted scores of each signal's ``plan.prefetch_limit`` nearest points: over
+        the store's scan of the collection or of the search results when it has one, else
+        scoring candidates best bound first until no unscored candidate can reach the
+        ``plan.candidates``-th exact score."""
         with _timed(timings, "store"):
             queries: dict[str, QueryVector] = {name: vectors[name] for name in plan.vectors}
             scan = self.store.scanned(queries, flt)
+            if scan is None:
+                scan = self.store.searched(queries, plan.prefetch_limit, flt)
         if scan is not None:
             return self._weighted_scanned(plan, scan, timings)
         with _timed(timings, "store"):
@@ -259,12 +263,15 @@ class Retriever:
     def _weighted_scanned(
         self, plan: SearchPlan, scan: Scan, timings: dict[str, float]
     ) -> list[Hit]:
-        """:meth:`_weighted_hits` from the store's scan: the same candidates (each signal's
-        ``plan.prefetch_limit`` nearest) and exact scores, as arrays (dense signals only)."""
+        """:meth:`_weighted_hits` from the store's scan (of the collection, or of the search
+        results): the same candidates (each signal's ``plan.prefetch_limit`` nearest) and exact
+        scores, as arrays (dense signals only)."""
         with _timed(timings, "fuse"):
-            tops = [scan.top(query, plan.prefetch_limit)[0] for query in range(len(scan.names))]
-            rows = np.unique(np.concatenate(tops))
-            sims = _signal_table(plan, scan, rows)
+            candidate = np.zeros(len(scan), bool)
+            for query in range(len(scan.names)):
+                candidate[scan.top(query, plan.prefetch_limit)[0]] = True
+            rows = np.flatnonzero(candidate)
+            sims = scan.table(rows, plan.signals)
             scored = weighted_values(plan, sims)
             kept = ~np.isnan(scored)  # an item with no positive-weight vector is left out
             best = scan.best(rows[kept], scored[kept], plan.candidates)
@@ -283,7 +290,7 @@ class Retriever:
             payloads = {p.id: p.payload for p in self.store.get([pid for pid, _, _ in best])}
         with _timed(timings, "fuse"):
             order = [(pid, score) for pid, score, _ in best]
-            sims = _signal_table(plan, scan, np.array([row for _, _, row in best], np.int64))
+            sims = scan.table(np.array([row for _, _, row in best], np.int64), plan.signals)
             return _hits(order, sims, payloads, plan)
 
     # --- per-signal scores of hits ----------------------------------------------------------------
@@ -356,17 +363,6 @@ class Retriever:
         return self.reranker.top_n if has_text else 0
 
 
-def _signal_table(plan: SearchPlan, scan: Scan, rows: np.ndarray) -> np.ndarray:
-    """``(len(rows), len(plan.signals))`` scores of the scan's rows (NaN where a point lacks
-    the vector or the scan has no query for the signal)."""
-    table = scan.table(rows)
-    sims = np.full((len(rows), len(plan.signals)), np.nan)
-    for column, name in enumerate(plan.signals):
-        if name in scan.names:
-            sims[:, column] = table[:, scan.names.index(name)]
-    return sims
-
-
 def _rrf_weights(plan: SearchPlan) -> dict[str, float]:
     """Each prefetched signal's weight divided by their mean (all 1 for equal weights)."""
     mean = sum(plan.weights[name] for name in plan.vectors) / len(plan.vectors)
@@ -410,24 +406,26 @@ def _hits(
 ) -> list[Hit]:
     """Hits in ``order`` with their signal scores (``sims``: rows in ``order``'s order, or by
     id) and payloads; a point deleted since its list was read is left out."""
-    by_id = sims if isinstance(sims, Mapping) else _rows([pid for pid, _ in order], sims)
+    if isinstance(sims, Mapping):
+        rows = [sims[pid].tolist() if pid in sims else None for pid, _ in order]
+    else:
+        rows = sims.tolist()
+    columns = [plan.signals.index(name) if name in plan.signals else None for name in _SCORED]
     hits = []
-    for point_id, fused in order:
-        if point_id not in payloads or point_id not in by_id:
+    for (point_id, fused), row in zip(order, rows, strict=True):
+        payload = payloads.get(point_id)
+        if payload is None or row is None:
             continue
-        values = {
-            name: None if math.isnan(v) else v
-            for name, v in zip(plan.signals, by_id[point_id].tolist(), strict=True)
-        }
-        scores = Scores(
-            image=values.get("image"),
-            text=values.get("text"),
-            fused=float(fused),
-            passage=values.get("passage"),
-            lexical=values.get("lexical"),
+        image, text, passage, lexical = (
+            None if column is None or math.isnan(row[column]) else row[column] for column in columns
         )
-        hits.append(Hit(id=point_id, payload=dict(payloads[point_id]), scores=scores))
+        scores = Scores(image, text, float(fused), passage=passage, lexical=lexical)
+        hits.append(Hit(id=point_id, payload=dict(payload), scores=scores))
     return hits
+
+
+_SCORED = ("image", "text", "passage", "lexical")
+"""The signals a :class:`Scores` holds, in :func:`_hits`' order."""
 
 
 @contextmanager

@@ -306,6 +306,15 @@ class VectorStore(Protocol):
         store's exact scan of a small collection, with no filter); ``None`` otherwise: search."""
         ...
 
+    def searched(
+        self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
+    ) -> Scan | None:
+        """:meth:`search_each`'s points as a :class:`Scan` of them: each found point's exact
+        cosine to every named dense query, ``Scan.top`` giving each query's own list, where the
+        store holds the collection's vectors in memory (the embedded store's vector copy);
+        ``None`` otherwise (:meth:`search_each` and :meth:`score_points` then)."""
+        ...
+
     def search(
         self,
         vector_name: str,

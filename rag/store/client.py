@@ -251,6 +251,12 @@ class QdrantClientStore:
         """Never: the server (or local mode) keeps the vectors, and searches them."""
         return None
 
+    def searched(
+        self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
+    ) -> None:
+        """Never: the vectors are the server's (or local mode's) only."""
+        return None
+
     def search_each(
         self,
         queries: Mapping[str, QueryVector],

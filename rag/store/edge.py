@@ -335,6 +335,17 @@ class EdgeStore:
         copy = self._scanned_copy(flt, list(queries))
         return None if copy is None else self._scan(copy, list(queries.items()))
 
+    def searched(
+        self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
+    ) -> Scan | None:
+        convert.check_limit(limit)
+        copy = self._vector_copy()
+        if copy is None or not all(name in copy.dims for name in queries):
+            return None
+        checked = self._checked(list(queries.items()))
+        found = self._query_each(dict(checked), limit, edge_filter(flt))
+        return copy.scan_of(checked, [[hit.id for hit in found.get(name, [])] for name in queries])
+
     def score_points(
         self,
         ids: Sequence[str],
@@ -433,9 +444,21 @@ class EdgeStore:
         return copy if all(name in copy.dims for name in names) else None
 
     def _scan(self, copy: VectorCopy, queries: Sequence[tuple[str, QueryVector]]) -> Scan:
-        """A scan of the copy for ``(dense name, vector)`` queries, checked as the engine
-        checks them."""
-        return copy.scan([(name, self._dense(name, vector)) for name, vector in queries])
+        """A scan of the copy for ``(dense name, vector)`` queries."""
+        return copy.scan(self._checked(queries))
+
+    def _checked(self, queries: Sequence[tuple[str, QueryVector]]) -> list[tuple[str, np.ndarray]]:
+        """``(dense name, vector)`` queries checked as the engine checks them (a vector given
+        for several names, as CLIP's for image and text, once)."""
+        sizes = self._require_layout().dense
+        checked: dict[tuple[int, int], np.ndarray] = {}
+        out = []
+        for name, vector in queries:
+            key = (id(vector), sizes[name])
+            if key not in checked:
+                checked[key] = self._dense(name, vector)
+            out.append((name, checked[key]))
+        return out
 
     def _scanned_fused_query(
         self,

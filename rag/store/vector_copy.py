@@ -13,7 +13,8 @@ scan of every row (:meth:`VectorCopy.scan`): the engine builds no HNSW graph tha
 scans too, but each call costs more than the arithmetic. The scan holds every row's score for
 every signal of the search, so the hits' signal scores need no second lookup. Above it HNSW
 wins (a scan reads every vector: memory-bound; ``python -m bench.retrieval --crossover``
-measures where).
+measures where), and :meth:`VectorCopy.scan_of` gives the points the engine's searches found,
+scored for every signal, in the same form.
 
 Arithmetic uses numpy's own loop rather than BLAS, whose thread pool spins against concurrent
 requests (:func:`_row_dots`). Scores are the engine's: cosine of unit vectors (rows and queries
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import math
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -52,12 +54,17 @@ class VectorCopy:
         """Sparse vector names whose presence (not values) is kept."""
         self._lock = threading.Lock()
         self._rows: dict[str, int] = {}
+        self._rows_by_int: dict[int, int] = {}
+        """The same rows by the UUID's integer, for the ids the engine returns (``uuid.UUID``)."""
         self._ids: list[str] = []
         """Row: the id of the point in it (stale for a free row: its presence flags are off)."""
         self._free: list[int] = []
         self._size = 0
         self._matrix = {name: np.zeros((capacity, dim), np.float32) for name, dim in dims.items()}
         self._present = {name: np.zeros(capacity, bool) for name in (*dims, *self.sparse)}
+        self._shared = False
+        """Whether a :class:`Scan` holds ``_ids`` and ``_present``: the next write copies them
+        first (a scan takes no copy of its own: 10k ids cost 35 us to copy)."""
         self._filled = threading.Event()
         self._removed: set[str] | None = set()
         """Ids removed while the copy is being filled (a page read before would bring them back)."""
@@ -90,11 +97,14 @@ class VectorCopy:
     def remove(self, ids: Iterable[str]) -> None:
         """Forget these points (unknown ids are ignored)."""
         with self._lock:
+            self._unshare()
             for point_id in ids:
                 if self._removed is not None:
                     self._removed.add(point_id)
                 row = self._rows.pop(point_id, None)
                 if row is not None:
+                    if (key := _uuid_int(point_id)) is not None:
+                        self._rows_by_int.pop(key, None)
                     for present in self._present.values():
                         present[row] = False
                     self._free.append(row)
@@ -118,15 +128,40 @@ class VectorCopy:
 
     def scan(self, queries: Sequence[tuple[str, np.ndarray]]) -> Scan:
         """Every row's cosine to each ``(name, vector)`` query, as the copy is now."""
-        units = [(name, _unit(np.asarray(v, dtype=np.float32))) for name, v in queries]
+        units = _units(queries)
         with self._lock:
             size = self._size
+            self._shared = True  # the next write copies what the scan holds first
             return Scan(
                 [name for name, _ in units],
-                self._ids[:size],
+                self._ids,
                 [_row_dots(self._matrix[name][:size], query) for name, query in units],
-                [self._present[name][:size].copy() for name, _ in units],
+                [self._present[name][:size] for name, _ in units],
             )
+
+    def scan_of(
+        self, queries: Sequence[tuple[str, np.ndarray]], lists: Sequence[Iterable[uuid.UUID]]
+    ) -> Scan:
+        """:meth:`scan` of the points in ``lists`` only (per query, the ids its search found,
+        as the engine returns them), whose :meth:`Scan.top` gives each query's own list. A
+        point the copy no longer holds (deleted since the search) is left out."""
+        units = _units(queries)
+        with self._lock:
+            by_int = self._rows_by_int
+            found = []
+            for ids in lists:
+                got = [by_int.get(point_id.int) for point_id in ids]
+                found.append(np.array([row for row in got if row is not None], np.int64))
+            rows = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+            point_ids = [self._ids[row] for row in rows.tolist()]
+            scores = [_row_dots(self._matrix[name][rows], query) for name, query in units]
+            present = [self._present[name][rows] for name, _ in units]
+        listed = []
+        for query_rows in found:  # the rows are sorted: each list's positions among them
+            mask = np.zeros(len(rows), bool)
+            mask[np.searchsorted(rows, query_rows)] = True
+            listed.append(mask)
+        return Scan([name for name, _ in units], point_ids, scores, present, listed)
 
     def having(self, name: str, ids: Sequence[str]) -> list[str]:
         """Those of ``ids`` that have vector ``name`` (dense or sparse)."""
@@ -135,6 +170,7 @@ class VectorCopy:
             return [pid for pid in ids if (row := self._rows.get(pid)) is not None and present[row]]
 
     def _put(self, points: Rows) -> None:
+        self._unshare()
         for point_id, vectors in points:
             row = self._row_for(point_id)
             for name, matrix in self._matrix.items():
@@ -144,6 +180,13 @@ class VectorCopy:
                 self._present[name][row] = value is not None
             for name in self.sparse:  # a sparse vector without terms is not stored
                 self._present[name][row] = len(getattr(vectors.get(name), "indices", ())) > 0
+
+    def _unshare(self) -> None:
+        """Copy what a scan holds before changing it (call with the lock held)."""
+        if self._shared:
+            self._ids = list(self._ids)
+            self._present = {name: present.copy() for name, present in self._present.items()}
+            self._shared = False
 
     def _row_for(self, point_id: str) -> int:
         row = self._rows.get(point_id)
@@ -158,6 +201,9 @@ class VectorCopy:
             self._grow(self._size)
             self._ids.append(point_id)
         self._rows[point_id] = row
+        key = _uuid_int(point_id)
+        if key is not None:
+            self._rows_by_int[key] = row
         return row
 
     def _grow(self, needed: int) -> None:
@@ -188,6 +234,7 @@ class Scan:
         scan.table(rows[:2])  # [[0.93, nan], ...]: the first has no text vector
         scan.best(rows, scores, 10)  # [(id, 0.93, row), ...]: ties by id
         scan.fused([50, 50], "rrf", 10)  # the 10 best of both lists by RRF, as the engine fuses
+        copy.scan_of([("image", q), ("text", q)], [image_ids, text_ids])  # found points only
     """
 
     def __init__(
@@ -196,20 +243,28 @@ class Scan:
         ids: list[str],
         scores: list[np.ndarray],
         present: list[np.ndarray],
+        listed: list[np.ndarray] | None = None,
     ):
         self.names = names
         """The vector name of each query, in the order asked."""
         self._ids = ids
+        """Row: point id (rows past the scan's may follow: they are not read)."""
         self._scores = scores
         self._present = present
+        self._listed = listed
+        """Per query, the rows its search found (:meth:`VectorCopy.scan_of`); ``None``: all."""
+        self._size = len(present[0]) if present else len(ids)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._size
 
     def top(self, query: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``limit`` rows nearest query number ``query`` and their scores, best first (rows
-        tied at the cut: any of them, as in the engine)."""
+        tied at the cut: any of them, as in the engine), among the rows its search found when
+        the scan is of search results."""
         scores, present = self._scores[query], self._present[query]
+        if self._listed is not None:
+            present = present & self._listed[query]
         rows = None if present.all() else np.flatnonzero(present)
         if rows is not None:
             scores = scores[rows]
@@ -222,12 +277,17 @@ class Scan:
         """The point id of each row."""
         return [self._ids[row] for row in rows.tolist()]
 
-    def table(self, rows: np.ndarray) -> np.ndarray:
-        """``(len(rows), len(names))`` float64 scores of the rows for every query (NaN where
-        the point lacks the vector)."""
-        table = np.full((len(rows), len(self.names)), np.nan)
-        for column, (scores, present) in enumerate(zip(self._scores, self._present, strict=True)):
-            table[:, column] = np.where(present[rows], scores[rows], np.nan)
+    def table(self, rows: np.ndarray, columns: Sequence[str] | None = None) -> np.ndarray:
+        """``(len(rows), len(columns))`` float64 scores of the rows for the query of each vector
+        name in ``columns`` (default :attr:`names`): NaN where the point lacks the vector or the
+        scan has no query for the name."""
+        columns = self.names if columns is None else columns
+        table = np.full((len(rows), len(columns)), np.nan)
+        for column, name in enumerate(columns):
+            if name in self.names:
+                query = self.names.index(name)
+                scores, present = self._scores[query], self._present[query]
+                table[:, column] = np.where(present[rows], scores[rows], np.nan)
         return table
 
     def best(
@@ -273,6 +333,26 @@ def _row_dots(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     (4k x 512 with 16 threads on 2 cores: 7.5 ms a call against 0.13 ms; vecdot is also 1.5x
     faster than ``einsum`` at 1k rows)."""
     return np.vecdot(matrix, vector)
+
+
+def _units(queries: Sequence[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """The queries as unit float32 vectors (a vector asked for several names: once)."""
+    normalised: dict[int, np.ndarray] = {}
+    units = []
+    for name, vector in queries:
+        if id(vector) not in normalised:
+            normalised[id(vector)] = _unit(np.asarray(vector, dtype=np.float32))
+        units.append((name, normalised[id(vector)]))
+    return units
+
+
+def _uuid_int(point_id: str) -> int | None:
+    """The integer of a canonical UUID id (what ``uuid.UUID(point_id).int`` gives); ``None`` for
+    an id that is no UUID (the engine returns none such)."""
+    try:
+        return int(point_id.replace("-", ""), 16)
+    except ValueError:
+        return None
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ unfiltered dense searches of a small collection give the engine's lists and fuse
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -161,12 +162,23 @@ def test_a_scan_keeps_the_scores_of_the_moment_it_was_taken() -> None:
     scan = copy.scan([("image", x), ("text", x)])
     copy.write([(make_id(1), {"image": y, "text": x})])  # after the scan
     copy.remove([make_id(2)])
+    copy.write([(make_id(3), {"text": x})])  # takes the freed row
     rows, scores = scan.top(0, 5)
-    assert scan.ids(rows) == [make_id(1), make_id(2)]
+    assert len(scan) == 2 and scan.ids(rows) == [make_id(1), make_id(2)]
     assert scores.tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
     table = scan.table(rows)
     assert table[0].tolist() == pytest.approx([1.0, 0.0], abs=1e-6)
     assert table[1, 0] == pytest.approx(0.0) and np.isnan(table[1, 1])  # no text vector
+    assert copy.scan([("text", x)]).ids(np.array([1])) == [make_id(3)]  # a new scan sees it
+
+
+def test_a_scans_table_follows_the_columns_asked() -> None:
+    copy = VectorCopy({"image": 4, "text": 4})
+    x, y = np.eye(4, dtype=np.float32)[:2]
+    copy.write([(make_id(1), {"image": x, "text": y})])
+    scan = copy.scan([("image", x), ("text", y)])
+    table = scan.table(np.array([0]), ["text", "passage", "image"])
+    assert table[0, [0, 2]].tolist() == pytest.approx([1.0, 1.0]) and np.isnan(table[0, 1])
 
 
 def test_scanned_scores_every_point_as_score_points_does(tmp_path: Path) -> None:
@@ -213,3 +225,52 @@ def test_fused_rejects_an_unknown_fusion() -> None:
     copy.write([("a", {"image": [1.0, 0.0]})])
     with pytest.raises(ValueError, match="rrf' or 'dbsf"):
         copy.scan([("image", np.array([1.0, 0.0]))]).fused([1], "max", 1)
+
+
+def test_searched_holds_search_each_lists_scored_for_every_query(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    store.exact_scan_max_points = 0  # the engine searches: the copy scores what it found
+    q = queries(13)
+    flt = Filter(must=(MatchValue("source", "b.jpg"),))
+    for where in (None, flt):
+        scan = store.searched(q, 7, where)
+        assert scan is not None and scan.names == list(q)
+        lists = store.search_each(q, 7, where)
+        for index, name in enumerate(q):
+            rows, scores = scan.top(index, 7)
+            assert scan.ids(rows) == [p.id for p in lists[name]]
+            assert scores.tolist() == pytest.approx([p.score for p in lists[name]], abs=1e-6)
+        rows = np.arange(len(scan))
+        ids = scan.ids(rows)
+        assert len(set(ids)) == len(ids) == len({p.id for found in lists.values() for p in found})
+        expected = store.score_points(ids, q)
+        for pid, scores in zip(ids, scan.table(rows).tolist(), strict=True):
+            for name, score in zip(scan.names, scores, strict=True):
+                if np.isnan(score):
+                    assert pid not in expected[name]
+                else:
+                    assert score == pytest.approx(expected[name][pid], abs=1e-6)
+    store.close()
+
+
+def test_searched_declines_sparse_queries_and_stores_without_a_copy(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    assert store.searched({"lexical": SparseTerms((1,), (1.0,))}, 5) is None
+    store.vector_copy_max_points = 0
+    assert store.searched(queries(14), 5) is None
+    store.close()
+
+
+def test_a_scan_of_search_results_leaves_out_points_deleted_since() -> None:
+    copy = VectorCopy({"image": 4, "text": 4})
+    x, y = np.eye(4, dtype=np.float32)[:2]
+    copy.write([(make_id(i), {"image": x, "text": y}) for i in (1, 2, 3)])
+    copy.write([(make_id(4), {"image": y})])
+    found = [[uuid.UUID(make_id(i)) for i in (2, 1, 9)], [uuid.UUID(make_id(4))]]
+    copy.remove([make_id(1)])
+    scan = copy.scan_of([("image", x), ("text", y)], found)
+    assert len(scan) == 2 and scan.ids(scan.top(0, 5)[0]) == [make_id(2)]
+    assert scan.ids(scan.top(1, 5)[0]) == []  # 4 has no text vector
+    table = scan.table(np.arange(2))
+    assert scan.ids(np.arange(2)) == [make_id(2), make_id(4)]
+    assert table[0].tolist() == pytest.approx([1.0, 1.0]) and np.isnan(table[1, 1])

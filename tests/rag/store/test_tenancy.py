@@ -49,6 +49,9 @@ def test_a_tenant_batches_and_scores_only_its_points(store: VectorStore) -> None
     scores = a.score_points([p.id for p in points_a + points_b], {"text": query})
     assert scores["text"] and set(scores["text"]) <= mine
     assert a.scanned({"image": query}) is None  # the tenant's filter: the engine searches
+    if isinstance(store, EdgeStore) and store.copies_vectors(wait=10):  # scores what it found
+        found = a.searched({"image": query, "text": query}, 50)
+        assert found is not None and len(found) and set(found.ids(np.arange(len(found)))) <= mine
 
 
 def test_a_tenant_deletes_only_its_points(store: VectorStore) -> None:
