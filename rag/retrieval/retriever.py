@@ -267,10 +267,7 @@ class Retriever:
         results): the same candidates (each signal's ``plan.prefetch_limit`` nearest) and exact
         scores, as arrays (dense signals only)."""
         with _timed(timings, "fuse"):
-            candidate = np.zeros(len(scan), bool)
-            for query in range(len(scan.names)):
-                candidate[scan.top(query, plan.prefetch_limit)[0]] = True
-            rows = np.flatnonzero(candidate)
+            rows = scan.candidates(plan.prefetch_limit)
             sims = scan.table(rows, plan.signals)
             scored = weighted_values(plan, sims)
             kept = ~np.isnan(scored)  # an item with no positive-weight vector is left out
@@ -416,9 +413,9 @@ def _hits(
         payload = payloads.get(point_id)
         if payload is None or row is None:
             continue
-        image, text, passage, lexical = (
+        image, text, passage, lexical = [
             None if column is None or math.isnan(row[column]) else row[column] for column in columns
-        )
+        ]
         scores = Scores(image, text, float(fused), passage=passage, lexical=lexical)
         hits.append(Hit(id=point_id, payload=dict(payload), scores=scores))
     return hits

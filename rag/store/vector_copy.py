@@ -273,6 +273,16 @@ class Scan:
         top = top[np.argsort(-scores[top], kind="stable")]
         return (top if rows is None else rows[top]), scores[top]
 
+    def candidates(self, limit: int) -> np.ndarray:
+        """The rows among any query's ``limit`` nearest, ascending: every row of a scan of
+        search results whose lists hold at most ``limit`` rows each."""
+        if self._listed is not None and all(int(mask.sum()) <= limit for mask in self._listed):
+            return np.arange(self._size)
+        candidate = np.zeros(self._size, bool)
+        for query in range(len(self.names)):
+            candidate[self.top(query, limit)[0]] = True
+        return np.flatnonzero(candidate)
+
     def ids(self, rows: np.ndarray) -> list[str]:
         """The point id of each row."""
         return [self._ids[row] for row in rows.tolist()]

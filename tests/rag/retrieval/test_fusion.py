@@ -156,6 +156,29 @@ def test_weighted_scores_properties(sims, w_image, w_text, scale) -> None:
             assert present.min() - 1e-12 <= value <= present.max() + 1e-12
 
 
+@settings(max_examples=120, deadline=None)
+@given(
+    st.integers(1, 4).flatmap(
+        lambda k: st.tuples(
+            st.lists(
+                st.lists(
+                    st.one_of(st.floats(-1, 1), st.just(float("nan"))), min_size=k, max_size=k
+                ),
+                min_size=1,
+                max_size=12,
+            ),
+            st.lists(st.floats(0, 10), min_size=k, max_size=k),
+        )
+    )
+)
+def test_a_weighted_score_is_the_same_bits_in_any_batch(case) -> None:
+    rows, weights = np.array(case[0], dtype=np.float64), np.array(case[1])
+    together = fusion.weighted_scores(rows, weights)
+    for row, value in zip(rows, together.tolist(), strict=True):  # alone: no other row's NaN
+        alone = fusion.weighted_scores(row[None, :], weights)[0]
+        assert alone == value or (math.isnan(alone) and math.isnan(value))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.sampled_from(IDS), st.sampled_from([0.1, 0.2, 0.3])))
 def test_ranked_is_deterministic_under_ties(scores) -> None:

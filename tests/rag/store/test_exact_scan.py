@@ -274,3 +274,17 @@ def test_a_scan_of_search_results_leaves_out_points_deleted_since() -> None:
     table = scan.table(np.arange(2))
     assert scan.ids(np.arange(2)) == [make_id(2), make_id(4)]
     assert table[0].tolist() == pytest.approx([1.0, 1.0]) and np.isnan(table[1, 1])
+    assert scan.candidates(1).tolist() == [0, 1]  # each list holds one: every row
+
+
+def test_candidates_are_the_rows_among_any_querys_nearest() -> None:
+    copy = VectorCopy({"image": 4, "text": 4})
+    x, y = np.eye(4, dtype=np.float32)[:2]
+    copy.write([(make_id(i), {"image": x * i + y, "text": y * i + x}) for i in range(1, 6)])
+    scan = copy.scan([("image", x), ("text", x)])
+    assert set(scan.ids(scan.candidates(1))) == {make_id(5), make_id(1)}
+    searched = copy.scan_of(
+        [("image", x), ("text", x)], [[uuid.UUID(make_id(i)) for i in (5, 4)], []]
+    )
+    assert searched.ids(searched.candidates(1)) == [make_id(5)]  # the list holds 2: its best
+    assert searched.ids(searched.candidates(2)) == [make_id(4), make_id(5)]
