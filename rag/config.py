@@ -132,8 +132,8 @@ class StoreSettings(_Group):
     above holds them), unfiltered searches of dense signals only (image, text, passage) take
     their nearest points from an exact numpy scan of the copy instead of the engine's HNSW
     search. ``python -m bench.retrieval --crossover`` measures where the scan stops being
-    cheaper: about 7.5k points for rrf and dbsf, 11k for weighted fusion (two 512-d signals, 2
-    cores). 0 turns it off."""
+    cheaper: about 7.5k points for rrf and dbsf, 7.5k-10k for weighted fusion (two 512-d
+    signals, 2 cores). 0 turns it off."""
     quantization: Literal["none", "int8"] = "none"
     """Dense vectors of a new collection: ``int8`` keeps scalar int8 codes (4x smaller) in RAM,
     searches them and rescores the best ``oversampling`` x limit candidates with the original
