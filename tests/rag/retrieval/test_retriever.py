@@ -188,14 +188,19 @@ def test_engines_with_and_without_the_vector_copy_rank_alike(
             np.testing.assert_allclose([f for _, f in scanned], [f for _, f in other], atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["rrf", "dbsf", "weighted"])
+@pytest.mark.parametrize(
+    ("mode", "scan_up_to"),
+    # the store's scan of the collection; for weighted also its scan of the engine's lists
+    [("rrf", 8000), ("dbsf", 8000), ("weighted", 8000), ("weighted", 0)],
+)
 def test_a_scanned_search_takes_its_lists_and_signal_scores_from_the_scan(
-    tiny_embedder, corpus, tmp_path, mode: str
+    tiny_embedder, corpus, tmp_path, mode: str, scan_up_to: int
 ) -> None:
     from rag.config import StoreSettings
     from rag.store import PointRecord, open_store
 
-    store = open_store(StoreSettings(url=""), tmp_path / "data", "scanned")
+    settings = StoreSettings(url="", exact_scan_max_points=scan_up_to)
+    store = open_store(settings, tmp_path / "data", "scanned")
     store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
     store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
     assert store.copies_vectors(wait=10)  # type: ignore[attr-defined]
@@ -213,39 +218,6 @@ def test_a_scanned_search_takes_its_lists_and_signal_scores_from_the_scan(
     )
     retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=12))
     query = Query(text="a red thing", fusion=mode, top_k=10)  # type: ignore[arg-type]
-    q = retriever.embed_query(query).astype(np.float64)
-    hits = retriever.search(query).hits
-    assert len(hits) == 10 and asked == []
-    by_id = {item.id: item for item in corpus}
-    for hit in hits:
-        for name in NAMES:
-            vector = by_id[hit.id].vectors.get(name)
-            expected = None if vector is None else pytest.approx(float(vector @ q), abs=1e-6)
-            assert getattr(hit.scores, name) == expected
-    store.close()
-
-
-def test_a_weighted_search_scores_the_engines_lists_from_the_vector_copy(
-    tiny_embedder, corpus, tmp_path
-) -> None:
-    from rag.config import StoreSettings
-    from rag.store import PointRecord, open_store
-
-    settings = StoreSettings(url="", exact_scan_max_points=0)  # the engine searches
-    store = open_store(settings, tmp_path / "data", "searched")
-    store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
-    store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
-    assert store.copies_vectors(wait=10)  # type: ignore[attr-defined]
-    asked: list[str] = []
-    score_points, search_each = store.score_points, store.search_each
-    store.score_points = lambda ids, queries, flt=None: (  # type: ignore[method-assign]
-        asked.append("score_points") or score_points(ids, queries, flt)
-    )
-    store.search_each = lambda queries, limit, flt=None: (  # type: ignore[method-assign]
-        asked.append("search_each") or search_each(queries, limit, flt)
-    )
-    retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=12))
-    query = Query(text="a red thing", fusion="weighted", top_k=10)
     q = retriever.embed_query(query).astype(np.float64)
     hits = retriever.search(query).hits
     assert len(hits) == 10 and asked == []

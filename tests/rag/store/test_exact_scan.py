@@ -14,7 +14,7 @@ from rag.embedding.base import SparseTerms
 from rag.errors import InvalidInputError
 from rag.store import Filter, MatchValue, PointRecord, Prefetch, open_store
 from rag.store.edge import EdgeStore
-from rag.store.vector_copy import VectorCopy
+from rag.store.vector_copy import Scan, VectorCopy
 
 from .helpers import LAYOUT, PASSAGE_DIM, make_id, random_points, unit
 
@@ -181,11 +181,9 @@ def test_a_scans_table_follows_the_columns_asked() -> None:
     assert table[0, [0, 2]].tolist() == pytest.approx([1.0, 1.0]) and np.isnan(table[0, 1])
 
 
-def test_scanned_scores_every_point_as_score_points_does(tmp_path: Path) -> None:
-    store = scanning_store(tmp_path)
-    q = queries(11)
-    scan = store.scanned(q)
-    assert scan is not None and scan.names == list(q)
+def assert_scored_as_score_points_scores(store: EdgeStore, scan: Scan, q: dict) -> None:
+    """Each row of ``scan`` holds ``score_points``' score of its point for every query, and NaN
+    where ``score_points`` finds no such vector."""
     rows = np.arange(len(scan))
     ids = scan.ids(rows)
     expected = store.score_points(ids, q)
@@ -195,6 +193,14 @@ def test_scanned_scores_every_point_as_score_points_does(tmp_path: Path) -> None
                 assert pid not in expected[name]
             else:
                 assert score == pytest.approx(expected[name][pid], abs=1e-6)
+
+
+def test_scanned_scores_every_point_as_score_points_does(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    q = queries(11)
+    scan = store.scanned(q)
+    assert scan is not None and scan.names == list(q)
+    assert_scored_as_score_points_scores(store, scan, q)
     assert len(scan) == 60
     store.close()
 
@@ -243,13 +249,7 @@ def test_searched_holds_search_each_lists_scored_for_every_query(tmp_path: Path)
         rows = np.arange(len(scan))
         ids = scan.ids(rows)
         assert len(set(ids)) == len(ids) == len({p.id for found in lists.values() for p in found})
-        expected = store.score_points(ids, q)
-        for pid, scores in zip(ids, scan.table(rows).tolist(), strict=True):
-            for name, score in zip(scan.names, scores, strict=True):
-                if np.isnan(score):
-                    assert pid not in expected[name]
-                else:
-                    assert score == pytest.approx(expected[name][pid], abs=1e-6)
+        assert_scored_as_score_points_scores(store, scan, q)
     store.close()
 
 
