@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
@@ -37,7 +38,7 @@ class SearchPlan:
     def candidates(self) -> int:
         return max(self.top_k, self.rerank_n)
 
-    @property
+    @cached_property
     def vectors(self) -> tuple[Signal, ...]:
         """The signals to prefetch from: every one with a positive weight (all for dbsf)."""
         if self.fusion == "dbsf":

@@ -14,7 +14,7 @@ FusionMode = Literal["rrf", "dbsf", "weighted"]
 Signal = Literal["image", "text", "passage", "lexical"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scores:
     """One score per signal, ``None`` where the item lacks that vector or the signal was not
     searched: ``image``/``text``: cosine of the CLIP query vector to the item's image/text
@@ -41,7 +41,7 @@ class Scores:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One retrieved item: its point id, payload and per-stage scores."""
 

@@ -139,6 +139,26 @@ def dense_list(vector: Any, size: int, what: str) -> list[float]:
 
 def dense_array(vector: Any, size: int, what: str) -> np.ndarray:
     """A dense vector as a float32 array, checked for size and finiteness."""
+    array = _sized_array(vector, size, what)
+    if not np.isfinite(array).all():
+        raise InvalidInputError(f"{what} has NaN or inf values")
+    return array
+
+
+def unit_array(vector: Any, size: int, what: str) -> np.ndarray:
+    """:func:`dense_array` divided by its length, as cosine distance normalises a query (a zero
+    vector stays zero): the squared length is the finiteness check (NaN or inf makes it so)."""
+    array = _sized_array(vector, size, what)
+    squared = float(np.dot(array, array))
+    if not math.isfinite(squared):
+        if not np.isfinite(array).all():
+            raise InvalidInputError(f"{what} has NaN or inf values")
+        wide = array.astype(np.float64)  # finite values whose squares overflow float32
+        return (wide / math.sqrt(float(np.dot(wide, wide)))).astype(np.float32)
+    return array / math.sqrt(squared) if squared > 0 else array
+
+
+def _sized_array(vector: Any, size: int, what: str) -> np.ndarray:
     if is_sparse(vector):
         raise InvalidInputError(f"{what} is sparse; this vector is dense (an array of {size})")
     array = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -147,8 +167,6 @@ def dense_array(vector: Any, size: int, what: str) -> np.ndarray:
             f"{what} has size {array.size}; the collection needs {size}: "
             "embed with the collection's model"
         )
-    if not np.isfinite(array).all():
-        raise InvalidInputError(f"{what} has NaN or inf values")
     return array
 
 

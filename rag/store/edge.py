@@ -344,7 +344,8 @@ class EdgeStore:
             return None
         checked = self._checked(list(queries.items()))
         found = self._query_each(dict(checked), limit, edge_filter(flt))
-        return copy.scan_of(checked, [[hit.id for hit in found.get(name, [])] for name in queries])
+        lists = [[hit.id for hit in found.get(name, [])] for name in queries]
+        return copy.scan_of(checked, lists, unit=True)
 
     def score_points(
         self,
@@ -445,18 +446,20 @@ class EdgeStore:
 
     def _scan(self, copy: VectorCopy, queries: Sequence[tuple[str, QueryVector]]) -> Scan:
         """A scan of the copy for ``(dense name, vector)`` queries."""
-        return copy.scan(self._checked(queries))
+        return copy.scan(self._checked(queries), unit=True)
 
     def _checked(self, queries: Sequence[tuple[str, QueryVector]]) -> list[tuple[str, np.ndarray]]:
-        """``(dense name, vector)`` queries checked as the engine checks them (a vector given
-        for several names, as CLIP's for image and text, once)."""
+        """``(dense name, unit vector)`` queries checked as the engine checks them and
+        normalised as its cosine does (a vector given for several names, as CLIP's for image and
+        text, once)."""
         sizes = self._require_layout().dense
         checked: dict[tuple[int, int], np.ndarray] = {}
         out = []
         for name, vector in queries:
             key = (id(vector), sizes[name])
             if key not in checked:
-                checked[key] = self._dense(name, vector)
+                what = f"the {name!r} query vector"
+                checked[key] = convert.unit_array(vector, sizes[name], what)
             out.append((name, checked[key]))
         return out
 

@@ -126,9 +126,10 @@ class VectorCopy:
                 out[name] = dict(zip(present, values.tolist(), strict=True))
         return out
 
-    def scan(self, queries: Sequence[tuple[str, np.ndarray]]) -> Scan:
-        """Every row's cosine to each ``(name, vector)`` query, as the copy is now."""
-        units = _units(queries)
+    def scan(self, queries: Sequence[tuple[str, np.ndarray]], unit: bool = False) -> Scan:
+        """Every row's cosine to each ``(name, vector)`` query, as the copy is now (``unit``:
+        the vectors are unit float32 already, as :func:`~rag.store.convert.unit_array` gives)."""
+        units = list(queries) if unit else _units(queries)
         with self._lock:
             size = self._size
             self._shared = True  # the next write copies what the scan holds first
@@ -140,12 +141,15 @@ class VectorCopy:
             )
 
     def scan_of(
-        self, queries: Sequence[tuple[str, np.ndarray]], lists: Sequence[Iterable[uuid.UUID]]
+        self,
+        queries: Sequence[tuple[str, np.ndarray]],
+        lists: Sequence[Iterable[uuid.UUID]],
+        unit: bool = False,
     ) -> Scan:
         """:meth:`scan` of the points in ``lists`` only (per query, the ids its search found,
         as the engine returns them), whose :meth:`Scan.top` gives each query's own list. A
         point the copy no longer holds (deleted since the search) is left out."""
-        units = _units(queries)
+        units = list(queries) if unit else _units(queries)
         with self._lock:
             by_int = self._rows_by_int
             found = []

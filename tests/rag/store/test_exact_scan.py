@@ -130,6 +130,19 @@ def test_the_scan_rejects_a_bad_rrf_k_and_a_wrong_size_query(tmp_path: Path) -> 
     store.close()
 
 
+def test_a_scan_rejects_nan_and_scores_a_huge_query_as_its_unit_vector(tmp_path: Path) -> None:
+    store = scanning_store(tmp_path)
+    x = queries(9)["image"]
+    with pytest.raises(InvalidInputError, match="NaN or inf"):
+        store.scanned({"image": np.where(np.arange(len(x)) == 3, np.nan, x)})
+    huge = store.scanned({"image": x * np.float32(1e20)})  # its squared length overflows float32
+    plain = store.scanned({"image": x})
+    assert huge is not None and plain is not None
+    rows = np.arange(len(plain))
+    assert np.allclose(huge.table(rows), plain.table(rows), atol=1e-6, equal_nan=True)
+    store.close()
+
+
 def test_the_scans_top_holds_only_rows_with_the_vector() -> None:
     copy = VectorCopy({"image": 4, "text": 4}, capacity=1)
     x, y = np.eye(4, dtype=np.float32)[:2]
