@@ -49,7 +49,7 @@ from rag.identity import point_id
 from rag.retrieval import fusion
 from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever
-from rag.retrieval.types import Query
+from rag.retrieval.types import Hit, Query, Scores
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 from rag.store.edge import EdgeStore
 
@@ -227,6 +227,26 @@ def brute_force_answer(
         payloads = store.get([ids[r] for r in rows])
         return [
             (p.payload, {n: float(s[i]) for n, s in scores.items()}) for i, p in enumerate(payloads)
+        ]
+
+    return run
+
+
+def brute_force_hits(
+    dense: dict[str, np.ndarray], limit: int, store: VectorStore, ids: list[str]
+) -> Callable[[dict[str, object]], list[Hit]]:
+    """:func:`brute_force_answer` returning what the retriever returns: a :class:`Hit` with its
+    :class:`Scores` per hit (image and text vectors only)."""
+    lists_and_rrf = brute_force(dense, limit)
+
+    def run(q: dict[str, object]) -> list[Hit]:
+        top = lists_and_rrf(q)
+        rows = np.array([int(i) for i, _ in top])
+        image, text = (dense[name][rows] @ np.asarray(q[name]) for name in CLIP)
+        payloads = store.get([ids[r] for r in rows])
+        return [
+            Hit(p.id, dict(p.payload), Scores(float(image[i]), float(text[i]), fused))
+            for i, (p, (_, fused)) in enumerate(zip(payloads, top, strict=True))
         ]
 
     return run
@@ -505,14 +525,16 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
         f"{settings.prefetch_limit}, top 10, {n_queries} queries, vector copy on: lists from the "
         "store's exact scan of the copy (MMRAG_STORE__EXACT_SCAN_MAX_POINTS) and from the engine; "
         "numpy exact: a scan of every dense vector plus RRF, without payloads or per-hit scores; "
-        "+ answer: also the hits' signal scores and payloads (the store's read). Every column "
+        "+ answer: also the hits' signal scores and payloads (the store's read); + hits: as "
+        "+ answer, returning the retriever's Hit objects (image/text only). Every column "
         f"takes turns with the others in blocks of {BLOCK} queries, one BLAS thread"
     )
     header = "".join(f"{m + ' scan':>15}{m + ' engine':>15}" for _, m, _ in MODES)
-    print(f"  {'points':>8}{header}{'numpy exact':>13}{'+ answer':>10}")
+    print(f"  {'points':>8}{header}{'numpy exact':>13}{'+ answer':>10}{'+ hits':>8}")
     default: dict[int, float] = {}
     exact: dict[int, float] = {}
     answered: dict[int, float] = {}
+    hits: dict[int, float] = {}
     scan_wins: dict[str, list[int]] = {mode: [] for _, mode, _ in MODES}
     with tempfile.TemporaryDirectory() as tmp, one_blas_thread():
         store = open_store(StoreSettings(collection="bench-crossover"), Path(tmp))
@@ -538,6 +560,10 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
             runs["+ answer"] = _seconds(
                 brute_force_answer(matrices, settings.prefetch_limit, store, ids)
             )
+            if not four:
+                runs["+ hits"] = _seconds(
+                    brute_force_hits(matrices, settings.prefetch_limit, store, ids)
+                )
             p50 = _taking_turns(runs, vectors)
             store.exact_scan_max_points = default_scan
             cells = []
@@ -549,7 +575,8 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
                 chosen = scan if size <= default_scan else engine
                 default[size] = max(default.get(size, 0.0), chosen)
             exact[size], answered[size] = p50["numpy exact"], p50["+ answer"]
-            numpy_cells = f"{exact[size]:13.2f}{answered[size]:10.2f}"
+            hits[size] = p50.get("+ hits", float("nan"))
+            numpy_cells = f"{exact[size]:13.2f}{answered[size]:10.2f}{hits[size]:8.2f}"
             print(f"  {size:>8}{''.join(cells)}{numpy_cells}", flush=True)
         store.close()
     for mode, won in scan_wins.items():
@@ -563,6 +590,11 @@ def bench_crossover(sizes: list[int], n_queries: int, four: bool) -> None:
         "  the slowest mode's store + fuse with the defaults, over numpy + answer: "
         + ", ".join(f"{size} {default[size] / answered[size]:.2f}x" for size in sizes)
     )
+    if not four:
+        print(
+            "  the same over numpy + hits: "
+            + ", ".join(f"{size} {default[size] / hits[size]:.2f}x" for size in sizes)
+        )
 
 
 BLOCK = 20
