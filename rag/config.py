@@ -61,8 +61,10 @@ class ClipSettings(_Group):
     query_batch: int = Field(default=32, ge=0, le=1024)
     """Search queries arriving together are embedded as one batch of up to this many texts
     (dynamic batching); 0 embeds each query on its own."""
-    query_wait_ms: float = Field(default=2.0, ge=0, le=100)
-    """How long the first query of a batch waits for others to join."""
+    query_wait_ms: float = Field(default=0.0, ge=0, le=100)
+    """How long the first query of a batch waits for others to join. 0: not at all; queries
+    that arrive while a batch runs make up the next one (as Triton's dynamic batcher does by
+    default), so a lone query pays no wait."""
     seed: int = 0
     """Seed of the random weights used when ``pretrained`` is empty."""
 

@@ -2,14 +2,15 @@
 
 Requests that each embed one short text (search queries) arrive on many threads at once. Each
 running its own forward pass makes them compete for the same cores; :class:`BatchingEmbedder`
-queues them instead, and one worker thread embeds whatever has queued (waiting at most
-``wait_s`` after the first for more to join, up to ``max_batch`` texts) in a single call, as
-model servers do. Larger calls (ingest batches, ``/v1/embed/text`` lists) and images go straight
-to the wrapped embedder.
+queues them instead, and one worker thread embeds whatever has queued (up to ``max_batch``
+texts) in a single call, as model servers do. With ``wait_s`` 0 (the default) a query that finds
+the worker idle runs at once and those arriving meanwhile make up the next batch; a positive
+``wait_s`` holds the first of a batch that long for more to join. Larger calls (ingest
+batches, ``/v1/embed/text`` lists) and images go straight to the wrapped embedder.
 
 Example::
 
-    queries = BatchingEmbedder(embedder, max_batch=32, wait_s=0.002)
+    queries = BatchingEmbedder(embedder, max_batch=32)
     queries.embed_texts(["a red square"])  # batched with whatever other threads ask meanwhile
 """
 
@@ -45,7 +46,7 @@ class BatchingEmbedder:
     use, runs the batches; :meth:`close` stops it.
     """
 
-    def __init__(self, embedder: Embedder, max_batch: int = 32, wait_s: float = 0.002) -> None:
+    def __init__(self, embedder: Embedder, max_batch: int = 32, wait_s: float = 0.0) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self.embedder = embedder

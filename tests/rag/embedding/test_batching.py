@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -31,6 +32,38 @@ def test_concurrent_queries_share_batches_and_get_their_own_vectors(tiny_embedde
         batcher.close()
     np.testing.assert_allclose(vectors, tiny_embedder.embed_texts(QUERIES), atol=1e-5)
     assert batcher.batches < len(QUERIES)
+
+
+def test_with_no_wait_a_lone_query_runs_at_once_and_later_ones_share_the_next_batch(
+    tiny_embedder,
+) -> None:
+    release, sizes = threading.Event(), []
+
+    class Held:  # the first model call runs until released
+        def encode_texts(self, texts: list[str]):  # type: ignore[no-untyped-def]
+            sizes.append(len(texts))
+            if len(sizes) == 1:
+                release.wait(10)
+            return tiny_embedder.encode_texts(texts)
+
+    batcher = BatchingEmbedder(Held(), wait_s=0.0)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(batcher.embed_texts, [QUERIES[0]])
+        until(lambda: sizes == [1])  # it did not wait for company
+        rest = [pool.submit(batcher.embed_texts, [text]) for text in QUERIES[1:8]]
+        until(lambda: batcher._queue.qsize() == 7)
+        release.set()
+        vectors = np.vstack([first.result(), *(future.result() for future in rest)])
+    batcher.close()
+    assert sizes == [1, 7]
+    np.testing.assert_allclose(vectors, tiny_embedder.embed_texts(QUERIES[:8]), atol=1e-5)
+
+
+def until(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
 
 
 def test_large_calls_and_images_pass_straight_through(tiny_embedder) -> None:
