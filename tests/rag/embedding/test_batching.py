@@ -34,7 +34,7 @@ def test_concurrent_queries_share_batches_and_get_their_own_vectors(tiny_embedde
     assert batcher.batches < len(QUERIES)
 
 
-def test_with_no_wait_a_lone_query_runs_at_once_and_later_ones_share_the_next_batch(
+def test_with_no_wait_the_first_query_runs_alone_and_those_queued_meanwhile_share_a_batch(
     tiny_embedder,
 ) -> None:
     release, sizes = threading.Event(), []
@@ -49,7 +49,7 @@ def test_with_no_wait_a_lone_query_runs_at_once_and_later_ones_share_the_next_ba
     batcher = BatchingEmbedder(Held(), wait_s=0.0)  # type: ignore[arg-type]
     with ThreadPoolExecutor(8) as pool:
         first = pool.submit(batcher.embed_texts, [QUERIES[0]])
-        until(lambda: sizes == [1])  # it did not wait for company
+        until(lambda: sizes == [1])  # it went to the model alone
         rest = [pool.submit(batcher.embed_texts, [text]) for text in QUERIES[1:8]]
         until(lambda: batcher._queue.qsize() == 7)
         release.set()
