@@ -21,6 +21,7 @@ from rag.config import PassageSettings
 from rag.embedding.base import PassageEncoder
 from rag.embedding.passage_onnx import OnnxPassageRunner
 from rag.embedding.passage_source import PassageSource, resolve_passage
+from rag.embedding.tqdm_lock import keep_tqdm_lock_in_process
 from rag.errors import ModelUnavailableError
 
 AUTO_RUNTIME = "torch"
@@ -149,6 +150,8 @@ class SentencePassageEncoder:
 
 def _load(source: PassageSource, settings: PassageSettings) -> Any:
     from sentence_transformers import SentenceTransformer
+
+    keep_tqdm_lock_in_process()
 
     try:
         model = SentenceTransformer(str(source.path), device=settings.device, local_files_only=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import RerankSettings
+from rag.embedding.tqdm_lock import keep_tqdm_lock_in_process
 from rag.errors import ModelUnavailableError
 
 
@@ -86,6 +87,8 @@ class CrossEncoderReranker:
 def _load(folder: Path, settings: RerankSettings, device: str) -> Any:
     import torch
     from sentence_transformers import CrossEncoder
+
+    keep_tqdm_lock_in_process()
 
     try:
         model = CrossEncoder(str(folder), device=device, local_files_only=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tqdm.std import tqdm
 
 from rag.config import PassageSettings, Settings
 from rag.embedding.base import PassageEncoder
@@ -102,3 +106,23 @@ def test_onnx_runtime_matches_torch_and_reuses_its_export(cache: Path) -> None:
     assert float(np.min(np.sum(a * b, axis=1))) >= 0.9999
     exports = list((cache / "onnx").iterdir())
     assert len(exports) == 1 and (exports[0] / "passage.onnx").is_file()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_killed_holding_tqdms_lock_does_not_block_the_next_encode(
+    encoder: PassageEncoder,
+) -> None:
+    pid = os.fork()
+    if pid == 0:  # the child: take the lock as an encode does, then die holding it
+        tqdm.get_lock().acquire()
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.waitpid(pid, 0)
+    taken = threading.Event()
+
+    def take() -> None:
+        with tqdm.get_lock():
+            taken.set()
+
+    threading.Thread(target=take, daemon=True).start()  # with tqdm's own lock: waits forever
+    assert taken.wait(5), "tqdm's lock is still held by the dead child"
+    assert encoder.encode_queries(["still encodes"]).shape == (1, encoder.dim)
