@@ -23,6 +23,11 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from rag.config import ClipSettings, Settings, StoreSettings  # noqa: E402
+from rag.embedding.tqdm_lock import keep_tqdm_lock_in_process  # noqa: E402
+
+# Before any test forks (kill -9 and disk-full suites): a child killed holding tqdm's default,
+# process-shared lock would hang this process (rag/embedding/tqdm_lock.py).
+keep_tqdm_lock_in_process()
 
 
 @pytest.fixture(scope="session", autouse=True)

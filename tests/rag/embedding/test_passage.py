@@ -10,12 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tqdm.std import tqdm
+from tqdm.std import TqdmDefaultWriteLock, tqdm
 
 from rag.config import PassageSettings, Settings
 from rag.embedding.base import PassageEncoder
-from rag.embedding.passage import load_passage_encoder
-from rag.embedding.passage_source import OFFLINE_DEFAULT, PassageSource, with_prompts
+from rag.embedding.passage import SentencePassageEncoder, load_passage_encoder
+from rag.embedding.passage_source import (
+    OFFLINE_DEFAULT,
+    PassageSource,
+    resolve_passage,
+    with_prompts,
+)
 from rag.errors import ModelUnavailableError
 from rag.services import Services
 
@@ -110,8 +115,12 @@ def test_onnx_runtime_matches_torch_and_reuses_its_export(cache: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_child_killed_holding_tqdms_lock_does_not_block_the_next_encode(
-    encoder: PassageEncoder,
+    cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tqdm, "_lock", TqdmDefaultWriteLock(), raising=False)  # shared by fork
+    settings = PassageSettings()  # a new encoder (load_passage_encoder shares a loaded one)
+    encoder = SentencePassageEncoder(resolve_passage(settings, cache), settings, cache)
+    encoder.warm_up()  # loading the model keeps the lock to the process
     pid = os.fork()
     if pid == 0:  # the child: take the lock as an encode does, then die holding it
         tqdm.get_lock().acquire()
