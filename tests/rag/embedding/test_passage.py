@@ -122,8 +122,8 @@ def test_a_child_killed_holding_tqdms_lock_does_not_block_the_next_encode(
     encoder = SentencePassageEncoder(resolve_passage(settings, cache), settings, cache)
     encoder.warm_up()  # loading the model keeps the lock to the process
     pid = os.fork()
-    if pid == 0:  # the child: take the lock as an encode does, then die holding it
-        tqdm.get_lock().acquire()
+    if pid == 0:  # the child: take the lock as an encode does, then die holding it (a thread
+        tqdm.get_lock().acquire(timeout=5)  # may have held it at the fork: never wait forever)
         os.kill(os.getpid(), signal.SIGKILL)
     os.waitpid(pid, 0)
     taken = threading.Event()
