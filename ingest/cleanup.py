@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ingest.queue import Jobs
+from ingest.job_api import Jobs
 from ingest.specs import JobSpec, JobState
 from ingest.uploads import uploads_dir
 from rag import payload as keys
