@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from rag.config import ClipSettings
-from rag.embedding.backends import EncoderBackend, TorchBackend, build_backend
+from rag.embedding.backends import EncoderBackend, build_backend
 from rag.embedding.base import TextEncoding
 from rag.embedding.gpu import (
     batch_size_of,
@@ -23,6 +23,7 @@ from rag.embedding.gpu import (
 )
 from rag.embedding.images import preprocess_batch
 from rag.embedding.loading import LoadedClip, load_clip, model_id_for
+from rag.embedding.torch_runtime import TorchBackend
 from rag.errors import InvalidInputError, UndecodableImagesError
 
 

@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,15 @@ import torch
 
 from rag.config import ClipSettings
 from rag.embedding.loading import LoadedClip
+from rag.embedding.onnx_files import open_session, publish, weights_fingerprint
 from rag.embedding.text_length import real_length_text_encoder
 from rag.embedding.tokens import TokenBatch
+from rag.embedding.torch_runtime import TorchBackend, min_cosine, probe_inputs
 
 _FORMAT = "mmrag-onnx-v1"
 AGREEMENT_FILE = "agreement.json"
+_DONE_FILE = "text.onnx"
+"""The file by which a folder is known to hold an export (folders appear whole, by a rename)."""
 _log = logging.getLogger(__name__)
 _exported: dict[str, Path] = {}
 """Export folder name -> a complete export made by this process (copied into other folders)."""
@@ -43,8 +46,8 @@ class OnnxBackend:
 
     def __init__(self, folder: Path, threads: int, device: str = "cpu") -> None:
         self.folder = folder
-        self._image = _session(folder / "image.onnx", threads, device)
-        self._text = _session(folder / "text.onnx", threads, device)
+        self._image = open_session(folder / "image.onnx", device, threads)
+        self._text = open_session(folder / "text.onnx", device, threads)
         self._dynamic_length = not isinstance(self._text.get_inputs()[0].shape[1], int)
 
     @classmethod
@@ -61,8 +64,6 @@ class OnnxBackend:
             return float(json.loads(path.read_text())["min_cosine"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        from rag.embedding.backends import TorchBackend, min_cosine, probe_inputs
-
         pixels, tokens = probe_inputs(clip)
         reference = TorchBackend(clip.model)
         cosine = min(
@@ -92,23 +93,17 @@ def export_folder(clip: LoadedClip, export_dir: Path) -> Path:
 def ensure_export(clip: LoadedClip, folder: Path) -> None:
     """Export into ``folder`` unless it holds an export (copy one this process made elsewhere)."""
     with _export_lock:
-        if not (folder / "text.onnx").is_file():
+        if not (folder / _DONE_FILE).is_file():
             done = _exported.get(folder.name)
-            if done is not None and (done / "text.onnx").is_file():
-                _publish(folder, lambda staging: shutil.copytree(done, staging, dirs_exist_ok=True))
+            if done is not None and (done / _DONE_FILE).is_file():
+                publish(
+                    folder,
+                    lambda staging: shutil.copytree(done, staging, dirs_exist_ok=True),
+                    _DONE_FILE,
+                )
             else:
                 export_towers(clip, folder)
         _exported.setdefault(folder.name, folder)
-
-
-def weights_fingerprint(model: torch.nn.Module) -> str:
-    """A hash of every tensor in the model's state dict (names, shapes and bytes)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in model.state_dict().items():
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-        digest.update(flat.view(torch.uint8).numpy().data if flat.numel() else b"")
-    return digest.hexdigest()
 
 
 def export_towers(clip: LoadedClip, folder: Path) -> None:
@@ -119,21 +114,7 @@ def export_towers(clip: LoadedClip, folder: Path) -> None:
         _export_image(clip, staging / "image.onnx")
         _export_text(clip, staging / "text.onnx")
 
-    _publish(folder, write)
-
-
-def _publish(folder: Path, write: Any) -> None:
-    """Run ``write(staging)`` in a fresh folder next to ``folder``, then rename it into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        write(staging)
-        os.replace(staging, folder)
-    except OSError:
-        if not (folder / "text.onnx").is_file():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    publish(folder, write, _DONE_FILE)
 
 
 class _ImageTower(torch.nn.Module):
@@ -196,17 +177,3 @@ def _write_atomic(path: Path, text: str) -> None:
         os.replace(partial, path)
     except OSError:  # a read-only cache still works; the check then runs again next time
         partial.unlink(missing_ok=True)
-
-
-def _session(path: Path, threads: int, device: str) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = threads
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    return ort.InferenceSession(str(path), options, providers=providers)

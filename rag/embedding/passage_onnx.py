@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from rag.embedding.onnx_runtime import weights_fingerprint
+from rag.embedding.onnx_files import open_session, publish, weights_fingerprint
 
 _FORMAT = "mmrag-passage-onnx-v1"
 _FILE = "passage.onnx"
@@ -32,7 +29,7 @@ class OnnxPassageRunner:
     """Runs an exported sentence model on tokenized batches; returns unnormalised embeddings."""
 
     def __init__(self, path: Path, inputs: list[str], device: str = "cpu") -> None:
-        self._session = _session(path, device)
+        self._session = open_session(path, device, torch.get_num_threads())
         self._inputs = inputs
 
     @classmethod
@@ -84,17 +81,8 @@ class _Sentence(torch.nn.Module):
 
 
 def _export_atomically(model: Any, inputs: list[str], folder: Path) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        _log.info("exporting the passage model to ONNX in %s (once per model)", folder)
-        _export(model, inputs, staging / _FILE)
-        os.replace(staging, folder)
-    except OSError:
-        if not (folder / _FILE).is_file():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    _log.info("exporting the passage model to ONNX in %s (once per model)", folder)
+    publish(folder, lambda staging: _export(model, inputs, staging / _FILE), _FILE)
 
 
 def _export(model: Any, inputs: list[str], path: Path) -> None:
@@ -113,16 +101,3 @@ def _export(model: Any, inputs: list[str], path: Path) -> None:
             external_data=True,
             verbose=False,
         )
-
-
-def _session(path: Path, device: str) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.inter_op_num_threads = 1
-    options.intra_op_num_threads = torch.get_num_threads()
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    return ort.InferenceSession(str(path), options, providers=providers)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from rag.embedding import ClipEmbedder, Embedder, tiny_clip_settings
 from rag.embedding import clip as clip_module
-from rag.embedding.backends import TorchBackend, build_backend
+from rag.embedding.backends import build_backend
 from rag.embedding.gpu import (
     batch_size_of,
     decode_jpegs,
@@ -23,6 +23,7 @@ from rag.embedding.gpu import (
     to_device,
 )
 from rag.embedding.loading import load_clip
+from rag.embedding.torch_runtime import TorchBackend
 from rag.errors import InvalidInputError, UndecodableImagesError
 
 

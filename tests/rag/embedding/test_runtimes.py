@@ -11,10 +11,11 @@ from PIL import Image
 
 from rag.config import ClipSettings
 from rag.embedding import ClipEmbedder, onnx_runtime, tiny_clip_settings
-from rag.embedding.backends import EncoderBackend, TorchBackend, build_backend, quantize_int8
+from rag.embedding.backends import EncoderBackend, build_backend
 from rag.embedding.images import preprocess_batch
 from rag.embedding.loading import load_clip
 from rag.embedding.onnx_runtime import AGREEMENT_FILE, OnnxBackend, export_folder
+from rag.embedding.torch_runtime import TorchBackend, quantize_int8
 from rag.errors import ConfigError
 
 TEXTS = ["", "a dog", "a photo of two cats sleeping on a red sofa " * 2, "long " * 100]
