@@ -11,8 +11,8 @@ from fastapi.responses import StreamingResponse
 from api.answering import answer, answer_events, generation_options, generation_out, make_ask
 from api.deps import ServicesDep
 from api.queries import query_image
-from api.routes.search import hit_out
 from api.schemas.chat import ChatIn, ChatOut, CitationOut
+from api.schemas.search import HitOut
 from api.streaming import event_stream, sse
 from rag.answer import Answer, AnswerEvent, FinalEvent, RetrievalEvent, TokenEvent
 from rag.llm.base import ChatMessage
@@ -57,7 +57,7 @@ def chat_out(result: Answer, base_url: str = "") -> ChatOut:
         model=result.model,
         generation=generation_out(result),
         citations=[CitationOut.of(c, base_url) for c in result.citations],
-        hits=[hit_out(hit, base_url) for hit in result.hits],
+        hits=[HitOut.of(hit, base_url) for hit in result.hits],
         timings=result.timings,
     )
 
@@ -69,7 +69,7 @@ def _sse_lines(events: Iterator[AnswerEvent], base_url: str) -> Iterator[str]:
 
 def _event(event: AnswerEvent, base_url: str) -> tuple[dict[str, Any], str]:
     if isinstance(event, RetrievalEvent):
-        hits = [hit_out(hit, base_url).model_dump() for hit in event.hits]
+        hits = [HitOut.of(hit, base_url).model_dump() for hit in event.hits]
         return {"hits": hits}, "retrieval"
     if isinstance(event, TokenEvent):
         return {"text": event.text}, "token"

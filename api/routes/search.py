@@ -6,9 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ServicesDep
 from api.queries import build_query, query_image
-from api.schemas.items import ItemOut
-from api.schemas.search import HitOut, ScoresOut, SearchIn, SearchOut
-from rag.retrieval.types import Hit
+from api.schemas.search import HitOut, SearchIn, SearchOut
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -25,14 +23,8 @@ def search(body: SearchIn, services: ServicesDep) -> SearchOut:
     result = services.retriever.search(query)
     base_url = settings.api.public_url
     return SearchOut(
-        hits=[hit_out(hit, base_url) for hit in result.hits],
+        hits=[HitOut.of(hit, base_url) for hit in result.hits],
         reranked=result.reranked,
         rerank_complete=result.rerank_complete,
         timings=result.timings,
     )
-
-
-def hit_out(hit: Hit, base_url: str = "") -> HitOut:
-    """The public view of a hit: the item and its per-stage scores."""
-    item = ItemOut.from_payload(hit.id, hit.payload, base_url)
-    return HitOut(**item.model_dump(), scores=ScoresOut(**hit.scores.as_dict()))

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.items import ItemOut
+from rag.retrieval.types import Hit
 
 FilterField = str | list[str] | None
 """Filter expressions, all must hold: ``"metadata.year>=2020"``, ``["source=cats.jsonl", ...]``
@@ -61,6 +62,12 @@ class HitOut(ItemOut):
     """An item found, with its scores."""
 
     scores: ScoresOut
+
+    @classmethod
+    def of(cls, hit: Hit, base_url: str = "") -> HitOut:
+        """The public view of a hit: the item and its per-stage scores."""
+        item = ItemOut.from_payload(hit.id, hit.payload, base_url)
+        return cls(**item.model_dump(), scores=ScoresOut(**hit.scores.as_dict()))
 
 
 class SearchOut(BaseModel):
