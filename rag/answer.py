@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from PIL import Image
 
@@ -46,7 +46,7 @@ from rag.prompting import (
     estimate_tokens,
     neutralize_markup,
 )
-from rag.retrieval.types import Hit, Query, Scores, SearchResult
+from rag.retrieval.types import Hit, Query, Scores, Searcher, SearchResult
 
 NO_HITS_TEXT = "The collection has nothing on this, so I cannot answer it from the collection."
 NO_MODEL = "none"
@@ -54,12 +54,6 @@ NO_MODEL = "none"
 SNIPPET_CHARS = 300
 HISTORY_SHARE = 2
 """Earlier turns may take up to ``context_tokens // HISTORY_SHARE`` tokens."""
-
-
-class Searcher(Protocol):
-    """What the answerer needs of a retriever."""
-
-    def search(self, query: Query) -> SearchResult: ...
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from rag.config import CLASSIFY_TEMPLATES
 from rag.embedding.base import Embedder
 from rag.errors import ConfigError, InvalidInputError
 
-DEFAULT_TEMPLATES: tuple[str, ...] = (
-    "a photo of a {}.",
-    "a picture of a {}.",
-    "an image of a {}.",
-    "a photo of the {}.",
-    "a close-up photo of a {}.",
-    "a drawing of a {}.",
-)
 MAX_LABEL_CHARS = 200
 MAX_TEMPLATES = 16
 """Most prompt templates one request may send (each label is embedded once per template)."""
@@ -68,7 +61,7 @@ class ZeroShotClassifier:
     def __init__(
         self,
         embedder: Embedder,
-        templates: Sequence[str] = DEFAULT_TEMPLATES,
+        templates: Sequence[str] = CLASSIFY_TEMPLATES,
         max_labels: int = 100,
         cache_size: int = 4096,
     ) -> None:

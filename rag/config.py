@@ -310,18 +310,22 @@ class APISettings(_Group):
         return _split_csv(value)
 
 
+CLASSIFY_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {}.",
+    "a picture of a {}.",
+    "an image of a {}.",
+    "a photo of the {}.",
+    "a close-up photo of a {}.",
+    "a drawing of a {}.",
+)
+"""The default prompt templates of zero-shot classification and moderation."""
+
+
 class ClassifySettings(_Group):
     """Zero-shot classification (``POST /v1/classify``, ``mmrag classify``)."""
 
     templates: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [
-            "a photo of a {}.",
-            "a picture of a {}.",
-            "an image of a {}.",
-            "a photo of the {}.",
-            "a close-up photo of a {}.",
-            "a drawing of a {}.",
-        ]
+        default_factory=lambda: list(CLASSIFY_TEMPLATES)
     )
     """Comma-separated prompt templates, each with one ``{}`` for the label; a label's vector is
     the mean over the templates."""

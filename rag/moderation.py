@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from rag.classify import DEFAULT_TEMPLATES, ZeroShotClassifier
-from rag.config import ModerationSettings
+from rag.classify import ZeroShotClassifier
+from rag.config import CLASSIFY_TEMPLATES, ModerationSettings
 from rag.embedding.base import Embedder
 from rag.errors import ConfigError
 
@@ -73,7 +73,7 @@ class Moderator:
         self,
         embedder: Embedder,
         settings: ModerationSettings,
-        templates: Sequence[str] = DEFAULT_TEMPLATES,
+        templates: Sequence[str] = CLASSIFY_TEMPLATES,
     ) -> None:
         self.settings = settings
         self.unsafe, self.safe = _check_categories(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -20,7 +20,7 @@ from rag.errors import InvalidInputError
 from rag.integrations.langchain_embeddings import image_bytes, open_image
 from rag.integrations.langchain_http import MmragHttp
 from rag.retrieval.filters import parse_filter
-from rag.retrieval.types import FusionMode, Hit, Query, SearchResult
+from rag.retrieval.types import FusionMode, Hit, Query, Searcher
 
 SEARCH_OPTIONS = ("k", "fusion", "weights", "filter", "rerank", "image")
 """Keyword arguments ``invoke(query, **options)`` accepts; each overrides the retriever's field
@@ -29,13 +29,6 @@ SEARCH_OPTIONS = ("k", "fusion", "weights", "filter", "rerank", "image")
 FilterExpressions = str | list[str] | None
 """mmrag's filter expressions, all must hold: ``"metadata.year>=2020"``, ``["source=a.png"]``
 (see :mod:`rag.retrieval.filters`)."""
-
-
-@runtime_checkable
-class Searcher(Protocol):
-    """What :class:`MmragRetriever` needs: ``rag.retrieval.Retriever`` (or anything alike)."""
-
-    def search(self, query: Query) -> SearchResult: ...
 
 
 class MmragRetrieverBase(BaseRetriever):

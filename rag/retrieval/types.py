@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -103,3 +103,11 @@ class SearchResult:
     rerank_complete: bool = True
     """False when the rerank time budget ran out: hits after the last reranked one kept their
     fused order and have rerank score ``None``."""
+
+
+@runtime_checkable
+class Searcher(Protocol):
+    """What the answerer and the LangChain retriever need of a retriever: ``Retriever`` (or
+    anything alike)."""
+
+    def search(self, query: Query) -> SearchResult: ...
