@@ -45,9 +45,12 @@ class Source:
     prunable: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReadItem:
-    """An item whose files were read and hashed: its identity is known, nothing is decoded."""
+    """An item whose files were read and hashed: its identity is known, nothing is decoded.
+
+    Frozen: it passes between the pool's threads and the main thread; a later stage makes a new
+    one (``dataclasses.replace``) instead of changing it."""
 
     item: SourceItem
     key: str

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
@@ -185,8 +185,10 @@ class Ingestor:
                 self.report.stopped = True
                 break
             todo, stored = self._select(window, run)
-            for part in list(_batched(todo, size)) or [[]]:  # a document may bring many items
+            window.clear()  # from here, only its decode holds a read item (and its file's bytes)
+            for part in _taken(todo, size):  # a document may bring many items
                 pending.append(_Batch([pool.submit(self._decode, r) for r in part], stored))
+                part.clear()
                 if len(pending) > 1:
                     self._write(pending.popleft(), run)
         while pending:
@@ -285,10 +287,10 @@ class Ingestor:
             data = read.picture_file.read_bytes()
         if data is None:
             return DecodedItem(read)
+        read = replace(read, image_bytes=None)  # the decoded item carries pixels, not the file
         if self.jpegs_on_device and _whole_jpeg(data):
             header = probe_image(data, self.settings.max_image_pixels)
             if (header.format, header.mode) in _DEVICE_JPEG:
-                read.image_bytes = None
                 info = ImageInfo(header.mime, header.width, header.height)
                 return DecodedItem(read, image=info, jpeg=data)
         return self._decode_on_host(read, data)
@@ -297,7 +299,6 @@ class Ingestor:
         image = decode_image(data, self.settings.max_image_pixels, self._input_side)
         pixels = self.embedder.preprocess_images([image.image])
         self._input_side = pixels.shape[-1]
-        read.image_bytes = None
         return DecodedItem(read, pixels, ImageInfo(image.mime, image.width, image.height))
 
     # --- main thread: embed and write -----------------------------------------------------
@@ -469,3 +470,14 @@ def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def _taken(items: list[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (one empty list when there are none), each removed from
+    ``items`` as it is handed out: ``items`` keeps no reference to what was handed out."""
+    while True:
+        part = items[:size]
+        del items[:size]
+        yield part
+        if not items:
+            return

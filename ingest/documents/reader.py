@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +159,8 @@ class DocumentReader:
         read = self._item(
             item, page_key(key, page.number), None, render, {**on_page, keys.KIND: "page"}, True
         )
-        read.text = page.text or None
-        read.content_hash = content_hash(bytes.fromhex(render.sha256), page.text)
-        return read
+        digest = content_hash(bytes.fromhex(render.sha256), page.text)
+        return replace(read, text=page.text or None, content_hash=digest)
 
     def _item(
         self,
