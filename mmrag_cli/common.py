@@ -21,7 +21,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.search_cmd",
     "mmrag_cli.serve_cmd",
     "mmrag_cli.demo_cmd",
-    "mmrag_cli.model_cmd",
+    "mmrag_cli.finetune_cmd",
+    "mmrag_cli.classify_cmd",
+    "mmrag_cli.moderate_cmd",
+    "mmrag_cli.quality_cmd",
     "mmrag_cli.config_cmd",
 )
 """Modules that define sub-commands; a module not written yet is left out."""
