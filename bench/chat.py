@@ -12,7 +12,7 @@ not counted.
     python -m bench.chat --quick          # 60 items, 5 questions, 32 answer tokens
     python -m bench.chat --backends llamacpp
     python -m bench.chat --base-url http://gpu-box:8080/v1 --model qwen2.5  # another server
-    python -m bench.chat --rerank tiny    # with a tiny random Qwen3 reranker (built from tests/)
+    python -m bench.chat --rerank tiny    # a tiny random Qwen3 reranker (rag.testing)
     python -m bench.chat --rerank /models/Qwen3-Reranker-0.6B
 """
 
@@ -43,6 +43,8 @@ from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
+from rag.testing.llama_cpp_server import LlamaCppServer
+from rag.testing.tiny_rerankers import build_tiny_qwen3
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "pink", "brown"]
 THINGS = ["lighthouse", "bicycle", "teapot", "violin", "cactus", "kite", "tram", "owl", "anchor"]
@@ -90,8 +92,6 @@ def _payload(text: str) -> dict[str, object]:
 
 def make_reranker(name: str, folder: Path) -> Reranker | None:
     if name == "tiny":
-        from tests.rag.retrieval.tiny_models import build_tiny_qwen3  # a dev-only helper
-
         name = str(build_tiny_qwen3(folder / "tiny-qwen3", RerankSettings().instruction))
     return build_reranker(RerankSettings(model=name, required=name != "none"), folder)
 
@@ -142,8 +142,6 @@ def chat_models(
             models["llamacpp"] = LlamaCppChatModel.from_settings(llm)
         if "openai" in backends:
             if base_url is None:
-                from tests.servers.llama_cpp_server import LlamaCppServer  # a dev-only helper
-
                 server = stack.enter_context(LlamaCppServer(n_ctx=llm.n_ctx))
                 base_url, model = server.url, server.model
             models["openai"] = OpenAIChatModel(base_url, model, read_timeout_s=300)

@@ -139,7 +139,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 def llama_server():
     """llama-cpp-python's own OpenAI-compatible server (``python -m llama_cpp.server``) running
     SmolLM2 on loopback, started once per session (at most 60 s) and stopped at its end."""
-    from tests.servers.llama_cpp_server import LlamaCppServer
+    from rag.testing.llama_cpp_server import LlamaCppServer
 
     with LlamaCppServer(n_ctx=2048) as server:
         yield server

@@ -59,7 +59,7 @@ class LlamaCppServer:
 
     def start(self) -> LlamaCppServer:
         args = [
-            sys.executable, "-m", "tests.servers.llama_cpp_server",
+            sys.executable, "-m", "rag.testing.llama_cpp_server",
             "--model", str(self.model_path), "--model_alias", self.model,
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),

@@ -80,14 +80,19 @@ def build_tiny_qwen3(
 
 def build_tiny_cross_encoder(folder: Path, seed: int = 0) -> Path:
     """Save a 1-layer BERT cross-encoder (one label) with random weights and a WordPiece vocab."""
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    # BertTokenizerFast: an alias in transformers 5; num_labels: a PretrainedConfig argument
+    from transformers import (  # type: ignore[attr-defined]
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+    )
 
     words = sorted(set(CORPUS_WORDS.split()))
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[call-arg]
         vocab_size=len(vocab),
         hidden_size=16,
         num_hidden_layers=1,

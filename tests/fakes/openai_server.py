@@ -1,6 +1,6 @@
 """A small OpenAI-compatible server on 127.0.0.1 (random port, own thread) for the failures a real
 one will not produce on demand. Everything else is tested against the real ``llama_cpp.server``
-(:mod:`tests.servers.llama_cpp_server`).
+(:mod:`rag.testing.llama_cpp_server`).
 
 Endpoints: ``POST /v1/chat/completions`` (server-sent events with ``"stream": true``, else one
 chat completion), ``GET /v1/models`` (lists ``m``; any other GET answers the same).

@@ -14,8 +14,8 @@ from rag.llm.auto import AutoChatModel
 from rag.llm.base import GenerationReport
 from rag.prompting import build_context, build_messages
 from rag.retrieval.types import Hit, Scores
+from rag.testing.llama_cpp_server import LlamaCppServer
 from tests.fakes.ollama_server import FakeOllama
-from tests.servers.llama_cpp_server import LlamaCppServer
 
 HITS = [Hit("a", {"text": "The ferry leaves at dawn."}, Scores(None, 0.9, 1.0))]
 MESSAGES = build_messages("When does the ferry leave?", build_context(HITS, 512))

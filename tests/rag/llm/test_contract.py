@@ -22,9 +22,9 @@ from rag.llm.ollama import OllamaChatModel
 from rag.llm.openai import OpenAIChatModel
 from rag.prompting import build_context, build_messages
 from rag.retrieval.types import Hit, Scores
+from rag.testing.llama_cpp_server import LlamaCppServer
 from tests.fakes.ollama_server import FakeOllama, unused_port_url
 from tests.fakes.openai_server import FakeOpenAI
-from tests.servers.llama_cpp_server import LlamaCppServer
 
 BACKENDS = ["ollama", "llamacpp", "openai", "extractive"]
 HITS = [

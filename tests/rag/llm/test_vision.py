@@ -21,8 +21,8 @@ from rag.llm.ollama import OllamaChatModel
 from rag.llm.openai import OpenAIChatModel, _message
 from rag.prompting import build_context, build_messages
 from rag.retrieval.types import Hit, Query, Scores, SearchResult
+from rag.testing.llama_cpp_server import LlamaCppServer
 from tests.fakes.ollama_server import FakeOllama, chat_requests
-from tests.servers.llama_cpp_server import LlamaCppServer
 
 SETTINGS = LLMSettings(backend="ollama", vision_images=2, vision_max_side=64)
 

@@ -15,8 +15,7 @@ from rag.embedding.base import Embedder
 from rag.identity import point_id
 from rag.retrieval.retriever import Retriever
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
-
-from .tiny_models import build_tiny_cross_encoder, build_tiny_qwen3
+from rag.testing.tiny_rerankers import build_tiny_cross_encoder, build_tiny_qwen3
 
 COLLECTION = "retrieval"
 COLORS = ("red", "blue", "green", "yellow")

@@ -21,8 +21,7 @@ from rag.retrieval.qwen3 import (
 from rag.retrieval.rerank import rerank_within
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Hit, Query, Scores
-
-from .tiny_models import build_tiny_qwen3
+from rag.testing.tiny_rerankers import build_tiny_qwen3
 
 QUERIES = ["red square with a cat", "a blue circle", "dog photo"]
 DOCS = [
