@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -471,34 +472,142 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None
 
 
+ADVANCED_SETTINGS: frozenset[str] = frozenset(
+    {
+        "clip.threads",
+        "clip.batch_size",
+        "clip.gpu_batch_size",
+        "clip.precision",
+        "clip.decode",
+        "clip.export_dir",
+        "clip.query_batch",
+        "clip.query_wait_ms",
+        "clip.seed",
+        "passage.query_prompt",
+        "passage.document_prompt",
+        "passage.runtime",
+        "passage.batch_size",
+        "passage.max_tokens",
+        "lexical.k1",
+        "lexical.b",
+        "lexical.avg_len",
+        "store.timeout_s",
+        "store.write_consistency_factor",
+        "store.min_free_mb",
+        "store.vector_copy_max_points",
+        "store.exact_scan_max_points",
+        "store.oversampling",
+        "store.hnsw_ef",
+        "queue.namespace",
+        "queue.heartbeat_timeout_s",
+        "ingest.batch_size",
+        "ingest.decode_workers",
+        "ingest.optimize_after_points",
+        "ingest.max_pages",
+        "ingest.render_pixels",
+        "ingest.min_figure_pixels",
+        "ingest.passage_overlap",
+        "ingest.max_text_chars",
+        "ingest.max_zip_entry_bytes",
+        "ingest.max_zip_total_bytes",
+        "ingest.max_zip_ratio",
+        "ingest.task_items",
+        "retrieval.prefetch_limit",
+        "retrieval.max_top_k",
+        "retrieval.rrf_k",
+        "retrieval.image_weight",
+        "retrieval.text_weight",
+        "retrieval.passage_weight",
+        "retrieval.lexical_weight",
+        "rerank.max_length",
+        "rerank.batch_size",
+        "rerank.instruction",
+        "rerank.top_n_gpu",
+        "llm.vision_images",
+        "llm.vision_max_side",
+        "llm.reprobe_s",
+        "llm.connect_timeout_s",
+        "llm.read_timeout_s",
+        "llm.keep_alive",
+        "llm.context_tokens",
+        "llm.n_ctx",
+        "llm.threads",
+        "api.max_question_chars",
+        "classify.max_labels",
+        "moderation.category_threshold",
+        "demo.items",
+        "demo.seed",
+    }
+)
+"""Settings that only tune internals (batch sizes, thresholds of the engines' shortcuts,
+timeouts, formula constants, caps that rarely need moving), by their dotted path. They work like
+every other; ``.env.example`` and the docs list them after the ones a deployment sets."""
+
+
 def env_reference() -> list[tuple[str, str, str]]:
     """Every ``MMRAG_`` variable as (name, default, description), in declaration order."""
-    rows: list[tuple[str, str, str]] = []
-    _collect(Settings, (), rows)
+    return [(row.name, row.default, row.description) for row in _env_rows()]
+
+
+@dataclass(frozen=True)
+class _EnvRow:
+    name: str
+    default: str
+    description: str
+    group: str
+    """The group's heading: its docstring's first line (``""`` for the top level)."""
+    advanced: bool
+
+
+def _env_rows() -> list[_EnvRow]:
+    rows: list[_EnvRow] = []
+    _collect(Settings, (), "", rows)
     return rows
 
 
-def _collect(
-    model: type[BaseModel], loc: tuple[str, ...], rows: list[tuple[str, str, str]]
-) -> None:
+def _collect(model: type[BaseModel], loc: tuple[str, ...], group: str, rows: list[_EnvRow]) -> None:
     for name, info in model.model_fields.items():
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, _Group):
-            _collect(annotation, (*loc, name), rows)
+            heading = f"{name}: {(annotation.__doc__ or '').strip().splitlines()[0]}"
+            _collect(annotation, (*loc, name), heading, rows)
             continue
         default = info.get_default(call_default_factory=True)
         if isinstance(default, list):
             default = ",".join(default)
         text = "" if default is None else str(default)
         description = " ".join((info.description or "").split())
-        rows.append((env_name((*loc, name)), text, description))
+        advanced = ".".join((*loc, name)) in ADVANCED_SETTINGS
+        rows.append(_EnvRow(env_name((*loc, name)), text, description, group, advanced))
 
 
 def env_example() -> str:
-    """The text of ``.env.example``: each variable with its default, commented."""
-    lines = ["# mmrag settings: every variable with its default. Copy to .env and edit.", ""]
-    for name, default, description in env_reference():
-        if description:
-            lines.append(f"# {description}")
-        lines.append(f"{name}={default}")
+    """The text of ``.env.example``: each variable with its default, commented; the settings a
+    deployment sets first, by group, then the advanced ones (:data:`ADVANCED_SETTINGS`)."""
+    rows = _env_rows()
+    lines = [
+        "# mmrag settings: every variable with its default. Copy to .env and edit.",
+        "# The settings a deployment sets come first; the advanced ones, which only tune",
+        "# internals, follow at the end (their defaults suit most machines).",
+    ]
+    lines += _env_lines([row for row in rows if not row.advanced])
+    lines += [
+        "",
+        "",
+        "# ==== Advanced: batch sizes, engine thresholds, timeouts, formula constants, caps ====",
+    ]
+    lines += _env_lines([row for row in rows if row.advanced])
     return "\n".join(lines) + "\n"
+
+
+def _env_lines(rows: list[_EnvRow]) -> list[str]:
+    lines: list[str] = []
+    group = None
+    for row in rows:
+        if row.group != group:
+            group = row.group
+            lines += ["", f"## {group or 'general: data, keys, logs'}"]
+        if row.description:
+            lines.append(f"# {row.description}")
+        lines.append(f"{row.name}={row.default}")
+    return lines

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import env_example, env_reference, load_settings
+from rag.config import ADVANCED_SETTINGS, env_example, env_name, env_reference, load_settings
 from rag.errors import ConfigError
 
 STABLE_NAMES = [
@@ -80,3 +80,20 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
 def test_env_example_lists_every_variable_with_its_default() -> None:
     committed = (REPO / ".env.example").read_text()
     assert committed == env_example(), "regenerate with: mmrag config --env-example > .env.example"
+
+
+def test_every_advanced_setting_exists() -> None:
+    names = {name for name, _, _ in env_reference()}
+    missing = {path for path in ADVANCED_SETTINGS if env_name(tuple(path.split("."))) not in names}
+    assert missing == set()
+
+
+def test_env_example_puts_the_advanced_settings_after_the_others() -> None:
+    lines = [line.split("=")[0] for line in env_example().splitlines() if line.startswith("MMRAG")]
+    advanced = {env_name(tuple(path.split("."))) for path in ADVANCED_SETTINGS}
+    first_advanced = next(i for i, name in enumerate(lines) if name in advanced)
+    assert set(lines[first_advanced:]) == advanced
+    assert set(lines) == {name for name, _, _ in env_reference()}
+    assert {"MMRAG_STORE__URL", "MMRAG_LLM__BACKEND", "MMRAG_API_KEYS"} <= set(
+        lines[:first_advanced]
+    )
