@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from api.auth import Principal, Role
 from api.schemas.ingest import IngestPathsIn
 from ingest.sources import check_path
 from ingest.specs import JobSpec
@@ -25,8 +27,12 @@ def wants_paths(body: bytes) -> bool:
     return isinstance(data, dict) and "paths" in data
 
 
-def paths_spec(body: bytes, settings: Settings) -> JobSpec:
-    """The job of a server-paths request; 400 for a path outside the roots or unreadable."""
+def paths_spec(body: bytes, settings: Settings, principal: Principal) -> JobSpec:
+    """The job of a server-paths request, as ``principal``'s tenant: 400 for a path outside the
+    roots or unreadable, 403 for a collection other than the server's without an admin key.
+
+    The spec carries the roots: the worker checks every path against them again when it opens
+    it (a folder may have been swapped for a symlink since)."""
     try:
         request = IngestPathsIn.model_validate_json(body)
     except ValidationError as exc:
@@ -37,10 +43,26 @@ def paths_spec(body: bytes, settings: Settings) -> JobSpec:
     return JobSpec(
         kind="paths",
         paths=paths,
-        collection=request.collection,
+        collection=_collection(request.collection, settings, principal),
         policy=request.policy,
         prune=request.prune,
+        tenant=principal.tenant,
+        roots=[str(root) for root in roots],
     )
+
+
+def _collection(name: str | None, settings: Settings, principal: Principal) -> str | None:
+    """``None`` (the server's collection) unless an admin names another: every other collection
+    is a store the server opens and holds until it stops, so a writer may not create them."""
+    if name in (None, settings.store.collection):
+        return None
+    if not principal.may(Role.ADMIN):
+        raise HTTPException(
+            status_code=403,
+            detail=f"only an admin key may ingest into another collection than "
+            f"{settings.store.collection!r}; leave out 'collection'",
+        )
+    return name
 
 
 def inside_roots(path: str, roots: list[Path]) -> Path:

@@ -1,40 +1,38 @@
-"""Careful file reads: stay inside the root, regular files only, size-capped, strict UTF-8."""
+"""Careful file reads: stay inside the root with no symlink on the way (:mod:`rag.safe_open`),
+regular files only, size-capped, strict UTF-8."""
 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from rag.errors import InvalidInputError
+from rag.safe_open import open_beneath, open_nofollow, read_fd
 
 
 def confined(path: Path, root: Path | None) -> Path:
-    """``path`` with symlinks resolved; rejected when it leaves ``root`` (already resolved)."""
-    real = path.resolve()
-    if root is not None and not real.is_relative_to(root):
+    """``path`` normalised (``..`` folded, symlinks left as they are); rejected when it leaves
+    ``root``. Opening it (:func:`open_confined`) then refuses a symlink in any component."""
+    normal = Path(os.path.normpath(path))
+    if root is not None and not normal.is_relative_to(root):
         raise InvalidInputError(f"path leaves {root} (through '..', an absolute path or a symlink)")
-    return real
+    return normal
 
 
-def read_capped(path: Path, max_bytes: int) -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``; anything else is rejected."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InvalidInputError("file not found (or a broken symlink)") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidInputError("not a regular file")
-    if info.st_size > max_bytes:
-        raise InvalidInputError(
-            f"file is {info.st_size} bytes, over the cap of {max_bytes} "
-            "(raise MMRAG_INGEST__MAX_FILE_BYTES to accept it)"
-        )
-    with open(path, "rb", opener=_nonblocking) as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise InvalidInputError(f"file grew past the cap of {max_bytes} bytes while being read")
-    return data
+def open_confined(path: Path, root: Path | None, anchor: Path | None = None) -> int:
+    """A descriptor of the regular file ``path`` under ``root``, every component below
+    ``anchor`` (default: ``root``) opened without following a symlink. No ``root`` (staged
+    uploads, which mmrag wrote itself): only the last component must not be a symlink."""
+    if root is None:
+        return open_nofollow(path)
+    return open_beneath(anchor or root, confined(path, root))
+
+
+def read_confined(
+    path: Path, root: Path | None, max_bytes: int, anchor: Path | None = None
+) -> bytes:
+    """The bytes of :func:`open_confined`'s file, at most ``max_bytes``."""
+    return read_fd(open_confined(path, root, anchor), max_bytes)
 
 
 def decode_utf8(data: bytes, what: str = "text") -> str:
@@ -54,7 +52,3 @@ def check_utf8(text: str, what: str = "text") -> str:
     except UnicodeEncodeError:
         raise InvalidInputError(f"{what} is not UTF-8; re-save it as UTF-8") from None
     return text
-
-
-def _nonblocking(path: str, flags: int) -> int:
-    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))

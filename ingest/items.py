@@ -16,7 +16,9 @@ from ingest.report import ItemError
 class SourceItem:
     """An item as a source finds it, before any file is read.
 
-    ``root`` confines every file the item reads (``None``: no confinement, staged uploads).
+    ``root`` confines every file the item reads (``None``: no confinement, staged uploads);
+    ``anchor`` (default ``root``) is the trusted folder its files are opened from, one component
+    at a time without following a symlink (a configured ingest root for server paths).
     ``key_file`` is set for folder items: without an external id their source key is the path.
     """
 
@@ -28,6 +30,7 @@ class SourceItem:
     external_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     root: Path | None = None
+    anchor: Path | None = None
     key_file: Path | None = None
     document_file: Path | None = None
     """A document (PDF, DOCX, PPTX, HTML, Markdown) that expands into pages, figures, passages."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ingest.files import confined, decode_utf8, read_capped
+from ingest.files import confined, decode_utf8, read_confined
 from ingest.items import ReadItem, SourceItem
 from ingest.records import parse_record
 from rag.config import IngestSettings
@@ -31,11 +31,13 @@ class ItemReader:
     def read(self, item: SourceItem) -> ReadItem:
         text, external_id, metadata = item.text, item.external_id, item.metadata
         if item.text_file is not None:
-            text, external_id, metadata = self._read_text_file(item.text_file, item.root)
+            text, external_id, metadata = self._read_text_file(item, item.text_file)
         image_path = image_bytes = None
         if item.image_file is not None:
             image_path = confined(item.image_file, item.root)
-            image_bytes = read_capped(image_path, self.settings.max_file_bytes)
+            image_bytes = read_confined(
+                image_path, item.root, self.settings.max_file_bytes, item.anchor
+            )
         text = text.strip() if text and text.strip() else None
         if image_bytes is None and text is None:
             raise InvalidInputError("the item has neither an image nor text")
@@ -55,9 +57,9 @@ class ItemReader:
         )
 
     def _read_text_file(
-        self, path: Path, root: Path | None
+        self, item: SourceItem, path: Path
     ) -> tuple[str, str | None, dict[str, Any]]:
-        data = read_capped(confined(path, root), self.settings.max_file_bytes)
+        data = read_confined(path, item.root, self.settings.max_file_bytes, item.anchor)
         text = decode_utf8(data, f"{path.name}")
         if path.suffix.lower() != ".json":
             return text, None, {}

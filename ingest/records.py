@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.files import check_utf8
+from ingest.files import check_utf8, open_confined
 from rag.errors import InvalidInputError
 
 RECORD_SUFFIXES = (".jsonl", ".csv")
@@ -49,9 +50,12 @@ def parse_record(data: object, metadata_is_json: bool = False) -> Record:
     )
 
 
-def iter_records(path: Path) -> Iterator[Numbered]:
-    """Records of a ``.jsonl`` or ``.csv`` file, streamed; a bad line yields its error."""
-    with open(path, "rb") as handle:
+def iter_records(
+    path: Path, root: Path | None = None, anchor: Path | None = None
+) -> Iterator[Numbered]:
+    """Records of a ``.jsonl`` or ``.csv`` file, streamed; a bad line yields its error. The file
+    is opened as :func:`ingest.files.open_confined` opens it (no symlink below ``anchor``)."""
+    with os.fdopen(open_confined(path, root, anchor), "rb") as handle:
         lines = _text_lines(handle)
         if path.suffix.lower() == ".csv":
             yield from _csv_records(lines)

@@ -40,7 +40,6 @@ from ingest.tasks import Task, failed_task_report, plan_tasks, run_task, sum_rep
 from rag.config import QueueSettings
 from rag.errors import ConfigError, InvalidInputError, MmragError, NotFoundError
 from rag.services import Services
-from rag.tenancy import TenantStore
 
 log = logging.getLogger(__name__)
 
@@ -353,9 +352,7 @@ class RedisWorker:
         sink = _TaskProgress(self.jobs, job_id, index)
         self.jobs.running(job_id, index, self.owner)
         spec = self.jobs.spec(job_id)
-        store = self.services.store_for(spec.collection)
-        if spec.tenant is not None:
-            store = TenantStore(store, spec.tenant)
+        store = self.services.for_tenant(spec.tenant).store_for(spec.collection)
         try:
             report = run_task(self.services, task, store, sink, sink.should_stop).to_dict()
         except MmragError as exc:

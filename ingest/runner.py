@@ -32,18 +32,21 @@ def run_job(
     should_stop: Callable[[], bool] | None = None,
     store: VectorStore | None = None,
 ) -> IngestReport:
-    """Ingest everything ``spec`` names; ``store`` defaults to ``services.store``.
+    """Ingest everything ``spec`` names into its collection as its tenant sees it
+    (``services.for_tenant(spec.tenant).store_for(spec.collection)``); ``store``: write there
+    instead (still as the spec's tenant).
 
-    A path that is neither a folder nor a manifest raises ``InvalidInputError`` before anything
-    is written.
+    A path that is neither a folder nor a manifest (or, for server paths, that left the roots)
+    raises ``InvalidInputError`` before anything is written.
     """
     sources = sources_of(spec)
     settings = services.settings.ingest.model_copy(
         update={k: v for k, v in (("policy", spec.policy), ("batch_size", spec.batch_size)) if v}
     )
-    target = store or services.store
-    if spec.tenant is not None:
-        target = TenantStore(target, spec.tenant)
+    if store is None:
+        target = services.for_tenant(spec.tenant).store_for(spec.collection)
+    else:
+        target = store if spec.tenant is None else TenantStore(store, spec.tenant)
     ingestor = make_ingestor(services, target, settings, progress, should_stop)
     for source in sources:
         ingestor.ingest(source, prune=spec.prune)
@@ -106,7 +109,7 @@ def ingest_paths(
 
 
 def sources_of(spec: JobSpec) -> list[Source]:
-    """The sources of a spec, each path checked up front."""
+    """The sources of a spec, each path checked up front (against ``spec.roots`` when set)."""
     if spec.kind == "upload":
         return [upload_source(spec.items)]
-    return [open_source(Path(path)) for path in spec.paths]
+    return [open_source(Path(path), spec.roots) for path in spec.paths]

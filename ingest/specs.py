@@ -46,6 +46,10 @@ class JobSpec(BaseModel):
     batch_size: int | None = Field(default=None, ge=1, le=4096)
     tenant: str | None = None
     """The tenant whose points the job writes (``rag.payload.TENANT``); ``None``: untenanted."""
+    roots: list[str] | None = None
+    """Server paths: the ingest roots (``MMRAG_INGEST__ROOTS`` at submit) that the worker checks
+    each path against again when it opens it, and opens every file from without following a
+    symlink. ``None``: a local user's paths (``mmrag ingest``), trusted as they are."""
 
     @model_validator(mode="after")
     def _has_work(self) -> JobSpec:

@@ -36,12 +36,14 @@ MAX_FAILURES = 1000
 
 @dataclass
 class Task:
-    """Entries of one source (``root``), or a whole ``path`` whose source is not split."""
+    """Entries of one source (``root``), or a whole ``path`` whose source is not split
+    (opened again under the job's ``roots``, as :func:`ingest.sources.open_source` does)."""
 
     index: int
     root: str = ""
     entries: list[Entry] = field(default_factory=list)
     path: str | None = None
+    roots: list[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -49,6 +51,7 @@ class Task:
                 "index": self.index,
                 "root": self.root,
                 "path": self.path,
+                "roots": self.roots,
                 "entries": [_entry_dict(e) for e in self.entries],
             }
         )
@@ -57,12 +60,12 @@ class Task:
     def from_json(cls, text: str) -> Task:
         data = json.loads(text)
         entries = [_entry_of(e) for e in data["entries"]]
-        return cls(data["index"], data["root"], entries, data["path"])
+        return cls(data["index"], data["root"], entries, data["path"], data.get("roots"))
 
     def source(self) -> Source:
         """The task's items as a source (never pruned: a task sees part of its root)."""
         if self.path is not None:
-            whole = open_source(Path(self.path))
+            whole = open_source(Path(self.path), self.roots)
             return Source(whole.root, whole.items, prunable=False)
         return Source(self.root, self.entries, prunable=False)
 
@@ -73,11 +76,11 @@ def plan_tasks(spec: JobSpec, task_items: int) -> Iterator[Task]:
     if spec.kind == "upload":
         sources: list[tuple[Source, str | None]] = [(upload_source(spec.items), None)]
     else:
-        sources = [(open_source(Path(path)), path) for path in spec.paths]
+        sources = [(open_source(Path(path), spec.roots), path) for path in spec.paths]
     index = 0
     for source, path in sources:
         for task in _split(source, task_items, path):
-            yield Task(index, task.root, task.entries, task.path)
+            yield Task(index, task.root, task.entries, task.path, spec.roots)
             index += 1
 
 
@@ -141,7 +144,7 @@ def _entry_dict(entry: Entry) -> dict[str, Any]:
     return {"kind": kind, **data}
 
 
-_PATHS = ("image_file", "text_file", "root", "key_file")
+_PATHS = ("image_file", "text_file", "root", "anchor", "key_file", "document_file")
 
 
 def _entry_of(data: dict[str, Any]) -> Entry:

@@ -95,7 +95,6 @@ class IngestWorker:
                 job.spec,
                 progress=sink,
                 should_stop=lambda: self._stopping.is_set() or sink.cancelled,
-                store=self._store(job.spec.collection),
             )
         except MmragError as exc:
             self.queue.fail(job.id, self.owner, str(exc))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image
@@ -184,11 +185,18 @@ class Answerer:
     """
 
     def __init__(
-        self, retriever: Searcher, chat_model: ChatModel, llm_settings: LLMSettings
+        self,
+        retriever: Searcher,
+        chat_model: ChatModel,
+        llm_settings: LLMSettings,
+        picture_roots: Sequence[str | Path] = (),
     ) -> None:
+        """``picture_roots``: folders the context pictures may be read from besides each item's
+        own ingest root (the data and files folders)."""
         self._retriever = retriever
         self._model = chat_model
         self._settings = llm_settings
+        self._picture_roots = tuple(picture_roots)
 
     @property
     def chat_model(self) -> ChatModel:
@@ -307,7 +315,9 @@ class Answerer:
         limit = self._settings.vision_images
         if not limit or not any(h.has_image for h in hits) or not self._model.accepts_images():
             return []
-        return context_pictures(hits, blocks, limit, self._settings.vision_max_side)
+        return context_pictures(
+            hits, blocks, limit, self._settings.vision_max_side, self._picture_roots
+        )
 
     def _context(self, hits: Sequence[Hit]) -> list[ContextBlock]:
         return build_context(hits, self._settings.context_tokens, self._count_tokens)

@@ -124,7 +124,8 @@ class Services:
         from rag.answer import Answerer
 
         with self._lock:
-            return Answerer(self.retriever, self.chat_model, self.settings.llm)
+            roots = (self.settings.data_dir, self.settings.files_dir)
+            return Answerer(self.retriever, self.chat_model, self.settings.llm, roots)
 
     STORE_BOUND = ("store", "retriever", "answerer")
     """Parts built on the store: a tenant's view builds these over its own store and shares

@@ -80,7 +80,7 @@ async def ingest(
     ``MMRAG_INGEST__ROOTS`` (400 otherwise).
     """
     if _is_json(request) and wants_paths(raw := await request.body()):
-        spec = await run_in_threadpool(paths_spec, raw, services.settings)
+        spec = await run_in_threadpool(paths_spec, raw, services.settings, principal)
         job_id = await run_in_threadpool(queue.submit, spec)
         accepted = IngestAcceptedOut(
             job_id=job_id, status_url=f"/v1/ingest/{job_id}", accepted=len(spec.paths), rejected=[]

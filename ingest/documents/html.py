@@ -165,6 +165,8 @@ class Place:
     base_dir: Path | None
     root: Path | None
     max_file_bytes: int
+    anchor: Path | None = None
+    """Where its pictures are opened from without following a symlink (default ``root``)."""
 
 
 def read_html(data: bytes, name: str, limits: ReadLimits, place: Place) -> ParsedDocument:
@@ -199,7 +201,9 @@ def _figure(
 ) -> FigurePart | None:
     shown = image.src if len(image.src) < 80 else image.src[:77] + "..."
     try:
-        data = picture_bytes(image.src, place.base_dir, place.root, place.max_file_bytes)
+        data = picture_bytes(
+            image.src, place.base_dir, place.root, place.max_file_bytes, place.anchor
+        )
     except InvalidInputError as exc:
         parsed.notes.append(f"image {shown!r} refused: {exc}")
         return None

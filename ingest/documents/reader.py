@@ -12,7 +12,7 @@ from typing import Any
 from ingest.documents.html import Place, read_html, read_markdown
 from ingest.documents.model import PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures import PictureStore, StoredPicture
-from ingest.files import confined, read_capped
+from ingest.files import confined, read_confined
 from ingest.items import DocumentRead, ImageInfo, ReadItem, SourceItem
 from rag import payload as keys
 from rag.config import IngestSettings
@@ -97,8 +97,10 @@ class DocumentReader:
     def read(self, item: SourceItem) -> DocumentRead:
         assert item.document_file is not None
         path = confined(item.document_file, item.root)
-        data = read_capped(path, self.settings.max_file_bytes)
-        place = Place(path.parent if item.root else None, item.root, self.settings.max_file_bytes)
+        data = read_confined(path, item.root, self.settings.max_file_bytes, item.anchor)
+        place = Place(
+            path.parent if item.root else None, item.root, self.settings.max_file_bytes, item.anchor
+        )
         parsed = parse_document(data, path, self.limits, place, Path(item.source).stem)
         key = source_key(item.external_id, item.key_file, hashlib.sha256(data).hexdigest())
         doc_id = document_id(self.collection, key)

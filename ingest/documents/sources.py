@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
-from ingest.files import confined, read_capped
+from ingest.files import read_confined
 from rag.errors import InvalidInputError
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(;[^;,]*)*),(?P<data>.*)$", re.DOTALL)
@@ -25,7 +25,7 @@ class Remote:
 
 
 def picture_bytes(
-    src: str, base_dir: Path | None, root: Path | None, max_bytes: int
+    src: str, base_dir: Path | None, root: Path | None, max_bytes: int, anchor: Path | None = None
 ) -> bytes | Remote:
     """The bytes ``src`` names; raises :class:`InvalidInputError` saying why it is refused."""
     src = src.strip()
@@ -43,8 +43,7 @@ def picture_bytes(
         raise InvalidInputError(f"absolute image path {path!r} refused (give it relative)")
     if base_dir is None or root is None:
         raise InvalidInputError("local image paths need a folder (uploads carry none)")
-    real = confined(base_dir / path, root)
-    return read_capped(real, max_bytes)
+    return read_confined(base_dir / path, root, max_bytes, anchor)
 
 
 def _data_uri(src: str) -> bytes:

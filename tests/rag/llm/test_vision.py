@@ -36,7 +36,12 @@ class FixedRetriever:
 
 
 def picture_hit(n: int, folder: Path, color: str | None) -> Hit:
-    payload: dict[str, object] = {"text": "", "source": f"photo{n}.png", "has_image": False}
+    payload: dict[str, object] = {
+        "text": "",
+        "source": f"photo{n}.png",
+        "source_root": str(folder),  # ingested from this folder: its pictures may be read
+        "has_image": False,
+    }
     if color is not None:
         path = folder / f"{n}.png"
         Image.new("RGB", (640, 320), color).save(path)
@@ -149,3 +154,58 @@ def test_openai_vision_auto_asks_llama_server_props(llama_server: LlamaCppServer
         "role": "user",
         "content": "hi",
     }
+
+
+def _one_picture_hit(folder: Path, image_path: Path) -> list[Hit]:
+    hit = picture_hit(1, folder, "red")
+    hit.payload["image_path"] = str(image_path)
+    return [hit]
+
+
+def test_a_picture_symlinked_outside_its_roots_is_left_out(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "set", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    Image.new("RGB", (64, 64), "white").save(outside / "secret.png")
+    (folder / "link.png").symlink_to(outside / "secret.png")
+    hits = _one_picture_hit(folder, folder / "link.png")
+    assert context_pictures(hits, build_context(hits, 2048), 3, 64) == []
+
+
+def test_a_picture_in_a_symlinked_folder_is_left_out(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "real").mkdir()
+    Image.new("RGB", (64, 64), "white").save(folder / "real" / "a.png")
+    (folder / "alias").symlink_to(folder / "real", target_is_directory=True)
+    hits = _one_picture_hit(folder, folder / "alias" / "a.png")
+    assert context_pictures(hits, build_context(hits, 2048), 3, 64) == []
+
+
+def test_a_picture_outside_its_roots_is_left_out(tmp_path: Path) -> None:
+    folder, elsewhere = tmp_path / "set", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    Image.new("RGB", (64, 64), "white").save(elsewhere / "a.png")
+    hits = _one_picture_hit(folder, elsewhere / "a.png")
+    assert context_pictures(hits, build_context(hits, 2048), 3, 64) == []
+    allowed = context_pictures(hits, build_context(hits, 2048), 3, 64, roots=[elsewhere])
+    assert [image.n for image in allowed] == [1]  # the data and files folders are roots too
+
+
+def test_a_picture_in_a_format_ingest_refuses_is_left_out(tmp_path: Path) -> None:
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "a.ppm")  # Pillow reads PPM; ingest not
+    hits = _one_picture_hit(tmp_path, tmp_path / "a.ppm")
+    assert context_pictures(hits, build_context(hits, 2048), 3, 64) == []
+
+
+def test_the_answerer_reads_pictures_from_its_picture_roots(
+    tmp_path: Path, vision_ollama: FakeOllama
+) -> None:
+    hit = picture_hit(1, tmp_path, "red")
+    del hit.payload["source_root"]
+    model = OllamaChatModel(vision_ollama.url, "llama3.2")
+    question = Query(text="What colour is it?")
+    assert Answerer(FixedRetriever([hit]), model, SETTINGS).answer(question).images == 0
+    answerer = Answerer(FixedRetriever([hit]), model, SETTINGS, picture_roots=[tmp_path])
+    assert answerer.answer(question).images == 1
