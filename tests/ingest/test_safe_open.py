@@ -51,3 +51,23 @@ def test_open_under_walks_without_following_symlinks(tmp_path: Path) -> None:
         open_under(root / "d" / "fifo", [root])
     with pytest.raises(UnsafePathError, match="absolute"):
         open_under("d/f.txt", [root])
+
+
+def test_a_planned_task_opens_its_files_from_the_root_again(services, tmp_path: Path) -> None:
+    """Regression guard for the Redis queue: a task planned under the roots, whose folder is then
+    swapped for a symlink, reads nothing from outside when it runs."""
+    from ingest.specs import JobSpec
+    from ingest.tasks import Task, plan_tasks, run_task
+    from tests.ingest.draw import captioned_folder
+
+    roots, outside = tmp_path.resolve() / "roots", tmp_path / "outside"
+    folder = captioned_folder(roots / "set", 2)
+    captioned_folder(outside, 2)
+    spec = JobSpec(paths=[str(folder)], roots=[str(roots)])
+    (task,) = [Task.from_json(task.to_json()) for task in plan_tasks(spec, 10)]
+    assert task.roots == [str(roots)]
+    folder.rename(tmp_path / "moved")
+    folder.symlink_to(outside, target_is_directory=True)
+    report = run_task(services, task, services.store)
+    assert (report.written, report.failed) == (0, 2)
+    assert all("symlink" in failure.reason for failure in report.failures)
