@@ -18,13 +18,16 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rag import payload as keys
 from rag.errors import InvalidInputError
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+Kind = Literal["file", "dir", "any"]
+"""What the path must be: a regular file, a folder, or either."""
 
 
 class UnsafePathError(InvalidInputError):
@@ -35,12 +38,9 @@ class MissingFileError(InvalidInputError):
     """Nothing at the path (or a component of it is missing)."""
 
 
-def open_under(path: str | Path, roots: Sequence[Path], kind: str = "file") -> int:
+def open_under(path: str | Path, roots: Sequence[Path], kind: Kind = "file") -> int:
     """A descriptor of ``path``, which must be absolute and lie under one of ``roots`` (real
-    folders, trusted as they are) with no symlink in any component below it.
-
-    ``kind``: ``file`` (a regular file), ``dir`` (a folder) or ``any`` (either).
-    """
+    folders, trusted as they are) with no symlink in any component below it."""
     given = Path(os.path.normpath(path))
     if not given.is_absolute():
         raise UnsafePathError(f"{path}: not an absolute path")
@@ -50,7 +50,7 @@ def open_under(path: str | Path, roots: Sequence[Path], kind: str = "file") -> i
     raise UnsafePathError(f"{path} is outside the folders it may be read from")
 
 
-def open_beneath(anchor: Path, path: Path, kind: str = "file") -> int:
+def open_beneath(anchor: Path, path: Path, kind: Kind = "file") -> int:
     """A descriptor of ``path`` (absolute, under ``anchor``), reached from ``anchor`` one
     component at a time without following a symlink. ``anchor`` itself is opened as it is."""
     try:
@@ -136,7 +136,7 @@ def _is_symlink(name: str, fd: int) -> bool:
         return False
 
 
-def _check_kind(fd: int, kind: str, path: Path) -> None:
+def _check_kind(fd: int, kind: Kind, path: Path) -> None:
     mode = os.fstat(fd).st_mode
     if kind == "file" and not stat.S_ISREG(mode):
         raise UnsafePathError(f"{path} is not a regular file")
