@@ -77,7 +77,8 @@ async def ingest(
     ``metadata[i]`` (a JSON object), each optional. JSON: ``{"items": [{"image": base64,
     "text", "id", "metadata"}]}``. 400 when every item was refused. Server folders, manifests
     and documents: ``{"paths": ["/srv/photos"], "prune": false}``, only under
-    ``MMRAG_INGEST__ROOTS`` (400 otherwise).
+    ``MMRAG_INGEST__ROOTS`` (400 otherwise), as the key's tenant; another ``collection`` than
+    the server's needs an admin key (403).
     """
     if _is_json(request) and wants_paths(raw := await request.body()):
         spec = await run_in_threadpool(paths_spec, raw, services.settings, principal)
