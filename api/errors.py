@@ -27,12 +27,14 @@ from rag.errors import (
     ModelUnavailableError,
     NotFoundError,
     StoreError,
+    TooManyPixelsError,
 )
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[MmragError], int] = {
     InvalidInputError: 400,
+    TooManyPixelsError: 413,
     NotFoundError: 404,
     LLMBusyError: 503,
     LLMUnavailableError: 503,

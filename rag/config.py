@@ -172,6 +172,10 @@ class IngestSettings(_Group):
     policy: Literal["skip", "overwrite"] = "skip"
     decode_workers: int = Field(default=2, ge=1, le=64)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_decoded_pixels: int = Field(default=200_000_000, ge=1)
+    """Pixels one request or one document may decode, all its pictures together, counted from
+    their headers before any is decoded: a request past it is refused (413); a document's
+    pictures past it are skipped and reported (its text and other pictures are kept)."""
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     long_text: Literal["truncate", "chunk"] = "truncate"
     optimize_after_points: int = Field(default=5000, ge=0)

@@ -38,6 +38,13 @@ class UndecodableImagesError(InvalidInputError):
         return type(self), (self.reasons,)
 
 
+class TooManyPixelsError(InvalidInputError):
+    """A request's pictures together pass the decoded-pixel budget (checked from their headers,
+    before decoding); the message names the setting and says to send fewer or smaller ones."""
+
+    code = "payload_too_large"
+
+
 class NotFoundError(MmragError, LookupError):
     """An item, job or collection does not exist."""
 
