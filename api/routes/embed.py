@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ServicesDep
-from api.images import decode_image
+from api.images import decode_image, decode_pictures
 from api.schemas.embed import (
     MAX_BATCH,
     MAX_TEXT_CHARS,
@@ -40,13 +41,19 @@ def embed_image(
     files: Annotated[list[UploadFile], File(description="One or more images.")],
     services: ServicesDep,
 ) -> EmbedOut:
-    """Embed uploaded images (multipart field ``files``, repeatable)."""
+    """Embed uploaded images (multipart field ``files``, repeatable).
+
+    All images together may have at most ``MMRAG_INGEST__MAX_DECODED_PIXELS`` pixels (413),
+    checked from their headers before any is decoded; they are decoded one at a time."""
     if len(files) > MAX_BATCH:
         raise InvalidInputError(f"at most {MAX_BATCH} images per request, got {len(files)}")
-    max_pixels = services.settings.ingest.max_image_pixels
-    images = [decode_image(f.file.read(), max_pixels, f.filename or "image") for f in files]
+    sent = [(f.filename or "image", f.file.read()) for f in files]
     embedder = services.embedder
-    vectors = embedder.embed_images(images)
+    pixels = [  # each picture shrinks to the model's input before the next is decoded
+        embedder.preprocess_images([image])
+        for image in decode_pictures(sent, services.settings.ingest)
+    ]
+    vectors = embedder.embed_pixels(np.concatenate(pixels))
     return EmbedOut(model=embedder.model_id, dim=embedder.dim, embeddings=vectors.tolist())
 
 

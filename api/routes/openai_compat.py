@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from PIL import Image
 
 from api.answering import (
     Ask,
@@ -25,7 +26,8 @@ from api.answering import (
     token_counts,
 )
 from api.deps import ServicesDep
-from api.queries import check_question, query_image
+from api.images import Sent, check_pictures, decode_base64, decode_image
+from api.queries import check_question
 from api.schemas.chat import CitationOut
 from api.schemas.embed import MAX_BATCH
 from api.schemas.openai import (
@@ -93,33 +95,36 @@ def _ask(services: Services, body: ChatCompletionIn) -> Ask:
     *earlier, last = body.messages
     if last.role != "user":
         raise InvalidInputError("the last message must be the user's question (role 'user')")
-    text, images = _content(last, services)
+    text, image = _content(last, services)
     max_tokens = body.max_completion_tokens or body.max_tokens
     options = generation_options(services, max_tokens, body.temperature)
-    return make_ask(
-        services, text, images[-1] if images else None, _history(earlier), options, body
-    )
+    return make_ask(services, text, image, _history(earlier), options, body)
 
 
-def _content(message: MessageIn, services: Services) -> tuple[str, list[Any]]:
+def _content(message: MessageIn, services: Services) -> tuple[str, Image.Image | None]:
+    """The message's text and its last picture (the image query). Every picture's header is
+    checked and counted against the request's pixel budget; only the last one is decoded."""
     if message.content is None or isinstance(message.content, str):
-        return message.content or "", []
-    texts, images = [], []
+        return message.content or "", None
+    texts, sent = [], []
     for n, part in enumerate(message.content):
         if part.type == "text":
             texts.append(part.text or "")
         elif part.type == "image_url" and part.image_url is not None:
-            images.append(_image(part.image_url.url, services, n))
+            sent.append(_image(part.image_url.url, n))
         else:
             raise InvalidInputError(f"messages[-1].content[{n}]: unsupported part {part.type!r}")
-    return "\n".join(texts), images
+    ingest = services.settings.ingest
+    check_pictures(sent, ingest)
+    image = decode_image(sent[-1][1], ingest.max_image_pixels, sent[-1][0]) if sent else None
+    return "\n".join(texts), image
 
 
-def _image(url: str, services: Services, n: int) -> Any:
+def _image(url: str, n: int) -> Sent:
     name = f"messages[-1].content[{n}].image_url"
     if not url.startswith("data:"):
         raise InvalidInputError(f"{name}: send the picture as a data: URL (URLs are not fetched)")
-    return query_image(url, services.settings, name)
+    return name, decode_base64(url, name)
 
 
 def _history(messages: list[MessageIn]) -> list[ChatMessage]:
