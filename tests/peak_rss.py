@@ -4,6 +4,7 @@ through ``/proc/self/clear_refs`` so an earlier peak cannot hide a new one, afte
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import re
@@ -32,16 +33,17 @@ class PeakRss:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.growth = (_status_kib("VmHWM") - self.start) * 1024
 
 
 def _trim() -> None:
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _status_kib(field: str) -> int:

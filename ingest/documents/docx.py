@@ -15,6 +15,7 @@ from ingest.documents.captions import CAPTION_LINE, figure_text
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures_in import try_figure
 from ingest.documents.zipcheck import check_zip
+from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
 
 
@@ -42,8 +43,9 @@ def read_docx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     title = title or next((b.text for b in blocks if b.heading and b.text), "") or name
     pages = _paginate(blocks)
     parsed = ParsedDocument(title, [], len(pages))
+    budget = FigureBudget(limits.max_decoded_pixels)
     parsed.pages = [
-        _page(number, page_blocks, title, limits, parsed.notes)
+        _page(number, page_blocks, title, limits, budget, parsed.notes)
         for number, page_blocks in enumerate(pages[: limits.max_pages], start=1)
     ]
     if len(pages) > limits.max_pages:
@@ -86,17 +88,25 @@ def _paginate(blocks: list[_Block]) -> list[list[_Block]]:
 
 
 def _page(
-    number: int, blocks: list[_Block], title: str, limits: ReadLimits, notes: list[str]
+    number: int,
+    blocks: list[_Block],
+    title: str,
+    limits: ReadLimits,
+    budget: FigureBudget,
+    notes: list[str],
 ) -> PagePart:
     figures: list[FigurePart] = []
     heading: str | None = None
     for index, block in enumerate(blocks):
         heading = block.text if block.heading and block.text else heading
         for data in block.pictures:
-            image = try_figure(data, limits, notes, f"a picture on page {number}")
-            if image is not None:
+            if not budget.room():
+                continue
+            load = try_figure(data, limits, budget, notes, f"a picture on page {number}")
+            if load is not None:
                 caption = _caption(blocks, index)
-                figures.append(FigurePart(image, figure_text(caption, title, heading)))
+                figures.append(FigurePart(load, figure_text(caption, title, heading)))
+    budget.end_page(number, notes)
     text = "\n".join(block.text for block in blocks if block.text)
     first_heading = next((b.text for b in blocks if b.heading and b.text), None)
     return PagePart(number, text, None, figures, first_heading)

@@ -15,6 +15,7 @@ from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLim
 from ingest.documents.pictures_in import try_figure
 from ingest.documents.sources import Remote, picture_bytes
 from ingest.files import decode_utf8
+from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "object", "head"}
@@ -191,14 +192,25 @@ def _parse(html: str, name: str, limits: ReadLimits, place: Place) -> ParsedDocu
     text = _tidy("".join(parts))
     title = " ".join("".join(collector.title).split()) or collector.first_heading or name
     parsed = ParsedDocument(title, [], 1)
-    figures = [f for f in (_figure(i, title, limits, place, parsed) for i in collector.images) if f]
+    budget = FigureBudget(limits.max_decoded_pixels)
+    figures = [
+        f for f in (_figure(i, title, limits, place, budget, parsed) for i in collector.images) if f
+    ]
+    budget.end_page(1, parsed.notes)
     parsed.pages = [PagePart(1, text, None, figures, collector.first_heading or None)]
     return parsed
 
 
 def _figure(
-    image: _Image, title: str, limits: ReadLimits, place: Place, parsed: ParsedDocument
+    image: _Image,
+    title: str,
+    limits: ReadLimits,
+    place: Place,
+    budget: FigureBudget,
+    parsed: ParsedDocument,
 ) -> FigurePart | None:
+    if not budget.room():  # counted, not read
+        return None
     shown = image.src if len(image.src) < 80 else image.src[:77] + "..."
     try:
         data = picture_bytes(
@@ -210,13 +222,13 @@ def _figure(
     if isinstance(data, Remote):
         parsed.remote_images += 1
         return None
-    picture = try_figure(data, limits, parsed.notes, f"image {shown!r}")
-    if picture is None:
+    load = try_figure(data, limits, budget, parsed.notes, f"image {shown!r}")
+    if load is None:
         return None
     caption = " — ".join(p for p in (image.alt, image.figcaption, image.title) if p)
     if image.context and image.context not in caption:
         caption = f"{caption}\n{image.context}" if caption else image.context
-    return FigurePart(picture, figure_text(caption, title, image.heading))
+    return FigurePart(load, figure_text(caption, title, image.heading))
 
 
 def _tidy(text: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -10,12 +10,22 @@ from PIL import Image
 
 @dataclass
 class FigurePart:
-    """A picture on a page: its pixels, its text (caption, then section heading and document
-    title), where it sits (PDF points)."""
+    """A picture on a page: how to get its pixels, its text (caption, then section heading and
+    document title), where it sits (PDF points).
 
-    image: Image.Image
+    ``load`` decodes (or crops) the picture only when called: readers count a figure's pixels
+    against the document's budget from its header first, and the caller keeps one decoded
+    figure at a time."""
+
+    load: Callable[[], Image.Image]
     caption: str
     bbox: tuple[float, float, float, float] | None = None
+
+    @property
+    def image(self) -> Image.Image:
+        """The picture, decoded (or cropped) now; raises :class:`InvalidInputError` when its
+        bytes turn out broken past the header."""
+        return self.load()
 
 
 @dataclass
@@ -53,6 +63,7 @@ class ReadLimits:
     render_pixels: int = 1_500_000
     min_figure_pixels: int = 4096
     max_image_pixels: int = 40_000_000
+    max_decoded_pixels: int = 200_000_000
     max_text_chars: int = 2_000_000
     max_zip_entry_bytes: int = 100 * 1024 * 1024
     max_zip_total_bytes: int = 300 * 1024 * 1024

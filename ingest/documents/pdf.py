@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
+from functools import partial
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -15,6 +16,7 @@ from PIL import Image
 
 from ingest.documents.captions import figure_text, heading_of, lines_of, pick_caption
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
 
 MAX_SCALE = 2.0
@@ -54,15 +56,18 @@ def _pages(
 ) -> Iterator[PagePart]:
     """Each page under the PDFium lock, released while the caller stores it; a page that fails
     is noted and skipped. Closes the document at the end (or when the caller stops)."""
+    budget = FigureBudget(limits.max_decoded_pixels)
     try:
         for index in range(min(parsed.total_pages, limits.max_pages)):
             try:
                 with _PDFIUM:
-                    page = _page(pdf, index, parsed.title, limits)
+                    page = _page(pdf, index, parsed.title, limits, budget)
             except Exception as exc:  # one broken page fails alone
                 parsed.failed_pages.append(index + 1)
                 parsed.notes.append(f"page {index + 1} could not be read: {exc}")
                 continue
+            finally:
+                budget.end_page(index + 1, parsed.notes)
             yield page
     finally:
         with _PDFIUM:
@@ -108,7 +113,9 @@ def _first_line(pdf: pdfium.PdfDocument) -> str:
     return lines[0][:120] if lines else ""
 
 
-def _page(pdf: pdfium.PdfDocument, index: int, title: str, limits: ReadLimits) -> PagePart:
+def _page(
+    pdf: pdfium.PdfDocument, index: int, title: str, limits: ReadLimits, budget: FigureBudget
+) -> PagePart:
     page = pdf[index]
     try:
         width, height = page.get_size()
@@ -121,7 +128,7 @@ def _page(pdf: pdfium.PdfDocument, index: int, title: str, limits: ReadLimits) -
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_range()
-            figures = list(_figures(page, textpage, render, scale, height, limits))
+            figures = list(_figures(page, textpage, render, scale, height, limits, budget))
         finally:
             textpage.close()
     finally:
@@ -148,7 +155,10 @@ def _figures(
     scale: float,
     height: float,
     limits: ReadLimits,
+    budget: FigureBudget,
 ) -> Iterator[FigurePart]:
+    """A figure per image placement of at least ``min_figure_pixels`` that fits ``budget``,
+    counted by its crop box; the crop itself is made when the figure is loaded."""
     objects = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4)
     boxes = sorted({_rounded(obj.get_bounds()) for obj in objects}, key=lambda b: (-b[3], b[0]))
     for left, bottom, right, top in boxes:
@@ -159,12 +169,12 @@ def _figures(
             min(render.height, math.ceil((height - bottom) * scale)),
         )
         w, h = crop_box[2] - crop_box[0], crop_box[3] - crop_box[1]
-        if w <= 0 or h <= 0 or w * h < limits.min_figure_pixels:
+        if w <= 0 or h <= 0 or w * h < limits.min_figure_pixels or not budget.take(w * h):
             continue
         below = lines_of(textpage.get_text_bounded(0, bottom - CAPTION_BAND, 1e5, bottom))
         above = lines_of(textpage.get_text_bounded(0, top, 1e5, top + CAPTION_BAND))
         yield FigurePart(
-            render.crop(crop_box), pick_caption(below, above), (left, bottom, right, top)
+            partial(render.crop, crop_box), pick_caption(below, above), (left, bottom, right, top)
         )
 
 

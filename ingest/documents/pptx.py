@@ -14,6 +14,7 @@ from ingest.documents.captions import figure_text
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures_in import try_figure
 from ingest.documents.zipcheck import check_zip
+from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
 
 
@@ -29,12 +30,14 @@ def read_pptx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     parsed = ParsedDocument(title, [], len(slides))
     pages: list[PagePart] = []
     parsed.pages = pages
+    budget = FigureBudget(limits.max_decoded_pixels)
     for number, slide in enumerate(slides[: limits.max_pages], start=1):
         try:
-            pages.append(_slide(number, slide, limits, parsed))
+            pages.append(_slide(number, slide, limits, budget, parsed))
         except Exception as exc:
             parsed.failed_pages.append(number)
             parsed.notes.append(f"slide {number} could not be read: {exc}")
+        budget.end_page(number, parsed.notes)
     if len(slides) > limits.max_pages:
         parsed.notes.append(f"{len(slides)} slides, over the cap of {limits.max_pages}")
     if not parsed.title:
@@ -42,18 +45,21 @@ def read_pptx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     return parsed
 
 
-def _slide(number: int, slide: Any, limits: ReadLimits, parsed: ParsedDocument) -> PagePart:
+def _slide(
+    number: int, slide: Any, limits: ReadLimits, budget: FigureBudget, parsed: ParsedDocument
+) -> PagePart:
     heading = _title(slide)
     texts: list[str] = []
     figures: list[FigurePart] = []
     for shape in _shapes(slide.shapes):
         if shape.shape_type == MSO_SHAPE_TYPE.PICTURE:
-            image = try_figure(
-                shape.image.blob, limits, parsed.notes, f"a picture on slide {number}"
-            )
-            if image is not None:
+            if not budget.room():
+                continue
+            what = f"a picture on slide {number}"
+            load = try_figure(shape.image.blob, limits, budget, parsed.notes, what)
+            if load is not None:
                 alt = shape._element.nvPicPr.cNvPr.get("descr") or shape.name or ""
-                figures.append(FigurePart(image, figure_text(alt, parsed.title, heading)))
+                figures.append(FigurePart(load, figure_text(alt, parsed.title, heading)))
         elif getattr(shape, "has_table", False) and shape.has_table:
             for row in shape.table.rows:
                 texts.append(" | ".join(cell.text.strip() for cell in row.cells))

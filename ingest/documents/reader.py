@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.documents.html import Place, read_html, read_markdown
-from ingest.documents.model import PagePart, ParsedDocument, ReadLimits
+from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures import PictureStore, StoredPicture
 from ingest.files import confined, read_confined
 from ingest.items import DocumentRead, ImageInfo, ReadItem, SourceItem
@@ -33,8 +33,6 @@ DOCUMENT_SUFFIXES: frozenset[str] = frozenset(
 )
 """File extensions (lower case) read as documents."""
 _PNG = "image/png"
-MAX_FIGURES_PER_PAGE = 64
-"""Pictures beyond this many on one page are noted, not ingested (icons, tiles, sprites)."""
 
 
 def is_document(path: Path | str) -> bool:
@@ -47,6 +45,7 @@ def limits_of(settings: IngestSettings) -> ReadLimits:
         render_pixels=settings.render_pixels,
         min_figure_pixels=settings.min_figure_pixels,
         max_image_pixels=settings.max_image_pixels,
+        max_decoded_pixels=settings.max_decoded_pixels,
         max_text_chars=settings.max_text_chars,
         max_zip_entry_bytes=settings.max_zip_entry_bytes,
         max_zip_total_bytes=settings.max_zip_total_bytes,
@@ -117,8 +116,7 @@ class DocumentReader:
         budget = _TextBudget(self.limits.max_text_chars)
         for page in parsed.pages:  # PDFs render page by page: one render in memory at a time
             budget.cut(page, parsed.notes)
-            _cap_figures(page, parsed.notes)
-            items += self._page_items(item, key, page, common)
+            items += self._page_items(item, key, page, common, parsed.notes)
         if not items:
             raise InvalidInputError("the document has no text and no pictures to ingest")
         return DocumentRead(
@@ -126,7 +124,12 @@ class DocumentReader:
         )
 
     def _page_items(
-        self, item: SourceItem, key: str, page: PagePart, common: dict[str, Any]
+        self,
+        item: SourceItem,
+        key: str,
+        page: PagePart,
+        common: dict[str, Any],
+        notes: list[str],
     ) -> list[ReadItem]:
         render = self.pictures.save(page.render) if page.render is not None else None
         on_page = {**common, keys.PAGE: page.number}
@@ -134,7 +137,9 @@ class DocumentReader:
         if render is not None:
             items.append(self._page(item, key, page, render, on_page))
         for index, figure in enumerate(page.figures):
-            crop = self.pictures.save(figure.image)
+            crop = self._save_figure(figure, page.number, notes)
+            if crop is None:
+                continue
             extra = {**on_page, keys.KIND: "figure", keys.FIGURE: index}
             if figure.bbox is not None:
                 extra[keys.BBOX] = [round(v, 2) for v in figure.bbox]
@@ -149,6 +154,14 @@ class DocumentReader:
                 self._item(item, passage_key(key, page.number, index), passage, render, extra)
             )
         return items
+
+    def _save_figure(self, figure: FigurePart, page: int, notes: list[str]) -> StoredPicture | None:
+        """Decode (or crop) one figure and store it; the pixels are dropped once written."""
+        try:
+            return self.pictures.save(figure.image)
+        except InvalidInputError as exc:
+            notes.append(f"a picture on page {page} skipped: {exc}")
+            return None
 
     def _page(
         self,
@@ -209,12 +222,3 @@ class _TextBudget:
                 )
             page.text = page.text[: self.left]
         self.left -= len(page.text)
-
-
-def _cap_figures(page: PagePart, notes: list[str]) -> None:
-    if len(page.figures) > MAX_FIGURES_PER_PAGE:
-        notes.append(
-            f"page {page.number} has {len(page.figures)} pictures: the first "
-            f"{MAX_FIGURES_PER_PAGE} are figures, the rest are not ingested"
-        )
-        del page.figures[MAX_FIGURES_PER_PAGE:]

@@ -112,9 +112,9 @@ def test_a_document_that_turns_bad_keeps_its_points(services: Services, folder: 
 def test_a_page_with_too_many_pictures_keeps_the_first(
     services: Services, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest.documents import reader
+    from ingest import pixels
 
-    monkeypatch.setattr(reader, "MAX_FIGURES_PER_PAGE", 3)
+    monkeypatch.setattr(pixels, "MAX_FIGURES_PER_PAGE", 3)
     picture = base64.b64encode(png_bytes(1)).decode()
     images = "".join(
         f"<p>tile {i}<img src='data:image/png;base64,{picture}' alt='tile {i}'></p>"
