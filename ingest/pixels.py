@@ -13,6 +13,8 @@ from rag.errors import TooManyPixelsError
 
 MAX_FIGURES_PER_PAGE = 64
 """Pictures beyond this many on one page are noted, not ingested (icons, tiles, sprites)."""
+MAX_PICTURES_PER_PAGE = 16 * MAX_FIGURES_PER_PAGE
+"""Pictures looked at (header read) per page, too small ones included; the rest are noted."""
 
 SETTING = "MMRAG_INGEST__MAX_DECODED_PIXELS"
 
@@ -43,29 +45,35 @@ class PixelBudget:
 
 
 class FigureBudget:
-    """A document's figures: at most :data:`MAX_FIGURES_PER_PAGE` a page and the document's
-    :class:`PixelBudget` in all. Readers ask before reading or decoding a picture; what does not
-    fit is counted, and :meth:`end_page` says it in the notes."""
+    """A document's figures: at most :data:`MAX_FIGURES_PER_PAGE` a page (and
+    :data:`MAX_PICTURES_PER_PAGE` looked at), and the document's :class:`PixelBudget` in all.
+
+    A reader calls :meth:`room` before it reads or decodes anything of a picture, then
+    :meth:`take` with the pixels its header (or crop box) gives. Once a picture does not fit the
+    pixel budget, the document's later pictures are skipped unread. What is skipped is counted,
+    and :meth:`end_page` says it in the notes."""
 
     def __init__(self, max_pixels: int) -> None:
         self.pixels = PixelBudget(max_pixels)
-        self._on_page = self._over_cap = self._over_budget = 0
+        self.exhausted = False
+        self._on_page = self._looked = self._over_cap = self._over_budget = 0
 
     def room(self) -> bool:
-        """Whether one more picture may be looked at on this page; ``False`` counts it skipped."""
-        if self._on_page >= MAX_FIGURES_PER_PAGE:
+        """Whether one more picture on this page may be looked at; ``False`` counts it skipped."""
+        if self._on_page >= MAX_FIGURES_PER_PAGE or self._looked >= MAX_PICTURES_PER_PAGE:
             self._over_cap += 1
             return False
-        if self.pixels.spent >= self.pixels.max_pixels:
+        if self.exhausted:
             self._over_budget += 1
             return False
+        self._looked += 1
         return True
 
     def take(self, pixels: int) -> bool:
-        """Whether a picture of ``pixels`` may be decoded; counted as skipped when not."""
-        if not self.room():
-            return False
+        """Whether a picture of ``pixels`` (``room`` said yes) may be decoded; a picture that
+        does not fit is counted skipped and ends the document's budget."""
         if not self.pixels.take(pixels):
+            self.exhausted = True
             self._over_budget += 1
             return False
         self._on_page += 1
@@ -75,12 +83,13 @@ class FigureBudget:
         """Note what this page lost, then start counting the next page."""
         if self._over_cap:
             notes.append(
-                f"page {number} has {self._on_page + self._over_cap} pictures: the first "
-                f"{self._on_page} are figures, the rest are not ingested"
+                f"page {number} has {self._looked + self._over_cap} pictures: the first "
+                f"{self._looked} were looked at ({self._on_page} became figures), the rest are "
+                f"not ingested (at most {MAX_FIGURES_PER_PAGE} figures a page)"
             )
         if self._over_budget:
             notes.append(
                 f"page {number}: {self._over_budget} picture(s) not ingested, over the "
                 f"document's budget of {self.pixels.max_pixels} decoded pixels ({SETTING})"
             )
-        self._on_page = self._over_cap = self._over_budget = 0
+        self._on_page = self._looked = self._over_cap = self._over_budget = 0

@@ -169,7 +169,9 @@ def _figures(
             min(render.height, math.ceil((height - bottom) * scale)),
         )
         w, h = crop_box[2] - crop_box[0], crop_box[3] - crop_box[1]
-        if w <= 0 or h <= 0 or w * h < limits.min_figure_pixels or not budget.take(w * h):
+        if w <= 0 or h <= 0 or w * h < limits.min_figure_pixels:
+            continue
+        if not (budget.room() and budget.take(w * h)):
             continue
         below = lines_of(textpage.get_text_bounded(0, bottom - CAPTION_BAND, 1e5, bottom))
         above = lines_of(textpage.get_text_bounded(0, top, 1e5, top + CAPTION_BAND))

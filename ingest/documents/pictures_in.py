@@ -17,7 +17,8 @@ Loader = Callable[[], Image.Image]
 
 def figure_loader(data: bytes, limits: ReadLimits, budget: FigureBudget) -> Loader | None:
     """What decodes the picture in ``data`` when called, or ``None`` when it is too small to be
-    a figure or does not fit the budget (counted there). Only the header is read here.
+    a figure or does not fit the budget (counted there). Only the header is read here; the
+    caller has asked ``budget.room()`` first.
 
     Raises :class:`InvalidInputError` when the header is no usable image."""
     header = probe_image(data, limits.max_image_pixels)

@@ -4,14 +4,16 @@ figures and a note, in bounded memory and time."""
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 import zlib
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
-from ingest.pixels import MAX_FIGURES_PER_PAGE
+from ingest.pixels import MAX_FIGURES_PER_PAGE, MAX_PICTURES_PER_PAGE
 from ingest.report import IngestReport
 from ingest.runner import ingest_paths
 from rag import payload as keys
@@ -50,14 +52,20 @@ def _texts(services: Services) -> str:
     return " ".join(p.payload.get(keys.TEXT) or "" for p in points)
 
 
+def one_bit_png(side: int) -> bytes:
+    """A ``side`` x ``side`` white one-bit PNG: a few hundred bytes, 4 bytes a pixel decoded."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side), 1).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def docx_with_references(path: Path, references: int, side: int) -> Path:
     """One paragraph of text, then ``references`` inline uses of one ``side`` x ``side`` one-bit
     PNG (a single picture part of a few KiB)."""
     import docx
     from docx.shared import Inches
 
-    buffer = io.BytesIO()
-    Image.new("1", (side, side), 1).save(buffer, format="PNG")
+    buffer = io.BytesIO(one_bit_png(side))
     document = docx.Document()
     document.add_paragraph("Close the gas valve before opening the burner door.")
     run = document.add_paragraph().add_run()
@@ -161,3 +169,49 @@ def test_a_pdf_s_figures_across_pages_share_the_document_budget(
     notes = [n.reason for n in report.notes]
     assert sum("MMRAG_INGEST__MAX_DECODED_PIXELS" in n for n in notes) == 3, notes
     assert all(f"Placement manual page {n}" in _texts(services) for n in (1, 2, 3))
+
+
+def _write_repeating(path: Path, references: int, picture: bytes) -> None:
+    """A PPTX slide, an HTML page or a Markdown file: a line of text, ``references`` pictures."""
+    if path.suffix == ".pptx":
+        from pptx import Presentation
+        from pptx.util import Inches
+
+        deck = Presentation()
+        slide = deck.slides.add_slide(deck.slide_layouts[5])
+        slide.shapes.title.text = "Close the gas valve"
+        for _ in range(references):
+            slide.shapes.add_picture(io.BytesIO(picture), Inches(1), Inches(2), Inches(1))
+        deck.save(path)
+        return
+    url = "data:image/png;base64," + base64.b64encode(picture).decode()
+    if path.suffix == ".md":
+        path.write_text("# Close the gas valve\n\n" + f"![p]({url})\n" * references)
+    else:
+        path.write_text("<h1>Close the gas valve</h1>" + f"<img src='{url}'>" * references)
+
+
+@pytest.mark.parametrize("name", ["deck.pptx", "page.html", "notes.md"])
+def test_pictures_past_the_budget_are_skipped_and_noted_in_every_format(
+    make_services: ServicesFactory, folder: Path, name: str
+) -> None:
+    services = make_services(max_decoded_pixels=3_000_000)
+    _write_repeating(folder / name, 40, one_bit_png(1000))
+    report = ingest_paths(services, [folder])
+    assert report.failed == 0, report.failures
+    assert len(_figures(services, name)) == 3
+    notes = [n.reason for n in report.notes]
+    assert any("37 picture(s) not ingested" in n for n in notes), notes
+    assert "Close the gas valve" in _texts(services)
+
+
+def test_a_page_of_countless_icons_notes_those_past_the_look_cap(
+    make_services: ServicesFactory, folder: Path
+) -> None:
+    services = make_services()
+    icons = MAX_PICTURES_PER_PAGE + 500  # each under min_figure_pixels: never a figure
+    _write_repeating(folder / "icons.html", icons, one_bit_png(8))
+    report = ingest_paths(services, [folder])
+    assert report.failed == 0, report.failures
+    notes = [n.reason for n in report.notes]
+    assert any(f"has {icons} pictures: the first {MAX_PICTURES_PER_PAGE}" in n for n in notes)
