@@ -25,7 +25,8 @@ from api.answering import (
     token_counts,
 )
 from api.deps import ServicesDep
-from api.queries import check_question, query_image
+from api.images import check_pictures, decode_base64, decode_image
+from api.queries import check_question
 from api.schemas.chat import CitationOut
 from api.schemas.embed import MAX_BATCH
 from api.schemas.ollama import (
@@ -117,10 +118,15 @@ def _ask(services: Services, body: OllamaChatIn) -> Ask:
 
 
 def _image(message: OllamaMessageIn, services: Services) -> Any:
+    """The last image (the image query); every image's header is checked and counted against
+    the request's pixel budget first, only the last is decoded."""
     if not message.images:
         return None
-    name = f"messages[-1].images[{len(message.images) - 1}]"
-    return query_image(message.images[-1], services.settings, name)
+    named = [(f"messages[-1].images[{n}]", text) for n, text in enumerate(message.images)]
+    sent = [(name, decode_base64(text, name)) for name, text in named]
+    ingest = services.settings.ingest
+    check_pictures(sent, ingest)
+    return decode_image(sent[-1][1], ingest.max_image_pixels, sent[-1][0])
 
 
 def _now() -> str:

@@ -67,6 +67,16 @@ def test_chat_completions_refuses_huge_pictures_past_the_budget_before_decoding(
     assert peak.growth < 100 * MB, f"peak RSS grew by {peak.growth / MB:.0f} MB"
 
 
+def test_ollama_chat_refuses_huge_pictures_past_the_budget(
+    client: TestClient, huge_png: bytes
+) -> None:
+    images = [base64.b64encode(huge_png).decode()] * 8
+    message = {"role": "user", "content": "what is this?", "images": images}
+    response = client.post("/api/chat", json={"model": "mmrag", "messages": [message]})
+    assert response.status_code == 413, response.text
+    assert "messages[-1].images[5]" in response.json()["message"]
+
+
 def test_pictures_within_the_budget_are_decoded_one_at_a_time(
     client: TestClient, huge_png: bytes
 ) -> None:
