@@ -15,6 +15,10 @@ expression          meaning
 Nested payload fields use dots: ``metadata.year>=2020``. Fields the store indexes as keywords
 (``source``, ``external_id``, ...) always compare as text.
 
+A filter is bounded before any work is spent on it (at most ``MAX_EXPRESSIONS`` expressions of
+``MAX_EXPRESSION_CHARS`` characters and ``MAX_VALUES`` alternatives each), and read in linear
+time: no pattern here can backtrack over the caller's text.
+
 Example::
 
     parse_filter(["source=cats.jsonl", "metadata.year>=2020"])
@@ -37,14 +41,29 @@ from rag.store.base import (
     Range,
 )
 
-_EXPRESSION = re.compile(r"^\s*([A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(>=|<=|!=|=|>|<)\s*(.*?)\s*$")
-_INTEGER = re.compile(r"^[+-]?\d+$")
+MAX_EXPRESSIONS = 32
+"""Expressions in one filter, at most."""
+MAX_EXPRESSION_CHARS = 4096
+"""Characters in one expression, at most."""
+MAX_VALUES = 256
+"""Alternatives (``key=a|b|c``) in one expression, at most."""
+INT64_MAX = 2**63 - 1
+"""Whole numbers outside ``-INT64_MAX - 1 .. INT64_MAX`` cannot be stored, so cannot match."""
+
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_OPERATORS = (">=", "<=", "!=", "=", ">", "<")  # two-character ones first
+_INTEGER = re.compile(r"[+-]?\d+")
 _RANGE_KEYS = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}
 _HELP = "write key=value, key!=value, key=a|b, key>=n, key<=n, key>n or key<n"
 
 
 def parse_filter(expressions: Sequence[str]) -> Filter | None:
     """All ``expressions`` as one :class:`Filter` (``None`` when there are none)."""
+    if len(expressions) > MAX_EXPRESSIONS:
+        raise InvalidInputError(
+            f"the filter has {len(expressions)} expressions, more than the cap of "
+            f"{MAX_EXPRESSIONS}; combine values of one key as key=a|b"
+        )
     must: list[Condition] = []
     must_not: list[Condition] = []
     for expression in expressions:
@@ -57,13 +76,39 @@ def parse_filter(expressions: Sequence[str]) -> Filter | None:
 
 def parse_condition(expression: str) -> tuple[Condition, bool]:
     """One expression as a condition, and whether it is negated (``!=``)."""
-    match = _EXPRESSION.match(expression)
-    if match is None or not match.group(3):
-        raise InvalidInputError(f"cannot read filter {expression!r}: {_HELP}")
-    key, operator, raw = match.groups()
+    key, operator, raw = _split(expression)
     if operator in _RANGE_KEYS:
         return _range(key, _RANGE_KEYS[operator], raw, expression), False
     return _match(key, raw), operator == "!="
+
+
+def _split(expression: str) -> tuple[str, str, str]:
+    """``(key, operator, value)`` of an expression, read left to right without backtracking."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise InvalidInputError(
+            f"a filter expression has {len(expression)} characters, more than the cap of "
+            f"{MAX_EXPRESSION_CHARS}; shorten it"
+        )
+    text = expression.strip()
+    key_match = _KEY.match(text)
+    if key_match is None:
+        raise InvalidInputError(f"cannot read filter {_shown(expression)}: {_HELP}")
+    key = key_match.group()
+    rest = text[key_match.end() :].lstrip()
+    operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
+    raw = rest[len(operator) :].strip() if operator else ""
+    if operator is None or not raw:
+        raise InvalidInputError(f"cannot read filter {_shown(expression)}: {_HELP}")
+    if "" in key.split("."):
+        raise InvalidInputError(
+            f"filter key {key!r} has an empty part between dots: name a field as "
+            "metadata.year (one dot between parts, none at either end)"
+        )
+    return key, operator, raw
+
+
+def _shown(expression: str) -> str:
+    return repr(expression if len(expression) <= 80 else expression[:77] + "...")
 
 
 def _match(key: str, raw: str) -> Condition:
@@ -82,9 +127,14 @@ def _match(key: str, raw: str) -> Condition:
 def _split_alternatives(raw: str) -> list[str]:
     if _is_quoted(raw):
         return [raw]
+    if raw.count("|") >= MAX_VALUES:
+        raise InvalidInputError(
+            f"filter value {_shown(raw)} has {raw.count('|') + 1} alternatives, more than the "
+            f"cap of {MAX_VALUES}; split the search"
+        )
     parts = [part.strip() for part in raw.split("|")]
     if any(not part for part in parts):
-        raise InvalidInputError(f"empty alternative in filter value {raw!r}: {_HELP}")
+        raise InvalidInputError(f"empty alternative in filter value {_shown(raw)}: {_HELP}")
     return parts
 
 
@@ -93,10 +143,21 @@ def _value(key: str, raw: str) -> str | int | bool | float:
         return _text(raw)
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
-    if _INTEGER.match(raw):
-        return int(raw)
+    if _INTEGER.fullmatch(raw):
+        return _integer(key, raw)
     number = _number(raw)
     return raw if number is None else number
+
+
+def _integer(key: str, raw: str) -> int:
+    digits = raw.lstrip("+-")
+    value = int(raw) if len(digits) <= 20 else None  # int() of long digit strings is quadratic
+    if value is None or not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise InvalidInputError(
+            f"filter value {_shown(raw)} for {key!r} is a whole number outside the stored range "
+            f"(-{INT64_MAX + 1} to {INT64_MAX}); no stored value can equal it"
+        )
+    return value
 
 
 def _range(key: str, bound: str, raw: str, expression: str) -> Condition:
@@ -106,7 +167,13 @@ def _range(key: str, bound: str, raw: str, expression: str) -> Condition:
     moment = _datetime(raw)
     if moment is not None:
         return DatetimeRange(key=key, **{bound: moment})
-    message = f"filter {expression!r} compares with {raw!r}, which is neither a number nor a date"
+    if _INTEGER.fullmatch(raw):  # digits that float() reads as infinity
+        raise InvalidInputError(
+            f"filter {_shown(expression)} compares with a number too large to store; use a "
+            "smaller bound"
+        )
+    message = f"filter {_shown(expression)} compares with {_shown(raw)}, which is neither a number"
+    message += " nor a date"
     raise InvalidInputError(message + " (use 2024-05-01 or 2024-05-01T12:00:00Z)")
 
 
@@ -126,7 +193,14 @@ def _datetime(raw: str) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    try:
+        moment = moment.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise InvalidInputError(
+            f"date {_shown(raw)} lies outside the years 0001 to 9999 once taken to UTC; "
+            "use a date inside them"
+        ) from None
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _is_quoted(raw: str) -> bool:
