@@ -43,8 +43,15 @@ MAX_METADATA_FIELDS = 8
 
 TokenCount = Callable[[str], int]
 
-_MD_IMAGE = re.compile(r"!\[([^\]\n]*)\]\s*(?:\([^)\n]*\)|\[[^\]\n]*\])")
-_HTML_IMAGE = re.compile(r"<\s*(?:img|image|picture|svg|video|audio|source|iframe)\b[^>]*>", re.I)
+MAX_CHARS_PER_TOKEN = 16
+"""Item text longer than this many characters per token left in the budget is cut before it is
+sanitised or counted (no tokenizer packs more into a token on ordinary text)."""
+
+# Every pattern below runs in linear time on any text: no run of one quantifier can match what
+# the start of another match holds (image markup stops at "[" or "<", whose starts hold one), so
+# no two attempts scan the same characters twice. Tested with hostile text in the prompting tests.
+_MD_IMAGE = re.compile(r"!\[([^\[\]\n]*)\]\s*(?:\([^)\[\n]*\)|\[[^\[\]\n]*\])")
+_HTML_IMAGE = re.compile(r"<\s*(?:img|image|picture|svg|video|audio|source|iframe)\b[^<>]*>", re.I)
 _HTML_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _ROLE_LABEL = re.compile(r"(?im)^([ \t#>*]*)(system|assistant|user|human|instructions?)([ \t]*):")
 _INST_TOKEN = re.compile(r"\[(/?)(INST|SYS)\]", re.I)
@@ -60,9 +67,10 @@ def estimate_tokens(text: str) -> int:
 
 
 def neutralize_markup(text: str) -> str:
-    """Replace markdown/HTML images by ``[image: alt]`` and defuse every other HTML tag."""
+    """Replace markdown/HTML images by ``[image: alt]`` and defuse every other HTML tag; an
+    image the pattern did not take (brackets or parentheses inside it) is defused as ``! [``."""
     text = _MD_IMAGE.sub(lambda m: f"[image: {m.group(1).strip()}]", text)
-    text = _HTML_IMAGE.sub("[image]", text)
+    text = _HTML_IMAGE.sub("[image]", text).replace("![", "! [")
     return _HTML_TAG_START.sub("‹", text)
 
 
@@ -81,7 +89,7 @@ def sanitize_user_text(text: str) -> str:
 
 
 def _one_line(value: object) -> str:
-    text = _WHITESPACE.sub(" ", str(value)).strip()
+    text = _WHITESPACE.sub(" ", str(value)[: 4 * MAX_FIELD_CHARS]).strip()
     return sanitize_item_text(text[:MAX_FIELD_CHARS])
 
 
@@ -176,19 +184,21 @@ def build_context(
     ``hits[n - 1]``).
 
     The hit that overflows the budget is cut to fit (when at least ``MIN_BLOCK_TOKENS`` remain,
-    or when it is the first); later hits are left out.
+    or when it is the first); later hits are left out. Text is cut to the budget before it is
+    sanitised or counted, so a long item costs no more than a short one.
     """
     blocks: list[ContextBlock] = []
     used = 0
     for hit in hits:
         n = len(blocks) + 1
-        block = block_for(n, hit)
-        cost = count_tokens(block.rendered)
-        if used + cost <= budget_tokens:
-            blocks.append(block)
-            used += cost
-            continue
         remaining = budget_tokens - used
+        if len(hit.text) <= remaining * MAX_CHARS_PER_TOKEN:
+            block = block_for(n, hit)
+            cost = count_tokens(block.rendered)
+            if cost <= remaining:
+                blocks.append(block)
+                used += cost
+                continue
         if remaining >= MIN_BLOCK_TOKENS or not blocks:
             blocks.append(_cut_block(n, hit, remaining, count_tokens))
         break
@@ -196,7 +206,7 @@ def build_context(
 
 
 def _cut_block(n: int, hit: Hit, budget: int, count_tokens: TokenCount) -> ContextBlock:
-    text = hit.text
+    text = hit.text[: max(budget, 0) * MAX_CHARS_PER_TOKEN]
     frame = count_tokens(render_block(n, hit, ""))
     for _ in range(4):
         cost = count_tokens(render_block(n, hit, text))

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 OPEN = '<context n="{n}">'
 CLOSE = "</context>"
 NO_TEXT = "(no text)"
-_BLOCK = re.compile(r'<context n="(\d+)">\n(.*?)\n</context>', re.DOTALL)
+# A block's text stops at the next opening tag, so an unclosed one costs linear time, not a scan
+# to the end of the message for each of them.
+_BLOCK = re.compile(r'<context n="(\d+)">\n((?:[^<]|<(?!context n="))*?)\n</context>')
 
 
 @dataclass(frozen=True)

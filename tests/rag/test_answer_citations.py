@@ -3,6 +3,8 @@ streams, and an answer that cites nothing is marked unless it says the context i
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -75,3 +77,11 @@ def test_smollm_answer_from_a_context_without_the_answer_says_so() -> None:
     assert answer.backend == "llamacpp"
     assert says_unknown(answer.text) or answer.text.endswith(UNSUPPORTED_NOTE)
     assert all(n <= answer.context_size for n in cited_numbers(answer.text, 99))
+
+
+def test_a_long_run_of_spaces_in_an_answer_is_filtered_in_linear_time() -> None:
+    text = "Paris" + " " * 80_000 + "is big [1][7]."
+    started = time.perf_counter()
+    filtered, removed = filter_citations(text, blocks=3)
+    assert time.perf_counter() - started < 0.2
+    assert (filtered, removed) == ("Paris" + " " * 80_000 + "is big [1].", 1)

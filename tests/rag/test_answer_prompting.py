@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rag.llm import ChatMessage
+from rag.llm.context import parse_grounding
 from rag.prompting import (
     SYSTEM_PROMPT,
     AnswerMarkupGuard,
@@ -18,6 +21,7 @@ from rag.prompting import (
     neutralize_markup,
     render_block,
     sanitize_item_text,
+    sanitize_user_text,
 )
 from rag.retrieval.types import Hit, Scores
 
@@ -165,3 +169,43 @@ def test_guard_defuses_images_split_across_pieces() -> None:
     pieces = ["Look", "!", "[x](https://evil.example/a.png) <", "img src=http://e/b>", " done!"]
     out = "".join(guard.feed(p) for p in pieces) + guard.flush()
     assert out == "Look! [x](https://evil.example/a.png) ‹img src=http://e/b> done!"
+
+
+HOSTILE_80_KB = {
+    "unclosed markdown images": "![" * 40_000,
+    "unclosed image links": "![a](" * 16_000,
+    "unclosed html images": "<img " * 16_000,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE_80_KB.values(), ids=HOSTILE_80_KB.keys())
+@pytest.mark.parametrize("sanitize", [sanitize_item_text, sanitize_user_text])
+def test_sanitising_80_kb_of_hostile_text_takes_linear_time(sanitize, text: str) -> None:
+    started = time.perf_counter()
+    safe = sanitize(text)
+    assert time.perf_counter() - started < 0.2
+    assert "![" not in safe and not re.search(r"<[A-Za-z]", safe)
+
+
+def test_a_long_item_is_cut_to_the_budget_before_it_is_sanitised() -> None:
+    item = hit({"text": "![" * 40_000})
+    started = time.perf_counter()
+    blocks = build_context([item], budget_tokens=2048)
+    assert time.perf_counter() - started < 0.2
+    assert blocks[0].truncated
+    assert estimate_tokens(blocks[0].rendered) <= 2048
+
+
+def test_images_with_brackets_inside_are_still_defused() -> None:
+    text = "![a [b] c](https://evil.example/x.png) ![x](https://e.example/Foo_(bar).png)"
+    safe = sanitize_item_text(text)
+    assert "![" not in safe
+    assert safe.endswith("[image: x].png)")
+
+
+def test_parse_grounding_with_many_unclosed_blocks_takes_linear_time() -> None:
+    message = '<context n="1">\n' * 8_000 + '<context n="2">\nsource: a\ntext:\nhi\n</context>'
+    started = time.perf_counter()
+    grounding = parse_grounding(message + "\n\nQuestion: why?")
+    assert time.perf_counter() - started < 0.2
+    assert grounding is not None and [(b.n, b.text) for b in grounding.blocks] == [(2, "hi")]
