@@ -1,16 +1,16 @@
-"""Local HTML (the standard library's parser) and Markdown (markdown-it-py, rendered to HTML):
+"""Local HTML (libxml2's HTML5 parser, through lxml) and Markdown (cmark-gfm, rendered to HTML):
 the main text as one page; every ``<img>`` that is a file inside the root or a ``data:`` URI
 becomes a figure with its alt text, figcaption, title and surrounding paragraph."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
-from markdown_it import MarkdownIt
+from lxml import etree
 
 from ingest.documents.captions import figure_text
+from ingest.documents.markup import Event, markdown_to_html, parse_html, walk
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures_in import try_figure
 from ingest.documents.sources import Remote, picture_bytes
@@ -46,9 +46,11 @@ class _Block:
     caption: list[str] = field(default_factory=list)
 
 
-class _Collector(HTMLParser):
+class _Collector:
+    """The page's text, title, first heading and pictures, from the tree's start and end
+    events (text after an element's start tag is its ``text``, after its end tag its ``tail``)."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.text: list[str] = []
         self.main: list[str] = []
         self.title: list[str] = []
@@ -61,6 +63,17 @@ class _Collector(HTMLParser):
         self._last_heading: str | None = None
         self._blocks: list[_Block] = []
         self._figcaption = 0
+
+    def handle(self, event: Event, element: etree._Element) -> None:
+        tag = element.tag
+        if event == "start":
+            if isinstance(tag, str):  # not a comment or an entity
+                self.handle_starttag(tag, list(element.attrib.items()))
+                self.handle_data(element.text or "")
+            return
+        if isinstance(tag, str):
+            self.handle_endtag(tag)
+        self.handle_data(element.tail or "")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
@@ -81,11 +94,6 @@ class _Collector(HTMLParser):
             self._figcaption += 1
         if tag == "img":
             self._image(dict(attrs))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in ("img", "br", "hr"):
-            self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -110,6 +118,8 @@ class _Collector(HTMLParser):
             self._emit("\n")
 
     def handle_data(self, data: str) -> None:
+        if not data:
+            return
         if self._in_title:
             self.title.append(data)
         if self._skip:
@@ -177,17 +187,14 @@ def read_html(data: bytes, name: str, limits: ReadLimits, place: Place) -> Parse
 
 def read_markdown(data: bytes, name: str, limits: ReadLimits, place: Place) -> ParsedDocument:
     """The Markdown file ``data`` (CommonMark, rendered to HTML first) as one page."""
-    html = MarkdownIt("commonmark").render(decode_utf8(data, name))
+    html = markdown_to_html(decode_utf8(data, name))
     return _parse(html, name, limits, place)
 
 
 def _parse(html: str, name: str, limits: ReadLimits, place: Place) -> ParsedDocument:
     collector = _Collector()
-    try:
-        collector.feed(html)
-        collector.close()
-    except Exception as exc:
-        raise InvalidInputError(f"unreadable HTML: {exc}") from None
+    for event, element in walk(parse_html(html)):
+        collector.handle(event, element)
     parts = collector.main if "".join(collector.main).strip() else collector.text
     text = _tidy("".join(parts))
     title = " ".join("".join(collector.title).split()) or collector.first_heading or name

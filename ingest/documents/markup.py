@@ -1,0 +1,113 @@
+"""HTML and Markdown parsed in linear time, bounded before the parse.
+
+HTML goes through libxml2's HTML5 tokenizer (lxml), not the standard library's ``html.parser``,
+whose unclosed ``<!--``, ``</`` or ``<a`` runs take quadratic time (CVE-2025-6069: 156 KiB took
+10 s). Markdown goes through cmark-gfm (GitHub's C CommonMark, linear on pathological input),
+not markdown-it-py (pure Python: 78 KiB of ``![`` took 4 s). Both refuse input whose tags or
+nesting would make the tree too big or too deep, with a message that says so.
+
+Example::
+
+    root = parse_html("<p>Hello <b>world</b></p>")
+    for event, element in walk(root): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import cmarkgfm
+from cmarkgfm.cmark import Options
+from lxml import etree
+
+from rag.errors import InvalidInputError
+
+MAX_TAGS = 500_000
+"""``<`` characters in one HTML document, at most (each may open an element of the tree)."""
+MAX_DEPTH = 255
+"""Elements nested in one another, at most (libxml2 stops reading deeper than 256)."""
+MAX_MARKDOWN_DEPTH = 200
+"""Levels of HTML that one Markdown line's quotes, list markers and indent may open, at most
+(a quote opens one, a list item two, each column of indent before a marker one)."""
+
+_DIGITS = frozenset("0123456789")
+
+Event = Literal["start", "end"]
+
+
+def parse_html(html: str) -> etree._Element | None:
+    """The document tree of ``html`` (``None`` for a document with no elements); raises
+    :class:`InvalidInputError` past ``MAX_TAGS`` or ``MAX_DEPTH``."""
+    tags = html.count("<")
+    if tags > MAX_TAGS:
+        raise InvalidInputError(
+            f"HTML has {tags} tags, more than the cap of {MAX_TAGS}; split the document"
+        )
+    parser = etree.HTMLParser(
+        encoding="utf-8", recover=True, no_network=True, remove_comments=True, remove_pis=True
+    )
+    try:
+        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
+    except (etree.LxmlError, ValueError) as exc:
+        raise InvalidInputError(f"unreadable HTML: {exc}") from None
+    fatal = [e for e in parser.error_log if e.level == etree.ErrorLevels.FATAL]
+    if fatal:
+        raise InvalidInputError(
+            f"unreadable HTML: {fatal[0].message.split(',')[0]} (line {fatal[0].line}); "
+            f"elements may nest at most {MAX_DEPTH} deep"
+        )
+    return root
+
+
+def walk(root: etree._Element | None) -> Iterator[tuple[Event, etree._Element]]:
+    """``("start", element)`` and ``("end", element)`` in document order, without recursion."""
+    if root is None:
+        return
+    yield from etree.iterwalk(root, events=("start", "end"))
+
+
+def markdown_to_html(text: str) -> str:
+    """CommonMark ``text`` as HTML (raw HTML kept, as CommonMark renders it); raises
+    :class:`InvalidInputError` for a line nested deeper than ``MAX_MARKDOWN_DEPTH``."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if _line_depth(line) > MAX_MARKDOWN_DEPTH:
+            raise InvalidInputError(
+                f"Markdown line {number} nests quotes and lists more than {MAX_MARKDOWN_DEPTH} "
+                "levels deep; nest them less deeply"
+            )
+    return cmarkgfm.markdown_to_html(text, options=Options.CMARK_OPT_UNSAFE)
+
+
+def _line_depth(line: str) -> int:
+    """An upper bound of the HTML levels the container markers opening ``line`` may open: each
+    ``>`` one, each list marker two, each column of indent before a marker one."""
+    depth = marked = index = 0
+    while index < len(line) and marked <= MAX_MARKDOWN_DEPTH:
+        char = line[index]
+        end: int | None = index + 1
+        if char in " \t":
+            depth += 4 if char == "\t" else 1
+        elif char == ">":
+            depth += 1
+            marked = depth
+        elif (end := _list_marker_end(line, index)) is not None:
+            depth += 2
+            marked = depth
+        else:
+            break
+        index = end
+    return marked
+
+
+def _list_marker_end(line: str, index: int) -> int | None:
+    """The index after a list marker (``-``, ``*``, ``+``, ``1.``, ``1)``) at ``index`` that a
+    space, a tab or the line's end follows; ``None`` when there is none."""
+    end = index
+    while end < len(line) and end - index < 9 and line[end] in _DIGITS:
+        end += 1
+    if end > index and line[end : end + 1] not in (".", ")"):
+        return None
+    if end == index and line[index] not in "-*+":
+        return None
+    return end + 1 if line[end + 1 : end + 2] in ("", " ", "\t") else None
