@@ -49,8 +49,16 @@ def test_bad_filters_are_400s_that_say_what_to_fix(
     assert words in response.json()["message"]
 
 
-def test_a_good_filter_on_the_same_fields_still_finds_the_item(client: TestClient, items) -> None:
-    body = {"text": "a red square", "filter": ["metadata.year=2003", "metadata.day>=2024-04-30"]}
+@pytest.mark.parametrize(
+    "flt",
+    [
+        ["metadata.year=2003", "metadata.day>=2024-04-30"],
+        ["metadata.year<=9223372036854775807", "metadata.day<9999-12-31T23:59:59Z"],
+        ["metadata.year=-9223372036854775808|2003", "metadata.day>0001-01-01"],
+    ],
+)
+def test_good_filters_at_the_edges_still_find_the_item(client: TestClient, items, flt) -> None:
+    body = {"text": "a red square", "filter": flt}
     response = client.post("/v1/search", json=body)
     assert response.status_code == 200, response.text
     assert [hit["text"] for hit in response.json()["hits"]] == ["a red square on a mat"]
