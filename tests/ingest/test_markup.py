@@ -42,7 +42,14 @@ def test_html_text_title_heading_and_figure() -> None:
     doc = read_html(html.encode(), "tour.html", ReadLimits(), UPLOAD)
     page = _page(doc)
     assert doc.title == "Plant tour"
-    assert page.text == "Press\nFigure 5: The hydraulic press\nOur press\nIt presses & bends.\none\ntwo"
+    assert page.text.splitlines() == [
+        "Press",
+        "Figure 5: The hydraulic press",
+        "Our press",
+        "It presses & bends.",
+        "one",
+        "two",
+    ]
     assert page.heading == "Press"
     assert doc.remote_images == 1
     [figure] = page.figures
@@ -50,7 +57,7 @@ def test_html_text_title_heading_and_figure() -> None:
 
 
 def test_markdown_text_heading_and_figure() -> None:
-    markdown = f"# Notes\n\nA *dry* well.\n\n![A dry well]({_png_uri()} \"The well\")\n\n- one\n"
+    markdown = f'# Notes\n\nA *dry* well.\n\n![A dry well]({_png_uri()} "The well")\n\n- one\n'
     doc = read_markdown(markdown.encode(), "notes.md", ReadLimits(), UPLOAD)
     page = _page(doc)
     assert (doc.title, page.heading) == ("Notes", "Notes")
