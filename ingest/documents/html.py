@@ -28,27 +28,60 @@ _CONTEXT = {"p", "li", "figure", "td", "dd", "blockquote"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
 
+MAX_CONTEXT_CHARS = 2000
+"""Characters of a paragraph, list item or cell kept as the context of its pictures, at most."""
+
+
+@dataclass(eq=False)
+class _Block:
+    """An open (then closed) paragraph, list item, cell, quote or figure: the text around its
+    pictures, at most ``MAX_CONTEXT_CHARS`` of it."""
+
+    tag: str
+    parent: _Block | None
+    text: list[str] = field(default_factory=list)
+    size: int = 0
+    caption: list[str] = field(default_factory=list)
+    caption_size: int = 0
+    closed_text: str = ""
+    closed_caption: str = ""
+
+    def add(self, data: str, caption: bool = False) -> None:
+        parts, size = (self.caption, self.caption_size) if caption else (self.text, self.size)
+        if size >= MAX_CONTEXT_CHARS:
+            return
+        piece = data[: MAX_CONTEXT_CHARS - size]
+        parts.append(piece)
+        if caption:
+            self.caption_size += len(piece)
+        else:
+            self.size += len(piece)
+
+    def close(self) -> None:
+        self.closed_text = " ".join("".join(self.text).split())
+        self.closed_caption = " ".join("".join(self.caption).split())
+        self.text, self.caption = [], []
+
+
 @dataclass
 class _Image:
     src: str
     alt: str
     title: str
     heading: str | None
+    block: _Block | None = None
+    """The innermost block open where the picture stands."""
     figcaption: str = ""
     context: str = ""
 
 
-@dataclass
-class _Block:
-    tag: str
-    text: list[str] = field(default_factory=list)
-    images: list[_Image] = field(default_factory=list)
-    caption: list[str] = field(default_factory=list)
-
-
 class _Collector:
     """The page's text, title, first heading and pictures, from the tree's start and end
-    events (text after an element's start tag is its ``text``, after its end tag its ``tail``)."""
+    events (text after an element's start tag is its ``text``, after its end tag its ``tail``).
+
+    A picture's context is the text of the innermost block around it that has text, its
+    figcaption that of the innermost figure around it that has one. Every step costs time in
+    proportion to its own text, whatever the nesting."""
 
     def __init__(self) -> None:
         self.text: list[str] = []
@@ -62,6 +95,7 @@ class _Collector:
         self._heading: list[str] | None = None
         self._last_heading: str | None = None
         self._blocks: list[_Block] = []
+        self._figures: list[_Block] = []
         self._figcaption = 0
 
     def handle(self, event: Event, element: etree._Element) -> None:
@@ -89,7 +123,10 @@ class _Collector:
         if tag in _HEADINGS:
             self._heading = []
         if tag in _CONTEXT:
-            self._blocks.append(_Block(tag))
+            block = _Block(tag, self._blocks[-1] if self._blocks else None)
+            self._blocks.append(block)
+            if tag == "figure":
+                self._figures.append(block)
         if tag == "figcaption":
             self._figcaption += 1
         if tag == "img":
@@ -110,8 +147,8 @@ class _Collector:
             self._heading = None
         if tag == "figcaption":
             self._figcaption = max(0, self._figcaption - 1)
-        if tag in _CONTEXT:
-            self._close_block(tag)
+        if tag in _CONTEXT and self._blocks:
+            self._close_block()
         if tag in ("main", "article"):
             self._main = max(0, self._main - 1)
         if tag in _BREAK:
@@ -128,12 +165,17 @@ class _Collector:
         if self._heading is not None:
             self._heading.append(data)
         if self._blocks:
-            self._blocks[-1].text.append(data)
-            if self._figcaption:
-                for block in reversed(self._blocks):
-                    if block.tag == "figure":
-                        block.caption.append(data)
-                        break
+            self._blocks[-1].add(data)
+            if self._figcaption and self._figures:
+                self._figures[-1].add(data, caption=True)
+
+    def finish(self) -> None:
+        """Give every picture its context and figcaption (once every block has closed)."""
+        contexts: dict[_Block, str] = {}
+        captions: dict[_Block, str] = {}
+        for image in self.images:
+            image.context = _inherited(image.block, "closed_text", contexts)
+            image.figcaption = _inherited(image.block, "closed_caption", captions)
 
     def _emit(self, data: str) -> None:
         self.text.append(data)
@@ -146,26 +188,39 @@ class _Collector:
             alt=(attrs.get("alt") or "").strip(),
             title=(attrs.get("title") or "").strip(),
             heading=self._last_heading,
+            block=self._blocks[-1] if self._blocks else None,
         )
         self.images.append(image)
-        if self._blocks:
-            self._blocks[-1].images.append(image)
         if image.alt:
             self._emit(f" {image.alt} ")
 
-    def _close_block(self, tag: str) -> None:
-        while self._blocks:
-            block = self._blocks.pop()
-            text = " ".join("".join(block.text).split())
-            caption = " ".join("".join(block.caption).split())
-            for image in block.images:
-                image.context = image.context or text
-                image.figcaption = image.figcaption or caption
-            if self._blocks:
-                self._blocks[-1].text.append(" " + text + " ")
-                self._blocks[-1].images.extend(block.images)
-            if block.tag == tag:
-                return
+    def _close_block(self) -> None:
+        block = self._blocks.pop()
+        block.close()
+        if self._figures and self._figures[-1] is block:
+            self._figures.pop()
+        if block.parent is not None:
+            block.parent.add(" " + block.closed_text + " ")
+
+
+def _inherited(block: _Block | None, name: str, known: dict[_Block, str]) -> str:
+    """The first non-empty ``name`` of ``block`` and the blocks around it (each block's answer
+    is remembered in ``known``, so all pictures together cost one pass over the blocks)."""
+    path: list[_Block] = []
+    found = ""
+    while block is not None:
+        if block in known:
+            found = known[block]
+            break
+        path.append(block)
+        value: str = getattr(block, name)
+        if value:
+            found = value
+            break
+        block = block.parent
+    for seen in path:
+        known[seen] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -195,6 +250,7 @@ def _parse(html: str, name: str, limits: ReadLimits, place: Place) -> ParsedDocu
     collector = _Collector()
     for event, element in walk(parse_html(html)):
         collector.handle(event, element)
+    collector.finish()
     parts = collector.main if "".join(collector.main).strip() else collector.text
     text = _tidy("".join(parts))
     title = " ".join("".join(collector.title).split()) or collector.first_heading or name

@@ -26,7 +26,7 @@ from rag.errors import InvalidInputError
 MAX_TAGS = 500_000
 """``<`` characters in one HTML document, at most (each may open an element of the tree)."""
 MAX_DEPTH = 255
-"""Elements nested in one another, at most (libxml2 stops reading deeper than 256)."""
+"""Elements nested in one another, at most (libxml2 itself stops reading past 2048)."""
 MAX_MARKDOWN_DEPTH = 200
 """Levels of HTML that one Markdown line's quotes, list markers and indent may open, at most
 (a quote opens one, a list item two, each column of indent before a marker one)."""
@@ -38,33 +38,49 @@ Event = Literal["start", "end"]
 
 def parse_html(html: str) -> etree._Element | None:
     """The document tree of ``html`` (``None`` for a document with no elements); raises
-    :class:`InvalidInputError` past ``MAX_TAGS`` or ``MAX_DEPTH``."""
+    :class:`InvalidInputError` past ``MAX_TAGS`` (before parsing) or when libxml2 gives up."""
     tags = html.count("<")
     if tags > MAX_TAGS:
         raise InvalidInputError(
             f"HTML has {tags} tags, more than the cap of {MAX_TAGS}; split the document"
         )
     parser = etree.HTMLParser(
-        encoding="utf-8", recover=True, no_network=True, remove_comments=True, remove_pis=True
+        encoding="utf-8",
+        recover=True,
+        no_network=True,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=True,  # documents and text nodes past 10 MB (the file cap bounds them)
     )
     try:
         root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
     except (etree.LxmlError, ValueError) as exc:
         raise InvalidInputError(f"unreadable HTML: {exc}") from None
     fatal = [e for e in parser.error_log if e.level == etree.ErrorLevels.FATAL]
+    if fatal and "depth" in fatal[0].message:
+        raise _too_deep(fatal[0].line)
     if fatal:
-        raise InvalidInputError(
-            f"unreadable HTML: {fatal[0].message.split(',')[0]} (line {fatal[0].line}); "
-            f"elements may nest at most {MAX_DEPTH} deep"
-        )
+        raise InvalidInputError(f"unreadable HTML: {fatal[0].message} (line {fatal[0].line})")
     return root
 
 
 def walk(root: etree._Element | None) -> Iterator[tuple[Event, etree._Element]]:
-    """``("start", element)`` and ``("end", element)`` in document order, without recursion."""
+    """``("start", element)`` and ``("end", element)`` in document order, without recursion;
+    raises :class:`InvalidInputError` at an element nested deeper than ``MAX_DEPTH``."""
     if root is None:
         return
-    yield from etree.iterwalk(root, events=("start", "end"))
+    depth = 0
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > MAX_DEPTH:
+            raise _too_deep(element.sourceline)
+        yield event, element
+
+
+def _too_deep(line: int | None) -> InvalidInputError:
+    return InvalidInputError(
+        f"HTML nests elements more than {MAX_DEPTH} deep (line {line}); nest them less deeply"
+    )
 
 
 def markdown_to_html(text: str) -> str:

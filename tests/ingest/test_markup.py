@@ -10,7 +10,7 @@ import time
 import pytest
 from PIL import Image
 
-from ingest.documents.html import Place, read_html, read_markdown
+from ingest.documents.html import MAX_CONTEXT_CHARS, Place, read_html, read_markdown
 from ingest.documents.markup import MAX_TAGS
 from ingest.documents.model import ParsedDocument, ReadLimits
 from rag.errors import InvalidInputError
@@ -95,10 +95,21 @@ def test_78_kib_of_hostile_markdown_is_read_in_linear_time(markdown: str) -> Non
     assert time.perf_counter() - started < 1.0
 
 
-def test_html_nested_too_deep_is_refused_with_the_limit() -> None:
-    html = "<p>before</p>" + "<div>" * 1000 + "deep" + "</div>" * 1000 + "<p>after</p>"
-    with pytest.raises(InvalidInputError, match="nest at most 255 deep"):
+@pytest.mark.parametrize("depth", [300, 3000, 100_000])
+def test_html_nested_too_deep_is_refused_with_the_limit(depth: int) -> None:
+    html = "<p>before</p>" + "<div>" * depth + "deep" + "</div>" * depth + "<p>after</p>"
+    with pytest.raises(InvalidInputError, match="more than 255 deep"):
         read_html(html.encode(), "deep.html", ReadLimits(), UPLOAD)
+
+
+def test_nested_blocks_copy_at_most_the_context_cap_of_each_other() -> None:
+    words = "word " * 8_000  # 40 KB at each of 250 levels: 10 MB, a picture at the bottom
+    html = ("<blockquote>" + words) * 250 + f"<img src='{_png_uri()}'>" + "</blockquote>" * 250
+    started = time.perf_counter()
+    page = _page(read_html(html.encode(), "quotes.html", ReadLimits(), UPLOAD))
+    assert time.perf_counter() - started < 1.5
+    [figure] = page.figures
+    assert len(figure.caption.split("\n")[0]) <= MAX_CONTEXT_CHARS
 
 
 def test_html_nested_within_the_limit_keeps_all_its_text() -> None:
@@ -126,3 +137,9 @@ def test_html_with_too_many_tags_is_refused_before_parsing() -> None:
     with pytest.raises(InvalidInputError, match=f"cap of {MAX_TAGS}"):
         read_html(html.encode(), "tags.html", ReadLimits(), UPLOAD)
     assert time.perf_counter() - started < 0.5
+
+
+def test_html_past_libxml2s_10_mb_limits_is_read() -> None:
+    html = "<pre>" + "a" * 11_000_000 + "</pre><p>after</p>"
+    page = _page(read_html(html.encode(), "big.html", ReadLimits(), UPLOAD))
+    assert page.text.endswith("a\nafter")
