@@ -206,7 +206,10 @@ def build_context(
 
 
 def _cut_block(n: int, hit: Hit, budget: int, count_tokens: TokenCount) -> ContextBlock:
-    text = hit.text[: max(budget, 0) * MAX_CHARS_PER_TOKEN]
+    limit = max(budget, 0) * MAX_CHARS_PER_TOKEN
+    text = hit.text
+    if len(text) > limit:  # cut before anything reads it whole
+        text = text[:limit].rstrip() + " …" if limit else ""
     frame = count_tokens(render_block(n, hit, ""))
     for _ in range(4):
         cost = count_tokens(render_block(n, hit, text))
