@@ -7,10 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
-
 from ingest.documents.captions import figure_text
-from ingest.documents.markup import Event, markdown_to_html, parse_html, walk
+from ingest.documents.markup import markdown_to_html, parse_html
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures_in import try_figure
 from ingest.documents.sources import Remote, picture_bytes
@@ -76,8 +74,7 @@ class _Image:
 
 
 class _Collector:
-    """The page's text, title, first heading and pictures, from the tree's start and end
-    events (text after an element's start tag is its ``text``, after its end tag its ``tail``).
+    """The page's text, title, first heading and pictures, from the parser's events.
 
     A picture's context is the text of the innermost block around it that has text, its
     figcaption that of the innermost figure around it that has one. Every step costs time in
@@ -97,17 +94,6 @@ class _Collector:
         self._blocks: list[_Block] = []
         self._figures: list[_Block] = []
         self._figcaption = 0
-
-    def handle(self, event: Event, element: etree._Element) -> None:
-        tag = element.tag
-        if event == "start":
-            if isinstance(tag, str):  # not a comment or an entity
-                self.handle_starttag(tag, list(element.attrib.items()))
-                self.handle_data(element.text or "")
-            return
-        if isinstance(tag, str):
-            self.handle_endtag(tag)
-        self.handle_data(element.tail or "")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
@@ -248,8 +234,7 @@ def read_markdown(data: bytes, name: str, limits: ReadLimits, place: Place) -> P
 
 def _parse(html: str, name: str, limits: ReadLimits, place: Place) -> ParsedDocument:
     collector = _Collector()
-    for event, element in walk(parse_html(html)):
-        collector.handle(event, element)
+    parse_html(html, collector)
     collector.finish()
     parts = collector.main if "".join(collector.main).strip() else collector.text
     text = _tidy("".join(parts))

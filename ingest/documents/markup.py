@@ -3,19 +3,17 @@
 HTML goes through libxml2's HTML5 tokenizer (lxml), not the standard library's ``html.parser``,
 whose unclosed ``<!--``, ``</`` or ``<a`` runs take quadratic time (CVE-2025-6069: 156 KiB took
 10 s). Markdown goes through cmark-gfm (GitHub's C CommonMark, linear on pathological input),
-not markdown-it-py (pure Python: 78 KiB of ``![`` took 4 s). Both refuse input whose tags or
-nesting would make the tree too big or too deep, with a message that says so.
+not markdown-it-py (pure Python: 78 KiB of ``![`` took 4 s). Both refuse input with too many
+tags or too deep a nesting, with a message that says so.
 
 Example::
 
-    root = parse_html("<p>Hello <b>world</b></p>")
-    for event, element in walk(root): ...
+    parse_html("<p>Hello <b>world</b></p>", handler)  # handler.handle_starttag("html", []) ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Literal
+from typing import Protocol
 
 import cmarkgfm
 from cmarkgfm.cmark import Options
@@ -23,28 +21,41 @@ from lxml import etree
 
 from rag.errors import InvalidInputError
 
-MAX_TAGS = 500_000
-"""``<`` characters in one HTML document, at most (each may open an element of the tree)."""
+MAX_TAGS = 5_000_000
+"""``<`` characters in one HTML document, at most (each may open an element; the reader costs
+about 3 µs an element and keeps no tree)."""
 MAX_DEPTH = 255
-"""Elements nested in one another, at most (libxml2 itself stops reading past 2048)."""
+"""Elements nested in one another, at most."""
 MAX_MARKDOWN_DEPTH = 200
 """Levels of HTML that one Markdown line's quotes, list markers and indent may open, at most
 (a quote opens one, a list item two, each column of indent before a marker one)."""
 
 _DIGITS = frozenset("0123456789")
 
-Event = Literal["start", "end"]
+
+class MarkupHandler(Protocol):
+    """What :func:`parse_html` tells, in document order (the ``html.parser`` callbacks)."""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None: ...
+
+    def handle_endtag(self, tag: str) -> None: ...
+
+    def handle_data(self, data: str) -> None: ...
 
 
-def parse_html(html: str) -> etree._Element | None:
-    """The document tree of ``html`` (``None`` for a document with no elements); raises
-    :class:`InvalidInputError` past ``MAX_TAGS`` (before parsing) or when libxml2 gives up."""
+def parse_html(html: str, handler: MarkupHandler) -> None:
+    """Tell ``handler`` every element and text of ``html``, end tags that HTML implies included,
+    comments and processing instructions left out; no tree is built. Raises
+    :class:`InvalidInputError` past ``MAX_TAGS`` (counted before parsing), past ``MAX_DEPTH``,
+    or when libxml2 gives up."""
     tags = html.count("<")
     if tags > MAX_TAGS:
         raise InvalidInputError(
-            f"HTML has {tags} tags, more than the cap of {MAX_TAGS}; split the document"
+            f"the document has {tags} HTML tags, more than the cap of {MAX_TAGS}; split it"
         )
+    target = _Target(handler)
     parser = etree.HTMLParser(
+        target=target,
         encoding="utf-8",
         recover=True,
         no_network=True,
@@ -53,34 +64,45 @@ def parse_html(html: str) -> etree._Element | None:
         huge_tree=True,  # documents and text nodes past 10 MB (the file cap bounds them)
     )
     try:
-        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
+        etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
+    except InvalidInputError:
+        raise
     except (etree.LxmlError, ValueError) as exc:
+        if not html.strip():
+            return
         raise InvalidInputError(f"unreadable HTML: {exc}") from None
     fatal = [e for e in parser.error_log if e.level == etree.ErrorLevels.FATAL]
-    if fatal and "depth" in fatal[0].message:
-        raise _too_deep(fatal[0].line)
     if fatal:
         raise InvalidInputError(f"unreadable HTML: {fatal[0].message} (line {fatal[0].line})")
-    return root
 
 
-def walk(root: etree._Element | None) -> Iterator[tuple[Event, etree._Element]]:
-    """``("start", element)`` and ``("end", element)`` in document order, without recursion;
-    raises :class:`InvalidInputError` at an element nested deeper than ``MAX_DEPTH``."""
-    if root is None:
-        return
-    depth = 0
-    for event, element in etree.iterwalk(root, events=("start", "end")):
-        depth += 1 if event == "start" else -1
-        if depth > MAX_DEPTH:
-            raise _too_deep(element.sourceline)
-        yield event, element
+class _Target:
+    """lxml's parser target: libxml2's events passed on, nesting counted."""
 
+    def __init__(self, handler: MarkupHandler) -> None:
+        self.handler = handler
+        self.depth = 0
 
-def _too_deep(line: int | None) -> InvalidInputError:
-    return InvalidInputError(
-        f"HTML nests elements more than {MAX_DEPTH} deep (line {line}); nest them less deeply"
-    )
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidInputError(
+                f"HTML nests elements more than {MAX_DEPTH} deep; nest them less deeply"
+            )
+        self.handler.handle_starttag(tag, list(attrib.items()))
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+        self.handler.handle_endtag(tag)
+
+    def data(self, data: str) -> None:
+        self.handler.handle_data(data)
+
+    def comment(self, text: str) -> None:
+        """Comments are not text."""
+
+    def close(self) -> None:
+        """Nothing to return: the handler holds what was read."""
 
 
 def markdown_to_html(text: str) -> str:
