@@ -1,5 +1,6 @@
 """Bad filters through the real app: each a 400 that says what to fix, never a 500, in either form
-(one string or a list of expressions), on search and chat; a hostile filter costs no time."""
+(one string or a list of expressions), on search, chat and the OpenAI- and Ollama-compatible
+chats; a hostile filter costs no time."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from rag.services import Services
 from tests.api.conftest import add_item
 
 HUGE = "9" * 30
+ASK = [{"role": "user", "content": "a red square"}]
+BODIES = {
+    "/v1/search": {"text": "a red square"},
+    "/v1/chat": {"question": "a red square"},
+    "/v1/chat/completions": {"messages": ASK},
+    "/api/chat": {"messages": ASK, "stream": False},
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +44,12 @@ def items(services: Services, tmp_path_factory: pytest.TempPathFactory) -> None:
     ],
 )
 @pytest.mark.parametrize("as_list", [False, True])
-@pytest.mark.parametrize("route", ["/v1/search", "/v1/chat"])
+@pytest.mark.parametrize("route", list(BODIES))
 def test_bad_filters_are_400s_that_say_what_to_fix(
     client: TestClient, items: None, route: str, as_list: bool, expression: str, words: str
 ) -> None:
     flt: str | list[str] = [expression] if as_list else expression
-    body = {"text": "a red square", "filter": flt}
-    if route == "/v1/chat":
-        body = {"question": "a red square", "filter": flt}
-    response = client.post(route, json=body)
+    response = client.post(route, json={**BODIES[route], "filter": flt})
     assert response.status_code == 400, response.text
     assert words in response.json()["message"]
 
