@@ -118,9 +118,9 @@ def _match(key: str, raw: str) -> Condition:
         value = values[0]
         if isinstance(value, float):
             return Range(key=key, gte=value, lte=value)
-        return MatchValue(key=key, value=value)
+        return MatchValue(key=key, value=_stored(key, value))
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return MatchAny(key=key, values=tuple(int(v) for v in values))
+        return MatchAny(key=key, values=tuple(_stored(key, int(v)) for v in values))
     return MatchAny(key=key, values=tuple(_text(part) for part in parts))
 
 
@@ -144,18 +144,17 @@ def _value(key: str, raw: str) -> str | int | bool | float:
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     if _INTEGER.fullmatch(raw):
-        return _integer(key, raw)
+        return int(raw)  # at most MAX_EXPRESSION_CHARS digits, under Python's 4,300
     number = _number(raw)
     return raw if number is None else number
 
 
-def _integer(key: str, raw: str) -> int:
-    digits = raw.lstrip("+-")
-    value = int(raw) if len(digits) <= 20 else None  # int() of long digit strings is quadratic
-    if value is None or not -INT64_MAX - 1 <= value <= INT64_MAX:
+def _stored(key: str, value: str | int | bool) -> str | int | bool:
+    """``value``, refused when it is a whole number no stored value can equal (past int64)."""
+    if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
         raise InvalidInputError(
-            f"filter value {_shown(raw)} for {key!r} is a whole number outside the stored range "
-            f"(-{INT64_MAX + 1} to {INT64_MAX}); no stored value can equal it"
+            f"filter value {_shown(str(value))} for {key!r} is a whole number outside the stored "
+            f"range (-{INT64_MAX + 1} to {INT64_MAX}); no stored value can equal it"
         )
     return value
 
