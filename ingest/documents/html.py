@@ -4,6 +4,7 @@ becomes a figure with its alt text, figcaption, title and surrounding paragraph.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,35 +31,38 @@ MAX_CONTEXT_CHARS = 2000
 """Characters of a paragraph, list item or cell kept as the context of its pictures, at most."""
 
 
+@dataclass
+class _Capped:
+    """Text kept up to ``MAX_CONTEXT_CHARS``; what comes after is dropped."""
+
+    parts: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, data: str) -> None:
+        if self.size < MAX_CONTEXT_CHARS:
+            piece = data[: MAX_CONTEXT_CHARS - self.size]
+            self.parts.append(piece)
+            self.size += len(piece)
+
+    def joined(self) -> str:
+        return " ".join("".join(self.parts).split())
+
+
 @dataclass(eq=False)
 class _Block:
     """An open (then closed) paragraph, list item, cell, quote or figure: the text around its
-    pictures, at most ``MAX_CONTEXT_CHARS`` of it."""
+    pictures, and a figure's caption."""
 
     tag: str
     parent: _Block | None
-    text: list[str] = field(default_factory=list)
-    size: int = 0
-    caption: list[str] = field(default_factory=list)
-    caption_size: int = 0
+    text: _Capped = field(default_factory=_Capped)
+    caption: _Capped = field(default_factory=_Capped)
     closed_text: str = ""
     closed_caption: str = ""
 
-    def add(self, data: str, caption: bool = False) -> None:
-        parts, size = (self.caption, self.caption_size) if caption else (self.text, self.size)
-        if size >= MAX_CONTEXT_CHARS:
-            return
-        piece = data[: MAX_CONTEXT_CHARS - size]
-        parts.append(piece)
-        if caption:
-            self.caption_size += len(piece)
-        else:
-            self.size += len(piece)
-
     def close(self) -> None:
-        self.closed_text = " ".join("".join(self.text).split())
-        self.closed_caption = " ".join("".join(self.caption).split())
-        self.text, self.caption = [], []
+        self.closed_text, self.closed_caption = self.text.joined(), self.caption.joined()
+        self.text, self.caption = _Capped(), _Capped()
 
 
 @dataclass
@@ -151,17 +155,17 @@ class _Collector:
         if self._heading is not None:
             self._heading.append(data)
         if self._blocks:
-            self._blocks[-1].add(data)
+            self._blocks[-1].text.add(data)
             if self._figcaption and self._figures:
-                self._figures[-1].add(data, caption=True)
+                self._figures[-1].caption.add(data)
 
     def finish(self) -> None:
         """Give every picture its context and figcaption (once every block has closed)."""
         contexts: dict[_Block, str] = {}
         captions: dict[_Block, str] = {}
         for image in self.images:
-            image.context = _inherited(image.block, "closed_text", contexts)
-            image.figcaption = _inherited(image.block, "closed_caption", captions)
+            image.context = _inherited(image.block, lambda b: b.closed_text, contexts)
+            image.figcaption = _inherited(image.block, lambda b: b.closed_caption, captions)
 
     def _emit(self, data: str) -> None:
         self.text.append(data)
@@ -186,12 +190,12 @@ class _Collector:
         if self._figures and self._figures[-1] is block:
             self._figures.pop()
         if block.parent is not None:
-            block.parent.add(" " + block.closed_text + " ")
+            block.parent.text.add(" " + block.closed_text + " ")
 
 
-def _inherited(block: _Block | None, name: str, known: dict[_Block, str]) -> str:
-    """The first non-empty ``name`` of ``block`` and the blocks around it (each block's answer
-    is remembered in ``known``, so all pictures together cost one pass over the blocks)."""
+def _inherited(block: _Block | None, of: Callable[[_Block], str], known: dict[_Block, str]) -> str:
+    """The first non-empty ``of(b)`` of ``block`` and the blocks around it, inside out (each
+    block's answer is remembered in ``known``: all pictures together cost one pass)."""
     path: list[_Block] = []
     found = ""
     while block is not None:
@@ -199,7 +203,7 @@ def _inherited(block: _Block | None, name: str, known: dict[_Block, str]) -> str
             found = known[block]
             break
         path.append(block)
-        value: str = getattr(block, name)
+        value = of(block)
         if value:
             found = value
             break
