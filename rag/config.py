@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -292,6 +293,9 @@ class LLMSettings(_Group):
     """llama.cpp context window."""
     threads: int = Field(default=0, ge=0)
     """llama.cpp threads for prompt and generation; 0: half the cores."""
+    wait_s: float = Field(default=30.0, ge=0)
+    """llama.cpp answers one request at a time: how long another waits for its turn before it
+    gets 503 busy (with ``Retry-After``)."""
 
 
 class APISettings(_Group):
@@ -302,6 +306,12 @@ class APISettings(_Group):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_question_chars: int = Field(default=4000, ge=1)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated origins (``https://app.example``) whose web pages may call the API; ``*``
+    any. Keyless writes from other sites are refused."""
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated host names the server answers to (the ``Host`` header), besides those that
+    no other site can point at it (IP addresses, ``localhost``, names without a dot), the bound
+    host and ``public_url``'s host; ``*`` any. Others get a 400 (DNS rebinding)."""
     public_url: str = ""
     """Prefix for absolute image URLs in citations; empty gives relative
     ``/v1/items/{id}/image``."""
@@ -309,7 +319,7 @@ class APISettings(_Group):
     """Run the ingest worker inside the API process (embedded mode); turn off when separate
     ``python -m ingest`` workers take the jobs."""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         return _split_csv(value)
@@ -454,9 +464,26 @@ class Settings(BaseSettings):
 
 
 def _split_csv(value: Any) -> Any:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+    """A list setting from the environment: comma-separated (``a,b``) or a JSON list of strings
+    (``["a", "b"]``, pydantic-settings' own syntax); a value that starts like a JSON list but is
+    not a valid one is refused rather than read as one odd item."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if text[1:].lstrip()[:1] in ('"', "'", "]"):
+                raise ValueError(
+                    f"{text[:60]!r} is not a valid JSON list ({exc.msg}): write a JSON list of "
+                    'strings (["a", "b"], double quotes) or comma-separated values (a,b)'
+                ) from None
+        else:  # a JSON list, or another JSON value
+            if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+                raise ValueError(f"{text[:60]!r} must be a JSON list of strings, or a,b")
+            return [item.strip() for item in parsed if item.strip()]
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
@@ -536,6 +563,7 @@ ADVANCED_SETTINGS: frozenset[str] = frozenset(
         "llm.context_tokens",
         "llm.n_ctx",
         "llm.threads",
+        "llm.wait_s",
         "api.max_question_chars",
         "classify.max_labels",
         "moderation.category_threshold",

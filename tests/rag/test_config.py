@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,41 @@ def test_env_example_puts_the_advanced_settings_after_the_others() -> None:
     assert {"MMRAG_STORE__URL", "MMRAG_LLM__BACKEND", "MMRAG_API_KEYS"} <= set(
         lines[:first_advanced]
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field"),
+    [
+        ("MMRAG_INGEST__ROOTS", '["/srv/a", "/srv/b"]', ("ingest", "roots")),
+        ("MMRAG_API__CORS_ORIGINS", '["http://a.example"]', ("api", "cors_origins")),
+        ("MMRAG_API__ALLOWED_HOSTS", '[ "rag.example" ]', ("api", "allowed_hosts")),
+        ("MMRAG_API_KEYS", '["k1", "k2:acme:read"]', ("api_keys",)),
+        ("MMRAG_CLASSIFY__TEMPLATES", '["a {}, b", "c {}"]', ("classify", "templates")),
+        ("MMRAG_MODERATION__UNSAFE", "[]", ("moderation", "unsafe")),
+    ],
+)
+def test_list_settings_accept_json_lists(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, field: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv(name, value)
+    found: object = load_settings()
+    for part in field:
+        found = getattr(found, part)
+    expected = json.loads(value)
+    assert found == ([Path(p) for p in expected] if field[-1] == "roots" else expected)
+
+
+@pytest.mark.parametrize("value", ['["/srv/a"', "['/srv/a']", "[1, 2]", '["a", ]'])
+def test_a_broken_json_list_setting_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MMRAG_INGEST__ROOTS", value)
+    with pytest.raises(ConfigError, match=r"MMRAG_INGEST__ROOTS.*JSON list"):
+        load_settings()
+
+
+def test_a_bracketed_address_is_still_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MMRAG_API__ALLOWED_HOSTS", "[::1],rag.example")
+    assert load_settings().api.allowed_hosts == ["[::1]", "rag.example"]
