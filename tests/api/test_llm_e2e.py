@@ -12,6 +12,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.main import create_app
+from rag.llm.llamacpp import default_model_path, load_llama
+from rag.services import Services
+from tests.api.conftest import add_item
 from tests.api.test_ingest import wait_for
 
 pytestmark = pytest.mark.llm
@@ -54,3 +57,23 @@ def test_smollm_answer_cites_the_ingested_item(make_settings, tmp_path) -> None:
         final = json.loads(chunks[-2].removeprefix("data: "))
         cited = client.get(f"/v1/items/{final['citations'][0]['id']}").json()
         assert cited["external_id"] == "item-2"
+
+
+def test_a_busy_embedded_model_is_a_503_with_retry_after(make_settings, tmp_path) -> None:
+    llm = {"backend": "llamacpp", "max_tokens": 8, "n_ctx": 2048, "context_tokens": 768}
+    services = Services(make_settings(tmp_path / "data", llm={**llm, "wait_s": 0.2}))
+    try:
+        with TestClient(create_app(services=services)) as client:
+            add_item(services, tmp_path, ITEMS[0][0])
+            question = {"question": ITEMS[0][0], **TEXT_ONLY}
+            with load_llama(default_model_path(), 2048).lock:  # another request is answering
+                busy = client.post("/v1/chat", json=question)
+                streamed = client.post("/v1/chat", json={**question, "stream": True})
+            assert busy.status_code == 503, busy.text
+            assert busy.headers["retry-after"] == "1"
+            assert busy.json()["error"] == "llm_busy"
+            assert "MMRAG_LLM__WAIT_S" in busy.json()["message"]
+            assert streamed.status_code == 503 and streamed.headers["retry-after"] == "1"
+            assert client.post("/v1/chat", json=question).status_code == 200
+    finally:
+        services.close()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from rag.config import LLMSettings
-from rag.errors import InvalidInputError, LLMUnavailableError
+from rag.errors import InvalidInputError, LLMBusyError, LLMUnavailableError
 from rag.llm import ChatMessage, GenerationOptions, LlamaCppChatModel, default_model_path
 from rag.llm.llamacpp import load_llama
 
@@ -52,6 +53,20 @@ def test_two_threads_at_once_get_whole_answers(smollm: LlamaCppChatModel) -> Non
     for thread in threads:
         thread.join(timeout=120)
     assert results == {"generate": expected, "stream": expected}
+
+
+@pytest.mark.llm
+def test_a_request_that_waits_past_its_wait_is_busy(smollm: LlamaCppChatModel) -> None:
+    impatient = LlamaCppChatModel(smollm.model_path, N_CTX, wait_s=0.1)
+    with load_llama(smollm.model_path, N_CTX).lock:  # another request is answering
+        started = time.monotonic()
+        with pytest.raises(LLMBusyError, match="MMRAG_LLM__WAIT_S") as caught:
+            impatient.generate(MESSAGES, GREEDY)
+        assert 0.1 <= time.monotonic() - started < 5
+        with pytest.raises(LLMBusyError):
+            next(iter(impatient.stream(MESSAGES, GREEDY)))
+    assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+    assert impatient.generate(MESSAGES, GREEDY).strip()  # the lock is free again
 
 
 @pytest.mark.llm
