@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -67,12 +68,27 @@ def require_api_key(
     """The caller's :class:`Principal`: 401 without a valid key (``Authorization: Bearer`` or
     ``X-API-Key``), 403 when its role may not call this route.
 
-    No keys configured turns the check off (every caller is :data:`api.auth.EVERYONE`).
+    :class:`api.gate.RequestGate` checks this before the body is read and leaves the principal
+    in the request's state; this dependency takes it from there (and declares the schemes in
+    the OpenAPI document). No keys configured turns the check off (every caller is
+    :data:`api.auth.EVERYONE`).
     """
+    found = getattr(request.state, "principal", None)
+    if found is None:
+        given = header_key or (bearer.credentials if bearer else "")
+        route = request.scope.get("route")
+        path = getattr(route, "path", request.url.path)
+        found = authorize(keyring, given, request.method, path)
+        request.state.principal = found
+    return found
+
+
+def authorize(keyring: KeyRing, given: str, method: str, path: str) -> Principal:
+    """The principal of key ``given`` if its role may call ``method path`` (the route's path
+    template); ``HTTPException`` 401 (no such key) or 403 (role too low) otherwise."""
     if not keyring.enabled:
         principal = EVERYONE
     else:
-        given = header_key or (bearer.credentials if bearer else "")
         found = keyring.lookup(given) if given else None
         if found is None:
             raise HTTPException(
@@ -82,17 +98,23 @@ def require_api_key(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         principal = found
-    route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
-    needed = required_role(request.method, path)
+    needed = required_role(method, path)
     if not principal.may(needed):
         raise HTTPException(
             status_code=403,
             detail=f"this key's role ({principal.role.name.lower()}) may not call "
-            f"{request.method} {path}: it needs {needed.name.lower()}",
+            f"{method} {path}: it needs {needed.name.lower()}",
         )
-    request.state.principal = principal
     return principal
+
+
+def given_key(headers: Mapping[str, str]) -> str:
+    """The key a request carries: ``X-API-Key``, else ``Authorization: Bearer``'s token."""
+    header_key = headers.get("x-api-key")
+    if header_key:
+        return header_key
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
 
 
 Authorized = Depends(require_api_key)

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import KeyRing
 from api.deps import Authorized
 from api.errors import install_error_handlers
+from api.gate import Origins, RequestGate
 from api.lifespan import build_lifespan
 from api.limits import BodyLimitMiddleware
 from api.routes import (
@@ -74,21 +75,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         redoc_url=None,
     )
     app.state.services = services
-    app.state.keyring = KeyRing.for_settings(services.settings)
+    app.state.keyring = keyring = KeyRing.for_settings(services.settings)
     install_error_handlers(app)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Authorized])
+    install_web(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_upload_bytes)
-    if limits.cors_origins:
+    protected = [route for router in ROUTERS for route in router.routes]
+    origins = Origins.for_settings(services.settings)
+    app.add_middleware(RequestGate, keyring=keyring, origins=origins, protected=protected)
+    if limits.cors_origins:  # outermost: the gate's refusals carry CORS headers too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=limits.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    for router in PUBLIC_ROUTERS:
-        app.include_router(router)
-    for router in ROUTERS:
-        app.include_router(router, dependencies=[Authorized])
-    install_web(app)
     return app
 
 
