@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -17,8 +17,6 @@ from fastapi.openapi.docs import (
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
-
-from api.deps import SettingsDep
 
 UI_DIR = Path(__file__).resolve().parent / "ui"
 """The page: ``index.html``, ``app.css``, ES modules under ``js/``, vendored docs assets."""
@@ -47,9 +45,10 @@ def favicon() -> FileResponse:
 
 
 @router.get(f"{UI_PREFIX}/config.json")
-def page_config(settings: SettingsDep) -> PageConfigOut:
-    """Whether API keys are on (no data: the page asks for a key before its first call)."""
-    return PageConfigOut(api_keys=bool(settings.api_keys))
+def page_config(request: Request) -> PageConfigOut:
+    """Whether API keys are on, from ``MMRAG_API_KEYS`` or a keys file (no data: the page asks
+    for a key before its first call)."""
+    return PageConfigOut(api_keys=request.app.state.keyring.enabled)
 
 
 @router.get("/docs")

@@ -122,3 +122,18 @@ def test_every_file_of_the_page_is_package_data() -> None:
     packaged = {path for pattern in globs for path in (root / "api").glob(pattern)}
     files = {path for path in (root / "api/ui").rglob("*") if path.is_file()}
     assert sorted(map(str, files - packaged)) == []
+
+
+def test_page_config_says_keys_are_on_when_they_come_only_from_a_keys_file(
+    make_settings, tmp_path: Path
+) -> None:
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("filekey * read\n")
+    services = Services(make_settings(tmp_path / "data", api_keys_file=keys_file))
+    try:
+        with TestClient(create_app(services=services)) as keyed:
+            assert keyed.get("/ui/config.json").json() == {"api_keys": True}
+            assert keyed.get("/v1/items").status_code == 401
+            assert keyed.get("/v1/items", headers={"X-API-Key": "filekey"}).status_code == 200
+    finally:
+        services.close()
