@@ -79,7 +79,7 @@ class KeyRing:
     """The configured keys; :meth:`lookup` re-reads the keys file when it changed."""
 
     def __init__(self, env_keys: list[str], key_file: Path | None = None) -> None:
-        self._env = [_parse_env_entry(entry) for entry in env_keys]
+        self._env = [(_digest(key), principal) for key, principal in map(parse_entry, env_keys)]
         self._file = key_file
         self._file_keys: list[tuple[bytes, Principal]] = []
         self._stamp: tuple[int, int, int] | None = None
@@ -123,7 +123,7 @@ class KeyRing:
             return
         with self._lock:
             if stamp != self._stamp:
-                self._file_keys = _read_key_file(self._file)
+                self._file_keys = [(_digest(k), p) for k, p in read_key_file(self._file)]
                 self._stamp = stamp
                 log.info("API keys file %s read: %d keys", self._file, len(self._file_keys))
 
@@ -148,25 +148,43 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _parse_env_entry(entry: str) -> tuple[bytes, Principal]:
+def parse_entry(entry: str) -> tuple[str, Principal]:
+    """The key and principal of an ``MMRAG_API_KEYS`` entry: ``KEY:TENANT:ROLE``, or a plain
+    ``KEY`` (every tenant, every role)."""
     parts = entry.split(":")
     if len(parts) == 3 and parts[1] and parts[2].strip().upper() in Role.__members__:
-        return _digest(parts[0]), Principal(_tenant(parts[1]), Role.parse(parts[2]))
-    return _digest(entry), EVERYONE
+        return parts[0], Principal(_tenant(parts[1]), Role.parse(parts[2]))
+    return entry, EVERYONE
 
 
-def _read_key_file(path: Path) -> list[tuple[bytes, Principal]]:
-    keys: list[tuple[bytes, Principal]] = []
+def read_key_file(path: Path) -> list[tuple[str, Principal]]:
+    """The keys of a keys file (``KEY TENANT ROLE`` a line); bad lines are logged and skipped."""
+    keys: list[tuple[str, Principal]] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         words = line.split("#", 1)[0].split()
         if not words:
             continue
         try:
             key, tenant, role = words
-            keys.append((_digest(key), Principal(_tenant(tenant), Role.parse(role))))
+            keys.append((key, Principal(_tenant(tenant), Role.parse(role))))
         except ValueError as exc:
             log.error("%s:%d skipped: want 'KEY TENANT ROLE' (%s)", path, number, exc)
     return keys
+
+
+def client_key(settings: Settings, role: Role = Role.WRITE) -> str | None:
+    """A key of ``settings`` for mmrag's own clients (``mmrag ingest`` through a server): the
+    first that may act on every tenant with ``role``, else the first with ``role``; ``None``
+    when no configured key has it. Keys come from ``MMRAG_API_KEYS`` and the keys file."""
+    keys = [parse_entry(entry) for entry in settings.api_keys]
+    if settings.api_keys_file is not None:
+        try:
+            keys += read_key_file(settings.api_keys_file)
+        except OSError as exc:
+            log.warning("API keys file %s unreadable (%s)", settings.api_keys_file, exc)
+    able = [(key, principal) for key, principal in keys if principal.may(role)]
+    everywhere = [key for key, principal in able if principal.tenant is None]
+    return (everywhere or [key for key, _ in able] or [None])[0]
 
 
 def _tenant(text: str) -> str | None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from api.auth import client_key
 from ingest.report import IngestReport, ItemError, ProgressSink
 from rag.config import Settings
 from rag.errors import InvalidInputError, MmragError
@@ -75,10 +76,10 @@ class RemoteIngest:
 
     def __init__(self, url: str, settings: Settings, poll_s: float = 0.3) -> None:
         self.url = url.rstrip("/")
-        keys = settings.api_keys
+        key = client_key(settings)
         self.client = httpx.Client(
             base_url=self.url,
-            headers={"X-API-Key": keys[0]} if keys else {},
+            headers={"X-API-Key": key} if key else {},
             timeout=settings.store.timeout_s,
         )
         self.poll_s = poll_s

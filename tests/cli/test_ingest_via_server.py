@@ -8,15 +8,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from api.main import create_app
 from mmrag_cli.main import app
 from mmrag_cli.remote import RemoteIngest
-from rag.config import load_settings
+from rag.config import ClipSettings, Settings, load_settings
+from rag.services import Services
 from tests.api.conftest import png_bytes
 from tests.conftest import free_port
 from tests.ingest.draw import captioned_folder
@@ -83,3 +87,56 @@ def test_ingest_goes_through_the_running_server(
         server.send_signal(signal.SIGINT)
         assert server.wait(60) == 0
     assert not (tmp_path / "data" / "server.json").exists()
+
+
+@contextmanager
+def _serving(settings: Settings) -> Iterator[str]:
+    """The real app for ``settings`` on a free loopback port, in this process."""
+    import threading
+
+    import uvicorn
+
+    services = Services(settings)
+    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=0)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        services.close()
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_ingest_through_a_keyed_server_sends_only_a_key_that_may_write(
+    tiny_clip: ClipSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    entries = [("reader", "*", "read"), ("writer", "*", "write")]
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("".join(f"{k} {t} {r}  # ops\n" for k, t, r in entries))
+    if source == "env":  # KEY:TENANT:ROLE entries: only KEY goes over the wire
+        keys: dict[str, object] = {"api_keys": [":".join(entry) for entry in entries]}
+        monkeypatch.setenv("MMRAG_API_KEYS", ",".join(":".join(entry) for entry in entries))
+    else:  # keys only in the keys file, which the CLI reads as the server does
+        keys = {"api_keys_file": keys_file}
+        monkeypatch.setenv("MMRAG_API_KEYS_FILE", str(keys_file))
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        clip=tiny_clip.model_copy(update={"cache_dir": tmp_path / "models"}),
+        rerank={"model": "none"},
+        llm={"backend": "extractive"},
+        ingest={"roots": [str(tmp_path)]},
+        **keys,
+    )
+    photos = captioned_folder(tmp_path / "photos", 3)
+    with _serving(settings) as url:
+        result = CliRunner().invoke(app, ["ingest", "--server", url, str(photos)])
+        assert result.exit_code == 0, result.output
+        assert "seen 3, written 3, unchanged 0, failed 0" in result.output
