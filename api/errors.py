@@ -102,6 +102,8 @@ def validation_message(errors: Sequence[Any]) -> str:
         detail = (err.get("ctx") or {}).get("error")
         if err.get("type") == "json_invalid" and detail:
             msg = f"{msg} ({detail})"
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field: check its spelling (the fields are listed at /docs)"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request"
 

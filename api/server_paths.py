@@ -3,12 +3,12 @@ only under the configured roots (``MMRAG_INGEST__ROOTS``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from api.auth import Principal, Role
 from api.schemas.ingest import IngestPathsIn
@@ -21,7 +21,7 @@ from rag.errors import InvalidInputError
 def wants_paths(body: bytes) -> bool:
     """Whether a JSON body asks for server paths (``{"paths": ...}``) rather than uploads."""
     try:
-        data = json.loads(body)
+        data = from_json(body)  # jiter: nesting past its limit is a ValueError, not a recursion
     except ValueError:
         return False
     return isinstance(data, dict) and "paths" in data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +12,7 @@ from api.images import decode_base64
 from api.schemas.ingest import MAX_ITEMS, IngestIn
 from ingest.uploads import Upload
 from rag.errors import InvalidInputError
+from rag.metadata import parse_metadata
 
 MULTIPART_FIELDS = ("files", "texts", "ids", "metadata", "policy")
 
@@ -89,13 +89,7 @@ def _text(value: Any, field: str, n: int) -> str:
 def _metadata(text: str, n: int) -> dict[str, Any] | None:
     if not text.strip():
         return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"metadata[{n}] is not JSON: {exc.msg}") from None
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"metadata[{n}] must be a JSON object")
-    return value
+    return parse_metadata(text, f"metadata[{n}]")
 
 
 def _at(values: list[Any], n: int) -> Any:

@@ -6,20 +6,21 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import RequestModel
 from api.schemas.items import DocumentOut, document_out
 from api.schemas.search import HitOut, QueryIn, ScoresOut
 from api.urls import item_image_url
 from rag.answer import Citation
 
 
-class TurnIn(BaseModel):
+class TurnIn(RequestModel):
     """An earlier turn of the conversation."""
 
     role: Literal["user", "assistant"]
     content: str
 
 
-class GenerationIn(BaseModel):
+class GenerationIn(RequestModel):
     """Generation options; unset ones follow the server's settings (``max_tokens`` is capped
     by ``MMRAG_LLM__MAX_TOKENS``)."""
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+
+class RequestModel(BaseModel):
+    """Base of every request body mmrag defines: an unknown (misspelled) field is a 422 that
+    names it, not an option silently dropped. The OpenAI- and Ollama-compatible bodies do not
+    use it: their clients send fields of those APIs that mmrag has no use for."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorOut(BaseModel):

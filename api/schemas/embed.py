@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import RequestModel
+
 MAX_BATCH = 256
 """Most texts or images one request may embed."""
 MAX_TEXT_CHARS = 10_000
@@ -15,7 +17,7 @@ for nothing)."""
 EmbedText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
-class EmbedTextIn(BaseModel):
+class EmbedTextIn(RequestModel):
     """Texts to embed into the shared image-text space."""
 
     texts: list[EmbedText] = Field(min_length=1, max_length=MAX_BATCH, examples=[["a red square"]])

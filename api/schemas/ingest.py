@@ -5,25 +5,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from api.schemas.common import RequestModel
 from ingest.specs import JobState, Progress
+from rag.metadata import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, check_metadata
 
 MAX_ITEMS = 1000
 """Most items one ingest request may carry."""
 
 
-class IngestItemIn(BaseModel):
+class IngestItemIn(RequestModel):
     """One item: a picture (base64 or data URL), a text, or both."""
 
     image: str | None = Field(default=None, description="Base64 image bytes or a data: URL.")
     text: str | None = None
     filename: str = Field(default="", max_length=255, description="Shown as the item's source.")
     id: str | None = Field(default=None, max_length=512, description="Your id for the item.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"A JSON object, at most {MAX_METADATA_DEPTH} levels deep and "
+        f"{MAX_METADATA_BYTES} bytes.",
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_metadata(value)
 
 
-class IngestIn(BaseModel):
+class IngestIn(RequestModel):
     """The JSON form of ``POST /v1/ingest``."""
 
     items: list[IngestItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
@@ -31,7 +42,7 @@ class IngestIn(BaseModel):
     """What to do with an item that exists already (default: ``MMRAG_INGEST__POLICY``)."""
 
 
-class IngestPathsIn(BaseModel):
+class IngestPathsIn(RequestModel):
     """The server-paths form of ``POST /v1/ingest``: folders, manifests or documents on the
     server, under ``MMRAG_INGEST__ROOTS``."""
 

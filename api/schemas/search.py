@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import RequestModel
 from api.schemas.items import ItemOut
 from rag.retrieval.types import Hit
 
@@ -17,7 +18,7 @@ FilterField = str | list[str] | None
 SignalName = Literal["image", "text", "passage", "lexical"]
 
 
-class QueryIn(BaseModel):
+class QueryIn(RequestModel):
     """The retrieval options shared by search and chat; unset ones follow the server's settings."""
 
     signals: list[SignalName] | None = Field(
