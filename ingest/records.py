@@ -12,6 +12,7 @@ from typing import Any
 
 from ingest.files import check_utf8, open_confined
 from rag.errors import InvalidInputError
+from rag.metadata import check_metadata
 
 RECORD_SUFFIXES = (".jsonl", ".csv")
 
@@ -39,8 +40,8 @@ def parse_record(data: object, metadata_is_json: bool = False) -> Record:
     metadata = data.get("metadata")
     if metadata_is_json and isinstance(metadata, str):
         metadata = _json_value(metadata, "metadata") if metadata.strip() else None
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidInputError("'metadata' must be a JSON object")
+    if metadata is not None:
+        metadata = check_metadata(metadata, "'metadata'")
     return Record(
         image=_optional_str(data, "image"),
         text=_optional_str(data, "text"),
@@ -110,6 +111,8 @@ def _json_value(text: str, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInputError(f"{what} nests too deeply to read") from None
 
 
 def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
