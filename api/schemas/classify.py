@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import RequestModel
 
-class ClassifyIn(BaseModel):
+
+class ClassifyIn(RequestModel):
     """JSON form: ``{"image": "<base64 or data URL>", "labels": ["cat", "dog"]}``."""
 
     image: str = Field(description="The picture, base64-encoded or as a data: URL.")

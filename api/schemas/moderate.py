@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from api.schemas.common import RequestModel
 
-class ModerateIn(BaseModel):
+
+class ModerateIn(RequestModel):
     """JSON form: ``{"image": "<base64 or data URL>"}``."""
 
     image: str = Field(description="The picture, base64-encoded or as a data: URL.")

@@ -82,6 +82,8 @@ def test_metadata_at_the_limits_is_accepted() -> None:
         ("/v1/embed/text", {"texts": ["a"], "normalise": True}, "body.normalise"),
         ("/v1/ingest", {"items": [{"text": "a", "meta": {}}]}, "body.items.0.meta"),
         ("/v1/ingest", {"items": [{"text": "a"}], "polcy": "skip"}, "body.polcy"),
+        ("/v1/classify", {"image": "", "labels": ["cat"], "template": []}, "body.template"),
+        ("/v1/moderate", {"image": "", "threshold": 0.9}, "body.threshold"),
     ],
 )
 def test_a_misspelled_field_is_a_422_naming_it(
