@@ -58,8 +58,9 @@ class Principal:
 
 
 def sees_job(principal: Principal, job_tenant: str | None) -> bool:
-    """Whether ``principal`` may see a job of ``job_tenant`` (admins see every tenant's)."""
-    return principal.tenant is None or principal.may(Role.ADMIN) or job_tenant == principal.tenant
+    """Whether ``principal`` may see a job of ``job_tenant``: its own tenant's, every job for a
+    key of every tenant (``*``); a tenant-bound admin key sees its tenant's only."""
+    return principal.tenant is None or job_tenant == principal.tenant
 
 
 EVERYONE = Principal(tenant=None, role=Role.ADMIN)

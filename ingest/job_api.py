@@ -21,8 +21,10 @@ class Jobs(Protocol):
         """The job's state, progress and (once ended) report; ``NotFoundError`` if unknown."""
         ...
 
-    def jobs(self, limit: int = 50, state: JobState | None = None) -> list[JobStatus]:
-        """Jobs, newest first."""
+    def jobs(
+        self, limit: int = 50, state: JobState | None = None, tenant: str | None = None
+    ) -> list[JobStatus]:
+        """Jobs, newest first; with ``tenant``, only that tenant's (``None``: every job)."""
         ...
 
     def cancel(self, job_id: str) -> JobStatus:

@@ -48,10 +48,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     report TEXT,
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    tenant TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 """
+_TENANT_COLUMN = """
+ALTER TABLE jobs ADD COLUMN tenant TEXT;
+UPDATE jobs SET tenant = json_extract(spec, '$.tenant');
+"""
+"""Databases made before jobs had a ``tenant`` column get it, filled from each job's spec."""
 
 
 def owner_id(name: str = "worker") -> str:
@@ -69,6 +75,10 @@ class JobQueue:
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            if "tenant" not in columns:
+                _add_tenant_column(db)
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs (tenant, seq)")
 
     @classmethod
     def for_settings(cls, settings: Settings) -> JobQueue:
@@ -82,8 +92,8 @@ class JobQueue:
         job_id = uuid.uuid4().hex
         with self._db() as db:
             db.execute(
-                "INSERT INTO jobs (id, state, spec, created_at) VALUES (?, ?, ?, ?)",
-                (job_id, JobState.QUEUED.value, spec.model_dump_json(), _now()),
+                "INSERT INTO jobs (id, state, spec, created_at, tenant) VALUES (?, ?, ?, ?, ?)",
+                (job_id, JobState.QUEUED.value, spec.model_dump_json(), _now(), spec.tenant),
             )
         with self._wakeup:
             self._wakeup.notify_all()
@@ -97,9 +107,16 @@ class JobQueue:
             raise NotFoundError(f"no ingest job {job_id!r}; list jobs to see the known ids")
         return _status(row)
 
-    def jobs(self, limit: int = 50, state: JobState | None = None) -> list[JobStatus]:
-        """Jobs, newest first (optionally only those in ``state``)."""
-        where, args = ("WHERE state = ?", [JobState(state).value]) if state else ("", [])
+    def jobs(
+        self, limit: int = 50, state: JobState | None = None, tenant: str | None = None
+    ) -> list[JobStatus]:
+        """Jobs, newest first (optionally only those in ``state``, only ``tenant``'s)."""
+        conditions, args = [], []
+        if state:
+            conditions, args = ["state = ?"], [JobState(state).value]
+        if tenant is not None:
+            conditions, args = [*conditions, "tenant = ?"], [*args, tenant]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._db() as db:
             rows = db.execute(
                 f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ?", [*args, limit]
@@ -240,6 +257,16 @@ class JobQueue:
         connection.row_factory = sqlite3.Row
         with closing(connection):
             yield connection
+
+
+def _add_tenant_column(db: sqlite3.Connection) -> None:
+    try:
+        db.executescript(f"BEGIN IMMEDIATE; {_TENANT_COLUMN} COMMIT;")
+    except sqlite3.OperationalError as exc:  # another process added it meanwhile
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if "duplicate column" not in str(exc):
+            raise
 
 
 def _orphaned(owner: str | None, heartbeat_at: float | None, stale_after_s: float) -> bool:

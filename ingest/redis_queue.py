@@ -10,6 +10,7 @@ rerun writes the same points (no duplicates), and a task counts once (a set of f
 Keys (``<ns>`` = ``MMRAG_QUEUE__NAMESPACE``)::
 
     <ns>:jobs                 sorted set of job ids by creation time
+    <ns>:tenant:<t>:jobs      the same, of tenant ``t``'s jobs only
     <ns>:job:<id>             hash: spec, state, times, error, tasks, planned, cancel
     <ns>:job:<id>:task:<n>    the task's entries (JSON), deleted once it finished
     <ns>:job:<id>:progress    hash: task -> counters while it runs
@@ -97,6 +98,8 @@ class RedisJobs:
             pipe = self.redis.pipeline()
             pipe.hset(self._job(job_id), mapping={**fields, "created_at": _now()})
             pipe.zadd(self._key("jobs"), {job_id: time.time()})
+            if spec.tenant is not None:
+                pipe.zadd(self._tenant_jobs(spec.tenant), {job_id: time.time()})
             pipe.execute()
             self._send(PLAN_ACTOR, job_id)
         return job_id
@@ -111,10 +114,13 @@ class RedisJobs:
             reports = self.redis.hgetall(self._job(job_id, "reports")) if _ended(data) else {}
         return _status(job_id, data, progress, reports)
 
-    def jobs(self, limit: int = 50, state: JobState | None = None) -> list[JobStatus]:
-        """Jobs, newest first (optionally only those in ``state``)."""
+    def jobs(
+        self, limit: int = 50, state: JobState | None = None, tenant: str | None = None
+    ) -> list[JobStatus]:
+        """Jobs, newest first (optionally only those in ``state``, only ``tenant``'s)."""
+        key = self._key("jobs") if tenant is None else self._tenant_jobs(tenant)
         with self._calls():
-            ids = self.redis.zrevrange(self._key("jobs"), 0, -1 if state else limit - 1)
+            ids = self.redis.zrevrange(key, 0, -1 if state else limit - 1)
         found = []
         for job_id in ids:
             try:
@@ -237,6 +243,9 @@ class RedisJobs:
 
     def _key(self, name: str) -> str:
         return f"{self._ns}:{name}"
+
+    def _tenant_jobs(self, tenant: str) -> str:
+        return self._key(f"tenant:{tenant}:jobs")
 
     def _job(self, job_id: str, part: str = "") -> str:
         return self._key(f"job:{job_id}" + (f":{part}" if part else ""))

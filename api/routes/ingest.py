@@ -147,9 +147,9 @@ def ingest_job(job_id: str, queue: QueueDep, principal: PrincipalDep) -> JobOut:
 def ingest_jobs(
     queue: QueueDep, principal: PrincipalDep, limit: int = Query(default=20, ge=1, le=200)
 ) -> JobListOut:
-    """The most recent jobs, newest first (an admin sees every tenant's)."""
-    jobs = [job for job in queue.jobs(limit=200) if sees_job(principal, job.spec.tenant)]
-    return JobListOut(jobs=[job_out(job) for job in jobs[:limit]])
+    """The caller's tenant's most recent jobs, newest first (a ``*`` key: every tenant's)."""
+    jobs = queue.jobs(limit=limit, tenant=principal.tenant)
+    return JobListOut(jobs=[job_out(job) for job in jobs if sees_job(principal, job.spec.tenant)])
 
 
 @router.delete("/ingest/{job_id}")

@@ -224,3 +224,27 @@ def test_a_job_whose_every_item_failed_ends_failed(services, queue: JobQueue, fo
     status = queue.get(job_id)
     assert status.state == JobState.FAILED and status.progress.failed == 2
     assert "every item failed (2)" in (status.error or "")
+
+
+def test_a_job_database_from_before_tenants_lists_jobs_per_tenant(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema before jobs had a tenant column
+        db.execute(
+            "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+            " state TEXT NOT NULL, spec TEXT NOT NULL, created_at TEXT NOT NULL, started_at TEXT,"
+            " finished_at TEXT, heartbeat_at REAL, owner TEXT, progress TEXT, report TEXT,"
+            " error TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+            " cancel_requested INTEGER NOT NULL DEFAULT 0)"
+        )
+        for job_id, tenant in (("old-a", "a"), ("old-none", None)):
+            spec = JobSpec(paths=["/srv"], tenant=tenant).model_dump_json()
+            db.execute(
+                "INSERT INTO jobs (id, state, spec, created_at) VALUES (?, 'done', ?, ?)",
+                (job_id, spec, "2026-01-01T00:00:00+00:00"),
+            )
+    queue = JobQueue(path)
+    new = queue.submit(JobSpec(paths=["/srv"], tenant="a"))
+    assert [job.id for job in queue.jobs(tenant="a")] == [new, "old-a"]
+    assert [job.id for job in queue.jobs(tenant="b")] == []
+    assert len(queue.jobs()) == 3
+    assert len(JobQueue(path).jobs()) == 3  # opening it again changes nothing

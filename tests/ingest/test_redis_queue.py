@@ -99,3 +99,11 @@ def test_unknown_jobs_prune_and_bad_urls(jobs: RedisJobs) -> None:
         RedisJobs(QueueSettings(url="http://localhost:6379"))
     with pytest.raises(ConfigError, match="cannot reach"):
         RedisJobs(QueueSettings(url="redis://127.0.0.1:1/0")).get("x")
+
+
+def test_jobs_are_listed_per_tenant(jobs: RedisJobs) -> None:
+    mine = jobs.submit(JobSpec(paths=["/srv/a"], tenant="a"))
+    theirs = [jobs.submit(JobSpec(paths=[f"/srv/b{n}"], tenant="b")) for n in range(5)]
+    assert [job.id for job in jobs.jobs(limit=1, tenant="a")] == [mine]
+    assert [job.id for job in jobs.jobs(tenant="b")] == theirs[::-1]
+    assert len(jobs.jobs()) == 6
