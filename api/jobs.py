@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 
 from ingest.queue import Jobs, Worker, make_worker, open_jobs
+from ingest.stored_files import sweep_partial_files
 from rag.services import Services
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,10 @@ QueueDep = Annotated[Jobs, Depends(get_queue)]
 
 
 def start_worker(app: FastAPI) -> Worker | None:
-    """Start the ingest worker on the app's services in embedded mode; ``None`` when off."""
+    """Start the ingest worker on the app's services in embedded mode; ``None`` when off.
+    First, ``.part`` files a killed process left in the upload and render folders go."""
     services: Services = app.state.services
+    sweep_partial_files(services.settings.files_dir)
     if not services.settings.api.embedded_worker:
         log.info("embedded ingest worker off: separate workers take the jobs")
         return None

@@ -15,6 +15,7 @@ import signal
 import sys
 
 from ingest.queue import make_worker, open_jobs
+from ingest.stored_files import sweep_partial_files
 from rag.config import load_settings
 from rag.errors import MmragError
 from rag.services import Services
@@ -34,6 +35,7 @@ def main() -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     services = Services(settings)
+    sweep_partial_files(settings.files_dir)
     worker = make_worker(services)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: worker.request_stop())

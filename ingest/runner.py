@@ -8,12 +8,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ingest.cleanup import discard_files, store_scope
 from ingest.documents.pictures import PictureStore, pictures_dir
 from ingest.items import Source
 from ingest.pipeline import Ingestor
 from ingest.report import IngestReport, ProgressSink
 from ingest.sources import open_source
 from ingest.specs import JobSpec
+from ingest.stored_files import scope_dir
 from ingest.text_signals import TextEncoders
 from ingest.uploads import upload_source
 from rag.config import ClipSettings, IngestSettings
@@ -48,10 +50,13 @@ def run_job(
     else:
         target = store if spec.tenant is None else TenantStore(store, spec.tenant)
     ingestor = make_ingestor(services, target, settings, progress, should_stop)
-    for source in sources:
-        ingestor.ingest(source, prune=spec.prune)
-        if ingestor.report.stopped:
-            break
+    try:
+        for source in sources:
+            ingestor.ingest(source, prune=spec.prune)
+            if ingestor.report.stopped:
+                break
+    finally:
+        discard_unused_pictures(ingestor, target, services.settings.files_dir)
     if 0 < settings.optimize_after_points <= ingestor.report.points_written:
         build_search_index(target)
     return ingestor.report
@@ -64,9 +69,9 @@ def make_ingestor(
     progress: ProgressSink | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Ingestor:
-    """The one way jobs and tasks build an ``Ingestor``: CLIP, the text signals and the shared
-    picture folder of ``services``; JPEGs are decoded on CLIP's device when its settings say so
-    (``MMRAG_CLIP__DECODE``: ``device``, or ``auto`` on CUDA)."""
+    """The one way jobs and tasks build an ``Ingestor``: CLIP, the text signals and the picture
+    folder of ``store``'s collection and tenant; JPEGs are decoded on CLIP's device when its
+    settings say so (``MMRAG_CLIP__DECODE``: ``device``, or ``auto`` on CUDA)."""
     clip = services.settings.clip
     on_device = decodes_on_device(clip)
     settings = settings or services.settings.ingest
@@ -77,9 +82,25 @@ def make_ingestor(
         progress,
         should_stop,
         TextEncoders.from_services(services),
-        pictures=PictureStore(pictures_dir(services.settings.files_dir)),
+        pictures=PictureStore(picture_folder(services.settings.files_dir, store)),
         jpegs_on_device=on_device,
     )
+
+
+def picture_folder(files_dir: Path, store: VectorStore) -> Path:
+    """Where the page renders of ``store``'s collection and tenant lie."""
+    return scope_dir(pictures_dir(files_dir), *store_scope(store))
+
+
+def discard_unused_pictures(ingestor: Ingestor, store: VectorStore, files_dir: Path) -> int:
+    """Delete the page renders and crops this run wrote that no point names: a document that
+    failed, a job that failed or stopped."""
+    created = ingestor.documents.pictures.created if ingestor.documents is not None else []
+    try:
+        return discard_files(created, store, files_dir)
+    except Exception:  # never hide the run's own error
+        log.exception("could not delete the unused page renders of an ingest run")
+        return 0
 
 
 def device_batch(settings: IngestSettings, clip: ClipSettings) -> IngestSettings:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ingest.items import Ignored, Source, SourceItem
 from ingest.report import IngestReport, ItemError, ProgressSink
-from ingest.runner import make_ingestor
+from ingest.runner import discard_unused_pictures, make_ingestor
 from ingest.sources import open_source
 from ingest.specs import JobSpec
 from ingest.uploads import upload_source
@@ -91,9 +91,13 @@ def run_task(
     progress: ProgressSink | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
-    """Ingest one task's items into ``store`` with the worker's settings."""
+    """Ingest one task's items into ``store`` with the worker's settings; the page renders it
+    wrote that no point names are deleted at the end."""
     ingestor = make_ingestor(services, store, progress=progress, should_stop=should_stop)
-    return ingestor.ingest(task.source())
+    try:
+        return ingestor.ingest(task.source())
+    finally:
+        discard_unused_pictures(ingestor, store, services.settings.files_dir)
 
 
 def sum_reports(reports: Iterable[dict[str, Any]]) -> dict[str, Any]:

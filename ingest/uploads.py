@@ -5,16 +5,17 @@ passages when the job runs.
 
 Example::
 
-    staged = stage_uploads([Upload(image=data, text="a cat", filename="cat.jpg")], settings)
-    job_id = queue.submit(JobSpec.for_uploads(staged.items))
+    staged = stage_uploads([Upload(image=data, text="a cat", filename="cat.jpg")], settings, "acme")
+    job_id = queue.submit(JobSpec.for_uploads(staged.items, tenant="acme"))
     staged.rejected  # [ItemError(source, reason, index)] for the bad ones, answered at once
+
+Files lie in the folder of their collection and tenant (:mod:`ingest.scopes`), named by content:
+two tenants uploading the same bytes get two files, so neither's delete touches the other's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -26,6 +27,7 @@ from ingest.images import decode_image
 from ingest.items import Source, SourceItem
 from ingest.report import ItemError
 from ingest.specs import UploadItem
+from ingest.stored_files import scope_dir, write_whole
 from rag.config import IngestSettings, Settings
 from rag.errors import InvalidInputError, StorageFullError
 from rag.store.space import is_disk_full
@@ -59,9 +61,16 @@ def uploads_dir(files_dir: Path) -> Path:
     return Path(files_dir) / UPLOADS_DIR
 
 
-def stage_uploads(uploads: Sequence[Upload], settings: Settings) -> StagedUploads:
-    """Validate every upload; save good images as ``<files_dir>/uploads/<sha256>.<ext>``."""
-    folder = uploads_dir(settings.files_dir)
+def stage_uploads(
+    uploads: Sequence[Upload],
+    settings: Settings,
+    tenant: str | None = None,
+    collection: str | None = None,
+) -> StagedUploads:
+    """Validate every upload; save good ones as ``<files_dir>/uploads/<collection>/<tenant>/
+    <sha256>.<ext>`` (``collection``: the configured one by default)."""
+    collection = collection or settings.store.collection
+    folder = scope_dir(uploads_dir(settings.files_dir), collection, tenant)
     folder.mkdir(parents=True, exist_ok=True)
     staged = StagedUploads()
     for index, upload in enumerate(uploads):
@@ -145,20 +154,14 @@ def _save(data: bytes, folder: Path, extension: str) -> Path:
 
 def _write_new(path: Path, data: bytes) -> None:
     """Write ``path`` whole or not at all; a full disk is a StorageFullError (503)."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as handle:
-        part = Path(handle.name)
-        try:
-            handle.write(data)
-            handle.flush()
-        except OSError as exc:
-            handle.close()
-            part.unlink(missing_ok=True)
-            if is_disk_full(exc):
-                raise StorageFullError(
-                    f"the upload folder {path.parent} is full: free some space, then send again"
-                ) from None
-            raise
-    os.replace(part, path)
+    try:
+        write_whole(path, data)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise StorageFullError(
+                f"the upload folder {path.parent} is full: free some space, then send again"
+            ) from None
+        raise
 
 
 def _source_item(index: int, item: UploadItem) -> SourceItem:

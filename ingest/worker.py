@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ingest.cleanup import discard_uploads, paths_of, pending_paths
+from ingest.cleanup import discard_files, paths_of, pending_paths
 from ingest.jobs import JobQueue, owner_id
 from ingest.report import IngestReport
 from ingest.runner import run_job
@@ -97,36 +97,36 @@ class IngestWorker:
                 should_stop=lambda: self._stopping.is_set() or sink.cancelled,
             )
         except MmragError as exc:
-            self.queue.fail(job.id, self.owner, str(exc))
-            self._discard_uploads(job)
+            ended = self.queue.fail(job.id, self.owner, str(exc))
         except Exception as exc:
             log.exception("ingest job %s crashed", job.id)
             error = f"unexpected error: {type(exc).__name__}: {exc}"
-            self.queue.fail(job.id, self.owner, error)
-            self._discard_uploads(job)
+            ended = self.queue.fail(job.id, self.owner, error)
         else:
-            self._end(job.id, report, sink.cancelled)
-            if report.stopped and sink.cancelled:
-                self._discard_uploads(job)
+            ended = self._end(job.id, report, sink.cancelled)
+        if ended:  # not when requeued, or taken over by another worker
+            self._discard_uploads(job)
 
     def _discard_uploads(self, job: JobStatus) -> None:
-        """Delete the job's staged files that no point and no other job needs."""
+        """Delete the job's staged files that no point and no other job needs (what it ingested
+        stays: its points name it)."""
         if job.spec.kind != "upload":
             return
         try:
-            keep = pending_paths(self.queue, skip_job=job.id)
+            keep = pending_paths(self.queue, skip_job=job.id, tenant=job.spec.tenant)
             store = self._store(job.spec.collection)
-            discard_uploads(paths_of(job.spec), store, self.services.settings.files_dir, keep)
+            discard_files(paths_of(job.spec), store, self.services.settings.files_dir, keep)
         except Exception:
             log.exception("could not clean the uploads of ingest job %s", job.id)
 
-    def _end(self, job_id: str, report: IngestReport, cancelled: bool) -> None:
+    def _end(self, job_id: str, report: IngestReport, cancelled: bool) -> bool:
+        """Record how the job ended; ``False`` when it was requeued (or is not ours)."""
         if not report.stopped:
-            self.queue.finish(job_id, self.owner, report.to_dict(), final_state(report))
-        elif cancelled:
-            self.queue.finish(job_id, self.owner, report.to_dict(), JobState.CANCELLED)
-        else:
-            self.queue.release(job_id, self.owner)
+            return self.queue.finish(job_id, self.owner, report.to_dict(), final_state(report))
+        if cancelled:
+            return self.queue.finish(job_id, self.owner, report.to_dict(), JobState.CANCELLED)
+        self.queue.release(job_id, self.owner)
+        return False
 
     def _store(self, collection: str | None) -> VectorStore:
         return self.services.store_for(collection)

@@ -23,7 +23,7 @@ from api.schemas.ingest import (
 )
 from api.server_paths import paths_spec, wants_paths
 from api.uploads import uploads_from_form, uploads_from_json
-from ingest.cleanup import discard_uploads, paths_of, pending_paths
+from ingest.cleanup import discard_files, paths_of, pending_paths
 from ingest.queue import Jobs
 from ingest.specs import JobSpec, JobState, JobStatus
 from ingest.uploads import StagedUploads, Upload, stage_uploads
@@ -88,7 +88,7 @@ async def ingest(
         )
         return JSONResponse(accepted.model_dump(), status_code=202)
     uploads, policy = await _read(request)
-    staged = await run_in_threadpool(stage_uploads, uploads, services.settings)
+    staged = await run_in_threadpool(stage_uploads, uploads, services.settings, principal.tenant)
     rejected = [
         RejectedOut(index=e.index, source=e.source, reason=e.reason) for e in staged.rejected
     ]
@@ -160,10 +160,10 @@ def cancel_ingest_job(
     _visible_job(queue, job_id, principal)
     job = queue.cancel(job_id)
     if job.state == JobState.CANCELLED and job.spec.kind == "upload":  # queued: nobody ran it
-        keep = pending_paths(queue, skip_job=job.id)
-        base = request.app.state.services  # every tenant's points may name a shared upload
+        keep = pending_paths(queue, skip_job=job.id, tenant=job.spec.tenant)
+        base = request.app.state.services
         store = base.store_for(job.spec.collection)
-        discard_uploads(paths_of(job.spec), store, base.settings.files_dir, keep)
+        discard_files(paths_of(job.spec), store, base.settings.files_dir, keep)
     return job_out(job)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
-from api.deps import ServicesDep
+from api.deps import PrincipalDep, ServicesDep
 from api.files import allowed_roots, served_file
+from api.jobs import QueueDep
 from api.schemas.items import DeletedOut, ItemOut, StatsOut
-from ingest.cleanup import discard_uploads
+from ingest.cleanup import discard_files, paths_named, pending_paths
 from rag import identity
 from rag import payload as keys
 from rag.errors import NotFoundError
@@ -55,20 +56,34 @@ def get_item_image(item_id: uuid.UUID, services: ServicesDep) -> StreamingRespon
 def delete_item(
     item_id: uuid.UUID,
     services: ServicesDep,
-    request: Request,
+    queue: QueueDep,
+    principal: PrincipalDep,
     document: bool = Query(default=False),
 ) -> DeletedOut:
     """Remove an item from the collection, every chunk of its text included; with
-    ``?document=true``, every page, figure and passage of its document. An uploaded picture is
-    deleted too when no other item uses it; files from a folder are left alone."""
+    ``?document=true``, every page, figure and passage of its document. Its uploaded picture or
+    document and its page renders are deleted too when no other item and no queued job of the
+    tenant uses them; files from a folder are left alone."""
     payload = _payload(services, item_id)
+    files = _files_of(services, payload, document)
     count = identity.delete_item(services.store, str(item_id), whole_document=document)
     if not count:
         raise NotFoundError(f"no item with id {item_id}")
-    if payload.get(keys.IMAGE_PATH):  # a staged upload goes once no point names it
-        base = request.app.state.services
-        discard_uploads([payload[keys.IMAGE_PATH]], base.store, base.settings.files_dir)
+    if files:
+        keep = pending_paths(queue, tenant=principal.tenant)
+        discard_files(files, services.store, services.settings.files_dir, keep)
     return DeletedOut(id=str(item_id), points=count)
+
+
+def _files_of(services: Services, payload: dict[str, Any], whole_document: bool) -> list[str]:
+    """The stored files the points about to go name (each of a document's, with
+    ``whole_document``)."""
+    files = paths_named(payload)
+    document = payload.get(keys.DOCUMENT)
+    if whole_document and isinstance(document, dict) and document.get("id"):
+        for point in identity.document_points(services.store, str(document["id"])):
+            files += paths_named(point.payload)
+    return list(dict.fromkeys(files))
 
 
 @router.get("/stats")

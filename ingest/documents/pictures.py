@@ -1,15 +1,17 @@
-"""Page renders and figure crops, stored once by content under ``<data_dir>/documents``."""
+"""Page renders and figure crops, stored once by content under ``<files_dir>/documents``
+(one folder per collection and tenant: :mod:`ingest.stored_files`)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
+
+from ingest.stored_files import write_whole
 
 PICTURES_DIR = "documents"
 
@@ -28,10 +30,14 @@ class PictureStore:
     """Saves pictures as ``<root>/<sha[:2]>/<sha>.png``; the same pixels are written once.
 
     Thread-safe (each write goes to a temporary file, then is renamed into place).
+    ``created`` lists the files this store wrote (not those it found): what a failed run may
+    have left that no point names.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
+        self.created: list[Path] = []
+        self._lock = threading.Lock()
 
     def save(self, image: Image.Image) -> StoredPicture:
         buffer = io.BytesIO()
@@ -41,9 +47,9 @@ class PictureStore:
         path = self.root / sha[:2] / f"{sha}.png"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as f:
-                f.write(data)
-            os.replace(f.name, path)
+            write_whole(path, data)
+            with self._lock:
+                self.created.append(path)
         return StoredPicture(path, sha, image.width, image.height)
 
 

@@ -198,7 +198,9 @@ def test_a_non_loopback_address_without_keys_is_warned_about() -> None:
     assert exposure_warning("0.0.0.0", on) is None
 
 
-def test_an_upload_shared_by_two_tenants_outlives_one_tenants_delete(app: TestClient) -> None:
+def test_one_tenants_delete_leaves_the_other_tenants_copy_of_the_same_upload(
+    app: TestClient,
+) -> None:
     from ingest.uploads import uploads_dir
 
     image = base64.b64encode(png_bytes((123, 45, 67))).decode()
@@ -210,8 +212,13 @@ def test_an_upload_shared_by_two_tenants_outlives_one_tenants_delete(app: TestCl
             assert time.monotonic() < deadline
             time.sleep(0.1)
     services: Services = app.app.state.services  # type: ignore[attr-defined]
-    before = set(uploads_dir(services.settings.data_dir).iterdir())
+    folder = uploads_dir(services.settings.data_dir)
+    before = {path for path in folder.rglob("*") if path.is_file()}
     hits = app.post("/v1/search", json={"text": f"shared picture of {A}"}, headers=_headers(A))
     (mine,) = [h["id"] for h in hits.json()["hits"] if h["text"] == f"shared picture of {A}"]
     assert app.delete(f"/v1/items/{mine}", headers=_headers(A)).status_code == 200
-    assert set(uploads_dir(services.settings.data_dir).iterdir()) == before  # B still uses it
+    after = {path for path in folder.rglob("*") if path.is_file()}
+    assert len(after) == len(before) - 1  # A's copy went, B's stays: each tenant stages its own
+    hits = app.post("/v1/search", json={"text": f"shared picture of {B}"}, headers=_headers(B))
+    (theirs,) = [h["id"] for h in hits.json()["hits"] if h["text"] == f"shared picture of {B}"]
+    assert app.get(f"/v1/items/{theirs}/image", headers=_headers(B)).status_code == 200

@@ -121,7 +121,7 @@ def test_a_failed_upload_job_deletes_its_staged_files(
 
     staged = stage_uploads([Upload(image=image_bytes(3), text="doomed")], services.settings)
     (path,) = [Path(item.image_path) for item in staged.items]
-    assert path.exists() and path.parent == uploads_dir(services.settings.data_dir).resolve()
+    assert path.exists() and path.is_relative_to(uploads_dir(services.settings.data_dir).resolve())
     queue = JobQueue(tmp_path / "jobs.sqlite3")
     job_id = queue.submit(JobSpec.for_uploads(staged.items))
 

@@ -148,7 +148,7 @@ def test_uploads_are_checked_saved_and_ingested(services, queue: JobQueue) -> No
     )
     assert [(e.index, e.source) for e in staged.rejected] == [(1, "bad.jpg"), (3, "upload #3")]
     assert "not a supported image" in staged.rejected[0].reason
-    saved = sorted(uploads_dir(services.settings.data_dir).iterdir())
+    saved = sorted(p for p in uploads_dir(services.settings.data_dir).rglob("*") if p.is_file())
     assert len(saved) == 1 and saved[0].suffix == ".png"
     job_id = queue.submit(JobSpec.for_uploads(staged.items))
     IngestWorker(services, queue).run_once()
