@@ -26,14 +26,17 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
 import redis
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
-from dramatiq.middleware import Retries
+from dramatiq.middleware import Middleware, Retries
 
+from ingest.cleanup import discard_files, paths_of, pending_paths
 from ingest.jobs import every_item_failed, owner_id
 from ingest.report import IngestReport
 from ingest.specs import JobSpec, JobState, JobStatus, Progress
@@ -132,6 +135,11 @@ class RedisJobs:
             if len(found) >= limit:
                 break
         return found
+
+    def fail(self, job_id: str, error: str) -> None:
+        """End the job as ``failed`` with ``error`` (unless it already ended)."""
+        with self._calls():
+            self._end(job_id, JobState.FAILED, error=error)
 
     def cancel(self, job_id: str) -> JobStatus:
         """Cancel a job: its pending tasks are dropped, a running task stops after its batch."""
@@ -299,6 +307,7 @@ class RedisWorker:
         self.threads = threads
         self._stopping = threading.Event()
         self._worker: dramatiq.Worker | None = None
+        self.broker.add_middleware(_WhenRetriesRunOut(self._gave_up), before=Retries)
         dramatiq.Actor(
             self._plan, broker=self.broker, actor_name=PLAN_ACTOR, queue_name=QUEUE_NAME,
             priority=0, options={},
@@ -353,6 +362,7 @@ class RedisWorker:
 
     def _plan(self, job_id: str) -> None:
         self.jobs.plan(job_id, self.services.settings.ingest.task_items)
+        self._discard_if_ended(job_id)
 
     def _task(self, job_id: str, index: int) -> None:
         task = self.jobs.task(job_id, index)
@@ -371,7 +381,50 @@ class RedisWorker:
             report = failed_task_report(task, f"unexpected error: {type(exc).__name__}: {exc}")
         if not report["stopped"]:
             self.jobs.task_done(job_id, index, report)
+            self._discard_if_ended(job_id)
 
+    def _gave_up(self, message: MessageProxy, exception: BaseException) -> None:
+        """A plan or task failed on every try (Dramatiq will not run it again): the job fails
+        with the reason, instead of staying ``running``."""
+        job_id = str(message.args[0])
+        what = "planning" if message.actor_name == PLAN_ACTOR else f"task {message.args[1]}"
+        tries = message.options.get("retries", 0)
+        reason = f"{what} failed {tries} times; the last error: {type(exception).__name__}: "
+        log.error("ingest job %s failed: %s%s", job_id, reason, exception)
+        self.jobs.fail(job_id, f"{reason}{exception}")
+        self._discard_if_ended(job_id)
+
+    def _discard_if_ended(self, job_id: str) -> None:
+        """Once the job ended (done, failed, cancelled), delete its staged files that no point
+        and no other job of its tenant needs."""
+        try:
+            job = self.jobs.get(job_id)
+            if job.spec.kind != "upload" or job.state.value not in _ENDED:
+                return
+            keep = pending_paths(self.jobs, skip_job=job_id, tenant=job.spec.tenant)
+            store = self.services.store_for(job.spec.collection)
+            discard_files(paths_of(job.spec), store, self.services.settings.files_dir, keep)
+        except Exception:
+            log.exception("could not clean the uploads of ingest job %s", job_id)
+
+
+class _WhenRetriesRunOut(Middleware):
+    """Calls ``gave_up(message, exception)`` when Dramatiq's :class:`Retries` gives a message
+    up (added before ``Retries``, so it runs after it)."""
+
+    def __init__(self, gave_up: Callable[[MessageProxy, BaseException], None]) -> None:
+        self.gave_up = gave_up
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is not None and message.failed:
+            self.gave_up(message, exception)
 
 
 class _TaskProgress:

@@ -1,5 +1,6 @@
 """The Redis queue in one process: jobs split into tasks, progress and reports summed, cancel,
-all-failed jobs, the same job API as SQLite."""
+all-failed jobs, a task that fails on every try, lists per tenant, the same job API as
+SQLite."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from ingest.redis_queue import RedisJobs, RedisWorker
 from ingest.specs import JobSpec, JobState, JobStatus
+from ingest.uploads import Upload, stage_uploads
 from rag.config import QueueSettings
 from rag.errors import ConfigError, InvalidInputError, NotFoundError
 from rag.services import Services
 from tests.ingest.checks import check_invariants
-from tests.ingest.draw import captioned_folder
+from tests.ingest.draw import captioned_folder, image_bytes
 
 
 @pytest.fixture
@@ -99,6 +102,32 @@ def test_unknown_jobs_prune_and_bad_urls(jobs: RedisJobs) -> None:
         RedisJobs(QueueSettings(url="http://localhost:6379"))
     with pytest.raises(ConfigError, match="cannot reach"):
         RedisJobs(QueueSettings(url="redis://127.0.0.1:1/0")).get("x")
+
+
+def test_a_task_that_always_fails_ends_its_job_failed_and_deletes_its_upload(
+    services: Services,
+    jobs: RedisJobs,
+    worker: RedisWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    staged = stage_uploads([Upload(image=image_bytes(5), text="doomed")], services.settings, "a")
+    (path,) = [Path(str(item.image_path)) for item in staged.items]
+    job_id = jobs.submit(JobSpec.for_uploads(staged.items, tenant="a"))
+
+    def connection_lost(*args: object) -> None:
+        raise redis.ConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(worker.jobs, "running", connection_lost)  # every try of the task fails
+    worker.start()
+    job = wait_ended(jobs, job_id, timeout_s=30)
+    assert job.state == JobState.FAILED, job
+    assert job.error == (
+        "task 0 failed 4 times; the last error: ConnectionError: Connection reset by peer"
+    )
+    deadline = time.monotonic() + 10  # the worker deletes it right after it ends the job
+    while path.exists():
+        assert time.monotonic() < deadline, "the failed job's staged upload is still there"
+        time.sleep(0.05)
 
 
 def test_jobs_are_listed_per_tenant(jobs: RedisJobs) -> None:
