@@ -132,3 +132,27 @@ def test_a_failed_upload_job_deletes_its_staged_files(
     assert IngestWorker(services, queue).run_once() == job_id
     assert queue.get(job_id).state == JobState.FAILED
     assert not path.exists()
+
+
+def test_a_write_that_fails_on_a_full_disk_leaves_no_part_file(
+    services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from PIL import Image
+
+    from ingest.documents.pictures import PictureStore
+    from ingest.uploads import Upload, stage_uploads
+    from rag.errors import StorageFullError
+    from tests.ingest.draw import image_bytes
+
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)  # the last step of a whole write fails
+    with pytest.raises(OSError):
+        PictureStore(tmp_path / "renders").save(Image.new("RGB", (8, 8), (1, 2, 3)))
+    with pytest.raises(StorageFullError):
+        stage_uploads([Upload(image=image_bytes(4), text="x")], services.settings)
+    parts = [*tmp_path.rglob("*.part"), *services.settings.data_dir.rglob("*.part")]
+    assert parts == []
