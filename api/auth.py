@@ -10,8 +10,10 @@ role       may
 =========  ==================================================================================
 ``read``   search, chat, embed, classify, read items and its own jobs
 ``write``  the above, and ingest and delete
-``admin``  the above, and the jobs of every tenant, ``/v1/stats`` and ``/ready``'s details
+``admin``  the above, and ``/v1/stats`` and ``/ready``'s details
 =========  ==================================================================================
+
+Jobs follow the tenant, not the role: a key of every tenant (``*``) sees every tenant's jobs.
 """
 
 from __future__ import annotations
