@@ -9,8 +9,9 @@ Example::
     job_id = queue.submit(JobSpec.for_uploads(staged.items, tenant="acme"))
     staged.rejected  # [ItemError(source, reason, index)] for the bad ones, answered at once
 
-Files lie in the folder of their collection and tenant (:mod:`ingest.scopes`), named by content:
-two tenants uploading the same bytes get two files, so neither's delete touches the other's.
+Files lie in the folder of their collection and tenant (:mod:`ingest.stored_files`), named by
+content: two tenants uploading the same bytes get two files, so neither's delete touches the
+other's.
 """
 
 from __future__ import annotations
