@@ -67,6 +67,8 @@ class ItemReader:
             record = parse_record(json.loads(text))
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"{path.name} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidInputError(f"{path.name} nests too deeply to read") from None
         return record.text or "", record.external_id, record.metadata
 
     def _chunks(self, text: str | None) -> list[str]:

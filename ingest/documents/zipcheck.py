@@ -10,7 +10,8 @@ from rag.errors import InvalidInputError
 
 MAX_ENTRIES = 10_000
 _RATIO_FLOOR = 1024 * 1024
-"""Parts under 1 MiB unpacked may compress as well as they like (XML often does 20-50x)."""
+"""Parts under 1 MiB unpacked may compress as well as they like (XML often does 20-50x); the
+whole archive, over 1 MiB unpacked, may not (a thousand such parts are a bomb too)."""
 
 
 def check_zip(data: bytes, kind: str, limits: ReadLimits) -> None:
@@ -23,14 +24,21 @@ def check_zip(data: bytes, kind: str, limits: ReadLimits) -> None:
         raise InvalidInputError(f"corrupt or truncated {kind} (not a valid zip): {exc}") from None
     if len(infos) > MAX_ENTRIES:
         raise InvalidInputError(f"{kind} has {len(infos)} parts, over the cap of {MAX_ENTRIES}")
-    total = 0
+    total = packed = 0
     for info in infos:
         _check_entry(info, kind, limits)
         total += info.file_size
+        packed += info.compress_size
     if total > limits.max_zip_total_bytes:
         raise InvalidInputError(
             f"{kind} unpacks to {total} bytes, over the cap of {limits.max_zip_total_bytes} "
             "(MMRAG_INGEST__MAX_ZIP_TOTAL_BYTES)"
+        )
+    ratio = total / max(packed, 1)
+    if total > _RATIO_FLOOR and ratio > limits.max_zip_ratio:  # many parts, each under the floor
+        raise InvalidInputError(
+            f"{kind} is compressed {ratio:.0f}x overall, over the cap of {limits.max_zip_ratio}x:"
+            " a zip bomb? (MMRAG_INGEST__MAX_ZIP_RATIO)"
         )
 
 
