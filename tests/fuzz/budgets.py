@@ -40,9 +40,9 @@ class ReaderProcess:
     def _start(self) -> subprocess.Popen[str]:
         paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+        budgets = [str(READ_CPU_S), str(READ_RSS_MIB)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.fuzz.reader_worker", str(self.data_dir),
-             str(READ_CPU_S), str(READ_RSS_MIB)],  # fmt: skip
+            [sys.executable, "-m", "tests.fuzz.reader_worker", str(self.data_dir), *budgets],
             cwd=REPO,
             env=env,
             stdin=subprocess.PIPE,

@@ -1,7 +1,8 @@
 """A child process that reads sources the way ingest's first two stages do, one request a line.
 
-``python -m tests.fuzz.reader_worker DATA_DIR CPU_S RSS_MIB`` reads JSON lines ``{"path": ..., "settings":
-{...}}`` (a folder or a manifest, and ``IngestSettings`` overrides, default none) on stdin and answers one JSON line each: every entry's outcome (``ok``, ``refused``
+``python -m tests.fuzz.reader_worker DATA_DIR CPU_S RSS_MIB`` reads JSON lines
+``{"path": ..., "settings": {...}}`` (a folder or a manifest, and ``IngestSettings``
+overrides) on stdin and answers one JSON line each: every entry's outcome (``ok``, ``refused``
 with its reason, ``crash`` with the exception ingest would only call "unexpected"), whether
 walking the source itself raised, and the CPU seconds and peak RSS growth the read cost.
 
@@ -56,9 +57,7 @@ class Reader:
         from rag.config import IngestSettings
 
         self.settings = IngestSettings(**overrides)
-        split = partial(
-            split_passages, count_tokens=lambda words: [3] * len(words), max_tokens=77
-        )
+        split = partial(split_passages, count_tokens=lambda words: [3] * len(words), max_tokens=77)
         self.items = ItemReader("fuzz", self.settings, lambda text: [text])
         self.documents = DocumentReader(
             "fuzz", self.settings, PictureStore(data_dir / "documents"), split
@@ -127,34 +126,38 @@ def main() -> None:
         overrides = request.get("settings", {})
         key = json.dumps(overrides, sort_keys=True)
         reader = readers.get(key) or readers.setdefault(key, Reader(data_dir, overrides))
-        rss = _status_kib("VmRSS")
-        _reset_peak()
-        cpu, wall = _cpu(), time.monotonic()
-        done = threading.Event()
-        answered = threading.Lock()
+        _answer(reader, Path(request["path"]), cpu_budget, rss_budget_kib)
 
-        def cost(answer: dict[str, Any], rss: int = rss, cpu: float = cpu) -> dict[str, Any]:
-            answer["cpu_s"] = round(_cpu() - cpu, 3)
-            answer["wall_s"] = round(time.monotonic() - wall, 3)
-            answer["rss_growth_mib"] = round((_status_kib("VmHWM") - rss) / 1024, 1)
-            return answer
 
-        def watch(rss: int = rss, cpu: float = cpu, done: threading.Event = done) -> None:
-            """Past a budget, answer at once and end the process (the read may never end)."""
-            while not done.wait(0.05):
-                if _cpu() - cpu > cpu_budget or _status_kib("VmRSS") - rss > rss_budget_kib:
-                    with answered:
-                        if done.is_set():
-                            return
-                        answer = {"items": [], "walk_error": None, "aborted": "over a budget"}
-                        print(json.dumps(cost(answer)), flush=True)
-                        os._exit(3)
+def _answer(reader: Reader, path: Path, cpu_budget: float, rss_budget_kib: int) -> None:
+    """Read ``path`` and print the answer with its cost; past a budget, a watchdog prints one
+    at once and ends the process (the read may never end)."""
+    rss = _status_kib("VmRSS")
+    _reset_peak()
+    cpu, wall = _cpu(), time.monotonic()
+    done, answered = threading.Event(), threading.Lock()
 
-        threading.Thread(target=watch, daemon=True).start()
-        answer = reader.read(Path(request["path"]))
-        with answered:
-            done.set()
-            print(json.dumps(cost(answer)), flush=True)
+    def cost(answer: dict[str, Any]) -> str:
+        answer["cpu_s"] = round(_cpu() - cpu, 3)
+        answer["wall_s"] = round(time.monotonic() - wall, 3)
+        answer["rss_growth_mib"] = round((_status_kib("VmHWM") - rss) / 1024, 1)
+        return json.dumps(answer)
+
+    def watch() -> None:
+        while not done.wait(0.05):
+            if _cpu() - cpu > cpu_budget or _status_kib("VmRSS") - rss > rss_budget_kib:
+                with answered:
+                    if done.is_set():
+                        return
+                    aborted = {"items": [], "walk_error": None, "aborted": "over a budget"}
+                    print(cost(aborted), flush=True)
+                    os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+    answer = reader.read(path)
+    with answered:
+        done.set()
+        print(cost(answer), flush=True)
 
 
 if __name__ == "__main__":

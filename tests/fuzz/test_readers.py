@@ -245,9 +245,7 @@ def test_html_constructs(reader, sources, construct, count) -> None:
 
 @QUADRATIC_HTML
 @FUZZ
-@given(
-    construct=st.sampled_from(sorted(hostile.MARKDOWN_CONSTRUCTS)), count=st.integers(1, 40_000)
-)
+@given(construct=st.sampled_from(sorted(hostile.MARKDOWN_CONSTRUCTS)), count=st.integers(1, 40_000))
 @example("raw-html-comment", 30_000)
 def test_markdown_constructs(reader, sources, construct, count) -> None:
     data = hostile.repeated(hostile.MARKDOWN_CONSTRUCTS[construct], count)
