@@ -46,6 +46,12 @@ def png(width: int, height: int, rows: int | None = None, ztxt_mib: int = 0) -> 
     )
 
 
+@cache
+def big_png(side: int) -> bytes:
+    """A valid all-black PNG of ``side`` x ``side`` (a few KiB per million pixels)."""
+    return png(side, side)
+
+
 def gif(width: int, height: int) -> bytes:
     """A GIF whose screen and one frame declare ``width`` x ``height`` (one pixel of data)."""
     screen = struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +92,6 @@ def read_within_budget(
     assert answer["cpu_s"] <= READ_CPU_S, f"over the CPU budget of {READ_CPU_S} s: {what}"
     assert answer["rss_growth_mib"] <= READ_RSS_MIB, f"over {READ_RSS_MIB} MiB of RSS: {what}"
     return answer
-
-
-@cache
-def big_png(side: int) -> bytes:
-    """A valid all-black PNG of ``side`` x ``side`` (a few KiB per million pixels)."""
-    return hostile.png(side, side)
 
 
 SIZES = st.sampled_from([(1, 1), (612, 792), (14400, 14400), (1e6, 1e6), (1e9, 1), (0, 0)])
@@ -210,7 +203,7 @@ def test_docx_many_parts_each_under_the_ratio_floor(reader, sources, headers, he
 @example(12, 6000)
 def test_docx_pictures(reader, sources, pictures, side) -> None:
     body = hostile.docx_body(pictures=pictures)
-    data = hostile.docx_file(body, media={"p.png": big_png(side)})
+    data = hostile.docx_file(body, media={"p.png": hostile.big_png(side)})
     read_within_budget(reader, sources, {"a.docx": data})
 
 
@@ -227,7 +220,7 @@ def test_pptx_structure(reader, sources, slides, group_depth) -> None:
 @given(pictures=st.integers(1, 100), side=st.sampled_from([64, 1000, 3000, 6000]))
 @example(12, 6000)
 def test_pptx_pictures(reader, sources, pictures, side) -> None:
-    data = hostile.pptx_file(pictures=pictures, picture=big_png(side))
+    data = hostile.pptx_file(pictures=pictures, picture=hostile.big_png(side))
     read_within_budget(reader, sources, {"a.pptx": data})
 
 
@@ -261,7 +254,7 @@ def test_markdown_constructs(reader, sources, construct, count) -> None:
 )
 @example("html", 12, 6000)
 def test_web_document_pictures(reader, sources, kind, pictures, side) -> None:
-    data = hostile.html_with_pictures(pictures, big_png(side))
+    data = hostile.html_with_pictures(pictures, hostile.big_png(side))
     read_within_budget(reader, sources, {f"a.{kind}": data})
 
 

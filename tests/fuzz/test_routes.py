@@ -5,7 +5,6 @@ key): no 5xx, every request under :data:`REQUEST_S`, the server's RSS growth und
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,11 +13,10 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.api.conftest import make_settings, model_dir  # noqa: F401 - shared fixtures
 from tests.fuzz.budgets import REQUEST_S, SERVER_RSS_MIB
-from tests.fuzz.server import reset_peak, seed, served, status_kib
+from tests.fuzz.conftest import READER, WRITER
+from tests.fuzz.server import reset_peak, status_kib
 
-WRITER, READER = "fuzz-writer", "fuzz-reader"
 STATEFUL = settings(
     max_examples=12,
     stateful_step_count=8,
@@ -40,20 +38,6 @@ LINKS = [
     ("get", "/v1/items/{item_id}", "get", "/v1/documents/{document_id}/file", "document_id",
      "$response.body#/document/id"),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module", params=["keys-off", "keys-on"])
-def server(
-    request: pytest.FixtureRequest,
-    make_settings,  # noqa: F811
-    tiny_embedder,
-    tmp_path_factory,
-) -> Iterator[dict[str, Any]]:
-    keys = [f"{WRITER}:fuzz:write", f"{READER}:fuzz:read"] if request.param == "keys-on" else []
-    config = make_settings(tmp_path_factory.mktemp("data"), api_keys=keys)
-    with served(config, tiny_embedder) as (url, pid):
-        seed(url, {"X-API-Key": WRITER} if keys else {})
-        yield {"url": url, "pid": pid, "keys": bool(keys)}
 
 
 def with_links(spec: dict[str, Any]) -> dict[str, Any]:
