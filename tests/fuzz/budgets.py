@@ -61,10 +61,13 @@ class ReaderProcess:
         self.process.stdin.write(json.dumps({"path": str(path), "settings": settings}) + "\n")
         self.process.stdin.flush()
         try:
-            return self._answer(self.process, READ_WALL_S)
+            answer = self._answer(self.process, READ_WALL_S)
         except BaseException:
             self.close()
             raise
+        if "aborted" in answer:  # the watchdog answered and is ending the process
+            self.close()
+        return answer
 
     @staticmethod
     def _answer(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
