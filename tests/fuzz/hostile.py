@@ -59,6 +59,18 @@ def gif(width: int, height: int) -> bytes:
     return b"GIF89a" + screen + frame + b"\x02\x02\x44\x01\x00\x3b"
 
 
+def jpeg(width: int, height: int) -> bytes:
+    """An 8x8 JPEG whose frame header declares ``width`` x ``height`` (at most 65535 each)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    frame = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, frame + 5, height, width)
+    return bytes(data)
+
+
 def bmp(width: int, height: int) -> bytes:
     """An 8-bit RLE BMP of ``width`` x ``height`` whose pixel data is one end-of-bitmap code."""
     palette = b"\0\0\0\0" * 256

@@ -265,7 +265,7 @@ DECLARED = st.tuples(st.integers(1, 65_535), st.integers(1, 65_535))
 
 @FUZZ
 @given(
-    kind=st.sampled_from(["png", "truncated-png", "ztxt-png", "gif", "bmp"]),
+    kind=st.sampled_from(["png", "truncated-png", "ztxt-png", "gif", "bmp", "jpeg"]),
     size=DECLARED,
     ztxt_mib=st.integers(1, 300),
 )
@@ -273,6 +273,7 @@ DECLARED = st.tuples(st.integers(1, 65_535), st.integers(1, 65_535))
 @example("truncated-png", (6000, 6600), 1)
 @example("ztxt-png", (8, 8), 300)
 @example("gif", (65_535, 65_535), 1)
+@example("jpeg", (6000, 6600), 1)
 def test_pictures(reader, sources, kind, size, ztxt_mib) -> None:
     width, height = size
     if kind == "png" and width * height > 4_000_000 and size != (6000, 6600):
@@ -283,6 +284,7 @@ def test_pictures(reader, sources, kind, size, ztxt_mib) -> None:
         "ztxt-png": lambda: {"a.png": hostile.png(8, 8, ztxt_mib=ztxt_mib)},
         "gif": lambda: {"a.gif": hostile.gif(width, height)},
         "bmp": lambda: {"a.bmp": hostile.bmp(width, height)},
+        "jpeg": lambda: {"a.jpg": hostile.jpeg(width, height)},
     }[kind]()
     read_within_budget(reader, sources, files)
 
