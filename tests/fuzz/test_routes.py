@@ -95,8 +95,10 @@ def sweep(operation: Any, calls: Calls) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("role", ["writer", "reader"])
-def test_stateful_sequences_keep_the_budgets(server: dict[str, Any], role: str) -> None:
+@pytest.mark.parametrize("role", ["reader", "writer"])  # the writer deletes items
+def test_every_route_in_stateful_sequences_keeps_the_budgets(
+    server: dict[str, Any], role: str
+) -> None:
     if not server["keys"] and role == "reader":
         pytest.skip("keys off: one role, every caller is everyone")
     headers = {"X-API-Key": WRITER if role == "writer" else READER} if server["keys"] else {}
