@@ -128,8 +128,8 @@ def test_pdf_structure(reader, sources, tree_depth, size, user_unit, image, form
 
 
 @FUZZ
-@given(pages=st.integers(11, 3000), tree_depth=st.integers(0, 50))
-@example(3000, 0)
+@given(pages=st.integers(11, 2000), tree_depth=st.integers(0, 50))
+@example(2000, 0)
 def test_pdf_pages_over_the_cap(reader, sources, pages, tree_depth) -> None:
     data = hostile.pdf_document(pages=pages, tree_depth=tree_depth)
     answer = read_within_budget(reader, sources, {"a.pdf": data}, max_pages=10)
@@ -158,13 +158,13 @@ def test_pdf_image_placements(reader, sources, placements, side) -> None:
 
 @FUZZ
 @given(
-    paragraphs=st.integers(0, 3000),
+    paragraphs=st.integers(0, 1500),
     page_breaks=st.booleans(),
     table_depth=st.integers(0, 300),
     xml_depth=st.integers(0, 5000),
     entity_levels=st.integers(0, 10),
 )
-@example(3000, True, 0, 0, 0)
+@example(1500, True, 0, 0, 0)
 @example(1, False, 120, 5000, 10)
 def test_docx_structure(reader, sources, paragraphs, page_breaks, table_depth, xml_depth,
                         entity_levels) -> None:  # fmt: skip

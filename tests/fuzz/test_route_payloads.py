@@ -127,7 +127,7 @@ def test_embed_image_declared_size(open_server, side) -> None:
 )
 @FUZZ
 @given(pictures=st.integers(1, 40), side=st.sampled_from([64, 1000, 3000, 6000]))
-@example(20, 6000)
+@example(12, 6000)
 def test_embed_image_pictures(open_server, pictures, side) -> None:
     picture = hostile.big_png(side)
     files = [("files", (f"p{i}.png", picture, "image/png")) for i in range(pictures)]

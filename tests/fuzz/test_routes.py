@@ -18,7 +18,7 @@ from tests.fuzz.conftest import READER, WRITER
 from tests.fuzz.server import reset_peak, status_kib
 
 STATEFUL = settings(
-    max_examples=12,
+    max_examples=10,
     stateful_step_count=8,
     deadline=None,
     derandomize=True,
