@@ -120,11 +120,6 @@ def test_embed_image_declared_size(open_server, side) -> None:
     assert status in (200, 400, 413, 422)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="#27 item 1 (pixels): /v1/embed/image decodes every picture of a request and keeps "
-    "them all; no per-request pixel budget",
-)
 @FUZZ
 @given(pictures=st.integers(1, 40), side=st.sampled_from([64, 1000, 3000, 6000]))
 @example(12, 6000)
