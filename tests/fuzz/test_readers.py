@@ -45,9 +45,10 @@ PDF_FLATE_BOMB = pytest.mark.xfail(
     "it, with no cap (a 400 KiB PDF costs 800 MiB of RSS); ingest/documents/pdf.py",
 )
 
-PICTURE_PIXELS = 50_000_000
+PICTURE_PIXELS = 20_000_000
 """The decoded-pixel budget of the picture cases: the default (200 million) costs more CPU than
-:data:`READ_CPU_S` at its limit; a quarter shows the budget holds as well."""
+:data:`READ_CPU_S` at its limit; a tenth shows the budget holds as well (30 pictures of 4000 x
+4000 decoded without it would take 1.4 GiB)."""
 
 _folders = itertools.count()
 
@@ -144,7 +145,7 @@ def test_pdf_content_stream_bomb(reader, sources, mib) -> None:
 
 
 @FUZZ
-@given(placements=st.integers(100, 5000), side=st.integers(1, 4000))
+@given(placements=st.integers(100, 2000), side=st.integers(1, 4000))
 @example(5000, 64)
 def test_pdf_image_placements(reader, sources, placements, side) -> None:
     data = hostile.pdf_document(image=(side, side), placements=placements)
@@ -196,8 +197,8 @@ def test_docx_many_parts_each_under_the_ratio_floor(reader, sources, headers, he
 
 
 @FUZZ
-@given(pictures=st.integers(1, 300), side=st.sampled_from([64, 1000, 3000, 6000]))
-@example(12, 6000)
+@given(pictures=st.integers(1, 300), side=st.sampled_from([64, 1000, 3000, 4000]))
+@example(30, 4000)
 def test_docx_pictures(reader, sources, pictures, side) -> None:
     body = hostile.docx_body(pictures=pictures)
     data = hostile.docx_file(body, media={"p.png": hostile.big_png(side)})
@@ -213,8 +214,8 @@ def test_pptx_structure(reader, sources, slides, group_depth) -> None:
 
 
 @FUZZ
-@given(pictures=st.integers(1, 100), side=st.sampled_from([64, 1000, 3000, 6000]))
-@example(12, 6000)
+@given(pictures=st.integers(1, 100), side=st.sampled_from([64, 1000, 3000, 4000]))
+@example(30, 4000)
 def test_pptx_pictures(reader, sources, pictures, side) -> None:
     data = hostile.pptx_file(pictures=pictures, picture=hostile.big_png(side))
     read_within_budget(reader, sources, {"a.pptx": data}, max_decoded_pixels=PICTURE_PIXELS)
@@ -245,9 +246,9 @@ def test_markdown_constructs(reader, sources, construct, count) -> None:
 @given(
     kind=st.sampled_from(["html", "md"]),
     pictures=st.integers(1, 60),
-    side=st.sampled_from([64, 1000, 3000, 6000]),
+    side=st.sampled_from([64, 1000, 3000, 4000]),
 )
-@example("html", 12, 6000)
+@example("html", 30, 4000)
 def test_web_document_pictures(reader, sources, kind, pictures, side) -> None:
     data = hostile.html_with_pictures(pictures, hostile.big_png(side))
     read_within_budget(reader, sources, {f"a.{kind}": data}, max_decoded_pixels=PICTURE_PIXELS)
