@@ -33,12 +33,6 @@ FUZZ = settings(
     report_multiple_bugs=False,
     suppress_health_check=list(HealthCheck),
 )
-QUADRATIC_HTML = pytest.mark.xfail(
-    strict=False,
-    reason="#27 item 6 (parsing): the stdlib html.parser is quadratic (CVE-2025-6069) on an "
-    "unclosed comment, also when Markdown passes raw HTML through",
-)
-
 PDF_FLATE_BOMB = pytest.mark.xfail(
     strict=False,
     reason="found by this suite: PDFium inflates a page's whole content stream before drawing "
@@ -224,7 +218,6 @@ def test_pptx_pictures(reader, sources, pictures, side) -> None:
 # --- HTML and Markdown ----------------------------------------------------------------------
 
 
-@QUADRATIC_HTML
 @FUZZ
 @given(construct=st.sampled_from(sorted(hostile.HTML_CONSTRUCTS)), count=st.integers(1, 40_000))
 @example("unclosed-comment", 30_000)
@@ -233,7 +226,6 @@ def test_html_constructs(reader, sources, construct, count) -> None:
     read_within_budget(reader, sources, {"a.html": data})
 
 
-@QUADRATIC_HTML
 @FUZZ
 @given(construct=st.sampled_from(sorted(hostile.MARKDOWN_CONSTRUCTS)), count=st.integers(1, 40_000))
 @example("raw-html-comment", 30_000)
