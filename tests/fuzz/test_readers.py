@@ -33,6 +33,8 @@ FUZZ = settings(
     report_multiple_bugs=False,
     suppress_health_check=list(HealthCheck),
 )
+HEAVY = settings(FUZZ, max_examples=4)
+"""For cases that decode or render many pictures or pages each time."""
 PDF_FLATE_BOMB = pytest.mark.xfail(
     strict=False,
     reason="found by this suite: PDFium inflates a page's whole content stream before drawing "
@@ -121,7 +123,7 @@ def test_pdf_structure(reader, sources, tree_depth, size, user_unit, image, form
     read_within_budget(reader, sources, {"a.pdf": data})
 
 
-@FUZZ
+@HEAVY
 @given(pages=st.integers(11, 2000), tree_depth=st.integers(0, 50))
 @example(2000, 0)
 def test_pdf_pages_over_the_cap(reader, sources, pages, tree_depth) -> None:
@@ -138,7 +140,7 @@ def test_pdf_content_stream_bomb(reader, sources, mib) -> None:
     read_within_budget(reader, sources, {"a.pdf": hostile.pdf_bomb_stream(mib)})
 
 
-@FUZZ
+@HEAVY
 @given(placements=st.integers(100, 2000), side=st.integers(1, 4000))
 @example(5000, 64)
 def test_pdf_image_placements(reader, sources, placements, side) -> None:
@@ -190,7 +192,7 @@ def test_docx_many_parts_each_under_the_ratio_floor(reader, sources, headers, he
     read_within_budget(reader, sources, {"a.docx": data})
 
 
-@FUZZ
+@HEAVY
 @given(pictures=st.integers(1, 300), side=st.sampled_from([64, 1000, 3000, 4000]))
 @example(30, 4000)
 def test_docx_pictures(reader, sources, pictures, side) -> None:
@@ -207,7 +209,7 @@ def test_pptx_structure(reader, sources, slides, group_depth) -> None:
     read_within_budget(reader, sources, {"a.pptx": data}, max_pages=50)
 
 
-@FUZZ
+@HEAVY
 @given(pictures=st.integers(1, 100), side=st.sampled_from([64, 1000, 3000, 4000]))
 @example(30, 4000)
 def test_pptx_pictures(reader, sources, pictures, side) -> None:
@@ -234,7 +236,7 @@ def test_markdown_constructs(reader, sources, construct, count) -> None:
     read_within_budget(reader, sources, {"a.md": data})
 
 
-@FUZZ
+@HEAVY
 @given(
     kind=st.sampled_from(["html", "md"]),
     pictures=st.integers(1, 60),
@@ -251,7 +253,7 @@ def test_web_document_pictures(reader, sources, kind, pictures, side) -> None:
 DECLARED = st.tuples(st.integers(1, 65_535), st.integers(1, 65_535))
 
 
-@FUZZ
+@HEAVY
 @given(
     kind=st.sampled_from(["png", "truncated-png", "ztxt-png", "gif", "bmp", "jpeg"]),
     size=DECLARED,
