@@ -74,8 +74,8 @@ QWEN3_06B = {
 }
 CLIP = ("image", "text")
 MODES = (
-    ("rrf (engine)", "rrf", 60),
-    ("dbsf (engine)", "dbsf", 60),
+    ("rrf", "rrf", 60),
+    ("dbsf", "dbsf", 60),
     ("weighted", "weighted", 60),
 )
 WORDS = ["red", "blue", "cat", "dog", "photo", "of", "a", "the", "small", "square", "on", "tree"]

@@ -22,19 +22,15 @@ from typing import Any
 
 from rag import payload as keys
 from rag.store.base import (
-    DEFAULT_RRF_K,
     CollectionLayout,
-    EngineFusion,
     Filter,
     MatchValue,
     PointRecord,
-    Prefetch,
     QueryVector,
-    ScoredPoint,
     StoredPoint,
     VectorStore,
 )
-from rag.store.vector_copy import Scan
+from rag.store.candidates import Candidates
 
 
 def tenant_filter(tenant: str, flt: Filter | None = None) -> Filter:
@@ -121,63 +117,10 @@ class TenantStore:
     ) -> tuple[list[StoredPoint], str | None]:
         return self.base.scroll(tenant_filter(self.tenant, flt), limit, offset, with_vectors)
 
-    def search(
-        self,
-        vector_name: str,
-        vector: QueryVector,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        *,
-        exact: bool = False,
-        with_payload: bool | Sequence[str] = True,
-    ) -> list[ScoredPoint]:
-        return self.base.search(
-            vector_name,
-            vector,
-            limit,
-            tenant_filter(self.tenant, flt),
-            with_vectors,
-            exact=exact,
-            with_payload=with_payload,
-        )
-
-    def search_each(
-        self,
-        queries: Mapping[str, QueryVector],
-        limit: int,
-        flt: Filter | None = None,
-    ) -> dict[str, list[ScoredPoint]]:
-        return self.base.search_each(queries, limit, tenant_filter(self.tenant, flt))
-
-    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> Scan | None:
-        return self.base.scanned(queries, tenant_filter(self.tenant, flt))
-
-    def searched(
+    def candidates(
         self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
-    ) -> Scan | None:
-        return self.base.searched(queries, limit, tenant_filter(self.tenant, flt))
-
-    def score_points(
-        self,
-        ids: Sequence[str],
-        queries: Mapping[str, QueryVector],
-        flt: Filter | None = None,
-    ) -> dict[str, dict[str, float]]:
-        return self.base.score_points(ids, queries, tenant_filter(self.tenant, flt))
-
-    def fused_query(
-        self,
-        prefetches: Sequence[Prefetch],
-        fusion: EngineFusion,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        rrf_k: int = DEFAULT_RRF_K,
-    ) -> list[ScoredPoint]:
-        return self.base.fused_query(
-            prefetches, fusion, limit, tenant_filter(self.tenant, flt), with_vectors, rrf_k
-        )
+    ) -> Candidates:
+        return self.base.candidates(queries, limit, tenant_filter(self.tenant, flt))
 
     def __getattr__(self, name: str) -> Any:
         """Anything else the engines grow (new query kinds) is refused, not passed through

@@ -9,13 +9,15 @@ from pydantic import BaseModel, Field
 from api.schemas.common import RequestModel
 from api.schemas.items import ItemOut
 from rag.retrieval.types import Hit
+from rag.signals import Signal
 
 FilterField = str | list[str] | None
 """Filter expressions, all must hold: ``"metadata.year>=2020"``, ``["source=cats.jsonl", ...]``
 (``key=value``, ``key!=value``, ``key=a|b``, ``key>=n``, ``key<n``; dates compare too)."""
 
 
-SignalName = Literal["image", "text", "passage", "lexical"]
+SignalName = Signal
+"""The signals a search may name (:data:`rag.signals.Signal`)."""
 
 
 class QueryIn(RequestModel):

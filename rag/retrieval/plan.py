@@ -7,18 +7,24 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import get_args
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
-from rag.retrieval.types import FusionMode, Query, Signal
+from rag.retrieval.types import FusionMode, Query
+from rag.signals import CLIP_SIGNALS, SIGNALS, TEXT_SIGNALS, Signal
 
-FUSION_MODES: tuple[FusionMode, ...] = ("rrf", "dbsf", "weighted")
-ITEM_VECTORS: tuple[Signal, ...] = ("image", "text", "passage", "lexical")
-"""Every signal a search may fuse, in the fixed order of hits' scores (``rag.store.SIGNALS``)."""
-CLIP_SIGNALS: tuple[Signal, ...] = ("image", "text")
-"""Signals searched with the CLIP query vector (of the words, the picture, or both)."""
-TEXT_SIGNALS: tuple[Signal, ...] = ("passage", "lexical")
-"""Signals that need the query's words."""
+FUSION_MODES: tuple[FusionMode, ...] = get_args(FusionMode)
+ITEM_VECTORS = SIGNALS
+"""Every signal a search may fuse (:data:`rag.signals.SIGNALS`)."""
+__all__ = [
+    "CLIP_SIGNALS",
+    "FUSION_MODES",
+    "ITEM_VECTORS",
+    "TEXT_SIGNALS",
+    "SearchPlan",
+    "make_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -120,13 +126,8 @@ def plan_weights(
 
 
 def default_weights(settings: RetrievalSettings) -> dict[str, float]:
-    """``MMRAG_RETRIEVAL__{IMAGE,TEXT,PASSAGE,LEXICAL}_WEIGHT``."""
-    return {
-        "image": settings.image_weight,
-        "text": settings.text_weight,
-        "passage": settings.passage_weight,
-        "lexical": settings.lexical_weight,
-    }
+    """``MMRAG_RETRIEVAL__<SIGNAL>_WEIGHT`` of each signal."""
+    return {name: float(getattr(settings, f"{name}_weight")) for name in SIGNALS}
 
 
 def parse_fusion(value: str) -> FusionMode:

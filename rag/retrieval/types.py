@@ -8,10 +8,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from PIL import Image
 
 from rag import payload as keys
+from rag.signals import Signal
 from rag.store.base import Filter
 
 FusionMode = Literal["rrf", "dbsf", "weighted"]
-Signal = Literal["image", "text", "passage", "lexical"]
+__all__ = ["FusionMode", "Hit", "Query", "Scores", "SearchResult", "Searcher", "Signal"]
 
 
 @dataclass(frozen=True, slots=True)

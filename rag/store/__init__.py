@@ -13,6 +13,7 @@ Example::
 
     store = open_store(settings.store, settings.data_dir)
     store.ensure_collection(CollectionLayout.of(embedder.dim, passage_dim=384, lexical=True))
+    found = store.candidates({"image": q, "text": q}, limit=50)  # rag.store.candidates
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING
 from rag.config import StoreSettings
 from rag.errors import ConfigError, StoreError
 from rag.store.base import (
-    DEFAULT_RRF_K,
     IMAGE,
     INDEXED_PAYLOAD_FIELDS,
     LEXICAL,
@@ -35,29 +35,23 @@ from rag.store.base import (
     CollectionLayout,
     Condition,
     DatetimeRange,
-    EngineFusion,
     Filter,
     HasId,
     MatchAny,
     MatchValue,
     PointRecord,
-    Prefetch,
     QueryVector,
     Range,
-    ScoredPoint,
     StoredPoint,
-    VectorName,
     VectorStorage,
     VectorStore,
 )
-from rag.store.convert import ENGINE_RRF_K
+from rag.store.candidates import Candidates
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
 __all__ = [
-    "DEFAULT_RRF_K",
-    "ENGINE_RRF_K",
     "IMAGE",
     "INDEXED_PAYLOAD_FIELDS",
     "LEXICAL",
@@ -65,21 +59,18 @@ __all__ = [
     "SIGNALS",
     "TEXT",
     "VECTOR_NAMES",
+    "Candidates",
     "CollectionLayout",
     "Condition",
     "DatetimeRange",
-    "EngineFusion",
     "Filter",
     "HasId",
     "MatchAny",
     "MatchValue",
     "PointRecord",
-    "Prefetch",
     "QueryVector",
     "Range",
-    "ScoredPoint",
     "StoredPoint",
-    "VectorName",
     "VectorStorage",
     "VectorStore",
     "edge_path",

@@ -1,10 +1,9 @@
 """The vector-store seam: the types every engine speaks and the :class:`VectorStore` protocol.
 
 A store is bound to one collection whose named vectors a :class:`CollectionLayout` describes:
-dense ones (cosine distance, each its own size: ``image`` and ``text`` of the CLIP model,
-``passage`` of the sentence model) and sparse ones (``lexical``: BM25 term weights, Qdrant's IDF
-modifier). A point may lack any of them (an image-only item, a page without text): it is then
-absent from searches over that vector, and a fused query ranks it by the vectors it has.
+dense ones (cosine: ``image``/``text`` of the CLIP model, ``passage`` of the sentence model) and
+sparse ones (``lexical``: BM25 term weights, Qdrant's IDF modifier); the names are
+:mod:`rag.signals`'. A point may lack any of them: it is then absent from that vector's list.
 """
 
 from __future__ import annotations
@@ -15,26 +14,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_che
 
 import numpy as np
 
+from rag.signals import CLIP_SIGNALS, IMAGE, LEXICAL, PASSAGE, SIGNALS, TEXT
+from rag.store.candidates import Candidates
+
 if TYPE_CHECKING:  # importing rag.embedding loads open_clip; the store needs only the type
     from rag.embedding.base import SparseTerms
-    from rag.store.vector_copy import Scan
 
-IMAGE = "image"
-TEXT = "text"
-PASSAGE = "passage"
-"""Dense vector of the passage model (its own size); issue "Text signals"."""
-LEXICAL = "lexical"
-"""Sparse BM25 vector (``rag.embedding.base.SparseTerms``), IDF modifier; issue "Text signals"."""
-SIGNALS: tuple[str, ...] = (IMAGE, TEXT, PASSAGE, LEXICAL)
-"""Every signal a point may carry, in the fixed order hits report their scores."""
-VECTOR_NAMES: tuple[str, str] = (IMAGE, TEXT)
+VECTOR_NAMES: tuple[str, ...] = CLIP_SIGNALS
 """The CLIP vectors every collection has."""
-VectorName = Literal["image", "text", "passage", "lexical"]
-EngineFusion = Literal["rrf", "dbsf"]
 QueryVector: TypeAlias = "np.ndarray | SparseTerms"
 """A dense query vector, or the terms of a query for the sparse ``lexical`` vector."""
-DEFAULT_RRF_K = 2
-"""Qdrant's default RRF rank constant (score = sum 1 / (k + rank))."""
 
 INDEXED_PAYLOAD_FIELDS: Mapping[str, Literal["keyword", "integer", "float", "datetime", "bool"]] = {
     "source": "keyword",
@@ -92,7 +81,7 @@ class CollectionLayout:
     ) -> CollectionLayout:
         """``image``/``text`` of ``clip_dim``, ``passage`` when a passage model is on, and
         ``lexical`` when lexical search is on."""
-        dense = {IMAGE: clip_dim, TEXT: clip_dim}
+        dense: dict[str, int] = {IMAGE: clip_dim, TEXT: clip_dim}
         if passage_dim is not None:
             dense[PASSAGE] = passage_dim
         return cls(dense, (LEXICAL,) if lexical else ())
@@ -140,31 +129,6 @@ class StoredPoint:
     id: str
     payload: dict[str, Any]
     vectors: dict[str, np.ndarray | SparseTerms] = field(default_factory=dict)
-
-
-@dataclass(slots=True)  # not frozen: that costs 3x to build (0.78 µs), and a search builds hundreds
-class ScoredPoint:
-    """A search result: the engine's score (cosine for a dense vector, the IDF-weighted term
-    product for ``lexical``, the fused score for a fused query)."""
-
-    id: str
-    score: float
-    payload: dict[str, Any]
-    vectors: dict[str, np.ndarray | SparseTerms] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Prefetch:
-    """One candidate list of a fused query: the nearest ``limit`` points of ``vector_name``.
-
-    ``weight`` scales the list's say in RRF (Qdrant's weighted RRF divides its ranks by it);
-    DBSF takes only weight 1.
-    """
-
-    vector_name: str
-    vector: QueryVector
-    limit: int
-    weight: float = 1.0
 
 
 # --- payload filters: a small engine-neutral language that each engine translates --------------
@@ -238,7 +202,7 @@ class VectorStore(Protocol):
 
         store.ensure_collection(CollectionLayout.of(512, passage_dim=384, lexical=True))
         store.upsert([PointRecord(id, {"image": v_img, "lexical": terms}, {"text": "a cat"})])
-        hits = store.fused_query([Prefetch("image", q, 50), Prefetch("lexical", t, 50)], "rrf", 10)
+        found = store.candidates({"image": q, "lexical": terms}, limit=50)
     """
 
     collection: str
@@ -291,70 +255,13 @@ class VectorStore(Protocol):
         """A page of points ordered by id, and the offset of the next page (``None`` at the end)."""
         ...
 
-    def search_each(
-        self,
-        queries: Mapping[str, QueryVector],
-        limit: int,
-        flt: Filter | None = None,
-    ) -> dict[str, list[ScoredPoint]]:
-        """:meth:`search` of each named query (no payloads), in one round trip."""
-        ...
-
-    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> Scan | None:
-        """Every point's exact cosine to each named dense query, where the store holds the
-        collection's vectors in memory and scans them for a search like this one (the embedded
-        store's exact scan of a small collection, with no filter); ``None`` otherwise: search."""
-        ...
-
-    def searched(
+    def candidates(
         self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
-    ) -> Scan | None:
-        """:meth:`search_each`'s points as a :class:`Scan` of them: each found point's exact
-        cosine to every named dense query, ``Scan.top`` giving each query's own list, where the
-        store holds the collection's vectors in memory (the embedded store's vector copy);
-        ``None`` otherwise (:meth:`search_each` and :meth:`score_points` then)."""
-        ...
-
-    def search(
-        self,
-        vector_name: str,
-        vector: QueryVector,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        *,
-        exact: bool = False,
-        with_payload: bool | Sequence[str] = True,
-    ) -> list[ScoredPoint]:
-        """Nearest points over one named vector, best first: by cosine for a dense vector, by
-        the IDF-weighted sum of shared terms for a sparse one (points sharing no term are left
-        out). ``exact`` scans instead of using the HNSW index (the way to score a few points
-        chosen by a ``HasId`` filter); ``with_payload`` ``False`` leaves the hits' payloads empty, a
-        list of keys keeps only those."""
-        ...
-
-    def score_points(
-        self,
-        ids: Sequence[str],
-        queries: Mapping[str, QueryVector],
-        flt: Filter | None = None,
-    ) -> dict[str, dict[str, float]]:
-        """The exact score of each point of ``ids`` (that matches ``flt``) against each named
-        query, ``{name: {id: score}}``: a point that has a sparse vector but shares no term with
-        the query scores 0; a point that lacks the vector is absent from that name's scores."""
-        ...
-
-    def fused_query(
-        self,
-        prefetches: Sequence[Prefetch],
-        fusion: EngineFusion,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        rrf_k: int = DEFAULT_RRF_K,
-    ) -> list[ScoredPoint]:
-        """Fuse the candidate lists of ``prefetches`` with the engine's RRF (rank constant
-        ``rrf_k``, each list weighted by its ``weight``) or DBSF, best first."""
+    ) -> Candidates:
+        """Each named query's ``limit`` nearest points (matching ``flt``), best first: by cosine
+        for a dense vector, by the IDF-weighted sum of shared terms for a sparse one (points
+        sharing no term are left out; a query without terms finds nothing), and every one of
+        them scored exactly for every query (:class:`Candidates`)."""
         ...
 
     def optimize(self) -> bool:

@@ -20,18 +20,15 @@ from rag.errors import InvalidInputError, MmragError, StoreError
 from rag.payload import TENANT
 from rag.store import convert
 from rag.store.base import (
-    DEFAULT_RRF_K,
     INDEXED_PAYLOAD_FIELDS,
     CollectionLayout,
-    EngineFusion,
     Filter,
     PointRecord,
-    Prefetch,
     QueryVector,
-    ScoredPoint,
     StoredPoint,
     VectorStorage,
 )
+from rag.store.candidates import Candidates
 from rag.store.client_filters import client_filter
 
 log = logging.getLogger(__name__)
@@ -218,76 +215,37 @@ class QdrantClientStore:
         nxt = None if next_offset is None else convert.canonical_id(next_offset)
         return [convert.stored_point(record) for record in records], nxt
 
-    def search(
-        self,
-        vector_name: str,
-        vector: QueryVector,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        *,
-        exact: bool = False,
-        with_payload: bool | Sequence[str] = True,
-    ) -> list[ScoredPoint]:
-        convert.check_limit(limit)
-        payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
-        query = convert.query_value(vector_name, vector, self._require_layout(), _sparse)
-        if query is None:
-            return []
-        with self._engine():
-            response = self.client.query_points(
-                self.collection,
-                query=query,
-                using=vector_name,
-                query_filter=client_filter(flt),
-                search_params=self._search_params(exact),
-                limit=limit,
-                with_payload=payload,
-                with_vectors=with_vectors,
-            )
-        return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
-
-    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> None:
-        """Never: the server (or local mode) keeps the vectors, and searches them."""
-        return None
-
-    def searched(
+    def candidates(
         self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
-    ) -> None:
-        """Never: the vectors are the server's (or local mode's) only."""
-        return None
-
-    def search_each(
-        self,
-        queries: Mapping[str, QueryVector],
-        limit: int,
-        flt: Filter | None = None,
-    ) -> dict[str, list[ScoredPoint]]:
+    ) -> Candidates:
+        """One batch of searches (no payloads), then the cells the lists leave open from one
+        batch of exact searches restricted to the ids a fusion reads."""
         convert.check_limit(limit)
+        layout = self._require_layout()
         found = self._query_each(queries, limit, flt)
-        return {
-            name: convert.sort_hits([convert.scored_point(p) for p in found.get(name, [])])
-            for name in queries
-        }
+        lists = {name: convert.id_scores(found.get(name, [])) for name in queries}
+        complete = {n: not layout.is_sparse(n) and len(lists[n]) < limit for n in queries}
+        return Candidates.from_lists(
+            lists, complete, lambda ids, names: self._scores_of(ids, {n: queries[n] for n in names})
+        )
 
-    def score_points(
-        self,
-        ids: Sequence[str],
-        queries: Mapping[str, QueryVector],
-        flt: Filter | None = None,
+    def _scores_of(
+        self, ids: Sequence[str], queries: Mapping[str, QueryVector]
     ) -> dict[str, dict[str, float]]:
+        """The exact score of each of ``ids`` against each named query (one batch); a point with
+        a sparse vector sharing no term with the query scores 0."""
         wanted = convert.canonical_ids(ids)
         out: dict[str, dict[str, float]] = {name: {} for name in queries}
         if not wanted:
             return out
         layout = self._require_layout()
-        found = self._query_each(queries, len(wanted), convert.restricted(wanted, flt), exact=True)
+        found = self._query_each(queries, len(wanted), convert.restricted(wanted, None), exact=True)
         for name, points in found.items():
             out[name] = {convert.canonical_id(p.id): float(p.score) for p in points}
         for name in queries:
             if layout.is_sparse(name):
                 unscored = [pid for pid in wanted if pid not in out[name]]
-                out[name].update(dict.fromkeys(self._having(name, unscored, flt), 0.0))
+                out[name].update(dict.fromkeys(self._having(name, unscored, None), 0.0))
         return out
 
     def _query_each(
@@ -338,47 +296,6 @@ class QdrantClientStore:
                 with_vectors=False,
             )
         return [convert.canonical_id(record.id) for record in records]
-
-    def fused_query(
-        self,
-        prefetches: Sequence[Prefetch],
-        fusion: EngineFusion,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        rrf_k: int = DEFAULT_RRF_K,
-    ) -> list[ScoredPoint]:
-        convert.check_limit(limit)
-        convert.check_prefetches(prefetches, fusion)
-        layout = self._require_layout()
-        condition = client_filter(flt)
-        stages, used = [], []
-        for p in prefetches:
-            query = convert.query_value(p.vector_name, p.vector, layout, _sparse)
-            if query is not None:
-                stages.append(
-                    qm.Prefetch(
-                        query=query,
-                        using=p.vector_name,
-                        limit=p.limit,
-                        filter=condition,
-                        params=self._search_params(),
-                    )
-                )
-                used.append(p)
-        if not stages:
-            return []
-        with self._engine():
-            response = self.client.query_points(
-                self.collection,
-                prefetch=stages,
-                query=_fusion(fusion, rrf_k, convert.rrf_weights(used)),
-                query_filter=condition,
-                limit=limit,
-                with_payload=True,
-                with_vectors=with_vectors,
-            )
-        return convert.sort_hits([convert.scored_point(hit) for hit in response.points])
 
     def stored_quantization(self) -> str | None:
         """The quantization of the collection's dense vectors as stored (``none``, ``int8``, or
@@ -495,18 +412,6 @@ class QdrantClientStore:
 
 def _sparse(indices: list[int], values: list[float]) -> qm.SparseVector:
     return qm.SparseVector(indices=indices, values=values)
-
-
-def _fusion(fusion: EngineFusion, rrf_k: int, weights: list[float] | None) -> Any:
-    if fusion == "rrf":
-        if rrf_k < 1:
-            raise InvalidInputError(f"rrf k must be at least 1, got {rrf_k}")
-        if rrf_k == DEFAULT_RRF_K and weights is None:
-            return qm.FusionQuery(fusion=qm.Fusion.RRF)  # servers before RrfQuery understand it
-        return qm.RrfQuery(rrf=qm.Rrf(k=rrf_k, weights=weights))
-    if fusion == "dbsf":
-        return qm.FusionQuery(fusion=qm.Fusion.DBSF)
-    raise InvalidInputError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")
 
 
 def _quantization_config(storage: VectorStorage) -> qm.ScalarQuantization | None:

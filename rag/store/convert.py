@@ -19,19 +19,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from rag.errors import CollectionMismatchError, InvalidInputError, NotFoundError, StoreError
-from rag.store.base import (
-    DEFAULT_RRF_K,
-    CollectionLayout,
-    Filter,
-    HasId,
-    PointRecord,
-    Prefetch,
-    ScoredPoint,
-    StoredPoint,
-)
+from rag.store.base import CollectionLayout, Filter, HasId, PointRecord, StoredPoint
 
-ENGINE_RRF_K = DEFAULT_RRF_K
-"""The rank constant of a fused query that names none (Qdrant's default)."""
 COSINE = "Cosine"
 IDF = "idf"
 MAX_TERM_ID = 2**32 - 1
@@ -241,16 +230,6 @@ def stored_point(record: Any) -> StoredPoint:
     )
 
 
-def scored_point(hit: Any) -> ScoredPoint:
-    """An engine's scored point as a :class:`ScoredPoint`."""
-    return ScoredPoint(
-        id=canonical_id(hit.id),
-        score=float(hit.score),
-        payload=dict(hit.payload or {}),
-        vectors=float32_vectors(hit.vector),
-    )
-
-
 def restricted(ids: Sequence[str], flt: Filter | None) -> Filter:
     """``flt`` and: the point is one of ``ids``."""
     has = HasId(tuple(ids))
@@ -264,15 +243,16 @@ def bare_id(point_id: Any) -> str:
     return str(point_id) if type(point_id) is uuid.UUID else canonical_id(point_id)
 
 
-def bare_hits(hits: Iterable[Any]) -> list[ScoredPoint]:
-    """An engine's scored points read without payloads or vectors, as :class:`ScoredPoint`
-    (best first, ties by id; one pass: a search's hot loop)."""
+def id_scores(hits: Iterable[Any]) -> list[tuple[str, float]]:
+    """An engine's scored points as ``(canonical id, score)``, best first, ties by id (one
+    pass: a search's hot loop)."""
     out = []
     for hit in hits:
         point_id = hit.id  # Edge builds a uuid.UUID on each read
         pid = str(point_id) if type(point_id) is uuid.UUID else canonical_id(point_id)
-        out.append(ScoredPoint(pid, float(hit.score), {}, {}))
-    return sort_hits(out)
+        out.append((pid, float(hit.score)))
+    out.sort(key=lambda pair: (-pair[1], pair[0]))
+    return out
 
 
 def ordered_like(ids: Sequence[str], items: Iterable[T], key: Any) -> list[T]:
@@ -281,31 +261,9 @@ def ordered_like(ids: Sequence[str], items: Iterable[T], key: Any) -> list[T]:
     return [by_id[point_id] for point_id in ids if point_id in by_id]
 
 
-def sort_hits(hits: list[ScoredPoint]) -> list[ScoredPoint]:
-    """Best first; ties broken by id so both engines return one order."""
-    return sorted(hits, key=lambda hit: (-hit.score, hit.id))
-
-
 def check_limit(limit: int, what: str = "limit") -> None:
     if limit < 1:
         raise InvalidInputError(f"{what} must be at least 1, got {limit}")
-
-
-def check_prefetches(prefetches: Sequence[Prefetch], fusion: str) -> None:
-    if not prefetches:
-        raise InvalidInputError("a fused query needs at least one prefetch")
-    for prefetch in prefetches:
-        check_limit(prefetch.limit, "prefetch limit")
-        if not math.isfinite(prefetch.weight) or prefetch.weight < 0:
-            raise InvalidInputError(f"prefetch weight must be >= 0, got {prefetch.weight}")
-        if fusion == "dbsf" and prefetch.weight != 1.0:
-            raise InvalidInputError("dbsf takes no weights: fuse weighted lists with rrf")
-
-
-def rrf_weights(prefetches: Sequence[Prefetch]) -> list[float] | None:
-    """The prefetches' weights for the engine's RRF, or ``None`` when they are all 1."""
-    weights = [float(p.weight) for p in prefetches]
-    return None if all(w == 1.0 for w in weights) else weights
 
 
 def check_layout(collection: str, found: StoredLayout, wanted: CollectionLayout) -> None:

@@ -2,14 +2,8 @@
 
 A shard folder can be open in one process (and one store) at a time: the store takes mmrag's
 lock file (:mod:`rag.store.locking`) before it touches the shard and holds it until ``close``.
-Reads run concurrently; writes and open/close are serialised by a lock.
-
-While the collection has at most ``vector_copy_max_points`` points, the store keeps a numpy copy of
-its dense vectors (:mod:`rag.store.vector_copy`, filled in the background from the first lookup
-on, kept in step with every write) and scores chosen points (:meth:`EdgeStore.score_points`
-without a filter) from it once it is complete. Up to ``exact_scan_max_points`` points, unfiltered
-dense searches (:meth:`EdgeStore.fused_query`, :meth:`EdgeStore.search_each`) scan it exactly
-instead of calling the engine, and fuse with the engine's formulas (:mod:`rag.store.engine_fusion`).
+Reads run concurrently; writes and open/close are serialised by a lock. A small collection's
+searches are answered from a numpy copy of its vectors (:mod:`rag.store.edge_copy`).
 """
 
 from __future__ import annotations
@@ -29,22 +23,19 @@ from rag.errors import InvalidInputError, MmragError, StoreError
 from rag.payload import TENANT
 from rag.store import convert
 from rag.store.base import (
-    DEFAULT_RRF_K,
     INDEXED_PAYLOAD_FIELDS,
     CollectionLayout,
-    EngineFusion,
     Filter,
     PointRecord,
-    Prefetch,
     QueryVector,
-    ScoredPoint,
     StoredPoint,
     VectorStorage,
 )
+from rag.store.candidates import Candidates
+from rag.store.edge_copy import KeptCopy, VectorCopy
 from rag.store.edge_filters import edge_filter
 from rag.store.locking import FolderLock
 from rag.store.space import check_free_space
-from rag.store.vector_copy import Scan, VectorCopy
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +73,10 @@ class EdgeStore:
         self.collection = collection
         self.min_free_bytes = min_free_bytes
         """Writes are refused below this much free disk (:mod:`rag.store.space`)."""
-        self.vector_copy_max_points = vector_copy_max_points
-        """Chosen points are scored from a numpy copy while the collection has at most this many
-        points (:mod:`rag.store.vector_copy`)."""
-        self.exact_scan_max_points = exact_scan_max_points
-        """Unfiltered searches scan that copy exactly while it has at most this many points."""
-        self._copy: VectorCopy | None = None
-        self._copy_checked = False
+        self._kept = KeptCopy(self, vector_copy_max_points, exact_scan_max_points)
         self._complete: dict[str, bool] = {}
         """Sparse vector name: whether every point has it (absent: not known). Kept in step with
         the writes, which only this store makes (it holds the folder lock)."""
-        self._filler: threading.Thread | None = None
         self.storage = storage or VectorStorage()
         """How a collection created here stores its dense vectors (an existing one keeps its
         own: :meth:`stored_quantization`)."""
@@ -152,11 +136,7 @@ class EdgeStore:
             return bool(self._call(self._require_shard().optimize))
 
     def close(self) -> None:
-        with self._lock:
-            self._copy, self._copy_checked = None, True
-            filler, self._filler = self._filler, None
-        if filler is not None:
-            filler.join()  # it stops after its page: no thread is left inside the shard
+        self._kept.close()
         with self._lock:
             self._closed = True
             shard, self._shard = self._shard, None
@@ -182,10 +162,7 @@ class EdgeStore:
         with self._lock:
             self._complete.update(dict.fromkeys(lacking, False))  # before searches can see them
             self._write(qe.UpdateOperation.upsert_points(edge_points))
-            if self._copy is not None:
-                self._copy.write((convert.canonical_id(p.id), p.vectors) for p in points)
-                if len(self._copy) > self.vector_copy_max_points:
-                    self._copy = None  # grown past its size: the engine scores from now on
+            self._kept.written((convert.canonical_id(p.id), p.vectors) for p in points)
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
@@ -193,15 +170,12 @@ class EdgeStore:
             with self._lock:
                 self._write(qe.UpdateOperation.delete_points(point_ids))
                 self._forget_incomplete()
-                if self._copy is not None:
-                    self._copy.remove(str(i) for i in point_ids)
-                else:
-                    self._copy_checked = False  # it may be small enough again
+                self._kept.removed(str(i) for i in point_ids)
 
     def delete_by_filter(self, flt: Filter) -> None:
         with self._lock:
             self._write(qe.UpdateOperation.delete_points_by_filter(edge_filter(flt) or qe.Filter()))
-            self._forget_copy()
+            self._kept.forget()
             self._forget_incomplete()
 
     # --- reads -------------------------------------------------------------------------------
@@ -247,119 +221,38 @@ class EdgeStore:
         nxt = None if next_offset is None else convert.canonical_id(next_offset)
         return [convert.stored_point(record) for record in records], nxt
 
-    def search(
-        self,
-        vector_name: str,
-        vector: QueryVector,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        *,
-        exact: bool = False,
-        with_payload: bool | Sequence[str] = True,
-    ) -> list[ScoredPoint]:
-        convert.check_limit(limit)
-        payload = with_payload if isinstance(with_payload, bool) else list(with_payload)
-        query = self._nearest(vector_name, vector)
-        if query is None:
-            return []
-        request = qe.QueryRequest(
-            limit=limit,
-            query=query,
-            filter=edge_filter(flt),
-            with_payload=payload,
-            with_vector=with_vectors,
-            params=self._search_params(exact),
-        )
-        return self._query(request)
-
-    def fused_query(
-        self,
-        prefetches: Sequence[Prefetch],
-        fusion: EngineFusion,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-        rrf_k: int = DEFAULT_RRF_K,
-    ) -> list[ScoredPoint]:
-        convert.check_limit(limit)
-        convert.check_prefetches(prefetches, fusion)
-        copy = self._scanned_copy(flt, [p.vector_name for p in prefetches])
-        if copy is not None:
-            return self._scanned_fused_query(copy, prefetches, fusion, limit, with_vectors, rrf_k)
-        condition = edge_filter(flt)
-        stages, used = [], []
-        for p in prefetches:
-            query = self._nearest(p.vector_name, p.vector)
-            if query is not None:
-                stages.append(
-                    qe.Prefetch(
-                        limit=p.limit, query=query, filter=condition, params=self._search_params()
-                    )
-                )
-                used.append(p)
-        if not stages:
-            return []
-        request = qe.QueryRequest(
-            limit=limit,
-            prefetches=stages,
-            query=_fusion(fusion, rrf_k, convert.rrf_weights(used)),
-            filter=condition,
-            with_payload=True,
-            with_vector=with_vectors,
-        )
-        return self._query(request)
-
-    def search_each(
-        self,
-        queries: Mapping[str, QueryVector],
-        limit: int,
-        flt: Filter | None = None,
-    ) -> dict[str, list[ScoredPoint]]:
-        convert.check_limit(limit)
-        copy = self._scanned_copy(flt, list(queries))
-        if copy is not None:
-            scan = self._scan(copy, list(queries.items()))
-            found = {}
-            for index, name in enumerate(queries):
-                rows, scores = scan.top(index, limit)
-                found[name] = [
-                    ScoredPoint(pid, score, {}, {})
-                    for pid, score in zip(scan.ids(rows), scores.tolist(), strict=True)
-                ]
-            return found
-        found = self._query_each(queries, limit, edge_filter(flt))
-        return {name: convert.bare_hits(found.get(name, [])) for name in queries}
-
-    def scanned(self, queries: Mapping[str, QueryVector], flt: Filter | None = None) -> Scan | None:
-        copy = self._scanned_copy(flt, list(queries))
-        return None if copy is None else self._scan(copy, list(queries.items()))
-
-    def searched(
+    def candidates(
         self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
-    ) -> Scan | None:
+    ) -> Candidates:
         convert.check_limit(limit)
-        copy = self._vector_copy()
-        if copy is None or not all(name in copy.dims for name in queries):
-            return None
-        checked = self._checked(list(queries.items()))
-        found = self._query_each(dict(checked), limit, edge_filter(flt))
-        lists = [[hit.id for hit in found.get(name, [])] for name in queries]
-        return copy.scan_of(checked, lists, unit=True)
+        copy = self._kept.ready(queries)
+        if copy is not None:  # every query dense and in the complete copy
+            checked = self._checked(list(queries.items()))
+            if self._kept.scans(copy, flt is not None and not flt.is_empty()):
+                return copy.scan(checked, limit)
+            found = self._query_each(dict(checked), limit, edge_filter(flt))
+            return copy.scored(checked, [[h.id for h in found.get(n, [])] for n in queries])
+        layout = self._require_layout()
+        found = self._query_each(queries, limit, edge_filter(flt))
+        lists = {name: convert.id_scores(found.get(name, [])) for name in queries}
+        complete = {n: not layout.is_sparse(n) and len(lists[n]) < limit for n in queries}
+        return Candidates.from_lists(
+            lists, complete, lambda ids, names: self._scores_of(ids, {n: queries[n] for n in names})
+        )
 
-    def score_points(
-        self,
-        ids: Sequence[str],
-        queries: Mapping[str, QueryVector],
-        flt: Filter | None = None,
+    def _scores_of(
+        self, ids: Sequence[str], queries: Mapping[str, QueryVector]
     ) -> dict[str, dict[str, float]]:
+        """The exact score of each point of ``ids`` against each named query: from the copy
+        for its dense vectors, else one restricted exact search per name in one batch; a point
+        with a sparse vector sharing no term with the query scores 0."""
         wanted = convert.canonical_ids(ids)
         out: dict[str, dict[str, float]] = {name: {} for name in queries}
         if not wanted:
             return out
         layout = self._require_layout()
-        copy = self._vector_copy() if flt is None else None
-        chosen = _Chosen(wanted, flt)  # the ids are converted once, when the engine is asked
+        copy = self._kept.ready(())
+        chosen = _Chosen(wanted, None)  # the ids are converted once, when the engine is asked
         asked = dict(queries)
         if copy is not None:
             copied = {n: self._dense(n, v) for n, v in queries.items() if n in copy.dims}
@@ -430,24 +323,6 @@ class EdgeStore:
         records, _ = self._call(shard.scroll, request)
         return [chosen.id_of(record.id) for record in records]
 
-    # --- the numpy copy of a small collection's dense vectors ---------------------------------
-
-    def _scanned_copy(self, flt: Filter | None, names: Sequence[str]) -> VectorCopy | None:
-        """The vector copy when searches of ``names`` with ``flt`` scan it instead of asking the
-        engine: dense vectors only, unfiltered, at most ``exact_scan_max_points`` points. (With
-        a sparse signal the engine's one call for every list costs less than scans plus a sparse
-        search: 0.66 against 1.04 ms at 1k points, four signals.)"""
-        if self.exact_scan_max_points <= 0 or (flt is not None and not flt.is_empty()):
-            return None
-        copy = self._vector_copy()
-        if copy is None or len(copy) > self.exact_scan_max_points:
-            return None
-        return copy if all(name in copy.dims for name in names) else None
-
-    def _scan(self, copy: VectorCopy, queries: Sequence[tuple[str, QueryVector]]) -> Scan:
-        """A scan of the copy for ``(dense name, vector)`` queries."""
-        return copy.scan(self._checked(queries), unit=True)
-
     def _checked(self, queries: Sequence[tuple[str, QueryVector]]) -> list[tuple[str, np.ndarray]]:
         """``(dense name, unit vector)`` queries checked as the engine checks them and
         normalised as its cosine does (a vector given for several names, as CLIP's for image and
@@ -463,95 +338,32 @@ class EdgeStore:
             out.append((name, checked[key]))
         return out
 
-    def _scanned_fused_query(
-        self,
-        copy: VectorCopy,
-        prefetches: Sequence[Prefetch],
-        fusion: EngineFusion,
-        limit: int,
-        with_vectors: bool,
-        rrf_k: int,
-    ) -> list[ScoredPoint]:
-        """:meth:`fused_query` from exact scans of the copy, fused with the engine's formulas
-        (ties by id); payloads read in one call."""
-        _fusion(fusion, rrf_k, convert.rrf_weights(prefetches))  # the engine's checks
-        scan = self._scan(copy, [(p.vector_name, p.vector) for p in prefetches])
-        weights = [p.weight for p in prefetches]
-        ranked = scan.fused([p.limit for p in prefetches], fusion, limit, rrf_k, weights)
-        if not ranked:
-            return []
-        chosen = _Chosen([pid for pid, _, _ in ranked], None)
-        records = self._call(self._require_shard().retrieve, chosen.ids, True, with_vectors)
-        stored = {chosen.id_of(r.id): r for r in records}  # a point deleted since is left out
-        return [
-            ScoredPoint(
-                pid,
-                score,
-                dict(stored[pid].payload or {}),
-                convert.float32_vectors(stored[pid].vector) if with_vectors else {},
-            )
-            for pid, score, _ in ranked
-            if pid in stored
-        ]
-
     def copies_vectors(self, wait: float = 0.0) -> bool:
-        """Whether lookups use the numpy copy now (waiting up to ``wait`` seconds for a copy
-        being filled in the background)."""
-        self._vector_copy()
-        copy = self._copy
-        return copy is not None and copy.wait_filled(wait)
+        """Whether searches use the numpy copy of the vectors now (waiting up to ``wait`` s
+        for one being filled in the background): :mod:`rag.store.edge_copy`."""
+        return self._kept.wait(wait)
 
-    def _vector_copy(self) -> VectorCopy | None:
-        """The numpy copy of the dense vectors when it is complete, else ``None`` (the first
-        call on a small enough collection starts filling it in the background)."""
-        if self.vector_copy_max_points <= 0:
-            return None
-        copy = self._copy
-        if copy is None and not self._copy_checked:
-            self._start_copy()
-            return None
-        return copy if copy is not None and copy.wait_filled() else None
+    @property
+    def vector_copy_max_points(self) -> int:
+        """A copy is kept while the collection has at most this many points."""
+        return self._kept.max_points
 
-    def _start_copy(self) -> None:
-        """Start filling a copy when the collection is small enough (once per change): writes
-        meanwhile go to the copy too, and lookups use the engine until it is complete."""
-        with self._lock:
-            if self._copy is not None or self._copy_checked:
-                return
-            layout = self._require_layout()
-            self._copy_checked = True
-            count = self.count()
-            if not layout.dense or count > self.vector_copy_max_points:
-                return
-            self._copy = VectorCopy(layout.dense, layout.sparse, capacity=max(count, 1))
-            name = f"mmrag-vector-copy-{self.collection}"
-            self._filler = threading.Thread(
-                target=self._fill_copy, args=(self._copy,), name=name, daemon=True
-            )
-            self._filler.start()
+    @vector_copy_max_points.setter
+    def vector_copy_max_points(self, value: int) -> None:
+        self._kept.max_points = value
 
-    def _fill_copy(self, copy: VectorCopy) -> None:
-        """Read every point's vectors into ``copy`` (a background thread)."""
-        offset: str | None = None
-        try:
-            while self._copy is copy:
-                page, offset = self.scroll(None, 1024, offset, with_vectors=True)
-                copy.backfill((p.id, p.vectors) for p in page)
-                if offset is None:
-                    copy.mark_filled()
-                    return
-        except Exception as exc:  # closed or failed meanwhile: lookups keep using the engine
-            log.debug("the vector copy of %r was not filled: %s", self.collection, exc)
-            with self._lock:
-                if self._copy is copy:
-                    self._copy = None
+    @property
+    def exact_scan_max_points(self) -> int:
+        """Unfiltered dense searches scan the copy while it has at most this many points."""
+        return self._kept.scan_max_points
+
+    @exact_scan_max_points.setter
+    def exact_scan_max_points(self, value: int) -> None:
+        self._kept.scan_max_points = value
 
     def _dense(self, name: str, vector: QueryVector) -> np.ndarray:
         size = self._require_layout().dense[name]
         return convert.dense_array(vector, size, f"the {name!r} query vector")
-
-    def _forget_copy(self) -> None:
-        self._copy, self._copy_checked = None, False
 
     # --- which sparse vectors every point has -------------------------------------------------
 
@@ -621,16 +433,11 @@ class EdgeStore:
             for name in added.sparse:
                 shard.update(qe.UpdateOperation.create_sparse_vector(name, qe.Modifier.Idf))
             shard.flush()
-            self._forget_copy()
+            self._kept.forget()
             self._complete = {}
         except Exception as exc:
             raise convert.cannot_add_vectors(self.collection, added, exc) from exc
         log.warning(convert.added_vectors_note(self.collection, added))
-
-    def _query(self, request: qe.QueryRequest) -> list[ScoredPoint]:
-        shard = self._require_shard()
-        hits = self._call(shard.query, request)
-        return convert.sort_hits([convert.scored_point(hit) for hit in hits])
 
     def _write(self, operation: qe.UpdateOperation) -> None:
         """Apply ``operation`` (the caller may hold the lock, to keep the numpy copy in step)."""
@@ -781,13 +588,3 @@ def _quantization_of(config: dict[str, Any]) -> str:
         kind, params = next(iter(quantization.items()))
         return "int8" if kind == "scalar" and params.get("type") == "int8" else str(kind)
     return "none"
-
-
-def _fusion(fusion: EngineFusion, rrf_k: int, weights: list[float] | None) -> Any:
-    if fusion == "rrf":
-        if rrf_k < 1:
-            raise InvalidInputError(f"rrf k must be at least 1, got {rrf_k}")
-        return qe.Fusion.Rrf(k=rrf_k, weights=weights)
-    if fusion == "dbsf":
-        return qe.Fusion.Dbsf()
-    raise InvalidInputError(f"unknown fusion {fusion!r}: use 'rrf' or 'dbsf'")

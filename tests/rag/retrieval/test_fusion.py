@@ -13,6 +13,7 @@ from qdrant_client.http import models
 from qdrant_client.hybrid.fusion import distribution_based_score_fusion, reciprocal_rank_fusion
 
 from rag.retrieval import fusion
+from rag.store.candidates import Candidates
 
 IDS = [f"p{i:02d}" for i in range(30)]
 
@@ -188,29 +189,58 @@ def test_ranked_is_deterministic_under_ties(scores) -> None:
     assert order == sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def test_weighted_upper_bound_hand_computed() -> None:
-    # known image cosine 0.8; text unknown: absent, or at most 0.3, whichever bounds higher
-    assert fusion.weighted_upper_bound([0.8, None], [0.5, 0.3], [1, 1]) == 0.8
-    assert fusion.weighted_upper_bound([0.1, None], [0.5, 0.3], [1, 1]) == pytest.approx(0.2)
-    assert fusion.weighted_upper_bound([0.4, 0.2], [0.5, 0.3], [3, 1]) == pytest.approx(0.35)
+# --- over a Candidates: the list formulas, by rows -------------------------------------------
 
 
-@settings(max_examples=80, deadline=None)
-@given(similarity_rows(), st.integers(1, 8), st.floats(0.01, 10), st.floats(0.01, 10))
-def test_weighted_upper_bound_holds_for_exact_lists(sims, limit, w_image, w_text) -> None:
-    """With exact top-``limit`` lists per vector, no candidate's score exceeds its bound."""
-    weights = [w_image, w_text]
-    ids = [f"p{i:02d}" for i in range(len(sims))]
-    lists, floors = [], []
-    for j in range(2):
-        present = [(ids[i], sims[i, j]) for i in range(len(sims)) if not math.isnan(sims[i, j])]
-        top = sorted(present, key=lambda pair: -pair[1])[:limit]
-        lists.append(dict(top))
-        floors.append(top[-1][1] if len(top) >= limit else -1.0)
-    exact = fusion.weighted_scores(sims, np.array(weights))
-    for i, pid in enumerate(ids):
-        if pid not in lists[0] and pid not in lists[1]:
-            continue
-        known = [lists[j].get(pid) for j in range(2)]
-        bound = fusion.weighted_upper_bound(known, floors, weights)
-        assert exact[i] <= bound + 1e-9
+def as_candidates(lists: list[list[tuple[str, float]]]) -> Candidates:
+    names = [f"s{i}" for i in range(len(lists))]
+    return Candidates.from_lists(dict(zip(names, lists, strict=True)), {}, None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(candidate_lists(), st.integers(1, 100), st.data())
+def test_fuse_rrf_over_candidates_equals_the_list_formula(lists, k, data) -> None:
+    weights = data.draw(st.lists(st.floats(0.1, 3), min_size=len(lists), max_size=len(lists)))
+    found = as_candidates(lists)
+    given = dict(zip(found.names, weights, strict=True))
+    mean = sum(weights) / len(weights)
+    expected = fusion.ranked(fusion.rrf(lists, k, [w / mean for w in weights]))
+    got = fusion.fuse(found, "rrf", given, 100, k)
+    assert [(found.ids[row], score) for row, score in got] == expected  # the very bits
+
+
+@settings(max_examples=60, deadline=None)
+@given(candidate_lists())
+def test_fuse_dbsf_over_candidates_equals_the_list_formula(lists) -> None:
+    found = as_candidates(lists)
+    got = fusion.fuse(found, "dbsf", {}, 100)
+    assert [(found.ids[row], score) for row, score in got] == fusion.ranked(fusion.dbsf(lists))
+
+
+def test_fuse_weighted_reads_the_table_and_divides_lexical_by_its_best() -> None:
+    lists = {"image": [("a", 0.8), ("b", 0.4)], "lexical": [("b", 4.0), ("c", 2.0)]}
+    table = {("a", "lexical"): 0.0, ("c", "image"): 0.2}  # a has terms, none of the query's
+    asked: list[tuple[list[str], list[str]]] = []
+
+    def lookup(ids, names):  # type: ignore[no-untyped-def]
+        asked.append((list(ids), list(names)))
+        return {n: {i: table[(i, n)] for i in ids if (i, n) in table} for n in names}
+
+    found = Candidates.from_lists(lists, {"image": False, "lexical": False}, lookup)
+    got = fusion.fuse(found, "weighted", {"image": 1.0, "lexical": 1.0}, 2)
+    assert [(found.ids[row], score) for row, score in got] == [
+        ("b", pytest.approx(0.7)),  # (0.4 + 4/4) / 2
+        ("a", pytest.approx(0.4)),  # (0.8 + 0) / 2; c: (0.2 + 2/4) / 2 = 0.35
+    ]
+    assert asked == [(["a", "c"], ["image", "lexical"])]  # one lookup for every open cell
+
+
+def test_fuse_rejects_an_unknown_mode() -> None:
+    with pytest.raises(ValueError, match="rrf, dbsf or weighted"):
+        fusion.fuse(as_candidates([[("a", 1.0)]]), "max", {}, 1)  # type: ignore[arg-type]
+
+
+def test_ties_at_the_cut_are_kept_by_id() -> None:
+    found = as_candidates([[("c", 1.0), ("a", 1.0), ("b", 1.0)]])
+    got = fusion.best(found, np.arange(3), np.array([0.5, 0.5, 0.9]), 2)
+    assert [(found.ids[row], v) for row, v in got] == [("b", 0.9), ("a", 0.5)]

@@ -11,9 +11,10 @@ from PIL import Image
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
+from rag.retrieval.fusion import QDRANT_RRF_K
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Query, SearchResult
-from rag.store import ENGINE_RRF_K, CollectionLayout
+from rag.store import CollectionLayout
 
 from .conftest import Item
 
@@ -86,12 +87,12 @@ def test_request_weights_match_reference(retriever: Retriever, corpus: list[Item
     assert_matches(retriever.search(query), expected, 8)
 
 
-def test_engine_rrf_matches_reference(retriever: Retriever, corpus: list[Item]) -> None:
-    settings = retriever.settings.model_copy(update={"rrf_k": ENGINE_RRF_K})
+def test_rrf_with_qdrants_k_matches_reference(retriever: Retriever, corpus: list[Item]) -> None:
+    settings = retriever.settings.model_copy(update={"rrf_k": QDRANT_RRF_K})
     engine = Retriever(retriever.embedder, retriever.store, settings)
     query = Query(text="green", fusion="rrf", top_k=10)
     expected = reference(
-        corpus, engine.embed_query(query), "rrf", 12, ENGINE_RRF_K, {"image": 1, "text": 1}
+        corpus, engine.embed_query(query), "rrf", 12, QDRANT_RRF_K, {"image": 1, "text": 1}
     )
     assert_matches(engine.search(query), expected, 10)
 
@@ -205,22 +206,16 @@ def test_a_scanned_search_takes_its_lists_and_signal_scores_from_the_scan(
     store.upsert([PointRecord(i.id, i.vectors, i.payload) for i in corpus])
     assert store.copies_vectors(wait=10)  # type: ignore[attr-defined]
     asked: list[str] = []
-    score_points, search_each = store.score_points, store.search_each
-    fused_query = store.fused_query
-    store.fused_query = lambda *args, **kwargs: (  # type: ignore[method-assign]
-        asked.append("fused_query") or fused_query(*args, **kwargs)
+    query_each, scores_of = store._query_each, store._scores_of  # type: ignore[attr-defined]
+    store._query_each = lambda *args, **kwargs: (  # type: ignore[attr-defined]
+        asked.append("lists") or query_each(*args, **kwargs)
     )
-    store.score_points = lambda ids, queries, flt=None: (  # type: ignore[method-assign]
-        asked.append("score_points") or score_points(ids, queries, flt)
-    )
-    store.search_each = lambda queries, limit, flt=None: (  # type: ignore[method-assign]
-        asked.append("search_each") or search_each(queries, limit, flt)
-    )
+    store._scores_of = lambda *args: asked.append("scores") or scores_of(*args)  # type: ignore
     retriever = Retriever(tiny_embedder, store, RetrievalSettings(prefetch_limit=12))
     query = Query(text="a red thing", fusion=mode, top_k=10)  # type: ignore[arg-type]
     q = retriever.embed_query(query).astype(np.float64)
     hits = retriever.search(query).hits
-    assert len(hits) == 10 and asked == []
+    assert len(hits) == 10 and asked == ([] if scan_up_to else ["lists"])
     by_id = {item.id: item for item in corpus}
     for hit in hits:
         for name in NAMES:
@@ -282,17 +277,3 @@ def test_weighted_reads_few_vectors_and_stays_exact(
     assert_matches(counted.search(query), expected, 3)
     union = {pid for lst in brute_force_lists(corpus, q, 12).values() for pid, _ in lst}
     assert store.read < len(union)
-
-
-def test_weighted_rounds_scored_best_bound_first_stay_exact(
-    retriever: Retriever, corpus: list[Item], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With rounds smaller than the candidates, bounds order the reads and the result is the
-    same exact top k."""
-    from rag.retrieval import retriever as module
-
-    monkeypatch.setattr(module, "FIRST_BATCH", 4)
-    weights = {"image": 0.7, "text": 0.3}
-    query = Query(text="a green thing", fusion="weighted", top_k=3, weights=weights)
-    q = retriever.embed_query(query)
-    assert_matches(retriever.search(query), reference(corpus, q, "weighted", 12, 60, weights), 3)

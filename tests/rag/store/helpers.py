@@ -47,7 +47,9 @@ def terms(rng: np.random.Generator, count: int = 3) -> SparseTerms:
     return SparseTerms(tuple(ids), tuple(round(float(w), 6) for w in rng.uniform(0.5, 2.0, count)))
 
 
-def random_points(n: int, seed: int = 0, dim: int = DIM, signals: bool = True) -> list[PointRecord]:
+def random_points(
+    n: int, seed: int = 0, dim: int = DIM, signals: bool = True, first_id: int = 1
+) -> list[PointRecord]:
     """``n`` points: one in five image-only, one in five text-only, payloads of every JSON type;
     with ``signals``, every third has a ``passage`` vector and every other ``lexical`` terms."""
     rng = np.random.default_rng(seed)
@@ -67,7 +69,7 @@ def random_points(n: int, seed: int = 0, dim: int = DIM, signals: bool = True) -
             "has_image": "image" in kinds,
             "tags": [f"t{i % 3}", f"u{i % 2}"],
         }
-        points.append(PointRecord(make_id(i + 1), vectors, payload))
+        points.append(PointRecord(make_id(first_id + i), vectors, payload))
     return points
 
 
@@ -120,3 +122,23 @@ def _in_range(value: Any, cond: Range | DatetimeRange) -> bool:
 
 def _bounds(cond: Range | DatetimeRange) -> tuple[Any, Any, Any, Any]:
     return cond.gt, cond.gte, cond.lt, cond.lte
+
+
+def search(
+    store: Any, name: str, query: Any, limit: int, flt: Filter | None = None
+) -> list[tuple[str, float]]:
+    """One signal's list from :meth:`VectorStore.candidates`: ``(id, score)``, best first."""
+    found = store.candidates({name: query}, limit, flt)
+    rows, scores = found.ranked(name)
+    return [
+        (found.ids[row], score) for row, score in zip(rows.tolist(), scores.tolist(), strict=True)
+    ]
+
+
+def lists_of(found: Any) -> dict[str, list[tuple[str, float]]]:
+    """Every signal's list of a :class:`Candidates`: ``(id, score)``, best first."""
+    out = {}
+    for name in found.names:
+        rows, scores = found.ranked(name)
+        out[name] = [(found.ids[r], s) for r, s in zip(rows.tolist(), scores.tolist(), strict=True)]
+    return out

@@ -1,6 +1,6 @@
-"""Congruence: the same points in Qdrant Edge and in qdrant-client's local mode give the same
-answers (dense, passage and lexical searches, RRF with any k and weights, DBSF, counts, scroll
-pages)."""
+"""Congruence: the same points in Qdrant Edge (without and with its vector copy, scanned or
+scoring the engine's lists, and through a tenant's view) and in qdrant-client's local mode give
+the same answers: each signal's list, the candidates' exact scores, counts and scroll pages."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import StoreSettings
 from rag.embedding.base import SparseTerms
-from rag.store import Filter, Prefetch, ScoredPoint, VectorStore, open_store
+from rag.store import Candidates, Filter, StoredPoint, VectorStore, open_store
+from rag.store.base import QueryVector
+from rag.tenancy import TenantStore
 
-from .helpers import LAYOUT, PASSAGE_DIM, random_points, unit
+from .conftest import engine_settings
+from .helpers import LAYOUT, PASSAGE_DIM, lists_of, random_points, unit
 from .test_contract import FILTERS
 
 N_POINTS = 300
@@ -22,25 +24,45 @@ QUERIES = [unit(np.random.default_rng(100 + i)) for i in range(6)]
 FLTS: list[Filter | None] = [None, FILTERS["any-of"], FILTERS["combined"], FILTERS["datetime"]]
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VectorStore, VectorStore]]:
+@pytest.fixture(scope="module", params=["edge", "edge-copy", "edge-copy-lists", "tenant"])
+def engines(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[VectorStore, VectorStore]]:
+    """A Qdrant Edge variant and qdrant-client's local mode holding the same points."""
     folder = tmp_path_factory.mktemp("congruence")
-    edge = open_store(StoreSettings(), Path(folder))
-    local = open_store(StoreSettings(url=":memory:"), Path(folder))
+    edge = open_store(engine_settings(request.param), Path(folder))
+    local = open_store(engine_settings("local"), Path(folder))
     points = random_points(N_POINTS, seed=42)
-    for store in (edge, local):
+    pair: tuple[VectorStore, VectorStore] = (edge, local)
+    for store in pair:
         store.ensure_collection(LAYOUT)
+    if request.param == "tenant":  # another tenant's points beside (no terms: the IDF stays)
+        for store in pair:
+            TenantStore(store, "t2").upsert(random_points(40, 7, signals=False, first_id=900))
+        pair = (TenantStore(edge, "t1"), TenantStore(local, "t1"))
+    if request.param != "edge":
+        assert edge.copies_vectors(wait=10)  # type: ignore[attr-defined]
+    for store in pair:
         for start in range(0, N_POINTS, 64):
             store.upsert(points[start : start + 64])
-    yield edge, local
+    yield pair
     edge.close()
     local.close()
 
 
-def assert_same_hits(a: list[ScoredPoint], b: list[ScoredPoint], tol: float) -> None:
-    assert [h.id for h in a] == [h.id for h in b]
-    np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=tol)
-    assert [h.payload for h in a] == [h.payload for h in b]
+def assert_same_lists(a: Candidates, b: Candidates, tol: float, exact_order: bool = True) -> None:
+    """The same lists (ids and scores; with ``exact_order`` False, ids above each list's last
+    score, as near-ties may swap), and the same exact scores for every candidate."""
+    lists_a, lists_b = lists_of(a), lists_of(b)
+    assert list(lists_a) == list(lists_b)
+    for name, found in lists_a.items():
+        other = lists_b[name]
+        np.testing.assert_allclose([s for _, s in found], [s for _, s in other], atol=tol)
+        cut = found[-1][1] + tol if found and not exact_order else -np.inf
+        assert [i for i, s in found if s > cut] == [i for i, s in other if s > cut]
+    if exact_order:
+        order = [b.ids.index(pid) for pid in a.ids]
+        np.testing.assert_allclose(a.table(), b.table()[order], atol=tol)
 
 
 @pytest.mark.parametrize("flt", FLTS)
@@ -60,85 +82,57 @@ def test_counts_and_scroll_pages(engines: tuple[VectorStore, VectorStore], flt: 
 
 
 @pytest.mark.parametrize("flt", FLTS)
-@pytest.mark.parametrize("vector_name", ["image", "text"])
-def test_search(engines: tuple[VectorStore, VectorStore], vector_name: str, flt: Filter) -> None:
+def test_clip_lists(engines: tuple[VectorStore, VectorStore], flt: Filter) -> None:
     edge, local = engines
-    for query in QUERIES:
-        assert_same_hits(
-            edge.search(vector_name, query, 20, flt),  # type: ignore[arg-type]
-            local.search(vector_name, query, 20, flt),  # type: ignore[arg-type]
-            tol=1e-5,
-        )
-
-
-def fused_both(
-    engines: tuple[VectorStore, VectorStore],
-    prefetches: list[Prefetch],
-    fusion: str,
-    limit: int,
-    flt: Filter | None,
-) -> tuple[list[ScoredPoint], list[ScoredPoint]]:
-    edge, local = engines
-    return (
-        edge.fused_query(prefetches, fusion, limit, flt),  # type: ignore[arg-type]
-        local.fused_query(prefetches, fusion, limit, flt),  # type: ignore[arg-type]
-    )
-
-
-@pytest.mark.parametrize("flt", FLTS)
-@pytest.mark.parametrize("fusion", ["rrf", "dbsf"])
-def test_fused_query(engines: tuple[VectorStore, VectorStore], fusion: str, flt: Filter) -> None:
     for q_img, q_txt in zip(QUERIES, QUERIES[::-1], strict=True):
-        prefetches = [Prefetch("image", q_img, 20), Prefetch("text", q_txt, 20)]
-        # A limit that holds every candidate: no tie is cut, so the whole ranking must agree.
-        assert_same_hits(*fused_both(engines, prefetches, fusion, 40, flt), tol=1e-4)
-        # A short page agrees on its scores, and on the ids above the last (possibly tied) score.
-        short_e, short_l = fused_both(engines, prefetches, fusion, 10, flt)
-        scores_e, scores_l = [h.score for h in short_e], [h.score for h in short_l]
-        np.testing.assert_allclose(scores_e, scores_l, atol=1e-4)
-        cut = scores_e[-1] + 1e-4 if scores_e else 0.0
-        assert [h.id for h in short_e if h.score > cut] == [h.id for h in short_l if h.score > cut]
+        queries: dict[str, QueryVector] = {"image": q_img, "text": q_txt}
+        assert_same_lists(
+            edge.candidates(queries, 20, flt), local.candidates(queries, 20, flt), 1e-5
+        )
 
 
 LEXICAL_QUERIES = [SparseTerms((1, 3, 8), (1.0, 1.0, 1.0)), SparseTerms((0, 11), (2.0, 0.5))]
 
 
 @pytest.mark.parametrize("flt", FLTS)
-def test_lexical_and_passage_search(engines: tuple[VectorStore, VectorStore], flt: Filter) -> None:
+def test_lexical_and_passage_lists(engines: tuple[VectorStore, VectorStore], flt: Filter) -> None:
     edge, local = engines
     for terms in LEXICAL_QUERIES:
         # sparse scores tie often (few terms): compare scores, and ids above the last score
-        a, b = edge.search("lexical", terms, 400, flt), local.search("lexical", terms, 400, flt)
-        assert {h.id: round(h.score, 4) for h in a} == {h.id: round(h.score, 4) for h in b}
+        a, b = (
+            edge.candidates({"lexical": terms}, 400, flt),
+            local.candidates({"lexical": terms}, 400, flt),
+        )
+        assert {i: round(s, 4) for i, s in lists_of(a)["lexical"]} == {
+            i: round(s, 4) for i, s in lists_of(b)["lexical"]
+        }
     query = unit(np.random.default_rng(5), PASSAGE_DIM)
-    assert_same_hits(
-        edge.search("passage", query, 20, flt), local.search("passage", query, 20, flt), 1e-5
+    assert_same_lists(
+        edge.candidates({"passage": query}, 20, flt),
+        local.candidates({"passage": query}, 20, flt),
+        1e-5,
     )
 
 
-@pytest.mark.parametrize(
-    ("fusion", "k", "weights"), [("rrf", 60, (1, 2, 1, 0.5)), ("dbsf", 2, (1, 1, 1, 1))]
-)
-def test_fused_query_over_four_signals(
-    engines: tuple[VectorStore, VectorStore], fusion: str, k: int, weights: tuple[float, ...]
-) -> None:
+@pytest.mark.parametrize("flt", [None, FILTERS["any-of"]])
+def test_four_signals(engines: tuple[VectorStore, VectorStore], flt: Filter | None) -> None:
     edge, local = engines
     for q in QUERIES[:3]:
-        vectors = [
-            q,
-            q[::-1].copy(),
-            unit(np.random.default_rng(9), PASSAGE_DIM),
-            LEXICAL_QUERIES[0],
-        ]
-        prefetches = [
-            Prefetch(name, vector, 30, weight=w)
-            for name, vector, w in zip(
-                ("image", "text", "passage", "lexical"), vectors, weights, strict=True
-            )
-        ]
-        a = edge.fused_query(prefetches, fusion, 200, rrf_k=k)  # type: ignore[arg-type]
-        b = local.fused_query(prefetches, fusion, 200, rrf_k=k)  # type: ignore[arg-type]
-        # near-ties may swap two neighbours of one list between the engines (float32 scoring):
-        # the fused score multiset and the candidates agree
-        assert {h.id for h in a} == {h.id for h in b}
-        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
+        queries: dict[str, QueryVector] = {
+            "image": q,
+            "text": q[::-1].copy(),
+            "passage": unit(np.random.default_rng(9), PASSAGE_DIM),
+            "lexical": LEXICAL_QUERIES[0],
+        }
+        a, b = edge.candidates(queries, 30, flt), local.candidates(queries, 30, flt)
+        # near-ties may swap two neighbours of one list between the engines (float32 scoring)
+        assert_same_lists(a, b, 1e-4, exact_order=False)
+        assert set(a.ids) == set(b.ids)
+        order = [b.ids.index(pid) for pid in a.ids]
+        np.testing.assert_allclose(a.table(), b.table()[order], atol=1e-4)
+
+
+def test_payloads_read_back_alike(engines: tuple[VectorStore, VectorStore]) -> None:
+    found = engines[0].candidates({"image": QUERIES[0]}, 20)
+    got: list[list[StoredPoint]] = [store.get(found.ids) for store in engines]
+    assert [(p.id, p.payload) for p in got[0]] == [(p.id, p.payload) for p in got[1]]

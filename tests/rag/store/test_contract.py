@@ -14,6 +14,7 @@ import pytest
 from rag.embedding.base import SparseTerms
 from rag.errors import CollectionMismatchError, InvalidInputError, NotFoundError
 from rag.retrieval import fusion as fuse
+from rag.retrieval.fusion import QDRANT_RRF_K
 from rag.store import (
     CollectionLayout,
     DatetimeRange,
@@ -22,7 +23,6 @@ from rag.store import (
     MatchAny,
     MatchValue,
     PointRecord,
-    Prefetch,
     Range,
     VectorStore,
 )
@@ -32,9 +32,11 @@ from .helpers import (
     DIM,
     LAYOUT,
     PASSAGE_DIM,
+    lists_of,
     make_id,
     matches,
     random_points,
+    search,
     unit,
 )
 
@@ -95,10 +97,8 @@ def test_empty_collection(store: VectorStore) -> None:
     assert store.count() == 0
     assert store.scroll() == ([], None)
     assert store.get([make_id(1)]) == []
-    assert store.search("image", query, 5) == []
-    both = [Prefetch("image", query, 5), Prefetch("text", query, 5)]
-    assert store.fused_query(both, "rrf", 5) == []
-    assert store.fused_query([Prefetch("image", query, 5)], "dbsf", 5) == []
+    found = store.candidates({"image": query, "text": query}, 5)
+    assert (found.ids, found.names, found.table().shape) == ([], ("image", "text"), (0, 2))
     store.delete([make_id(1)])
     store.delete_by_filter(FILTERS["match"])
     store.flush()
@@ -210,25 +210,15 @@ def test_invalid_points_are_rejected_whole(
 
 def test_invalid_queries(store: VectorStore) -> None:
     with pytest.raises(InvalidInputError, match="size"):
-        store.search("image", np.ones(DIM + 1), 3)
+        store.candidates({"image": np.ones(DIM + 1)}, 3)
     with pytest.raises(InvalidInputError, match="needs 6"):
-        store.search("passage", np.ones(DIM), 3)
+        store.candidates({"passage": np.ones(DIM)}, 3)
     with pytest.raises(InvalidInputError, match="no vector 'audio'"):
-        store.search("audio", np.ones(DIM), 3)
+        store.candidates({"audio": np.ones(DIM)}, 3)
     with pytest.raises(InvalidInputError, match="SparseTerms"):
-        store.search("lexical", np.ones(DIM), 3)
-    with pytest.raises(InvalidInputError, match="dbsf takes no weights"):
-        store.fused_query([Prefetch("image", np.ones(DIM), 3, weight=2.0)], "dbsf", 3)
-    with pytest.raises(InvalidInputError, match="rrf k"):
-        store.fused_query([Prefetch("image", np.ones(DIM), 3)], "rrf", 3, rrf_k=0)
+        store.candidates({"lexical": np.ones(DIM)}, 3)
     with pytest.raises(InvalidInputError, match="limit"):
-        store.search("image", np.ones(DIM), 0)
-    with pytest.raises(InvalidInputError, match="fusion"):
-        store.fused_query([Prefetch("image", np.ones(DIM), 3)], "max", 3)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="at least one prefetch"):
-        store.fused_query([], "rrf", 3)
-    with pytest.raises(InvalidInputError, match="prefetch limit"):
-        store.fused_query([Prefetch("image", np.ones(DIM), 0)], "rrf", 3)
+        store.candidates({"image": np.ones(DIM)}, 0)
 
 
 @pytest.mark.parametrize("name", list(FILTERS))
@@ -240,8 +230,8 @@ def test_filters_match_reference(store: VectorStore, name: str) -> None:
     assert expected, "each filter should select something"
     assert store.count(flt) == len(expected)
     assert sorted(ids_of(store.scroll(flt, limit=100)[0])) == expected
-    hits = store.search("text", unit(np.random.default_rng(1)), 100, flt)
-    assert {h.id for h in hits} == {p.id for p in points if matches(p, flt) and "text" in p.vectors}
+    hits = search(store, "text", unit(np.random.default_rng(1)), 100, flt)
+    assert {i for i, _ in hits} == {p.id for p in points if matches(p, flt) and "text" in p.vectors}
 
 
 def test_delete_and_delete_by_filter(store: VectorStore) -> None:
@@ -283,19 +273,17 @@ def test_scroll_pages_by_id(store: VectorStore) -> None:
     assert ids_of(page) == sorted(p.id for p in points if matches(p, flt))[:3]
 
 
-def test_search_best_first_by_cosine(store: VectorStore) -> None:
+def test_lists_best_first_by_cosine(store: VectorStore) -> None:
     points = random_points(30)
     store.upsert(points)
     query = unit(np.random.default_rng(7))
-    hits = store.search("image", query, 5, with_vectors=True)
+    hits = search(store, "image", query, 5)
     with_image = [p for p in points if "image" in p.vectors]
     cosines = {p.id: float(p.vectors["image"] @ query) for p in with_image}
     expected = sorted(cosines, key=lambda i: -cosines[i])[:5]
-    assert ids_of(hits) == expected
-    for hit in hits:
-        assert hit.score == pytest.approx(cosines[hit.id], abs=1e-5)
-        assert hit.vectors["image"].dtype == np.float32
-        assert hit.payload["n"] >= 0
+    assert [i for i, _ in hits] == expected
+    for point_id, score in hits:
+        assert score == pytest.approx(cosines[point_id], abs=1e-5)
 
 
 def test_one_vector_points(store: VectorStore) -> None:
@@ -305,57 +293,43 @@ def test_one_vector_points(store: VectorStore) -> None:
     text_only = PointRecord(make_id(2), {"text": query}, {"kind": "text-only"})
     both = PointRecord(make_id(3), {"image": unit(rng), "text": unit(rng)}, {"kind": "both"})
     store.upsert([image_only, text_only, both])
-    assert ids_of(store.search("image", query, 10)) == [image_only.id, both.id]
-    assert ids_of(store.search("text", query, 10)) == [text_only.id, both.id]
-    prefetches = [Prefetch("image", query, 10), Prefetch("text", query, 10)]
-    fused = store.fused_query(prefetches, "rrf", 10)
-    scores = {h.id: h.score for h in fused}
+    found = store.candidates({"image": query, "text": query}, 10)
+    lists = lists_of(found)
+    assert [i for i, _ in lists["image"]] == [image_only.id, both.id]
+    assert [i for i, _ in lists["text"]] == [text_only.id, both.id]
+    table = found.table()
+    row = found.ids.index(image_only.id)
+    assert table[row, 0] == pytest.approx(1.0, abs=1e-5) and math.isnan(table[row, 1])
+    fused = fuse.fuse(found, "rrf", {"image": 1, "text": 1}, 10, QDRANT_RRF_K)
+    scores = {found.ids[r]: s for r, s in fused}
     # image-only and text-only are each first of one list: 1/(2+0) ; both is second of each.
     assert scores[image_only.id] == pytest.approx(0.5)
     assert scores[text_only.id] == pytest.approx(0.5)
     assert scores[both.id] == pytest.approx(2 / 3)
-    only_image = store.fused_query([Prefetch("image", query, 10)], "rrf", 10)
-    assert text_only.id not in ids_of(only_image)
 
 
-def test_fused_query_rrf_matches_definition(store: VectorStore) -> None:
-    points = random_points(40)
+def test_each_list_is_its_own_search(store: VectorStore) -> None:
+    points = random_points(30)
     store.upsert(points)
-    rng = np.random.default_rng(5)
-    q_img, q_txt = unit(rng), unit(rng)
-    image_ids = ids_of(store.search("image", q_img, 8))
-    text_ids = ids_of(store.search("text", q_txt, 8))
-    expected: dict[str, float] = {}
-    for ranking in (image_ids, text_ids):
-        for rank, point_id in enumerate(ranking):
-            expected[point_id] = expected.get(point_id, 0.0) + 1 / (2 + rank)
-    prefetches = [Prefetch("image", q_img, 8), Prefetch("text", q_txt, 8)]
-    fused = store.fused_query(prefetches, "rrf", 100)
-    assert {h.id: round(h.score, 5) for h in fused} == {k: round(v, 5) for k, v in expected.items()}
-    assert [h.score for h in fused] == sorted((h.score for h in fused), reverse=True)
-    assert len(store.fused_query(prefetches, "rrf", 3)) == 3
-
-
-def test_dbsf_list_of_one_scores_half(store: VectorStore) -> None:
-    points = random_points(10)
-    store.upsert(points)
-    query = unit(np.random.default_rng(2))
-    (hit,) = store.fused_query([Prefetch("image", query, 1)], "dbsf", 5)
-    assert hit.score == pytest.approx(0.5)
-    hits = store.fused_query([Prefetch("image", query, 5), Prefetch("text", query, 5)], "dbsf", 10)
-    assert all(0.0 <= h.score <= 2.0 for h in hits)
-
-
-def test_fused_query_filter_applies_to_every_list(store: VectorStore) -> None:
-    points = random_points(40)
-    store.upsert(points)
-    query = unit(np.random.default_rng(9))
+    rng = np.random.default_rng(14)
+    queries = {
+        "image": unit(rng),
+        "text": unit(rng),
+        "passage": unit(rng, PASSAGE_DIM),
+        "lexical": SparseTerms((2, 5), (1.0, 1.0)),
+    }
     flt = FILTERS["any-of"]
-    prefetches = [Prefetch("image", query, 5), Prefetch("text", query, 5)]
-    for fusion in ("rrf", "dbsf"):
-        hits = store.fused_query(prefetches, fusion, 20, flt, with_vectors=True)
-        assert hits and all(h.payload["source"] in ("b.jpg", "d.png") for h in hits)
-        assert all(h.vectors for h in hits)
+    found = store.candidates(queries, 6, flt)
+    assert found.names == tuple(queries)
+    for name, got in lists_of(found).items():
+        alone = search(store, name, queries[name], 6, flt)
+        assert [(i, round(s, 5)) for i, s in got] == [(i, round(s, 5)) for i, s in alone]
+        assert all(matches(by_id(points)[i], flt) for i, _ in got)
+    assert lists_of(store.candidates({"lexical": SparseTerms((), ())}, 3)) == {"lexical": []}
+
+
+def by_id(points: list[PointRecord]) -> dict[str, PointRecord]:
+    return {p.id: p for p in points}
 
 
 def test_concurrent_reads_and_writes(store: VectorStore) -> None:
@@ -372,7 +346,7 @@ def test_concurrent_reads_and_writes(store: VectorStore) -> None:
     def read() -> None:
         try:
             for _ in range(20):
-                store.search("text", points[0].vectors.get("text", np.ones(DIM)), 5)
+                store.candidates({"text": points[0].vectors.get("text", np.ones(DIM))}, 5).table()
                 store.count()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -410,14 +384,13 @@ def test_lexical_search_scores_with_idf(store: VectorStore) -> None:
     store.upsert(points)
     query = SparseTerms((2, 5, 9), (1.0, 1.0, 0.5))
     expected = idf_reference(points, query)
-    hits = store.search("lexical", query, 100, with_vectors=True)
-    assert {h.id for h in hits} == set(expected)
-    for hit in hits:
-        assert hit.score == pytest.approx(expected[hit.id], rel=1e-4)
-        assert isinstance(hit.vectors["lexical"], SparseTerms)
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert store.search("lexical", SparseTerms((), ()), 5) == []
-    assert store.search("lexical", SparseTerms((99,), (1.0,)), 5) == []
+    hits = search(store, "lexical", query, 100)
+    assert {i for i, _ in hits} == set(expected)
+    for point_id, score in hits:
+        assert score == pytest.approx(expected[point_id], rel=1e-4)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert search(store, "lexical", SparseTerms((), ()), 5) == []
+    assert search(store, "lexical", SparseTerms((99,), (1.0,)), 5) == []
 
 
 def test_passage_search_has_its_own_size(store: VectorStore) -> None:
@@ -427,61 +400,54 @@ def test_passage_search_has_its_own_size(store: VectorStore) -> None:
     with_passage = {
         p.id: float(p.vectors["passage"] @ query) for p in points if "passage" in p.vectors
     }
-    hits = store.search("passage", query, 100)
-    assert [h.id for h in hits] == sorted(with_passage, key=lambda i: -with_passage[i])
-    for hit in hits:
-        assert hit.score == pytest.approx(with_passage[hit.id], abs=1e-5)
+    hits = search(store, "passage", query, 100)
+    assert [i for i, _ in hits] == sorted(with_passage, key=lambda i: -with_passage[i])
+    for point_id, score in hits:
+        assert score == pytest.approx(with_passage[point_id], abs=1e-5)
 
 
-def four_prefetches(limit: int, weights: tuple[float, ...] = (1, 1, 1, 1)) -> list[Prefetch]:
+def four_queries() -> dict[str, np.ndarray | SparseTerms]:
     rng = np.random.default_rng(21)
-    vectors = [unit(rng), unit(rng), unit(rng, PASSAGE_DIM), SparseTerms((1, 4, 7), (1, 1, 1))]
-    names = ("image", "text", "passage", "lexical")
-    return [
-        Prefetch(name, vector, limit, weight=w)
-        for name, vector, w in zip(names, vectors, weights, strict=True)
-    ]
+    return {
+        "image": unit(rng),
+        "text": unit(rng),
+        "passage": unit(rng, PASSAGE_DIM),
+        "lexical": SparseTerms((1, 4, 7), (1, 1, 1)),
+    }
 
 
 @pytest.mark.parametrize(
     ("k", "weights"), [(2, (1, 1, 1, 1)), (60, (1, 1, 1, 1)), (60, (3, 1, 0.5, 2))]
 )
-def test_engine_rrf_over_four_signals_matches_the_formula(
+def test_rrf_over_four_signals_matches_the_formula(
     store: VectorStore, k: int, weights: tuple[float, ...]
 ) -> None:
     store.upsert(random_points(60))
-    prefetches = four_prefetches(10, weights)
-    lists = [
-        [(h.id, h.score) for h in store.search(p.vector_name, p.vector, 10)] for p in prefetches
-    ]
-    expected = fuse.rrf(lists, k=k, weights=list(weights))
-    hits = store.fused_query(prefetches, "rrf", 100, rrf_k=k)
-    assert {h.id: h.score for h in hits} == pytest.approx(expected, rel=1e-5)
+    found = store.candidates(four_queries(), 10)
+    lists = list(lists_of(found).values())
+    mean = sum(weights) / len(weights)
+    expected = fuse.rrf(lists, k=k, weights=[w / mean for w in weights])
+    fused = fuse.fuse(found, "rrf", dict(zip(found.names, weights, strict=True)), 100, k)
+    assert {found.ids[r]: s for r, s in fused} == pytest.approx(expected, rel=1e-9)
 
 
-def test_engine_dbsf_over_four_signals_matches_the_formula(store: VectorStore) -> None:
+def test_dbsf_over_four_signals_matches_the_formula(store: VectorStore) -> None:
     store.upsert(random_points(60))
-    prefetches = four_prefetches(10)
-    lists = [
-        [(h.id, h.score) for h in store.search(p.vector_name, p.vector, 10)] for p in prefetches
-    ]
-    expected = fuse.dbsf(lists)
-    hits = store.fused_query(prefetches, "dbsf", 100)
-    assert {h.id: h.score for h in hits} == pytest.approx(expected, rel=1e-4)
+    found = store.candidates(four_queries(), 10)
+    expected = fuse.dbsf(list(lists_of(found).values()))
+    fused = fuse.fuse(found, "dbsf", {}, 100)
+    assert {found.ids[r]: s for r, s in fused} == pytest.approx(expected, rel=1e-9)
+    (one,) = fuse.fuse(store.candidates({"image": four_queries()["image"]}, 1), "dbsf", {}, 5)
+    assert one[1] == pytest.approx(0.5)
 
 
-def test_a_prefetch_without_terms_is_left_out(store: VectorStore) -> None:
+def test_a_query_without_terms_finds_nothing(store: VectorStore) -> None:
     store.upsert(random_points(20))
     query = unit(np.random.default_rng(3))
-    empty = Prefetch("lexical", SparseTerms((), ()), 10)
-    image = Prefetch("image", query, 10)
-    both, alone = (
-        store.fused_query([image, empty], "rrf", 10),
-        store.fused_query([image], "rrf", 10),
-    )
-    assert [(p.id, p.payload) for p in both] == [(p.id, p.payload) for p in alone]
-    assert [p.score for p in both] == pytest.approx([p.score for p in alone])
-    assert store.fused_query([empty], "rrf", 10) == []
+    both = store.candidates({"image": query, "lexical": SparseTerms((), ())}, 10)
+    alone = store.candidates({"image": query}, 10)
+    assert [i for i, _ in lists_of(both)["image"]] == [i for i, _ in lists_of(alone)["image"]]
+    assert lists_of(both)["lexical"] == [] and set(both.ids) == set(alone.ids)
 
 
 def test_old_collection_gets_the_new_vectors_in_place(empty_store: VectorStore) -> None:
@@ -498,11 +464,11 @@ def test_old_collection_gets_the_new_vectors_in_place(empty_store: VectorStore) 
     new = random_points(6, seed=9)
     for point in new:
         empty_store.upsert([PointRecord(make_id(100 + new.index(point)), point.vectors, {})])
-    lexical = empty_store.search("lexical", SparseTerms(tuple(range(12)), (1.0,) * 12), 100)
-    passage = empty_store.search("passage", unit(np.random.default_rng(1), PASSAGE_DIM), 100)
+    lexical = search(empty_store, "lexical", SparseTerms(tuple(range(12)), (1.0,) * 12), 100)
+    passage = search(empty_store, "passage", unit(np.random.default_rng(1), PASSAGE_DIM), 100)
     new_ids = {make_id(100 + i) for i in range(6)}
-    assert lexical and {h.id for h in lexical} <= new_ids
-    assert passage and {h.id for h in passage} <= new_ids
+    assert lexical and {i for i, _ in lexical} <= new_ids
+    assert passage and {i for i, _ in passage} <= new_ids
     (kept,) = empty_store.get([old[0].id], with_vectors=True)
     assert_same_vectors(kept.vectors, old[0].vectors)
 
@@ -516,72 +482,42 @@ def test_a_vector_of_another_kind_is_a_mismatch(store: VectorStore) -> None:
         store.ensure_collection(other_passage)
 
 
-def test_scoring_chosen_points(store: VectorStore) -> None:
-    """An exact search restricted to some ids scores just those (how retrieval scores its hits
-    without reading their vectors); payload keys and vector names may be chosen."""
+def test_get_chooses_vector_names(store: VectorStore) -> None:
     points = random_points(30)
     store.upsert(points)
-    chosen = [p for p in points[:8]]
-    only = Filter(must=(HasId(tuple(p.id for p in chosen)),))
-    query = unit(np.random.default_rng(8))
-    hits = store.search("image", query, len(chosen), only, exact=True, with_payload=False)
-    expected = {p.id: float(p.vectors["image"] @ query) for p in chosen if "image" in p.vectors}
-    assert {h.id: h.score for h in hits} == pytest.approx(expected, abs=1e-5)
-    assert all(h.payload == {} for h in hits)
-    keyed = store.search("image", query, 3, only, with_payload=["n"])
-    assert all(set(h.payload) == {"n"} for h in keyed)
+    chosen = points[:8]
     got = store.get([p.id for p in chosen], with_vectors=["lexical"])
     assert {p.id for p in got if p.vectors} == {p.id for p in chosen if "lexical" in p.vectors}
     assert all(set(p.vectors) <= {"lexical"} for p in got)
 
 
-def test_score_points_scores_each_signal_in_one_call(store: VectorStore) -> None:
-    points = random_points(30)
-    store.upsert(points)
-    rng = np.random.default_rng(12)
-    chosen = points[:12]
-    queries = {
-        "image": unit(rng),
-        "passage": unit(rng, PASSAGE_DIM),
-        "lexical": SparseTerms((1, 4, 7), (1.0, 1.0, 1.0)),
-    }
-    got = store.score_points([p.id for p in chosen], queries)
-    for name in ("image", "passage"):
-        expected = {
-            p.id: float(p.vectors[name] @ queries[name]) for p in chosen if name in p.vectors
-        }
-        assert got[name] == pytest.approx(expected, abs=1e-5)
-    only = Filter(must=(HasId(tuple(p.id for p in chosen)),))
-    lexical = store.search("lexical", queries["lexical"], 30, only, exact=True)
-    with_terms = {p.id: 0.0 for p in chosen if "lexical" in p.vectors}  # no shared term: 0
-    assert with_terms.keys() - {h.id for h in lexical}, "some chosen point shares no term"
-    expected_lexical = with_terms | {h.id: h.score for h in lexical}
-    assert got["lexical"] == pytest.approx(expected_lexical, abs=1e-5)
-    flt = FILTERS["any-of"]
-    filtered = store.score_points([p.id for p in chosen], {"image": queries["image"]}, flt)
-    assert set(filtered["image"]) == {
-        p.id for p in chosen if "image" in p.vectors and matches(p, flt)
-    }
-    assert store.score_points([], queries) == {name: {} for name in queries}
-
-
-def test_score_points_lexical_zero_needs_terms_a_match_and_an_existing_point(
-    store: VectorStore,
+@pytest.mark.parametrize("where", [None, "any-of"])
+def test_the_table_scores_every_candidate_for_every_signal(
+    store: VectorStore, where: str | None
 ) -> None:
-    """A point scores 0 on lexical only if it exists, matches the filter and has terms: so when
-    every chosen point has terms, and when some do not, lack, or miss the filter."""
-    points = random_points(30)
+    """Exact cosines; lexical: the IDF score, 0 for a point with terms but none of the query's;
+    NaN where the point lacks the vector. Filtered lists hold matching points only."""
+    points = random_points(40)
     store.upsert(points)
-    terms_query = {"lexical": SparseTerms((1, 4, 7), (1.0, 1.0, 1.0))}
-    with_terms = [p for p in points if "lexical" in p.vectors]
-    everyone = store.score_points([p.id for p in with_terms], terms_query)["lexical"]
-    assert set(everyone) == {p.id for p in with_terms}
-    unknown = make_id(999)
-    mixed = [p.id for p in points[:12]] + [unknown]
-    flt = FILTERS["any-of"]
-    got = store.score_points(mixed, terms_query, flt)["lexical"]
-    expected = {p.id for p in points[:12] if "lexical" in p.vectors and matches(p, flt)}
-    assert set(got) == expected and unknown not in got
+    queries = four_queries()
+    flt = None if where is None else FILTERS[where]
+    found = store.candidates(queries, 5, flt)
+    lexical = idf_reference(points, queries["lexical"])  # type: ignore[arg-type]
+    table = found.table()
+    assert table.shape == (len(found.ids), 4) and len(found.ids) > 5
+    for row, point_id in enumerate(found.ids):
+        point = by_id(points)[point_id]
+        assert matches(point, flt)
+        for column, name in enumerate(found.names):
+            if name not in point.vectors:
+                assert math.isnan(table[row, column]), (name, point_id)
+            elif name == "lexical":
+                assert table[row, column] == pytest.approx(lexical.get(point_id, 0.0), rel=1e-4)
+            else:
+                cosine = float(point.vectors[name] @ queries[name])  # type: ignore[operator]
+                assert table[row, column] == pytest.approx(cosine, abs=1e-5)
+    some = np.array([0, len(found.ids) - 1])
+    np.testing.assert_array_equal(store.candidates(queries, 5, flt).table(some), table[some])
 
 
 def test_searches_follow_writes(store: VectorStore) -> None:
@@ -589,37 +525,19 @@ def test_searches_follow_writes(store: VectorStore) -> None:
     points = random_points(20)
     store.upsert(points)
     query = unit(np.random.default_rng(13))
-    first = store.search("image", query, 1)[0].id
+
+    def ids(name: str, limit: int) -> list[str]:
+        return [i for i, _ in search(store, name, query, limit)]
+
+    first = ids("image", 1)[0]
     store.upsert([PointRecord(first, {"text": query}, {"n": -1})])
-    assert first not in ids_of(store.search("image", query, 20))
-    assert ids_of(store.search("text", query, 1)) == [first]
+    assert first not in ids("image", 20)
+    assert ids("text", 1) == [first]
     store.delete([first])
-    assert first not in ids_of(store.search("text", query, 20))
+    assert first not in ids("text", 20)
     store.delete_by_filter(FILTERS["any-of"])
     left = {p.id for p in points if not matches(p, FILTERS["any-of"])} - {first}
-    assert set(ids_of(store.search("text", query, 20))) <= left
+    assert set(ids("text", 20)) <= left
     store.upsert(points[:3])
     with_text = [p for p in points[:3] if "text" in p.vectors]
-    assert {p.id for p in with_text} <= set(ids_of(store.search("text", query, 20)))
-
-
-def test_search_each_equals_one_search_per_name(store: VectorStore) -> None:
-    points = random_points(30)
-    store.upsert(points)
-    rng = np.random.default_rng(14)
-    queries = {
-        "image": unit(rng),
-        "text": unit(rng),
-        "passage": unit(rng, PASSAGE_DIM),
-        "lexical": SparseTerms((2, 5), (1.0, 1.0)),
-    }
-    flt = FILTERS["any-of"]
-    each = store.search_each(queries, 6, flt)
-    assert list(each) == list(queries)
-    for name, query in queries.items():
-        alone = store.search(name, query, 6, flt, with_payload=False)
-        assert [(h.id, round(h.score, 5)) for h in each[name]] == [
-            (h.id, round(h.score, 5)) for h in alone
-        ]
-        assert all(h.payload == {} for h in each[name])
-    assert store.search_each({"lexical": SparseTerms((), ())}, 3) == {"lexical": []}
+    assert {p.id for p in with_text} <= set(ids("text", 20))

@@ -1,4 +1,4 @@
-"""Edge knows when every point has its lexical vector, so scoring chosen points need not ask which
+"""Edge knows when every point has its lexical vector, so scoring candidates need not ask which
 of them have terms; the knowledge follows every write."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def point(n: int, terms: tuple[int, ...] | None) -> PointRecord:
 def scores(store: EdgeStore, ids: list[str]) -> dict[str, float]:
     """Lexical scores of ``ids``, asked with a dense signal as retrieval asks."""
     rng = np.random.default_rng(99)
-    return store.score_points(ids, {"image": unit(rng), **QUERY})["lexical"]
+    return store._scores_of(ids, {"image": unit(rng), **QUERY})["lexical"]
 
 
 def test_points_without_shared_terms_score_zero_and_points_without_terms_none(

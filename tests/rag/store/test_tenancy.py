@@ -1,17 +1,24 @@
-"""TenantStore on both engines: a tenant reads, counts, searches and deletes only its points."""
+"""TenantStore on every engine: a tenant reads, counts, searches and deletes only its points."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from rag import payload as keys
-from rag.store import Filter, MatchValue, Prefetch, VectorStore
+from rag.store import Filter, MatchValue, VectorStore
 from rag.store.edge import EdgeStore
 from rag.tenancy import TenantStore
 
 from .helpers import DIM, make_id, random_points
+
+
+@pytest.fixture(params=["edge", "edge-copy", "local"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The base engines (not a tenant's view: these tests make their own)."""
+    return str(request.param)
 
 
 def _two_tenants(store: VectorStore) -> tuple[TenantStore, TenantStore, list, list]:
@@ -31,27 +38,24 @@ def test_each_tenant_sees_only_its_points(store: VectorStore) -> None:
     page, _ = a.scroll(limit=100)
     assert {p.payload[keys.TENANT] for p in page} == {"a"} and len(page) == 12
     query = np.ones(DIM, np.float32) / np.sqrt(DIM)
-    hits = a.search("text", query, limit=50)
+    hits = store.get(a.candidates({"text": query}, 50).ids)
     assert hits and {h.payload[keys.TENANT] for h in hits} == {"a"}
-    fused = b.fused_query([Prefetch("image", query, 50), Prefetch("text", query, 50)], "rrf", 50)
-    assert fused and {h.payload[keys.TENANT] for h in fused} == {"b"}
+    found = b.candidates({"image": query, "text": query}, 50)
+    assert {h.payload[keys.TENANT] for h in store.get(found.ids)} == {"b"}
     source = points_a[0].payload[keys.SOURCE]
     flt = Filter(must=(MatchValue(keys.SOURCE, source),))
     assert a.count(flt) == sum(p.payload[keys.SOURCE] == source for p in points_a)
 
 
-def test_a_tenant_batches_and_scores_only_its_points(store: VectorStore) -> None:
-    a, _, points_a, points_b = _two_tenants(store)
+def test_a_tenant_finds_and_scores_only_its_points(store: VectorStore) -> None:
+    a, _, points_a, _ = _two_tenants(store)
     query = np.ones(DIM, np.float32) / np.sqrt(DIM)
     mine = {p.id for p in points_a}
-    each = a.search_each({"image": query, "text": query}, 50)
-    assert each["image"] and all(h.id in mine for found in each.values() for h in found)
-    scores = a.score_points([p.id for p in points_a + points_b], {"text": query})
-    assert scores["text"] and set(scores["text"]) <= mine
-    assert a.scanned({"image": query}) is None  # the tenant's filter: the engine searches
-    if isinstance(store, EdgeStore) and store.copies_vectors(wait=10):  # scores what it found
-        found = a.searched({"image": query, "text": query}, 50)
-        assert found is not None and len(found) and set(found.ids(np.arange(len(found)))) <= mine
+    if isinstance(store, EdgeStore):
+        store.copies_vectors(wait=10)  # the copy scores the engine's filtered lists
+    found = a.candidates({"image": query, "text": query}, 50)
+    assert found.ids and set(found.ids) <= mine
+    assert len(found.ids) == sum("image" in p.vectors or "text" in p.vectors for p in points_a)
 
 
 def test_a_tenant_deletes_only_its_points(store: VectorStore) -> None:

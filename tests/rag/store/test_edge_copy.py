@@ -11,7 +11,7 @@ import pytest
 from rag.embedding.base import SparseTerms
 from rag.store import Filter, MatchValue, PointRecord
 from rag.store.edge import EdgeStore
-from rag.store.vector_copy import VectorCopy
+from rag.store.edge_copy import VectorCopy
 
 from .helpers import LAYOUT, PASSAGE_DIM, make_id, random_points, unit
 
@@ -24,11 +24,11 @@ def copying_store(tmp_path: Path, max_points: int = 100) -> EdgeStore:
 
 
 def both_ways(store: EdgeStore, ids: list[str], queries: dict) -> tuple[dict, dict]:
-    """``score_points`` from the copy, then from the engine."""
+    """The candidates' exact scores (``_scores_of``) from the copy, then from the engine."""
     limit = store.vector_copy_max_points
-    from_copy = store.score_points(ids, queries)
+    from_copy = store._scores_of(ids, queries)
     store.vector_copy_max_points = 0
-    from_engine = store.score_points(ids, queries)
+    from_engine = store._scores_of(ids, queries)
     store.vector_copy_max_points = limit
     return from_copy, from_engine
 
@@ -66,29 +66,16 @@ def test_the_copy_scores_as_the_engine_through_writes(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_filter_is_left_to_the_engine(tmp_path: Path) -> None:
-    store = copying_store(tmp_path)
-    points = random_points(12)
-    store.upsert(points)
-    query = unit(np.random.default_rng(4))
-    flt = Filter(must=(MatchValue("source", "b.jpg"),))
-    got = store.score_points([p.id for p in points], {"text": query}, flt)
-    assert set(got["text"]) == {
-        p.id for p in points if "text" in p.vectors and p.payload["source"] == "b.jpg"
-    }
-    store.close()
-
-
 def test_a_reopened_store_copies_what_is_on_disk(tmp_path: Path) -> None:
     store = copying_store(tmp_path)
     points = random_points(15)
     store.upsert(points)
     query = {"text": unit(np.random.default_rng(5))}
-    before = store.score_points([p.id for p in points], query)
+    before = store._scores_of([p.id for p in points], query)
     store.close()
     again = EdgeStore(tmp_path / "shard", "copy", vector_copy_max_points=100)
     assert again.copies_vectors(wait=10)
-    assert_same(again.score_points([p.id for p in points], query), before)
+    assert_same(again._scores_of([p.id for p in points], query), before)
     again.close()
 
 
