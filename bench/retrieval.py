@@ -418,7 +418,7 @@ def _measure(
 ) -> dict[int, tuple[float, float]]:
     """Best of ``repeats`` seconds per count, full prompts and shared prefix, interleaved so that
     a busy moment of the machine does not land on one cell only."""
-    from rag.retrieval.qwen3 import common_prefix_length
+    from rag.retrieval.rerank.qwen3 import common_prefix_length
 
     rng = np.random.default_rng(1)
     sequences = {n: prompts(n, rng) for n in counts}
@@ -439,7 +439,7 @@ def _rerank_seconds(
     shared: int,
     batch: int,
 ) -> float:
-    from rag.retrieval.qwen3 import score_sequences
+    from rag.retrieval.rerank.qwen3 import score_sequences
 
     start = time.perf_counter()
     with torch.inference_mode():
@@ -464,15 +464,15 @@ def _extrapolate(counts: list[int], measured: dict[int, tuple[float, float]]) ->
 
 
 def bench_reduced(n: int, batch_size: int, repeats: int) -> None:
-    """fp32 vs the reduced-precision paths of :class:`rag.retrieval.qwen3.Qwen3Reranker` (bf16,
-    int8 Linear layers) on the 0.6B architecture: seconds for ``n`` candidates with the shared
-    prefix, and max |P(yes) drift| against fp32 (target <= 0.01). The three take turns in each
-    repeat (a busy moment of the machine does not land on one only); best wall and CPU seconds
-    (CPU time hardly counts the time other jobs hold the cores; with 1 thread it is the figure
-    to compare)."""
+    """fp32 vs the reduced-precision paths of
+    :class:`rag.retrieval.rerank.qwen3.Qwen3Reranker` (bf16, int8 Linear layers) on the 0.6B
+    architecture: seconds for ``n`` candidates with the shared prefix, and max |P(yes) drift|
+    against fp32 (target <= 0.01). The three take turns in each repeat (a busy moment of the
+    machine does not land on one only); best wall and CPU seconds (CPU time hardly counts the
+    time other jobs hold the cores; with 1 thread it is the figure to compare)."""
     import copy
 
-    from rag.retrieval.qwen3 import (
+    from rag.retrieval.rerank.qwen3 import (
         common_prefix_length,
         native_bf16,
         quantize_int8,

@@ -8,7 +8,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from rag.retrieval.qwen3 import PREFIX, SUFFIX, format_pair
+from rag.retrieval.rerank.qwen3 import PREFIX, SUFFIX, format_pair
 
 CHAT_MARKERS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
 CORPUS_WORDS = (

@@ -11,9 +11,9 @@ from PIL import Image
 
 from rag.config import RerankSettings, RetrievalSettings
 from rag.errors import ModelUnavailableError
-from rag.retrieval.cross_encoder import CrossEncoderReranker
-from rag.retrieval.qwen3 import PREFIX, SUFFIX, Qwen3Reranker, format_pair
 from rag.retrieval.rerank import build_reranker, rerank_hits, rerank_order
+from rag.retrieval.rerank.cross_encoder import CrossEncoderReranker
+from rag.retrieval.rerank.qwen3 import PREFIX, SUFFIX, Qwen3Reranker, format_pair
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Hit, Query, Scores
 

@@ -10,15 +10,14 @@ import pytest
 import torch
 
 from rag.config import RerankSettings
-from rag.retrieval import qwen3
-from rag.retrieval.qwen3 import (
+from rag.retrieval.rerank import qwen3, rerank_within
+from rag.retrieval.rerank.qwen3 import (
     Int8Linear,
     Qwen3Reranker,
     native_bf16,
     native_int8,
     reduced_precision,
 )
-from rag.retrieval.rerank import rerank_within
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Hit, Query, Scores
 from rag.testing.tiny_rerankers import build_tiny_qwen3

@@ -78,7 +78,7 @@ def build_reranker(settings: RerankSettings, cache_dir: Path) -> Reranker | None
     :class:`~rag.errors.ModelUnavailableError`). Weights are located here; the model itself loads
     in ``warm_up`` or on first use.
     """
-    from rag.retrieval.devices import resolve_device, top_n_for
+    from rag.retrieval.rerank.devices import resolve_device, top_n_for
 
     name = settings.model.strip()
     device = resolve_device(settings.device)
@@ -97,14 +97,14 @@ def build_reranker(settings: RerankSettings, cache_dir: Path) -> Reranker | None
 def _build(
     name: str, settings: RerankSettings, cache_dir: Path, device: str, top_n: int
 ) -> Reranker:
-    from rag.retrieval.model_files import resolve_model_folder
+    from rag.retrieval.rerank.model_files import resolve_model_folder
 
     if name.startswith(CROSS_ENCODER_PREFIX):
-        from rag.retrieval.cross_encoder import CrossEncoderReranker
+        from rag.retrieval.rerank.cross_encoder import CrossEncoderReranker
 
         folder = resolve_model_folder(name[len(CROSS_ENCODER_PREFIX) :].strip(), cache_dir)
         return CrossEncoderReranker(folder, settings, device=device, top_n=top_n, model_id=name)
-    from rag.retrieval.qwen3 import Qwen3Reranker
+    from rag.retrieval.rerank.qwen3 import Qwen3Reranker
 
     folder = resolve_model_folder(name, cache_dir)
     return Qwen3Reranker(folder, settings, device=device, top_n=top_n, model_id=name)
