@@ -19,14 +19,12 @@ import math
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
+from rag.store.base import CollectionLayout, StoredPoint
 from rag.store.candidates import Candidates
-
-if TYPE_CHECKING:
-    from rag.store.edge import EdgeStore
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +32,27 @@ Rows = Iterable[tuple[str, Mapping[str, object]]]
 """``(point id, vectors by name)`` pairs, as stored points or points to write carry them."""
 
 
+class _Store(Protocol):
+    """What :class:`KeptCopy` needs of the embedded store that owns it."""
+
+    collection: str
+    _lock: Any
+
+    def _require_layout(self) -> CollectionLayout: ...
+
+    def count(self) -> int: ...
+
+    def scroll(
+        self, flt: None, limit: int, offset: str | None, with_vectors: bool
+    ) -> tuple[list[StoredPoint], str | None]: ...
+
+
 class KeptCopy:
     """Whether ``store`` keeps a :class:`VectorCopy` now: started on a small enough collection
     (once per change), filled in the background, kept in step with the writes, dropped when
     the collection outgrows ``max_points``."""
 
-    def __init__(self, store: EdgeStore, max_points: int, scan_max_points: int) -> None:
+    def __init__(self, store: _Store, max_points: int, scan_max_points: int) -> None:
         self.store = store
         self.max_points = max_points
         self.scan_max_points = scan_max_points
