@@ -48,7 +48,9 @@ def run_job(
     if store is None:
         target = services.for_tenant(spec.tenant).store_for(spec.collection)
     else:
-        target = store if spec.tenant is None else TenantStore(store, spec.tenant)
+        target = (
+            store if spec.tenant is None else TenantStore(store, spec.tenant, services.terms_key)
+        )
     ingestor = make_ingestor(services, target, settings, progress, should_stop)
     try:
         for source in sources:

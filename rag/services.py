@@ -143,6 +143,15 @@ class Services:
             return views[tenant]
 
     @cached_property
+    def terms_key(self) -> bytes:
+        """The key of tenants' own lexical term ids (:func:`rag.tenancy.term_key`), kept in the
+        files folder that every process of a deployment shares."""
+        from rag.tenancy import term_key
+
+        with self._lock:
+            return term_key(self.settings.files_dir)
+
+    @cached_property
     def classifier(self) -> ZeroShotClassifier:
         """Zero-shot classification with the configured templates (label vectors cached)."""
         from rag.classify import ZeroShotClassifier
@@ -203,7 +212,7 @@ class _TenantServices(Services):
     def store(self) -> VectorStore:
         from rag.tenancy import TenantStore
 
-        return TenantStore(self.parent.store, self.tenant)
+        return TenantStore(self.parent.store, self.tenant, self.parent.terms_key)
 
     def for_tenant(self, tenant: str | None) -> Services:
         return self.parent.for_tenant(tenant)
@@ -211,7 +220,7 @@ class _TenantServices(Services):
     def store_for(self, collection: str | None) -> VectorStore:
         from rag.tenancy import TenantStore
 
-        return TenantStore(self.parent.store_for(collection), self.tenant)
+        return TenantStore(self.parent.store_for(collection), self.tenant, self.parent.terms_key)
 
     def close(self) -> None:
         """Nothing: the parent owns the store and models."""

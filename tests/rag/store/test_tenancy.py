@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag import payload as keys
-from rag.store import Filter, MatchValue, VectorStore
+from rag.embedding.base import SparseTerms
+from rag.store import Filter, MatchValue, PointRecord, VectorStore
 from rag.store.edge import EdgeStore
-from rag.tenancy import TenantStore
+from rag.tenancy import TenantStore, TermSpace, term_key
 
-from .helpers import DIM, make_id, random_points
+from .helpers import DIM, make_id, random_points, unit
 
 
 @pytest.fixture(params=["edge", "edge-copy", "local"])
@@ -70,3 +72,58 @@ def test_tenant_index_on_edge(store: VectorStore) -> None:
     if isinstance(store, EdgeStore):
         schema = store._require_shard().info().payload_schema
         assert schema[keys.TENANT].params.is_tenant
+
+
+def _lexical_point(n: int, term_ids: tuple[int, ...]) -> PointRecord:
+    rng = np.random.default_rng(n)
+    vectors = {"image": unit(rng), "text": unit(rng)}
+    vectors["lexical"] = SparseTerms(term_ids, tuple(1.0 for _ in term_ids))
+    return PointRecord(make_id(n), vectors, {keys.SOURCE: f"{n}.txt"})
+
+
+def _lexical_score(tenant: TenantStore, word: int) -> float:
+    found = tenant.candidates({"lexical": SparseTerms((word,), (1.0,))}, 10)
+    scores = found.column("lexical")
+    assert len(found.ids) == 1
+    return float(scores[0])
+
+
+def test_a_tenants_lexical_score_does_not_tell_how_many_of_another_tenants_points_hold_a_word(
+    store: VectorStore,
+) -> None:
+    a, b = TenantStore(store, "a", b"k"), TenantStore(store, "b", b"k")
+    word, other = 7, 8
+    a.upsert([_lexical_point(1, (word,)), _lexical_point(2, (other,))])
+    b.upsert([_lexical_point(100 + n, (other,)) for n in range(30)])
+    before = _lexical_score(a, word)
+    # b's 30 points now hold the word: as many points as before, so only the word's document
+    # frequency among b's points changed.
+    b.upsert([_lexical_point(100 + n, (word,)) for n in range(30)])
+    assert _lexical_score(a, word) == pytest.approx(before, rel=1e-6)
+
+
+def test_a_tenants_terms_read_back_as_written_and_no_two_share_an_id() -> None:
+    space = TermSpace("acme", b"key")
+    ids = tuple(range(0, 1 << 32, 9973))[:5000]
+    terms = SparseTerms(ids, tuple(float(i % 7) for i in range(len(ids))))
+    mapped = space.encode(terms)
+    assert len(set(mapped.indices)) == len(ids) and list(mapped.indices) == sorted(mapped.indices)
+    assert space.decode(mapped) == terms
+    assert TermSpace("other", b"key").encode(terms) != mapped
+    assert TermSpace("acme", b"another key").encode(terms) != mapped
+
+
+def test_a_tenant_gets_its_lexical_vectors_back_in_the_encoders_ids(store: VectorStore) -> None:
+    a = TenantStore(store, "a", b"k")
+    point = _lexical_point(1, (3, 5, 4_000_000_000))
+    a.upsert([point])
+    (read,) = a.get([point.id], with_vectors=True)
+    assert read.vectors["lexical"] == point.vectors["lexical"]
+    page, _ = a.scroll(with_vectors=True)
+    assert page[0].vectors["lexical"] == point.vectors["lexical"]
+
+
+def test_the_term_key_is_written_once_and_read_back(tmp_path: Path) -> None:
+    first = term_key(tmp_path / "files")
+    assert len(first) == 32 and term_key(tmp_path / "files") == first
+    assert term_key(tmp_path / "elsewhere") != first
