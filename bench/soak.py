@@ -9,6 +9,7 @@ growth ratio end / after warm-up, requests per route and every 5xx.
 
     python -m bench.soak                  # 10 minutes, RSS every 10 s
     python -m bench.soak --minutes 1 --sample-s 5
+    python -m bench.soak --no-ingest      # queries only: a leak apart from a growing store
 """
 
 from __future__ import annotations
@@ -164,6 +165,12 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--sample-s", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--ingest",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the ingest thread (uploads, some deleted again); --no-ingest: queries only",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mmrag-soak-") as tmp:
@@ -178,9 +185,12 @@ def main() -> int:
                 threading.Thread(target=_client_loop, args=(url, i, stop, traffic), daemon=True)
                 for i in range(args.clients)
             ]
-            threads.append(
-                threading.Thread(target=_ingest_loop, args=(url, 99, stop, traffic), daemon=True)
-            )
+            if args.ingest:
+                threads.append(
+                    threading.Thread(
+                        target=_ingest_loop, args=(url, 99, stop, traffic), daemon=True
+                    )
+                )
             for thread in threads:
                 thread.start()
             times, samples = _sample(server.pid, args.minutes * 60, args.sample_s)
@@ -218,7 +228,8 @@ def _report(
     slope = slope_mib_per_min(steady_t, steady_rss)
     growth = steady_rss[-1] / steady_rss[0] if steady_rss else float("nan")
     total = sum(traffic.requests.values())
-    print(f"\nsoak: {args.minutes:g} min, {args.clients} clients + ingest, {total} requests")
+    load = f"{args.clients} clients" + (" + ingest" if args.ingest else ", no ingest")
+    print(f"\nsoak: {args.minutes:g} min, {load}, {total} requests")
     for route, count in sorted(traffic.requests.items()):
         print(f"  {route:7s} {count:6d} requests, {traffic.errors[route]} errors (5xx/transport)")
     print(f"RSS after warm-up {steady_rss[0]:.1f} MiB -> end {steady_rss[-1]:.1f} MiB")
