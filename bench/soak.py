@@ -64,13 +64,21 @@ class Traffic:
     def __init__(self) -> None:
         self.requests: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.started = time.monotonic()
         self.lock = threading.Lock()
 
-    def record(self, route: str, response: httpx.Response | None) -> None:
+    def record(
+        self, route: str, response: httpx.Response | None, failure: Exception | None = None
+    ) -> None:
         with self.lock:
             self.requests[route] += 1
             if response is None or response.status_code >= 500:
                 self.errors[route] += 1
+                why = type(failure).__name__ if failure else f"HTTP {response.status_code}"  # type: ignore[union-attr]
+                at = time.monotonic() - self.started
+                self.reasons[f"{route}: {why}"] += 1
+                print(f"  ! {route} {why} at t={at:.0f} s", flush=True)
 
 
 def _client_loop(url: str, seed: int, stop: threading.Event, traffic: Traffic) -> None:
@@ -96,8 +104,9 @@ def _client_loop(url: str, seed: int, stop: threading.Event, traffic: Traffic) -
                             client.get(hit["image_url"])
                     if response is None:
                         continue
-            except httpx.HTTPError:
-                response = None
+            except httpx.HTTPError as error:
+                traffic.record(route, None, error)
+                continue
             traffic.record(route, response)
 
 
@@ -117,8 +126,10 @@ def _ingest_loop(url: str, seed: int, stop: threading.Event, traffic: Traffic) -
                     hits = client.post("/v1/search", json={"text": "soak note", "top_k": 3})
                     for hit in hits.json().get("hits", [])[:1]:
                         traffic.record("delete", client.delete(f"/v1/items/{hit['id']}"))
-            except httpx.HTTPError:
-                response = None
+            except httpx.HTTPError as error:
+                traffic.record("ingest", None, error)
+                stop.wait(2.0)
+                continue
             traffic.record("ingest", response)
             stop.wait(2.0)
 
@@ -232,6 +243,8 @@ def _report(
     print(f"\nsoak: {args.minutes:g} min, {load}, {total} requests")
     for route, count in sorted(traffic.requests.items()):
         print(f"  {route:7s} {count:6d} requests, {traffic.errors[route]} errors (5xx/transport)")
+    for reason, count in sorted(traffic.reasons.items()):
+        print(f"  error {reason}: {count}")
     print(f"RSS after warm-up {steady_rss[0]:.1f} MiB -> end {steady_rss[-1]:.1f} MiB")
     print(f"slope {slope:+.2f} MiB/min over {len(steady_rss)} samples; growth ratio {growth:.3f}")
     return 1 if sum(traffic.errors.values()) else 0
