@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 
 from api.jobs import start_worker
+from api.mcp.http import mcp_running
 from rag.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def build_lifespan(owns_services: bool) -> Lifespan:
         worker = await anyio.to_thread.run_sync(start_worker, app)
         app.state.worker = worker
         try:
-            yield
+            async with mcp_running(app):
+                yield
         finally:
             if worker is not None:
                 await anyio.to_thread.run_sync(worker.stop)

@@ -16,6 +16,7 @@ from api.errors import install_error_handlers
 from api.gate import Origins, RequestGate
 from api.lifespan import build_lifespan
 from api.limits import BodyLimitMiddleware
+from api.mcp.http import install_mcp
 from api.routes import (
     chat,
     classify,
@@ -81,9 +82,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(router)
     for router in ROUTERS:
         app.include_router(router, dependencies=[Authorized])
+    mcp = install_mcp(app)  # /mcp: the MCP server, the same keys
     install_web(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_upload_bytes)
-    protected = [route for router in ROUTERS for route in router.routes]
+    protected = [route for router in ROUTERS for route in router.routes] + [mcp]
     origins = Origins.for_settings(services.settings)
     app.add_middleware(RequestGate, keyring=keyring, origins=origins, protected=protected)
     if limits.cors_origins:  # outermost: the gate's refusals carry CORS headers too

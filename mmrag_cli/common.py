@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.ingest_cmd",
     "mmrag_cli.search_cmd",
     "mmrag_cli.serve_cmd",
+    "mmrag_cli.mcp_cmd",
     "mmrag_cli.demo_cmd",
     "mmrag_cli.finetune_cmd",
     "mmrag_cli.classify_cmd",

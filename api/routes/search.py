@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from api.deps import ServicesDep
 from api.queries import build_query, query_image
 from api.schemas.search import HitOut, SearchIn, SearchOut
+from rag.retrieval.types import SearchResult
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -20,8 +21,11 @@ def search(body: SearchIn, services: ServicesDep) -> SearchOut:
     """
     settings = services.settings
     query = build_query(settings, body.text, query_image(body.image, settings), body)
-    result = services.retriever.search(query)
-    base_url = settings.api.public_url
+    return search_out(services.retriever.search(query), settings.api.public_url)
+
+
+def search_out(result: SearchResult, base_url: str = "") -> SearchOut:
+    """The public view of a search (the MCP ``search`` tool answers the same)."""
     return SearchOut(
         hits=[HitOut.of(hit, base_url) for hit in result.hits],
         reranked=result.reranked,
