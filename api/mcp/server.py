@@ -67,11 +67,18 @@ class McpHost:
 def build_server(host: McpHost) -> Server[Any]:
     """The MCP server: the tools the caller's role may call, and the picture and page resources."""
 
+    listed = {name: _tool(spec) for name, spec in TOOLS.items()}  # schemas built once
+
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         principal = host.principal()
         return types.ListToolsResult(
-            tools=[_tool(spec) for spec in TOOLS.values() if principal.may(spec.role)]
+            tools=[listed[name] for name, spec in TOOLS.items() if principal.may(spec.role)]
         )
+
+    def input_schema(name: str) -> dict[str, Any] | None:
+        """A tool's schema for the transport's header checks (else it lists every tool)."""
+        tool = listed.get(name)
+        return None if tool is None else tool.input_schema
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = host.caller()
@@ -109,6 +116,7 @@ def build_server(host: McpHost) -> Server[Any]:
         "mmrag",
         version=VERSION,
         instructions=INSTRUCTIONS,
+        get_tool_input_schema=input_schema,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,
