@@ -67,7 +67,9 @@ class DocumentsArgs(BaseModel):
     model_config = _STRICT
 
     limit: int = Field(default=20, ge=1, le=100, description="Documents per page.")
-    cursor: str | None = Field(default=None, max_length=128, description="'next' of a page.")
+    cursor: str | None = Field(
+        default=None, max_length=128, description="'next' of the previous page."
+    )
 
 
 class PageArgs(BaseModel):

@@ -50,6 +50,9 @@ from rag.llm.base import ChatMessage
 from rag.services import Services
 from rag.store.base import Filter, MatchAny, MatchValue
 
+MAX_SCANNED = 50_000
+"""Most first-page points ``list_documents`` reads in one call."""
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -125,23 +128,30 @@ def get_item(caller: Caller, args: ItemArgs) -> ToolOutput:
 
 
 def list_documents(caller: Caller, args: DocumentsArgs) -> ToolOutput:
-    """The documents of the collection (one entry each, from its first page), page by page."""
+    """The documents of the collection ordered by id, ``limit`` a page; ``next`` is the last id
+    of the page (``None`` at the end). Found from their first pages' points, at most
+    :data:`MAX_SCANNED` of them a call."""
     services = caller.services
     first_pages = Filter(
         must=(MatchValue(keys.PAGE, 1), MatchAny(keys.KIND, ("page", "passage", "figure")))
     )
     found: dict[str, dict[str, Any]] = {}
-    cursor = args.cursor or None
-    while len(found) < args.limit:
-        points, cursor = services.store.scroll(first_pages, limit=64, offset=cursor)
+    offset: str | None = None
+    scanned = 0
+    while scanned < MAX_SCANNED:
+        points, offset = services.store.scroll(first_pages, limit=256, offset=offset)
+        scanned += len(points)
         for point in points:
-            document = document_out(point.payload, services.settings.api.public_url)
-            if document is not None and document.id not in found:
-                found[document.id] = document.model_dump(mode="json", exclude={"file_url"})
-                found[document.id]["file_url"] = document.file_url.split("#")[0]
-        if cursor is None:
+            document = point.payload.get(keys.DOCUMENT)
+            if isinstance(document, dict) and str(document.get("id")) > (args.cursor or ""):
+                found.setdefault(str(document["id"]), point.payload)
+        if offset is None:
             break
-    return ToolOutput({"documents": list(found.values()), "next": cursor})
+    ids = sorted(found)[: args.limit]
+    base_url = services.settings.api.public_url
+    documents = [_dump(document_out(found[doc_id], base_url)) for doc_id in ids]
+    more = len(found) > len(ids) or offset is not None
+    return ToolOutput({"documents": documents, "next": ids[-1] if ids and more else None})
 
 
 def get_document_page(caller: Caller, args: PageArgs) -> ToolOutput:

@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from api.auth import EVERYONE, KeyRing, Role
 from api.main import create_app
 from api.mcp.stdio import stdio_principal
 from rag.errors import ConfigError
-from tests.api.conftest import png_bytes
+from tests.api.conftest import add_item, png_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 B = "mcp-key-of-tenant-b"
@@ -132,7 +133,10 @@ async def _tour(client: Client) -> dict[str, str]:
 
     item = await client.call_tool("get_item", {"item_id": hit["id"]})
     assert item.structured_content["text"] == SECRET and len(_pictures(item)) == 1
-    (document,) = (await _call(client, "list_documents"))["documents"]
+    listed = await _call(client, "list_documents", limit=1)
+    (document,) = listed["documents"]
+    assert document["title"] and listed["next"] is None
+    assert (await _call(client, "list_documents", cursor=document["id"]))["documents"] == []
     page = await _call(client, "get_document_page", document_id=document["id"], page=1)
     assert "vault opens on Tuesdays" in page["text"]
 
@@ -145,6 +149,8 @@ async def _tour(client: Client) -> dict[str, str]:
     assert "send text, an image, or both" in await _error(client, "search")
     assert "not valid base64" in await _error(client, "search", image="%%%")
     assert "unknown" in await _error(client, "nope")
+    assert "MMRAG_INGEST__ROOTS" in await _error(client, "ingest", paths=["/srv/photos"])
+    assert "send paths, or a file" in await _error(client, "ingest")
     return {"item_id": hit["id"], "document_id": document["id"], "job_id": job_id}
 
 
@@ -236,3 +242,25 @@ def test_stdio_key_maps_to_its_principal_and_a_wrong_one_is_refused() -> None:
     for wrong in (None, "", "k2"):
         with pytest.raises(ConfigError, match="MMRAG_API_KEY"):
             stdio_principal(ring, wrong)
+
+
+def test_list_documents_pages_through_each_document_once(services, tmp_path: Path) -> None:
+    from api.mcp.inputs import DocumentsArgs
+    from api.mcp.tools import Caller, list_documents
+    from rag import payload as keys
+
+    ids = sorted(str(uuid.uuid4()) for _ in range(3))
+    for n, doc_id in enumerate(ids):
+        document = {"id": doc_id, "title": f"doc {n}", "source": f"d{n}.pdf", "pages": 2}
+        for kind in ("page", "passage", "passage"):  # three points on page 1 of each
+            extra = {keys.KIND: kind, keys.PAGE: 1, keys.DOCUMENT: document}
+            add_item(services, tmp_path, f"{kind} of doc {n} {uuid.uuid4()}", extra=extra)
+    caller = Caller(services, EVERYONE, lambda: pytest.fail("no job queue needed"))
+
+    def page(**args: Any) -> dict[str, Any]:
+        return list_documents(caller, DocumentsArgs(**args)).data
+
+    first = page(limit=2)
+    assert [d["id"] for d in first["documents"]] == ids[:2] and first["next"] == ids[1]
+    rest = page(limit=2, cursor=first["next"])
+    assert [d["id"] for d in rest["documents"]] == ids[2:] and rest["next"] is None
