@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.mcp.pictures import DEFAULT_PICTURES, MAX_PICTURES
 from api.schemas.chat import GenerationIn, TurnIn
-from api.schemas.ingest import IngestItemIn
 from api.schemas.search import QueryIn
 
 _STRICT = ConfigDict(extra="forbid")
@@ -83,7 +82,10 @@ class PageArgs(BaseModel):
 
 
 class IngestArgs(BaseModel):
-    """``ingest``: server paths under ``MMRAG_INGEST__ROOTS``, or one file (base64) and/or text."""
+    """``ingest``: server paths under ``MMRAG_INGEST__ROOTS``, or one file (base64) and/or text.
+
+    The tool then builds the route's own body (``IngestPathsIn`` or ``IngestIn``) from them, so
+    the route's checks run again."""
 
     model_config = _STRICT
 
@@ -99,9 +101,9 @@ class IngestArgs(BaseModel):
     file: str | None = Field(
         default=None, description="A picture or document (PDF, DOCX, PPTX, HTML, Markdown), base64."
     )
-    filename: str = IngestItemIn.model_fields["filename"]
+    filename: str = Field(default="", max_length=255, description="Shown as the item's source.")
     text: str | None = Field(default=None, description="The item's text (a caption, a note).")
-    id: str | None = IngestItemIn.model_fields["id"]
+    id: str | None = Field(default=None, max_length=512, description="Your id for the item.")
     metadata: dict[str, Any] = Field(default_factory=dict)
     policy: Literal["skip", "overwrite"] | None = None
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from api.answering import answer, generation_options, make_ask
 from api.auth import Principal, Role, sees_job
-from api.images import decode_image
+from api.images import decode_base64, decode_image
 from api.mcp.inputs import (
     AskArgs,
     DocumentsArgs,
@@ -199,6 +199,8 @@ def ingest(caller: Caller, args: IngestArgs) -> ToolOutput:
         return _accepted(caller.jobs().submit(spec), len(spec.paths), [])
     if args.file is None and args.text is None:
         raise InvalidInputError("send paths, or a file (base64) and/or text")
+    if args.file is not None:
+        decode_base64(args.file, "file")  # the route would name the field items[0].image
     item = {"image": args.file, "text": args.text, "filename": args.filename, "id": args.id}
     body = {"items": [{**item, "metadata": args.metadata}], "policy": args.policy}
     uploads, policy = uploads_from_json(json.dumps(body).encode())

@@ -151,6 +151,7 @@ async def _tour(client: Client) -> dict[str, str]:
     assert "unknown" in await _error(client, "nope")
     assert "MMRAG_INGEST__ROOTS" in await _error(client, "ingest", paths=["/srv/photos"])
     assert "send paths, or a file" in await _error(client, "ingest")
+    assert "file is not valid base64" in await _error(client, "ingest", file="%%%")
     return {"item_id": hit["id"], "document_id": document["id"], "job_id": job_id}
 
 
