@@ -13,36 +13,37 @@ from typing import Any
 from fastapi import FastAPI
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from api.auth import EVERYONE, KeyRing, Principal
-from api.errors import error_response
+from api.auth import KeyRing, Principal
+from api.deps import authorize, given_key
+from api.errors import CODE_BY_STATUS, error_response
 from api.jobs import job_queue
 from api.mcp.server import McpHost, build_server
 
 PATH = "/mcp"
-UNAUTHORIZED = (
-    "missing or invalid API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
-)
 
 _principal: ContextVar[Principal] = ContextVar("mcp_principal")
 """The caller of the request being served (set by :class:`McpEndpoint`)."""
 
 
 class McpEndpoint:
-    """The ASGI app of ``/mcp``: the key checked, then the SDK's transport, as that principal."""
+    """The ASGI app of ``/mcp``: the key checked (:func:`api.deps.authorize`, as the request
+    gate checks it before any route), then the SDK's transport, as that key's principal."""
 
     def __init__(self, keyring: KeyRing, manager: StreamableHTTPSessionManager) -> None:
         self.keyring = keyring
         self.manager = manager
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = self.principal(Headers(scope=scope))
-        if principal is None:
-            response = error_response(
-                401, "unauthorized", UNAUTHORIZED, {"WWW-Authenticate": "Bearer"}
-            )
+        try:
+            key = given_key(Headers(scope=scope))
+            principal = authorize(self.keyring, key, scope["method"], PATH)
+        except HTTPException as exc:
+            code = CODE_BY_STATUS.get(exc.status_code, "http_error")
+            response = error_response(exc.status_code, code, str(exc.detail), exc.headers)
             await response(scope, receive, send)
             return
         token = _principal.set(principal)
@@ -51,16 +52,10 @@ class McpEndpoint:
         finally:
             _principal.reset(token)
 
-    def principal(self, headers: Headers) -> Principal | None:
-        """The key's principal (every caller is :data:`EVERYONE` when keys are off)."""
-        if not self.keyring.enabled:
-            return EVERYONE
-        given = headers.get("x-api-key") or _bearer(headers.get("authorization", ""))
-        return self.keyring.lookup(given) if given else None
 
-
-def install_mcp(app: FastAPI) -> None:
-    """Serve the MCP server at ``/mcp`` of ``app``; :func:`mcp_running` runs its transport."""
+def install_mcp(app: FastAPI) -> Route:
+    """Serve the MCP server at ``/mcp`` of ``app`` (:func:`mcp_running` runs its transport in
+    the app's lifespan); the route, for the request gate's list of routes that need a key."""
     services = app.state.services
     host = McpHost(services, lambda: job_queue(app), _principal.get)
     manager = StreamableHTTPSessionManager(
@@ -70,16 +65,12 @@ def install_mcp(app: FastAPI) -> None:
         max_request_body_size=services.settings.api.max_upload_bytes,
     )
     app.state.mcp = manager
-    endpoint = McpEndpoint(app.state.keyring, manager)
-    app.router.routes.append(Route(PATH, endpoint, methods=["GET", "POST", "DELETE"]))
+    route = Route(PATH, McpEndpoint(app.state.keyring, manager), methods=["GET", "POST", "DELETE"])
+    app.router.routes.append(route)
+    return route
 
 
 def mcp_running(app: FastAPI) -> AbstractAsyncContextManager[Any]:
     """The MCP transport's task group, for the app's lifespan (nothing when MCP is not on)."""
     manager: StreamableHTTPSessionManager | None = getattr(app.state, "mcp", None)
     return manager.run() if manager is not None else nullcontext()
-
-
-def _bearer(value: str) -> str:
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""

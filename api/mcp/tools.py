@@ -194,8 +194,7 @@ def ingest(caller: Caller, args: IngestArgs) -> ToolOutput:
         if args.file is not None or args.text is not None:
             raise InvalidInputError("send paths, or a file and/or text, not both")
         body = {"paths": args.paths, "prune": args.prune, "policy": args.policy}
-        spec = paths_spec(json.dumps(body).encode(), settings)
-        spec = spec.model_copy(update={"tenant": caller.principal.tenant})
+        spec = paths_spec(json.dumps(body).encode(), settings, caller.principal)
         return _accepted(caller.jobs().submit(spec), len(spec.paths), [])
     if args.file is None and args.text is None:
         raise InvalidInputError("send paths, or a file (base64) and/or text")
@@ -204,7 +203,7 @@ def ingest(caller: Caller, args: IngestArgs) -> ToolOutput:
     item = {"image": args.file, "text": args.text, "filename": args.filename, "id": args.id}
     body = {"items": [{**item, "metadata": args.metadata}], "policy": args.policy}
     uploads, policy = uploads_from_json(json.dumps(body).encode())
-    staged = stage_uploads(uploads, settings)
+    staged = stage_uploads(uploads, settings, caller.principal.tenant)
     rejected = [
         RejectedOut(index=e.index, source=e.source, reason=e.reason) for e in staged.rejected
     ]
