@@ -165,11 +165,13 @@ def test_http_mcp_serves_the_tools_pictures_and_answers(b_data: dict[str, str]) 
     assert set(b_data) == {"item_id", "document_id", "job_id"}  # _tour asserted each step
 
 
-def test_http_mcp_refuses_a_missing_or_wrong_key(live: str) -> None:
+def test_http_mcp_refuses_a_missing_or_wrong_key_and_a_foreign_host(live: str) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "wrong"}):
         refused = httpx.post(live, json={}, headers=headers)
         assert refused.status_code == 401
         assert "missing or invalid API key" in refused.json()["message"]
+    rebound = httpx.post(live, json={}, headers={"Host": "evil.example", "X-API-Key": B})
+    assert rebound.status_code == 400  # the request gate's Host allow-list covers /mcp
     with pytest.raises(Exception):  # noqa: B017 (the SDK raises its transport's error)
         _http(live, "wrong", lambda client: client.list_tools())
 
