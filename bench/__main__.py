@@ -6,7 +6,7 @@ import importlib
 import subprocess
 import sys
 
-BENCHMARKS = ("embedder", "store", "ingest", "documents", "queue", "retrieval", "chat")
+BENCHMARKS = ("embedder", "store", "ingest", "documents", "queue", "retrieval", "chat", "mcp")
 
 
 def main() -> int:
