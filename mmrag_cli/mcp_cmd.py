@@ -30,7 +30,7 @@ def mcp() -> None:
     with common.cli_errors():
         principal = stdio_principal(KeyRing.for_settings(settings), os.environ.get(KEY_VARIABLE))
         services = Services(settings)
-    try:
-        serve_stdio(services, principal)
-    finally:
-        services.close()
+        try:
+            serve_stdio(services, principal)
+        finally:
+            services.close()

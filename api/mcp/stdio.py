@@ -5,10 +5,13 @@ like ``mmrag serve``; the caller is the key in ``MMRAG_API_KEY`` when API keys a
 
 from __future__ import annotations
 
+import threading
+
 import anyio
 from mcp.server.stdio import stdio_server
 
 from api.auth import EVERYONE, KeyRing, Principal
+from api.lifespan import warm_up
 from api.mcp.server import McpHost, build_server
 from ingest.queue import make_worker, open_jobs
 from rag.errors import ConfigError
@@ -32,8 +35,12 @@ def stdio_principal(keyring: KeyRing, key: str | None) -> Principal:
 
 
 def serve_stdio(services: Services, principal: Principal) -> None:
-    """Serve MCP on stdin/stdout until the client closes them; runs the ingest worker meanwhile
-    (unless ``MMRAG_API__EMBEDDED_WORKER`` is off)."""
+    """Serve MCP on stdin/stdout until the client closes them; the models warm up meanwhile in a
+    thread (the client's handshake need not wait for them), and the ingest worker runs (unless
+    ``MMRAG_API__EMBEDDED_WORKER`` is off). The store is opened first: a data folder another
+    process holds fails here, with its message."""
+    services.store  # noqa: B018 (opened now, so a held data folder fails at start)
+    threading.Thread(target=warm_up, args=(services,), name="mcp-warm-up", daemon=True).start()
     jobs = open_jobs(services.settings)
     worker = make_worker(services, jobs) if services.settings.api.embedded_worker else None
     if worker is not None:
