@@ -10,11 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.mcp.pictures import DEFAULT_PICTURES, MAX_PICTURES
 from api.schemas.chat import GenerationIn, TurnIn
+from api.schemas.ingest import IngestItemIn
 from api.schemas.search import QueryIn
+from rag.metadata import check_metadata
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -104,8 +106,13 @@ class IngestArgs(BaseModel):
     filename: str = Field(default="", max_length=255, description="Shown as the item's source.")
     text: str | None = Field(default=None, description="The item's text (a caption, a note).")
     id: str | None = Field(default=None, max_length=512, description="Your id for the item.")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = IngestItemIn.model_fields["metadata"]  # type: ignore[assignment]
     policy: Literal["skip", "overwrite"] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_metadata(value)  # as IngestItemIn bounds it
 
 
 class JobArgs(BaseModel):

@@ -152,6 +152,11 @@ async def _tour(client: Client) -> dict[str, str]:
     assert "MMRAG_INGEST__ROOTS" in await _error(client, "ingest", paths=["/srv/photos"])
     assert "send paths, or a file" in await _error(client, "ingest")
     assert "file is not valid base64" in await _error(client, "ingest", file="%%%")
+    deep: dict[str, Any] = {}
+    for _ in range(30):
+        deep = {"a": deep}
+    assert "metadata nests deeper" in await _error(client, "ingest", text="x", metadata=deep)
+    assert "bogus: unknown field" in await _error(client, "search", text="x", bogus=1)
     return {"item_id": hit["id"], "document_id": document["id"], "job_id": job_id}
 
 
