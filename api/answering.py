@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from api.queries import build_query
-from api.schemas.chat import GenerationOut
+from api.schemas.chat import GenerationOut, RetrievalOut
 from api.schemas.search import QueryIn
 from api.streaming import primed
 from rag.answer import Answer, AnswerEvent
@@ -63,6 +63,11 @@ def generation_options(
 def generation_out(result: Answer) -> GenerationOut | None:
     """Who wrote ``result`` and its token counts; ``None`` when no model was asked."""
     return GenerationOut(**result.generation()) if result.backend else None
+
+
+def retrieval_out(result: Answer) -> RetrievalOut | None:
+    """What was searched for ``result`` and how it was made."""
+    return RetrievalOut(**result.retrieval) if result.retrieval else None
 
 
 def token_counts(result: Answer, prompt_text: str) -> tuple[int, int]:

@@ -26,7 +26,9 @@ from typing import Any, Literal
 from PIL import Image
 
 from rag import payload as keys
+from rag.answer_guards import CUT_NOTE, ContextEchoFilter, RepetitionGuard
 from rag.citations import UNSUPPORTED_NOTE, CitationFilter, cited_numbers, says_unknown
+from rag.condense import Condensed, condense
 from rag.config import LLMSettings
 from rag.context_pictures import context_pictures
 from rag.errors import InvalidInputError
@@ -55,6 +57,10 @@ NO_MODEL = "none"
 SNIPPET_CHARS = 300
 HISTORY_SHARE = 2
 """Earlier turns may take up to ``context_tokens // HISTORY_SHARE`` tokens."""
+ANSWER_STOPS = ("\nQuestion:", "<|im_start|>", "<|user|>")
+"""Stop sequences of every answer: where a small model starts writing the next turn."""
+REPEAT_PENALTY = 1.1
+"""The repetition penalty asked of the backends that take one (unless the caller set one)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,12 @@ class Answer:
     grounded: bool = True
     """Whether the answer cites a context block (an answer that does not is marked in its text,
     unless it says itself that the context does not answer)."""
+    cut: bool = False
+    """Whether the answer was cut because the model began repeating itself (its text ends
+    with :data:`rag.answer_guards.CUT_NOTE`)."""
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    """The query that was searched and how it was made (:meth:`rag.condense.Condensed.as_dict`):
+    ``{"query", "method", "fallback"}``."""
 
     def generation(self) -> dict[str, Any]:
         """Who answered and how: backend, model, fallback, token counts, pictures, citations."""
@@ -140,6 +152,7 @@ class Answer:
             "images": self.images,
             "removed_citations": self.removed_citations,
             "grounded": self.grounded,
+            "cut": self.cut,
         }
 
     @property
@@ -154,6 +167,8 @@ class RetrievalEvent:
 
     hits: list[Hit]
     timings: dict[str, float]
+    query: dict[str, Any] = field(default_factory=dict)
+    """The query that was searched and how it was made (as :attr:`Answer.retrieval`)."""
     type: Literal["retrieval"] = "retrieval"
 
 
@@ -236,12 +251,25 @@ class Answerer:
         text = _question_text(query.text, query.image)
         if query.text is not None and not query.text.strip():
             query = replace(query, text=None)
-        result = self._retriever.search(query)
-        timings = _retrieval_timings(result, time.perf_counter() - started)
-        yield RetrievalEvent(result.hits, dict(timings))
-        yield from self._answer_events(
+        condensed = self.condense(query.text, history or ())
+        condense_s = time.perf_counter() - started
+        result = self._retriever.search(replace(query, text=condensed.text))
+        timings = _retrieval_timings(result, time.perf_counter() - started - condense_s)
+        if condensed.method not in ("question", "off"):
+            timings["condense"] = condense_s
+        yield RetrievalEvent(result.hits, dict(timings), condensed.as_dict())
+        events = self._answer_events(
             text, query.image, result.hits, history, options, timings, started
         )
+        for event in events:
+            if isinstance(event, FinalEvent):
+                event.answer.retrieval = condensed.as_dict()
+            yield event
+
+    def condense(self, question: str | None, history: Sequence[ChatMessage]) -> Condensed:
+        """The text to search for ``question`` after the earlier turns ``history``
+        (``MMRAG_LLM__CONDENSE``; see :mod:`rag.condense`)."""
+        return condense(question, history, self._model, self._settings.condense)
 
     def _answer_events(
         self,
@@ -267,8 +295,14 @@ class Answerer:
         pieces: list[str] = []
         report = GenerationReport()
         citations = CitationFilter(len(blocks))
-        options = options or self._default_options()
-        yield from self._generate(messages, options, pieces, timings, started, report, citations)
+        options = guarded(options or self._default_options())
+        loop = RepetitionGuard()
+        yield from self._generate(
+            messages, options, pieces, timings, started, report, citations, loop
+        )
+        if loop.stopped:
+            pieces.append(CUT_NOTE)
+            yield TokenEvent(CUT_NOTE)
         text = "".join(pieces)
         grounded = bool(cited_numbers(text, len(blocks)))
         if not grounded and not says_unknown(text):
@@ -281,7 +315,7 @@ class Answerer:
             hits, timings, len(blocks), backend=report.backend,
             fallback_from=report.fallback_from, prompt_tokens=report.prompt_tokens,
             completion_tokens=report.completion_tokens, images=report.images,
-            removed_citations=citations.removed, grounded=grounded,
+            removed_citations=citations.removed, grounded=grounded, cut=loop.stopped,
         )  # fmt: skip
         yield FinalEvent(answer)
 
@@ -294,16 +328,27 @@ class Answerer:
         started: float,
         report: GenerationReport,
         citations: CitationFilter,
+        loop: RepetitionGuard,
     ) -> Iterator[TokenEvent]:
-        guard = AnswerMarkupGuard()
+        """The model's pieces, defused (image markup), without context markup, cut at a loop."""
+        guard, echo = AnswerMarkupGuard(), ContextEchoFilter()
         begun = time.perf_counter()
-        for piece in self._model.stream(messages, options, report):
-            safe = citations.feed(guard.feed(piece))
-            if safe:
-                timings.setdefault("first_token", time.perf_counter() - started)
-                pieces.append(safe)
-                yield TokenEvent(safe)
-        if tail := citations.feed(guard.flush()) + citations.flush():
+        stream = self._model.stream(messages, options, report)
+        try:
+            for piece in stream:
+                safe = citations.feed(loop.feed(echo.feed(guard.feed(piece))))
+                if safe:
+                    timings.setdefault("first_token", time.perf_counter() - started)
+                    pieces.append(safe)
+                    yield TokenEvent(safe)
+                if loop.stopped:
+                    break
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # a cut stream gives the model back now
+        rest = loop.feed(echo.feed(guard.flush()) + echo.flush()) + loop.flush()
+        if tail := citations.feed(rest) + citations.flush():
             timings.setdefault("first_token", time.perf_counter() - started)
             pieces.append(tail)
             yield TokenEvent(tail)
@@ -342,6 +387,15 @@ class Answerer:
         return GenerationOptions(
             max_tokens=self._settings.max_tokens, temperature=self._settings.temperature
         )
+
+
+def guarded(options: GenerationOptions) -> GenerationOptions:
+    """``options`` with the answer's stop sequences and repetition penalty where unset."""
+    return replace(
+        options,
+        stop=options.stop or ANSWER_STOPS,
+        repeat_penalty=REPEAT_PENALTY if options.repeat_penalty is None else options.repeat_penalty,
+    )
 
 
 def _question_text(question: str | None, image: Image.Image | None) -> str:

@@ -296,6 +296,10 @@ class LLMSettings(_Group):
     wait_s: float = Field(default=30.0, ge=0)
     """llama.cpp answers one request at a time: how long another waits for its turn before it
     gets 503 busy (with ``Retry-After``)."""
+    condense: Literal["auto", "llm", "rules", "off"] = "auto"
+    """A follow-up question in a chat is made standalone before it is searched: ``llm`` asks the
+    chat model to rewrite it, ``rules`` adds the earlier questions' words, ``auto`` uses the
+    model when it is a real one (rules for extractive), ``off`` searches the question alone."""
 
 
 class APISettings(_Group):

@@ -8,7 +8,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.answering import answer, answer_events, generation_options, generation_out, make_ask
+from api.answering import (
+    answer,
+    answer_events,
+    generation_options,
+    generation_out,
+    make_ask,
+    retrieval_out,
+)
 from api.deps import ServicesDep
 from api.queries import query_image
 from api.schemas.chat import ChatIn, ChatOut, CitationOut
@@ -20,9 +27,9 @@ from rag.llm.base import ChatMessage
 router = APIRouter(prefix="/v1", tags=["chat"])
 
 SSE_DOC = """With ``"stream": true`` the answer comes as server-sent events: ``retrieval``
-(``{"hits": [...]}``), ``token`` (``{"text": "..."}``) pieces, then ``final`` (the whole
-``ChatOut`` with the citations); a failure midway ends the stream with ``error``
-(``{"error": code, "message": ...}``)."""
+(``{"hits": [...], "query": {...}}``: the hits and what was searched), ``token``
+(``{"text": "..."}``) pieces, then ``final`` (the whole ``ChatOut`` with the citations); a
+failure midway ends the stream with ``error`` (``{"error": code, "message": ...}``)."""
 
 
 @router.post(
@@ -59,6 +66,7 @@ def chat_out(result: Answer, base_url: str = "") -> ChatOut:
         citations=[CitationOut.of(c, base_url) for c in result.citations],
         hits=[HitOut.of(hit, base_url) for hit in result.hits],
         timings=result.timings,
+        retrieval=retrieval_out(result),
     )
 
 
@@ -70,7 +78,7 @@ def _sse_lines(events: Iterator[AnswerEvent], base_url: str) -> Iterator[str]:
 def _event(event: AnswerEvent, base_url: str) -> tuple[dict[str, Any], str]:
     if isinstance(event, RetrievalEvent):
         hits = [HitOut.of(hit, base_url).model_dump() for hit in event.hits]
-        return {"hits": hits}, "retrieval"
+        return {"hits": hits, "query": event.query}, "retrieval"
     if isinstance(event, TokenEvent):
         return {"text": event.text}, "token"
     assert isinstance(event, FinalEvent)

@@ -22,6 +22,7 @@ from api.answering import (
     generation_options,
     generation_out,
     make_ask,
+    retrieval_out,
     token_counts,
 )
 from api.deps import ServicesDep
@@ -168,6 +169,7 @@ def _final(
         eval_count=completion,
         citations=[CitationOut.of(citation, ask.base_url) for citation in result.citations],
         generation=generation_out(result),
+        retrieval=retrieval_out(result),
     )
 
 

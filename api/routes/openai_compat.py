@@ -23,6 +23,7 @@ from api.answering import (
     generation_options,
     generation_out,
     make_ask,
+    retrieval_out,
     token_counts,
 )
 from api.deps import ServicesDep
@@ -170,6 +171,7 @@ def _completion(
         usage=_usage(ask, result),
         citations=_citations(result, ask.base_url),
         generation=generation_out(result),
+        retrieval=retrieval_out(result),
     )
 
 
@@ -188,6 +190,7 @@ def _chunks(
                 "citations": [c.model_dump() for c in _citations(result, ask.base_url)],
                 "usage": _usage(ask, result).model_dump(),
                 "generation": None if generation is None else generation.model_dump(),
+                "retrieval": result.retrieval or None,
             }
             yield sse(chunk(*ids, {}, "stop", **extra))
     yield sse("[DONE]")

@@ -79,6 +79,19 @@ class GenerationOut(BaseModel):
     images: int = 0
     removed_citations: int = 0
     grounded: bool = True
+    cut: bool = False
+    """Whether the answer was cut because the model began repeating itself."""
+
+
+class RetrievalOut(BaseModel):
+    """What was searched: ``query`` (the question, or with earlier turns its standalone form)
+    and ``method``: ``question`` (no earlier turn), ``off``, ``rules`` (the earlier questions'
+    words added) or ``llm`` (the chat model rewrote it); ``fallback`` says why a rewrite was not
+    used (``MMRAG_LLM__CONDENSE``)."""
+
+    query: str | None = None
+    method: str = "question"
+    fallback: str | None = None
 
 
 class ChatOut(BaseModel):
@@ -90,3 +103,5 @@ class ChatOut(BaseModel):
     hits: list[HitOut]
     """Every hit retrieval found, best first (the context the model saw is the first ones)."""
     timings: dict[str, float]
+    retrieval: RetrievalOut | None = None
+    """What was searched and how it was made."""

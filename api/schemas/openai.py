@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.chat import CitationOut, GenerationOut
+from api.schemas.chat import CitationOut, GenerationOut, RetrievalOut
 from api.schemas.search import QueryIn
 
 MODEL_ID = "mmrag"
@@ -83,6 +83,8 @@ class ChatCompletionOut(BaseModel):
     """mmrag's extra field: the items the answer cites."""
     generation: GenerationOut | None = None
     """mmrag's extra field: backend, model, fallback and token counts."""
+    retrieval: RetrievalOut | None = None
+    """mmrag's extra field: what was searched and how it was made."""
 
 
 class ModelOut(BaseModel):

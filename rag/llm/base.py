@@ -46,6 +46,9 @@ class GenerationOptions:
     """Strings that end the answer when the model writes them (not included in it)."""
     seed: int | None = None
     """Sampling seed for repeatable answers where the backend supports one."""
+    repeat_penalty: float | None = None
+    """Penalty on repeating recent tokens (1.0: none) for the backends that take one (llama.cpp,
+    Ollama); ``None`` leaves the backend's default."""
 
 
 @dataclass

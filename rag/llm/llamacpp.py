@@ -256,13 +256,16 @@ class LlamaCppChatModel:
 
 
 def _request(messages: Sequence[ChatMessage], options: GenerationOptions) -> dict[str, Any]:
-    return {
+    request = {
         "messages": [{"role": m.role, "content": m.content} for m in messages],
         "max_tokens": options.max_tokens,
         "temperature": options.temperature,
         "stop": list(options.stop) or None,
         "seed": options.seed,
     }
+    if options.repeat_penalty is not None:
+        request["repeat_penalty"] = options.repeat_penalty
+    return request
 
 
 @contextlib.contextmanager

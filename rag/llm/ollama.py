@@ -178,6 +178,8 @@ class OllamaChatModel:
             opts["stop"] = list(options.stop)
         if options.seed is not None:
             opts["seed"] = options.seed
+        if options.repeat_penalty is not None:
+            opts["repeat_penalty"] = options.repeat_penalty
         vision = any(m.images for m in messages) and self.accepts_images()
         report.images = sum(len(m.images) for m in messages) if vision else 0
         return {

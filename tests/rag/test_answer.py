@@ -9,13 +9,16 @@ import pytest
 from PIL import Image
 
 from rag.answer import (
+    ANSWER_STOPS,
     NO_HITS_TEXT,
     NO_MODEL,
+    REPEAT_PENALTY,
     Answer,
     Answerer,
     FinalEvent,
     RetrievalEvent,
     TokenEvent,
+    guarded,
 )
 from rag.config import LLMSettings
 from rag.errors import InvalidInputError, LLMUnavailableError
@@ -26,7 +29,9 @@ from rag.retrieval.types import Hit, Query, Scores, SearchResult
 from rag.store.base import Filter, MatchValue
 from tests.fakes.ollama_server import FakeOllama
 
-SETTINGS = LLMSettings(backend="extractive", max_tokens=64, temperature=0.1, context_tokens=1024)
+SETTINGS = LLMSettings(
+    backend="extractive", max_tokens=64, temperature=0.1, context_tokens=1024, condense="off"
+)
 
 
 class FixedRetriever:
@@ -185,7 +190,7 @@ def test_external_image_markup_is_neutralised_in_context_and_answer() -> None:
     assert "evil.example" not in answer.citations[0].snippet
 
 
-def test_the_query_and_options_are_passed_through_unchanged() -> None:
+def test_the_query_and_options_are_passed_through_with_the_answer_stops_and_penalty() -> None:
     model = ScriptedModel(["[1]"])
     ans, retriever = answerer(model)
     flt = Filter(must=(MatchValue("source", "item1.png"),))
@@ -201,9 +206,14 @@ def test_the_query_and_options_are_passed_through_unchanged() -> None:
     )
     ans.answer(query, options=options)
     assert retriever.queries == [query]
-    assert model.calls[0][1] == options
+    assert model.calls[0][1] == GenerationOptions(
+        max_tokens=5, temperature=0.0, stop=ANSWER_STOPS, repeat_penalty=REPEAT_PENALTY
+    )
     ans.answer(Query(text="q"))
-    assert model.calls[1][1] == GenerationOptions(max_tokens=64, temperature=0.1)
+    assert model.calls[1][1] == guarded(GenerationOptions(max_tokens=64, temperature=0.1))
+    own = GenerationOptions(stop=("END",), repeat_penalty=1.0)
+    ans.answer(Query(text="q"), options=own)
+    assert model.calls[2][1] == own
 
 
 def test_an_image_is_the_image_query() -> None:
