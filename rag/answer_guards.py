@@ -10,7 +10,8 @@ loop at its second copy, or where the shown text had already reached.
   are, and whole lines that are block headers (``source: ...``, ``picture: yes, ...``,
   ``document: ...``, ``text:``) or prompt labels (``Context:``, ``Question: ...``).
 - :class:`RepetitionGuard` ends the answer at the first line that repeats an earlier line, or
-  when the words start running in a loop (the same 1 to 24 words three times in a row).
+  when the words start running in a loop (the same 6 to 24 words twice in a row, 2 to 5 words
+  three times, one word four times).
 
 Example::
 
@@ -31,7 +32,8 @@ CUT_NOTE = "\n\n(The answer was cut here: the model began repeating itself.)"
 
 _HEADER_WORDS = ("source", "picture", "document", "text", "context", "question", "pictures")
 _MARKUP_LINE = re.compile(
-    r"^[ \t]*(?:[<‹]/?context\b.*|(?:" + "|".join(_HEADER_WORDS) + r")[ \t]*:.*)$", re.I
+    r"^[ \t]*(?:[<‹]/?context\b[^>›\n]*[>›]?[ \t]*|(?:" + "|".join(_HEADER_WORDS) + r")[ \t]*:.*)$",
+    re.I,
 )
 _LINE_PREFIXES = (
     *(f"{word}:" for word in _HEADER_WORDS), "<context", "‹context", "</context", "‹/context",
@@ -93,10 +95,14 @@ class ContextEchoFilter:
 
 _WORD = re.compile(r"\w+")
 _CITATION = re.compile(r"\[\d+\]")
+_OPEN_CITATION = re.compile(r"\[\d*$")
 MIN_LINE_CHARS = 5
 """Lines shorter than this (normalised) may repeat (list bullets, ``Yes.``)."""
 MAX_PERIOD = 24
 """The longest run of words checked for looping."""
+LONG_RUN = 6
+"""A run of this many words or more is a loop when it comes twice in a row (one word: four
+times; shorter runs: three times)."""
 
 
 def _normal(line: str) -> str:
@@ -149,22 +155,25 @@ class RepetitionGuard:
         if (loop := self._loop_start()) is not None:
             self.stopped = True
             return max(loop, self._shown)
-        partial = _normal(text[self._line_start :])
+        partial = _normal(_OPEN_CITATION.sub("", text[self._line_start :]))
         if partial and any(seen.startswith(partial) for seen in self._seen):
             return max(self._line_start, self._shown)  # it may be a repeat: hold it
         return len(text)
 
     def _loop_start(self) -> int | None:
-        """Where the second copy of a run of words repeated three times (one word: four)
-        at the end of the text starts, or ``None``."""
+        """Where the second copy of a run of words that loops at the end of the text starts,
+        or ``None``."""
         words = list(_WORD.finditer(self._text[-4000:].lower()))
         offset = max(len(self._text) - 4000, 0)
         names = [w.group() for w in words]
         for period in range(1, MAX_PERIOD + 1):
-            repeats = 4 if period == 1 else 3
+            repeats = 4 if period == 1 else 3 if period < LONG_RUN else 2
             if len(names) < period * repeats:
                 break
             tail = names[-period * repeats :]
             if all(tail[i] == tail[i % period] for i in range(len(tail))):
-                return offset + words[-period * (repeats - 1)].start()
+                start = len(names) - period * repeats
+                while start > 0 and names[start - 1] == names[start - 1 + period]:
+                    start -= 1  # the loop began earlier: cut at its first repeat
+                return offset + words[start + period].start()
         return None

@@ -37,7 +37,8 @@ ERROR_MESSAGE = "the model crashed"
 
 
 class FakeOpenAI:
-    """``requests`` records the JSON bodies of the chat requests received."""
+    """``requests`` records the JSON bodies of the chat requests received; ``replies``, while
+    not empty, gives the next request's reply (then ``reply`` answers)."""
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class FakeOpenAI:
         self.reply = reply
         self.slow_s = slow_s
         self.requests: list[dict[str, Any]] = []
+        self.replies: list[str] = []
         self._stopping = threading.Event()
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -77,6 +79,9 @@ class FakeOpenAI:
 
     def pause(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+    def next_reply(self) -> str:
+        return self.replies.pop(0) if self.replies else self.reply
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -136,21 +141,22 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return
             if mode == "slow":
                 server.pause(server.slow_s)
+            reply = server.next_reply()
             if body.get("stream"):
-                self._stream(mode)
+                self._stream(mode, reply)
             elif mode == "cut":
-                raw = json.dumps(_completion(server.reply)).encode()
+                raw = json.dumps(_completion(reply)).encode()
                 self._headers(200, "application/json", {"Content-Length": str(len(raw))})
                 self.wfile.write(raw[: len(raw) // 2])
                 self._drop_connection()
             elif mode in ("stream_error", "error_event"):
                 self._json(500, {"error": {"message": ERROR_MESSAGE, "type": "server_error"}})
             else:
-                self._json(200, _completion(server.reply))
+                self._json(200, _completion(reply))
 
-        def _stream(self, mode: Mode) -> None:
+        def _stream(self, mode: Mode, reply: str) -> None:
             self._headers(200, "text/event-stream", {"Transfer-Encoding": "chunked"})
-            pieces = re.findall(r"\s*\S+\s*", server.reply) or [server.reply]
+            pieces = re.findall(r"\s*\S+\s*", reply) or [reply]
             broken = mode in ("cut", "stream_error", "error_event")
             for piece in pieces[:2] if broken else pieces:
                 self._event(_chunk(piece))
