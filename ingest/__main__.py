@@ -18,6 +18,7 @@ from ingest.queue import make_worker, open_jobs
 from ingest.stored_files import sweep_partial_files
 from rag.config import load_settings
 from rag.errors import MmragError
+from rag.logs import quiet_third_party_logs
 from rag.services import Services
 
 
@@ -34,6 +35,7 @@ def main() -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quiet_third_party_logs(settings.log_level)
     services = Services(settings)
     sweep_partial_files(settings.files_dir)
     worker = make_worker(services)

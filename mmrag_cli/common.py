@@ -15,6 +15,7 @@ import typer
 
 from rag.config import Settings, load_settings
 from rag.errors import MmragError
+from rag.logs import quiet_third_party_logs
 
 COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.ingest_cmd",
@@ -68,6 +69,7 @@ def settings_from_cli(**overrides: Any) -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quiet_third_party_logs(settings.log_level)
     return settings
 
 
