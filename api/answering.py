@@ -71,8 +71,8 @@ def retrieval_out(result: Answer) -> RetrievalOut | None:
 
 
 def token_counts(result: Answer, prompt_text: str) -> tuple[int, int]:
-    """``(prompt, completion)`` tokens: the backend's own counts, each estimated from the text
-    (the question, the answer) only where the backend gave none."""
+    """``(prompt, completion)`` tokens: the answer's (the backend's own, or the answerer's
+    estimate of the whole prompt sent); estimated from the text only where no model was asked."""
     prompt = result.prompt_tokens
     completion = result.completion_tokens
     return (

@@ -59,6 +59,8 @@ HISTORY_SHARE = 2
 """Earlier turns may take up to ``context_tokens // HISTORY_SHARE`` tokens."""
 ANSWER_STOPS = ("\nQuestion:", "<|im_start|>", "<|user|>")
 """Stop sequences of every answer: where a small model starts writing the next turn."""
+TEMPLATE_TOKENS = 4
+"""Tokens a chat template adds around each message (role and delimiters), for estimates."""
 REPEAT_PENALTY = 1.1
 """The repetition penalty asked of the backends that take one (unless the caller set one)."""
 
@@ -123,9 +125,12 @@ class Answer:
     fallback_from: str | None = None
     """Set when a fallback answered: the preferred backend (``auto``) that could not."""
     prompt_tokens: int | None = None
-    """The backend's own count of prompt tokens (``None`` where it gives none)."""
+    """The prompt's tokens: the backend's own count, else an estimate of the whole prompt sent
+    (system prompt, history, context and question; ``tokens_estimated``)."""
     completion_tokens: int | None = None
-    """The backend's own count of answer tokens (``None`` where it gives none)."""
+    """The answer's tokens: the backend's own count, else an estimate (``tokens_estimated``)."""
+    tokens_estimated: bool = False
+    """Whether a token count is an estimate (the backend gave none)."""
     images: int = 0
     """How many context pictures the model was sent (vision models)."""
     removed_citations: int = 0
@@ -149,6 +154,7 @@ class Answer:
             "fallback_from": self.fallback_from,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "tokens_estimated": self.tokens_estimated,
             "images": self.images,
             "removed_citations": self.removed_citations,
             "grounded": self.grounded,
@@ -310,11 +316,17 @@ class Answerer:
             yield TokenEvent(UNSUPPORTED_NOTE)
             text += UNSUPPORTED_NOTE
         timings["total"] = time.perf_counter() - started
+        prompt_tokens, completion_tokens = report.prompt_tokens, report.completion_tokens
+        estimated = prompt_tokens is None or completion_tokens is None
+        if prompt_tokens is None:
+            prompt_tokens = self._prompt_estimate(messages)
+        if completion_tokens is None:
+            completion_tokens = self._count_tokens(text)
         answer = Answer(
             text, cite(text, blocks, hits), report.model or self._model.model_name,
             hits, timings, len(blocks), backend=report.backend,
-            fallback_from=report.fallback_from, prompt_tokens=report.prompt_tokens,
-            completion_tokens=report.completion_tokens, images=report.images,
+            fallback_from=report.fallback_from, prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, tokens_estimated=estimated, images=report.images,
             removed_citations=citations.removed, grounded=grounded, cut=loop.stopped,
         )  # fmt: skip
         yield FinalEvent(answer)
@@ -377,6 +389,10 @@ class Answerer:
                 break
             kept.append(message)
         return kept[::-1]
+
+    def _prompt_estimate(self, messages: Sequence[ChatMessage]) -> int:
+        """The tokens of every message sent, plus a few per message for the chat template."""
+        return sum(self._count_tokens(m.content) + TEMPLATE_TOKENS for m in messages)
 
     def _count_tokens(self, text: str) -> int:
         if isinstance(self._model, TokenCounter):

@@ -66,9 +66,9 @@ class CitationOut(BaseModel):
 
 class GenerationOut(BaseModel):
     """Who wrote the answer and how: the backend and model (``fallback`` when ``auto`` answered
-    with a fallback for ``fallback_from``), the backend's own token counts (null where it gives
-    none), pictures sent, citation markers removed (they named no block), and whether the answer
-    cites a block at all."""
+    with a fallback for ``fallback_from``), the token counts (the backend's own, else estimated:
+    ``tokens_estimated``), pictures sent, citation markers removed (they named no block), and
+    whether the answer cites a block at all."""
 
     backend: str
     model: str
@@ -76,6 +76,9 @@ class GenerationOut(BaseModel):
     fallback_from: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tokens_estimated: bool = False
+    """Whether a token count is mmrag's estimate (the backend gave none): the prompt's covers
+    everything sent (system prompt, history, context, question)."""
     images: int = 0
     removed_citations: int = 0
     grounded: bool = True
