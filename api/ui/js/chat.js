@@ -121,7 +121,9 @@ async function ask() {
     const response = await call('/v1/chat', { method: 'POST', json: body });
     for await (const { event, data } of sseEvents(response)) {
       if (event === 'retrieval' && !reply.content) {
-        $('.answer', li).textContent = `Reading ${data.hits.length} items…`;
+        const query = data.query || {};
+        const searched = query.method === 'rules' || query.method === 'llm' ? ` found for “${query.query}”` : '';
+        $('.answer', li).textContent = `Reading ${data.hits.length} items${searched}…`;
       } else if (event === 'token') {
         reply.content += data.text;
         li.dataset.tokens = String(Number(li.dataset.tokens || 0) + 1);
