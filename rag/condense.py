@@ -5,7 +5,8 @@ Two ways (``MMRAG_LLM__CONDENSE``):
 
 - ``llm``: the chat model rewrites the question with a short prompt, bounded in tokens
   (:data:`MAX_REWRITE_TOKENS`) and time (:data:`REWRITE_S`); its output is checked (one line,
-  not empty, not too long, no markup) and the rules are used when it fails the check;
+  not empty, not too long, no markup, at least half of the question's own words kept) and the
+  rules are used when it fails the check;
 - ``rules``: no model: the question, then the content words of the previous user turns with a
   decaying weight (the last turn up to :data:`TURN_WORDS` words, the one before half that, and
   so on; a word already in the query is not repeated);
@@ -141,11 +142,12 @@ def rewrite(
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-    return checked("".join(pieces))
+    return checked("".join(pieces), question)
 
 
-def checked(text: str) -> tuple[str | None, str]:
-    """The rewrite when it is one usable line, else ``None`` and why."""
+def checked(text: str, question: str = "") -> tuple[str | None, str]:
+    """The rewrite when it is one usable line that keeps at least half of the question's own
+    words (a small model may answer, or drop "page 2"), else ``None`` and why."""
     line = text.strip().strip('"').strip()
     if not line:
         return None, "the rewrite was empty"
@@ -157,4 +159,8 @@ def checked(text: str) -> tuple[str | None, str]:
         return None, "the rewrite held markup"
     if not _WORD.search(line):
         return None, "the rewrite had no words"
+    own = {w.lower() for w in _WORD.findall(question)} - _STOPWORDS
+    kept = own & {w.lower() for w in _WORD.findall(line)}
+    if own and 2 * len(kept) < len(own):
+        return None, "the rewrite dropped the question's own words"
     return line, ""

@@ -56,10 +56,13 @@ def test_a_rewrite_that_fails_its_check_falls_back_to_the_rules() -> None:
         markup = condense(FOLLOW_UP, HISTORY, model, "llm")
         server.replies = ["   "]
         empty = condense(FOLLOW_UP, HISTORY, model, "llm")
+        server.replies = ["The car in question is a red car."]
+        dropped = condense("what does its page 2 say?", HISTORY, model, "llm")
     assert markup.method == empty.method == "rules"
     assert markup.text == empty.text == by_rules(FOLLOW_UP, ["Which cars are in the collection?"])
     assert markup.fallback == "the rewrite was more than one line"
     assert empty.fallback == "the rewrite was empty"
+    assert dropped.method == "rules" and "dropped the question's own words" in dropped.fallback
 
 
 def test_a_slow_rewrite_is_left_for_the_rules() -> None:
