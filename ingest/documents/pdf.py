@@ -16,6 +16,7 @@ from PIL import Image
 
 from ingest.documents.captions import figure_text, heading_of, lines_of, pick_caption
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from ingest.documents.pdfstreams import check_pdf_streams
 from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
 
@@ -30,7 +31,9 @@ _PDFIUM = threading.Lock()
 def read_pdf(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     """The PDF ``data``, its pages (up to ``limits.max_pages``) rendered one at a time as they
     are iterated (one render in memory, however long the document); raises
-    :class:`InvalidInputError` for encrypted, corrupt or empty files."""
+    :class:`InvalidInputError` for encrypted, corrupt or empty files, and for streams that
+    inflate past :data:`~ingest.documents.pdfstreams.MAX_PDF_STREAM_BYTES`."""
+    check_pdf_streams(data)  # before PDFium inflates any of them
     with _PDFIUM:
         pdf = _open(data)
         try:

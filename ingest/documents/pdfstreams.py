@@ -1,0 +1,164 @@
+"""Bound what a PDF's compressed streams inflate to before PDFium loads them.
+
+PDFium inflates a page's whole content stream (and each form, font or object stream) into
+memory before using it, with no cap: a 400 KiB PDF whose content stream inflates to 400 MiB
+cost 800 MiB of RSS. :func:`check_pdf_streams` scans the raw file for ``stream`` ...
+``endstream`` segments filtered with FlateDecode and inflates each in small pieces (memory
+stays at a few MiB, work stops at the cap), counting the bytes. Pictures are not counted:
+PDFium decodes them a row at a time within their declared size, and the pixel budget bounds
+that; a stream marked as a picture but drawn as a page's ``/Contents`` is counted.
+
+Not seen by the scan: streams of encrypted PDFs (their bytes are ciphertext) and other
+compressions (LZW, run length).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import zlib
+
+from rag.errors import InvalidInputError
+
+MAX_PDF_STREAM_BYTES = 256 * 1024 * 1024
+"""What a PDF's non-picture streams (text and drawing, forms, fonts, object streams) may
+inflate to, all together: a 1,000-page book is a few tens of MiB; PDFium holds about twice the
+largest page's streams in memory."""
+
+_IN_PIECE = 64 * 1024
+_OUT_PIECE = 1024 * 1024
+_DICT_WINDOW = 64 * 1024
+"""How far before ``stream`` its dictionary is looked for."""
+_KEPT_OBJECT_STREAMS = 16 * 1024 * 1024
+"""Decoded object streams kept to look for ``/Contents`` in (pages may be stored in them)."""
+
+_STREAM = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
+_OBJ = re.compile(rb"(\d+)\s+\d+\s+obj\b")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\d)(?!\s+\d+\s+R)")
+_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^\s/\[\]<>()]+)")
+_NAME = re.compile(rb"/([^\s/\[\]<>()]+)")
+_IMAGE = re.compile(rb"/Subtype\s*/Image\b")
+_OBJSTM = re.compile(rb"/Type\s*/ObjStm\b")
+_CONTENTS = re.compile(rb"/Contents\s*(\d+\s+\d+\s+R|\[[^\]]*\])")
+_REF = re.compile(rb"(\d+)\s+\d+\s+R")
+
+_FLATE = {b"FlateDecode", b"Fl"}
+_ASCII = {b"ASCIIHexDecode", b"AHx", b"ASCII85Decode", b"A85"}
+
+
+class _Over(Exception):
+    pass
+
+
+def check_pdf_streams(data: bytes, cap: int | None = None) -> int:
+    """The bytes ``data``'s non-picture Flate streams inflate to; raises
+    :class:`InvalidInputError` past ``cap`` (default :data:`MAX_PDF_STREAM_BYTES`; work stops
+    there)."""
+    cap = MAX_PDF_STREAM_BYTES if cap is None else cap
+    view = memoryview(data)
+    total = 0
+    images: list[tuple[int, int, int, list[bytes]]] = []
+    kept: list[bytes] = []
+    kept_size = 0
+    position = 0
+    try:
+        while (match := _STREAM.search(data, position)) is not None:
+            start = match.start()
+            head_from = max(position, start - _DICT_WINDOW)
+            obj = None
+            for obj in _OBJ.finditer(data, head_from, start):  # noqa: B007 (the last one)
+                pass
+            head = data[obj.end() if obj else head_from : start]
+            begin = match.end()
+            length = _LENGTH.search(head)
+            end = begin + int(length.group(1)) if length else -1
+            if end < begin or not data[end : end + 64].lstrip().startswith(b"endstream"):
+                # as PDFium does when /Length is indirect or wrong
+                end = data.find(b"endstream", begin)
+                end = len(data) if end < 0 else end
+            position = max(end, begin)
+            filters = _filters(head)
+            if not filters:
+                continue
+            number = int(obj.group(1)) if obj else -1
+            if _IMAGE.search(head):
+                images.append((number, begin, end, filters))
+                continue
+            sink: list[bytes] | None = None
+            if _OBJSTM.search(head) and kept_size < _KEPT_OBJECT_STREAMS:
+                sink = kept
+            total += _inflated(view[begin:end], filters, cap - total, sink)
+            if sink is not None:
+                kept_size = sum(map(len, kept))
+        if images:
+            contents = _contents_refs(data) | _contents_refs(b"".join(kept))
+        for number, begin, end, filters in images:
+            if number in contents:  # a "picture" drawn as a page: PDFium inflates it whole
+                total += _inflated(view[begin:end], filters, cap - total, None)
+    except _Over:
+        raise InvalidInputError(
+            f"the PDF's compressed streams (text and drawing, fonts) inflate to over {cap} bytes,"
+            " the cap for a PDF: a compression bomb?"
+        ) from None
+    return total
+
+
+def _filters(head: bytes) -> list[bytes]:
+    """The filter names up to and including the first FlateDecode, if the ones before it
+    can be undone here; empty if the stream is not Flate-compressed."""
+    found = _FILTER.search(head)
+    if found is None:
+        return []
+    names = _NAME.findall(found.group(1))
+    for index, name in enumerate(names):
+        if name in _FLATE:
+            return names[: index + 1]
+        if name not in _ASCII:
+            return []
+    return []
+
+
+def _contents_refs(text: bytes) -> set[int]:
+    return {int(ref) for found in _CONTENTS.finditer(text) for ref in _REF.findall(found[1])}
+
+
+def _inflated(
+    segment: memoryview, filters: list[bytes], room: int, sink: list[bytes] | None
+) -> int:
+    """The bytes ``segment`` inflates to, read in small pieces; raises :class:`_Over` past
+    ``room``. A corrupt stream counts what inflated before the damage."""
+    if len(filters) > 1:
+        segment = memoryview(_undo_ascii(bytes(segment), filters[:-1]))
+    inflater = zlib.decompressobj()
+    total = 0
+    try:
+        for offset in range(0, len(segment), _IN_PIECE):
+            piece: bytes | memoryview = segment[offset : offset + _IN_PIECE]
+            while piece:
+                out = inflater.decompress(piece, _OUT_PIECE)
+                total += len(out)
+                if total > room:
+                    raise _Over
+                if sink is not None:
+                    sink.append(out)
+                if inflater.eof:
+                    return total
+                piece = inflater.unconsumed_tail
+    except zlib.error:
+        pass
+    return total
+
+
+def _undo_ascii(raw: bytes, filters: list[bytes]) -> bytes:
+    """ASCIIHex and ASCII85 decoded (each shrinks its input); damaged data gives nothing."""
+    try:
+        for name in filters:
+            if name in (b"ASCIIHexDecode", b"AHx"):
+                hexa = re.sub(rb"\s", b"", raw.split(b">", 1)[0])
+                raw = binascii.unhexlify(hexa + b"0" * (len(hexa) % 2))
+            else:
+                raw = base64.a85decode(raw.strip().removeprefix(b"<~").split(b"~>", 1)[0])
+    except (ValueError, binascii.Error):
+        return b""
+    return raw
