@@ -3,13 +3,14 @@
 PDFium inflates a page's whole content stream (and each form, font or object stream) into
 memory before using it, with no cap: a 400 KiB PDF whose content stream inflates to 400 MiB
 cost 800 MiB of RSS. :func:`check_pdf_streams` scans the raw file for ``stream`` ...
-``endstream`` segments filtered with FlateDecode and inflates each in small pieces (memory
-stays at a few MiB, work stops at the cap), counting the bytes. Pictures are not counted:
-PDFium decodes them a row at a time within their declared size, and the pixel budget bounds
-that; a stream marked as a picture but drawn as a page's ``/Contents`` is counted.
+``endstream`` segments filtered with FlateDecode (or LZWDecode) and inflates each in small
+pieces (memory stays at a few MiB, work stops at the cap), counting the bytes. Pictures are
+not counted: PDFium decodes them a row at a time within their declared size, and the pixel
+budget bounds that; a stream marked as a picture but drawn as a page's ``/Contents`` is
+counted.
 
-Not seen by the scan: streams of encrypted PDFs (their bytes are ciphertext) and other
-compressions (LZW, run length).
+Not seen by the scan: streams of encrypted PDFs (their bytes are ciphertext) and run-length
+compression (at most 128x).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _CONTENTS = re.compile(rb"/Contents\s*(\d+\s+\d+\s+R|\[[^\]]*\])")
 _REF = re.compile(rb"(\d+)\s+\d+\s+R")
 
 _FLATE = {b"FlateDecode", b"Fl"}
+_LZW = {b"LZWDecode", b"LZW"}
 _ASCII = {b"ASCIIHexDecode", b"AHx", b"ASCII85Decode", b"A85"}
 
 
@@ -105,14 +107,14 @@ def check_pdf_streams(data: bytes, cap: int | None = None) -> int:
 
 
 def _filters(head: bytes) -> list[bytes]:
-    """The filter names up to and including the first FlateDecode, if the ones before it
-    can be undone here; empty if the stream is not Flate-compressed."""
+    """The filter names up to and including the first FlateDecode or LZWDecode, if the ones
+    before it can be undone here; empty if the stream is neither."""
     found = _FILTER.search(head)
     if found is None:
         return []
     names = _NAME.findall(found.group(1))
     for index, name in enumerate(names):
-        if name in _FLATE:
+        if name in _FLATE or name in _LZW:
             return names[: index + 1]
         if name not in _ASCII:
             return []
@@ -130,6 +132,8 @@ def _inflated(
     ``room``. A corrupt stream counts what inflated before the damage."""
     if len(filters) > 1:
         segment = memoryview(_undo_ascii(bytes(segment), filters[:-1]))
+    if filters[-1] in _LZW:
+        return _lzw_length(segment, room, sink)
     inflater = zlib.decompressobj()
     total = 0
     try:
@@ -147,6 +151,43 @@ def _inflated(
                 piece = inflater.unconsumed_tail
     except zlib.error:
         pass
+    return total
+
+
+def _lzw_length(segment: memoryview, room: int, sink: list[bytes] | None) -> int:
+    """The bytes an LZW stream (PDF's: 9 to 12 bits, early change) decodes to, counted from
+    its codes' lengths without decoding it (LZW can expand ~1000x); raises :class:`_Over` past
+    ``room``. An object stream in LZW is counted, not kept (``sink`` is not filled)."""
+    lengths = [1] * 258 + [0] * (4096 - 258)
+    total = previous = buffer = bits = 0
+    width, next_code = 9, 258
+    for byte in segment:
+        buffer, bits = (buffer << 8) | byte, bits + 8
+        while bits >= width:
+            bits -= width
+            code = buffer >> bits
+            buffer &= (1 << bits) - 1
+            if code == 256:
+                width, next_code, previous = 9, 258, 0
+                continue
+            if code == 257:
+                return total
+            if code < next_code:
+                length = lengths[code]
+            elif code == next_code and previous:
+                length = previous + 1
+            else:
+                return total  # corrupt: PDFium stops here too
+            if previous and next_code < 4096:
+                lengths[next_code] = previous + 1
+                next_code += 1
+            previous = length
+            total += length
+            if total > room:
+                raise _Over
+            width = (
+                9 if next_code < 511 else 10 if next_code < 1023 else 11 if next_code < 2047 else 12
+            )
     return total
 
 

@@ -76,3 +76,46 @@ def test_a_wrong_or_indirect_length_does_not_hide_a_stream(length) -> None:
     data = _one_page(b"/Filter /FlateDecode", packed).replace(b"/Length %d" % len(packed), length)
     with pytest.raises(InvalidInputError, match="compression bomb"):
         check_pdf_streams(data, cap=MIB)
+
+
+def _lzw(data: bytes) -> bytes:
+    """``data`` LZW-encoded as PDF's LZWDecode reads it (early change, a clear every 4000)."""
+    runs: list[list[int]] = [[]]
+    table: dict[tuple[int, int], int] = {}
+    word = None
+    for byte in data:
+        if word is None:
+            word = byte
+        elif (word, byte) in table:
+            word = table[word, byte]
+        else:
+            runs[-1].append(word)
+            table[word, byte] = 258 + len(table)
+            word = byte
+            if len(table) > 3700:
+                runs[-1].append(word)
+                runs.append([])
+                table, word = {}, None
+    if word is not None:
+        runs[-1].append(word)
+    acc, bits = 256, 9  # a clear, then each run ended by a clear (the last by an end)
+    for run_index, run in enumerate(runs):
+        codes = [*run, 257 if run_index == len(runs) - 1 else 256]
+        for index, code in enumerate(codes):
+            reader_next = 258 + max(0, index - 1)  # the reader's table as it reads this code
+            width = 9 if reader_next < 511 else 10 if reader_next < 1023 else 11
+            width = width if reader_next < 2047 else 12
+            acc, bits = (acc << width) | code, bits + width
+    acc <<= -bits % 8
+    return acc.to_bytes((bits + 7) // 8, "big")
+
+
+def test_lzw_streams_are_counted_as_pdfium_decodes_them() -> None:
+    text = b"BT /F1 12 Tf 72 720 Td (Hello LZW) Tj ET"
+    data = _one_page(b"/Filter /LZWDecode", _lzw(text))
+    assert check_pdf_streams(data) == len(text)
+    assert "Hello LZW" in next(iter(read_pdf(data, "a.pdf", ReadLimits()).pages)).text
+    bomb = _one_page(b"/Filter /LZWDecode", _lzw(b" " * MIB))
+    assert check_pdf_streams(bomb, cap=2 * MIB) == MIB
+    with pytest.raises(InvalidInputError, match="compression bomb"):
+        check_pdf_streams(bomb, cap=MIB // 2)
