@@ -35,14 +35,16 @@ _KEPT_OBJECT_STREAMS = 16 * 1024 * 1024
 """Decoded object streams kept to look for ``/Contents`` in (pages may be stored in them)."""
 
 _STREAM = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
-_OBJ = re.compile(rb"(\d+)\s+\d+\s+obj\b")
-_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\d)(?!\s+\d+\s+R)")
-_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^\s/\[\]<>()]+)")
+_OBJ = re.compile(rb"(?<!\d)(\d{1,10})\s+\d{1,5}\s+obj\b")
+_LENGTH = re.compile(rb"/Length\s+(\d{1,15})(?!\d)(?!\s+\d+\s+R)")
+_FILTER = re.compile(rb"/Filter\s*(\[[^\]]{0,1024}\]|/[^\s/\[\]<>()]{1,127})")
 _NAME = re.compile(rb"/([^\s/\[\]<>()]+)")
 _IMAGE = re.compile(rb"/Subtype\s*/Image\b")
 _OBJSTM = re.compile(rb"/Type\s*/ObjStm\b")
-_CONTENTS = re.compile(rb"/Contents\s*(\d+\s+\d+\s+R|\[[^\]]*\])")
-_REF = re.compile(rb"(\d+)\s+\d+\s+R")
+_CONTENTS = re.compile(rb"/Contents\s*(\d{1,10}\s+\d{1,5}\s+R|\[[^\]/]*\])")
+"""An array of references holds no ``/``: each scan stops at the next name (linear time)."""
+_REF = re.compile(rb"(?<!\d)(\d{1,10})\s+\d{1,5}\s+R")
+"""Numbers bounded and anchored at a run's start: a long run of digits costs linear time."""
 
 _FLATE = {b"FlateDecode", b"Fl"}
 _LZW = {b"LZWDecode", b"LZW"}
@@ -87,12 +89,9 @@ def check_pdf_streams(data: bytes, cap: int | None = None) -> int:
             if _IMAGE.search(head):
                 images.append((number, begin, end, filters))
                 continue
-            sink: list[bytes] | None = None
-            if _OBJSTM.search(head) and kept_size < _KEPT_OBJECT_STREAMS:
-                sink = kept
+            sink = kept if _OBJSTM.search(head) and kept_size < _KEPT_OBJECT_STREAMS else None
             total += _inflated(view[begin:end], filters, cap - total, sink)
-            if sink is not None:
-                kept_size = sum(map(len, kept))
+            kept_size = sum(map(len, kept))
         if images:
             contents = _contents_refs(data) | _contents_refs(b"".join(kept))
         for number, begin, end, filters in images:
@@ -109,7 +108,7 @@ def check_pdf_streams(data: bytes, cap: int | None = None) -> int:
 def _filters(head: bytes) -> list[bytes]:
     """The filter names up to and including the first FlateDecode or LZWDecode, if the ones
     before it can be undone here; empty if the stream is neither."""
-    found = _FILTER.search(head)
+    found = _FILTER.match(head, max(head.rfind(b"/Filter"), 0))  # one try: linear time
     if found is None:
         return []
     names = _NAME.findall(found.group(1))
@@ -144,7 +143,7 @@ def _inflated(
                 total += len(out)
                 if total > room:
                     raise _Over
-                if sink is not None:
+                if sink is not None and len(sink) < _KEPT_OBJECT_STREAMS // _OUT_PIECE:
                     sink.append(out)
                 if inflater.eof:
                     return total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 import zlib
 
 import pytest
@@ -119,3 +120,13 @@ def test_lzw_streams_are_counted_as_pdfium_decodes_them() -> None:
     assert check_pdf_streams(bomb, cap=2 * MIB) == MIB
     with pytest.raises(InvalidInputError, match="compression bomb"):
         check_pdf_streams(bomb, cap=MIB // 2)
+
+
+def test_long_runs_of_digits_and_names_scan_in_linear_time() -> None:
+    picture = b"2 0 obj << /Subtype /Image /Filter /FlateDecode /Length 1 >> stream\nx\nendstream\n"
+    digits = b"1 0 obj << /Length " + b"9" * 100_000 + b" >> stream\nendstream\n"
+    filters = b"3 0 obj << " + b"/Filter [" * 6000 + b" >> stream\nx\nendstream\n"
+    contents = b"/Contents [" * 100_000 + b"/Contents [" + b"9" * 100_000 + b"]"
+    started = time.perf_counter()
+    assert check_pdf_streams(picture + digits + filters * 20 + contents) == 0
+    assert time.perf_counter() - started < 5  # quadratic regular expressions took over 70 s
