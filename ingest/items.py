@@ -91,6 +91,8 @@ class DecodedItem:
     pixels: np.ndarray | None = None
     image: ImageInfo | None = None
     jpeg: bytes | None = None
+    notes: list[str] = field(default_factory=list)
+    """What went wrong short of failing the item (an OCR time-out), for the report."""
 
 
 @dataclass

@@ -45,6 +45,7 @@ from ingest.items import (
     SourceItem,
     Unreadable,
 )
+from ingest.ocr import PictureText, ocr_payload
 from ingest.points import base_payload, fingerprint, is_unchanged, item_points, stale_chunk_ids
 from ingest.prune import prune_source
 from ingest.reading import ItemReader
@@ -121,12 +122,15 @@ class Ingestor:
         text: TextEncoders | None = None,
         pictures: PictureStore | None = None,
         jpegs_on_device: bool = False,
+        ocr: PictureText | None = None,
     ) -> None:
         """``text`` holds the passage model and the lexical encoder (their signals are written
         for every point with text; the passage model also bounds document passages, else CLIP's
         context does); ``pictures`` stores page renders and figure crops (documents are refused
         without it); ``jpegs_on_device``: JPEG bytes go to ``embedder.embed_jpegs`` (decoded in
-        batches on the model's device) instead of being decoded by PIL in the pool."""
+        batches on the model's device) instead of being decoded by PIL in the pool; ``ocr``
+        reads the text in pictures, pages and figures (:mod:`ingest.ocr`; default: none)."""
+        self.ocr = ocr or PictureText()
         self.jpegs_on_device = jpegs_on_device
         self.embedder = embedder
         self.text = text or TextEncoders()
@@ -141,6 +145,7 @@ class Ingestor:
             chunk_text, count_tokens=embedder.count_tokens, context_length=embedder.context_length
         )
         self.reader = ItemReader(store.collection, settings, chunker)
+        self._split = _passage_splitter(embedder, self.text.passage, settings)
         self.documents = (
             None
             if pictures is None
@@ -148,7 +153,8 @@ class Ingestor:
                 store.collection,
                 settings,
                 pictures,
-                _passage_splitter(embedder, self.text.passage, settings),
+                self._split,
+                self.ocr,
             )
         )
 
@@ -270,6 +276,9 @@ class Ingestor:
         todo = []
         for read in fresh:
             expected = fingerprint(read, root, self.embedder.model_id, self._text_models)
+            if self._reads_picture(read):  # its text and chunks are known after OCR
+                expected[keys.OCR_MODEL] = self.ocr.model_id
+                del expected[keys.CHUNK_COUNT]
             if is_unchanged(stored.get(read.point_id), expected):
                 self.report.unchanged += 1
             else:
@@ -281,13 +290,35 @@ class Ingestor:
     def _decode(self, read: ReadItem) -> DecodedItem | Rejected:
         return _guarded(read.item, lambda _: self._decode_read(read))
 
+    def _reads_picture(self, read: ReadItem) -> bool:
+        """A standalone picture that OCR reads (after the unchanged check: at decode)."""
+        return read.image_bytes is not None and self.ocr.reads_pictures
+
     def _decode_read(self, read: ReadItem) -> DecodedItem:
         data = read.image_bytes
         if data is None and read.picture_file is not None:
             data = read.picture_file.read_bytes()
         if data is None:
             return DecodedItem(read)
-        read = replace(read, image_bytes=None)  # the decoded item carries pixels, not the file
+        notes: list[str] = []
+        if self._reads_picture(read):
+            read = self._read_picture_text(read, data, notes)
+        decoded = self._decode_pixels(replace(read, image_bytes=None), data)
+        decoded.notes = notes
+        return decoded
+
+    def _read_picture_text(self, read: ReadItem, data: bytes, notes: list[str]) -> ReadItem:
+        """``read`` with the text OCR finds in its picture as more chunks (and in its payload);
+        the picture is decoded here on its own (the GPU path decodes it again on the device)."""
+        image = decode_image(data, self.settings.max_image_pixels).image
+        result = self.ocr.read(image, "text in the picture not read", notes)
+        extra = {**read.extra, keys.OCR_MODEL: self.ocr.model_id}
+        if result is None or not result.lines:
+            return replace(read, extra=extra)
+        extra.update(ocr_payload(result, self.ocr.model_id))
+        return replace(read, chunks=[*read.chunks, *self._split(result.text)], extra=extra)
+
+    def _decode_pixels(self, read: ReadItem, data: bytes) -> DecodedItem:
         if self.jpegs_on_device and _whole_jpeg(data):
             header = probe_image(data, self.settings.max_image_pixels)
             if (header.format, header.mode) in _DEVICE_JPEG:
@@ -310,6 +341,7 @@ class Ingestor:
             if isinstance(result, Rejected):
                 self._fail(result, run)
             else:
+                self.report.notes += [ItemError(result.read.item.display, n) for n in result.notes]
                 items.append(result)
         if items:
             self._embed_and_upsert(items, batch.stored, run)

@@ -59,8 +59,8 @@ def item_points(
         payload = {**base, keys.CHUNK_INDEX: index}
         if chunk_vectors:
             vectors.update(chunk_vectors[index])
-        if count > 1:
-            payload[keys.CHUNK_TEXT] = read.chunks[index]
+        if count > 1 or (read.chunks and read.chunks[index] != (read.text or "")):
+            payload[keys.CHUNK_TEXT] = read.chunks[index]  # a chunk of text, or text read by OCR
         points.append(PointRecord(chunk_point_id(collection, read.key, index), vectors, payload))
     return points
 

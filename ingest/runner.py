@@ -11,6 +11,7 @@ from pathlib import Path
 from ingest.cleanup import discard_files, store_scope
 from ingest.documents.pictures import PictureStore, pictures_dir
 from ingest.items import Source
+from ingest.ocr import PictureText
 from ingest.pipeline import Ingestor
 from ingest.report import IngestReport, ProgressSink
 from ingest.sources import open_source
@@ -71,9 +72,9 @@ def make_ingestor(
     progress: ProgressSink | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Ingestor:
-    """The one way jobs and tasks build an ``Ingestor``: CLIP, the text signals and the picture
-    folder of ``store``'s collection and tenant; JPEGs are decoded on CLIP's device when its
-    settings say so (``MMRAG_CLIP__DECODE``: ``device``, or ``auto`` on CUDA)."""
+    """The one way jobs and tasks build an ``Ingestor``: CLIP, the text signals, OCR and the
+    picture folder of ``store``'s collection and tenant; JPEGs are decoded on CLIP's device when
+    its settings say so (``MMRAG_CLIP__DECODE``: ``device``, or ``auto`` on CUDA)."""
     clip = services.settings.clip
     on_device = decodes_on_device(clip)
     settings = settings or services.settings.ingest
@@ -86,6 +87,7 @@ def make_ingestor(
         TextEncoders.from_services(services),
         pictures=PictureStore(picture_folder(services.settings.files_dir, store)),
         jpegs_on_device=on_device,
+        ocr=PictureText.of(services.ocr_reader, services.settings.ocr),
     )
 
 

@@ -408,6 +408,23 @@ class DemoSettings(_Group):
     seed: int = 0
 
 
+class OcrSettings(_Group):
+    """Reading text in pictures (scanned pages, screenshots, figures) for the text signals."""
+
+    engine: Literal["rapidocr", "tesseract", "none"] = "rapidocr"
+    """``rapidocr`` (PP-OCR ONNX models shipped in its wheel, offline), ``tesseract`` (the
+    ``tesseract`` program, Debian ``tesseract-ocr``) or ``none``."""
+    mode: Literal["auto", "always", "off"] = "auto"
+    """``auto``: PDF pages with little or no text layer, standalone pictures and document
+    figures are read (pictures without text give nothing); ``always``: every page too;
+    ``off``: nothing is read."""
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """Seconds one picture may take; past it the picture is ingested without its text and the
+    report says so."""
+    languages: str = "eng"
+    """Tesseract only: its language codes joined by ``+`` (``eng+deu``), as installed."""
+
+
 class Settings(BaseSettings):
     """All of mmrag's settings. Build with :func:`load_settings`."""
 
@@ -439,6 +456,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

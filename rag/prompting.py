@@ -135,7 +135,7 @@ def block_for(n: int, hit: Hit, text: str | None = None) -> ContextBlock:
     metadata = hit.payload.get(keys.METADATA) or {}
     scalars = [(k, v) for k, v in metadata.items() if isinstance(v, str | int | float | bool)]
     fields = tuple((_one_line(k), _one_line(v)) for k, v in scalars[:MAX_METADATA_FIELDS])
-    item_text = hit.text if text is None else text
+    item_text = item_text_of(hit) if text is None else text
     document, page = _document(hit)
     return ContextBlock(
         n,
@@ -146,7 +146,17 @@ def block_for(n: int, hit: Hit, text: str | None = None) -> ContextBlock:
         page=page,
         figure=bool(document) and hit.payload.get(keys.KIND) == "figure",
         fields=fields,
+        ocr=bool(hit.payload.get(keys.OCR_TEXT)),
     )
+
+
+def item_text_of(hit: Hit) -> str:
+    """What a block shows of ``hit``: its text, then the text OCR read from its picture (once:
+    a passage of a page read by OCR is that text already)."""
+    ocr = str(hit.payload.get(keys.OCR_TEXT) or "").strip()
+    if not ocr or ocr == hit.text.strip():
+        return hit.text
+    return f"{hit.text.strip()}\n\n{ocr}" if hit.text.strip() else ocr
 
 
 def _document(hit: Hit) -> tuple[str, int | None]:
@@ -192,7 +202,7 @@ def build_context(
     for hit in hits:
         n = len(blocks) + 1
         remaining = budget_tokens - used
-        if len(hit.text) <= remaining * MAX_CHARS_PER_TOKEN:
+        if len(item_text_of(hit)) <= remaining * MAX_CHARS_PER_TOKEN:
             block = block_for(n, hit)
             cost = count_tokens(block.rendered)
             if cost <= remaining:
@@ -207,7 +217,7 @@ def build_context(
 
 def _cut_block(n: int, hit: Hit, budget: int, count_tokens: TokenCount) -> ContextBlock:
     limit = max(budget, 0) * MAX_CHARS_PER_TOKEN
-    text = hit.text
+    text = item_text_of(hit)
     if len(text) > limit:  # cut before anything reads it whole
         text = text[:limit].rstrip() + " …" if limit else ""
     frame = count_tokens(render_block(n, hit, ""))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
     from rag.llm.base import ChatModel
     from rag.moderation import Moderator
+    from rag.ocr import OcrReader
     from rag.retrieval.rerank import Reranker
     from rag.retrieval.retriever import Retriever
     from rag.store.base import CollectionLayout, VectorStore
@@ -56,6 +57,16 @@ class Services:
         from rag.embedding.lexical import BM25Encoder
 
         return BM25Encoder(self.settings.lexical) if self.settings.lexical.enabled else None
+
+    @cached_property
+    def ocr_reader(self) -> OcrReader | None:
+        """The OCR engine behind its time-out (``None`` when ``MMRAG_OCR__ENGINE=none`` or
+        ``MMRAG_OCR__MODE=off``)."""
+        from rag.ocr import OcrReader, load_ocr_engine
+
+        with self._lock:
+            engine = load_ocr_engine(self.settings.ocr)
+            return None if engine is None else OcrReader(engine, self.settings.ocr.timeout_s)
 
     @cached_property
     def collection_layout(self) -> CollectionLayout:

@@ -72,6 +72,7 @@ def settings(tmp_path: Path, tiny_clip: ClipSettings) -> Settings:
         store=StoreSettings(),
         rerank={"model": "none"},
         llm={"backend": "extractive"},
+        ocr={"mode": "off"},  # OCR tests turn it on (tests/ingest/test_ocr.py)
     )
 
 
@@ -92,6 +93,7 @@ def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "MMRAG_RERANK__MODEL": "none",
         "MMRAG_LLM__BACKEND": "extractive",
         "MMRAG_LOG_LEVEL": "WARNING",
+        "MMRAG_OCR__MODE": "off",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

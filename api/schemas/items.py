@@ -46,6 +46,10 @@ class ItemOut(BaseModel):
     """1-based page (slide) of a page, figure or passage."""
     figure: int | None = None
     bbox: list[float] | None = None
+    ocr_text: str | None = None
+    """Text read by OCR from the item's picture (a passage of a page read by OCR: itself)."""
+    ocr_confidence: float | None = None
+    """The OCR engine's confidence in ``ocr_text``, in [0, 1]."""
 
     @classmethod
     def from_payload(cls, point_id: str, payload: dict[str, Any], base_url: str = "") -> ItemOut:
@@ -71,6 +75,8 @@ class ItemOut(BaseModel):
             page=payload.get(keys.PAGE),
             figure=payload.get(keys.FIGURE),
             bbox=payload.get(keys.BBOX),
+            ocr_text=payload.get(keys.OCR_TEXT),
+            ocr_confidence=payload.get(keys.OCR_CONFIDENCE),
         )
 
 

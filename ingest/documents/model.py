@@ -37,6 +37,8 @@ class PagePart:
     render: Image.Image | None = None
     figures: list[FigurePart] = field(default_factory=list)
     heading: str | None = None
+    text_coverage: float | None = None
+    """Share of the page its text layer's characters cover (PDF); ``None``: not known."""
 
 
 @dataclass

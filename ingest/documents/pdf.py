@@ -131,6 +131,7 @@ def _page(
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_range()
+            coverage = _text_coverage(textpage, width * height)
             figures = list(_figures(page, textpage, render, scale, height, limits, budget))
         finally:
             textpage.close()
@@ -139,7 +140,16 @@ def _page(
     heading = heading_of(text)
     for figure in figures:
         figure.caption = figure_text(figure.caption, title, heading)
-    return PagePart(index + 1, _clean(text), render, figures, heading)
+    return PagePart(index + 1, _clean(text), render, figures, heading, coverage)
+
+
+def _text_coverage(textpage: pdfium.PdfTextPage, area: float) -> float:
+    """Share of the page (``area`` in points) that its text layer's character boxes cover."""
+    covered = 0.0
+    for index in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(index)
+        covered += max(0.0, right - left) * max(0.0, top - bottom)
+    return min(1.0, covered / max(area, 1.0))
 
 
 def render_scale(width: float, height: float, budget: int) -> float:

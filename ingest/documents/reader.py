@@ -9,11 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from ingest.documents.html import Place, read_html, read_markdown
 from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
 from ingest.documents.pictures import PictureStore, StoredPicture
 from ingest.files import confined, read_confined
 from ingest.items import DocumentRead, ImageInfo, ReadItem, SourceItem
+from ingest.ocr import PictureText, ocr_payload
 from rag import payload as keys
 from rag.config import IngestSettings
 from rag.errors import InvalidInputError
@@ -81,12 +84,19 @@ def parse_document(
 class DocumentReader:
     """Turns a document :class:`SourceItem` into a :class:`DocumentRead` (thread-safe).
 
-    ``split`` cuts a page's text into passages (bounded by the passage model's tokens).
+    ``split`` cuts a page's text into passages (bounded by the passage model's tokens);
+    ``ocr`` reads the pages and figures that need it (:mod:`ingest.ocr`).
     """
 
     def __init__(
-        self, collection: str, settings: IngestSettings, pictures: PictureStore, split: Splitter
+        self,
+        collection: str,
+        settings: IngestSettings,
+        pictures: PictureStore,
+        split: Splitter,
+        ocr: PictureText | None = None,
     ) -> None:
+        self.ocr = ocr or PictureText()
         self.collection = collection
         self.settings = settings
         self.pictures = pictures
@@ -133,32 +143,70 @@ class DocumentReader:
     ) -> list[ReadItem]:
         render = self.pictures.save(page.render) if page.render is not None else None
         on_page = {**common, keys.PAGE: page.number}
+        read = None
+        if page.render is not None and self.ocr.reads_page(page):
+            read = self.ocr.read(page.render, f"page {page.number}", notes)
+        page_ocr = ocr_payload(read, self.ocr.model_id) if read and read.lines else {}
         items = []
         if render is not None:
-            items.append(self._page(item, key, page, render, on_page))
+            items.append(self._page(item, key, page, render, {**on_page, **page_ocr}))
         for index, figure in enumerate(page.figures):
-            crop = self._save_figure(figure, page.number, notes)
-            if crop is None:
-                continue
             extra = {**on_page, keys.KIND: "figure", keys.FIGURE: index}
             if figure.bbox is not None:
                 extra[keys.BBOX] = [round(v, 2) for v in figure.bbox]
-            items.append(
-                self._item(
-                    item, figure_key(key, page.number, index), figure.caption, crop, extra, True
-                )
-            )
-        for index, passage in enumerate(self.split(page.text)):
-            extra = {**on_page, keys.KIND: "passage"}
+            figure_item = self._figure(item, key, page, index, figure, extra, read is None, notes)
+            if figure_item is not None:
+                items.append(figure_item)
+        texts = [(passage, {}) for passage in self.split(page.text)]
+        if read is not None and read.lines:
+            texts += [
+                (passage, ocr_payload(read, self.ocr.model_id, passage))
+                for passage in self.split(read.text)
+            ]
+        for index, (passage, from_ocr) in enumerate(texts):
+            extra = {**on_page, keys.KIND: "passage", **from_ocr}
             items.append(
                 self._item(item, passage_key(key, page.number, index), passage, render, extra)
             )
         return items
 
-    def _save_figure(self, figure: FigurePart, page: int, notes: list[str]) -> StoredPicture | None:
-        """Decode (or crop) one figure and store it; the pixels are dropped once written."""
+    def _figure(
+        self,
+        item: SourceItem,
+        key: str,
+        page: PagePart,
+        index: int,
+        figure: FigurePart,
+        extra: dict[str, Any],
+        read_text: bool,
+        notes: list[str],
+    ) -> ReadItem | None:
+        """A figure's item; with ``read_text`` (its page was not read whole), the text OCR
+        finds in it joins its caption as a second chunk."""
+        saved = self._save_figure(figure, page.number, notes)
+        if saved is None:
+            return None
+        crop, image = saved
+        read = None
+        if read_text and self.ocr.reads_pictures:
+            read = self.ocr.read(image, f"a picture on page {page.number}", notes)
+        del image
+        text_key = figure_key(key, page.number, index)
+        figure_item = self._item(item, text_key, figure.caption, crop, extra, True)
+        if read is None or not read.lines:
+            return figure_item
+        chunks = [*figure_item.chunks, *self.split(read.text)]
+        return replace(
+            figure_item, chunks=chunks, extra={**extra, **ocr_payload(read, self.ocr.model_id)}
+        )
+
+    def _save_figure(
+        self, figure: FigurePart, page: int, notes: list[str]
+    ) -> tuple[StoredPicture, Image.Image] | None:
+        """Decode (or crop) one figure and store it; the caller drops the pixels once read."""
         try:
-            return self.pictures.save(figure.image)
+            image = figure.image
+            return self.pictures.save(image), image
         except InvalidInputError as exc:
             notes.append(f"a picture on page {page} skipped: {exc}")
             return None

@@ -44,6 +44,8 @@ class ContextBlock:
     """Metadata ``(key, value)`` lines."""
     truncated: bool = False
     """Whether ``text`` was cut to fit the token budget."""
+    ocr: bool = False
+    """Whether ``text`` holds words read from a picture by OCR (said in the header)."""
 
     @property
     def header(self) -> list[str]:
@@ -56,6 +58,8 @@ class ContextBlock:
         elif self.page:
             lines.append(f"page: {self.page}")
         lines.append(f"picture: {self.picture}")
+        if self.ocr:
+            lines.append("text read from the picture by OCR: yes (words may be misread)")
         lines.extend(f"{key}: {value}" for key, value in self.fields)
         return lines
 

@@ -36,6 +36,7 @@ def make_settings(tiny_clip: ClipSettings, model_dir: Path):
             "clip": tiny_clip.model_copy(update={"cache_dir": model_dir}),
             "rerank": {"model": "none"},
             "llm": {"backend": "extractive"},
+            "ocr": {"mode": "off"},  # OCR tests turn it on
             **overrides,
         }
         return Settings(_env_file=None, **values)
