@@ -8,14 +8,16 @@ or a time-out is a note in the report, and the item goes in with what it has.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from ingest.documents.model import PagePart
 from rag import payload as keys
 from rag.config import OcrSettings
 from rag.ocr import OcrError, OcrReader, OcrResult
+
+if TYPE_CHECKING:  # ingest.documents imports this module
+    from ingest.documents.model import PagePart
 
 MIN_TEXT_COVERAGE = 0.02
 """A PDF page whose text layer's character boxes cover less than this share of the page is

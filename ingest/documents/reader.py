@@ -143,8 +143,9 @@ class DocumentReader:
     ) -> list[ReadItem]:
         render = self.pictures.save(page.render) if page.render is not None else None
         on_page = {**common, keys.PAGE: page.number}
+        whole = page.render is not None and self.ocr.reads_page(page)
         read = None
-        if page.render is not None and self.ocr.reads_page(page):
+        if whole and page.render is not None:
             read = self.ocr.read(page.render, f"page {page.number}", notes)
         page_ocr = ocr_payload(read, self.ocr.model_id) if read and read.lines else {}
         items = []
@@ -154,7 +155,7 @@ class DocumentReader:
             extra = {**on_page, keys.KIND: "figure", keys.FIGURE: index}
             if figure.bbox is not None:
                 extra[keys.BBOX] = [round(v, 2) for v in figure.bbox]
-            figure_item = self._figure(item, key, page, index, figure, extra, read is None, notes)
+            figure_item = self._figure(item, key, page, index, figure, extra, not whole, notes)
             if figure_item is not None:
                 items.append(figure_item)
         texts = [(passage, {}) for passage in self.split(page.text)]

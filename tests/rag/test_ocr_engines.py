@@ -53,7 +53,7 @@ def test_confidences_are_fractions(two_lines: tuple[Image.Image, OcrResult]) -> 
 def test_line_boxes_are_normalised_and_in_reading_order(
     two_lines: tuple[Image.Image, OcrResult],
 ) -> None:
-    image, result = two_lines
+    _, result = two_lines
     first, second = (line.box for line in result.lines)
     for x0, y0, x1, y1 in (first, second):
         assert 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0
@@ -113,7 +113,7 @@ def hanging() -> Iterator[_Hanging]:
 
 def test_a_hanging_engine_is_abandoned_at_the_time_out(hanging: _Hanging) -> None:
     reader = OcrReader(hanging, timeout_s=0.2)
-    with pytest.raises(OcrError, match="longer than 0.2 s .MMRAG_OCR__TIMEOUT_S"):
+    with pytest.raises(OcrError, match=r"longer than 0\.2 s \(MMRAG_OCR__TIMEOUT_S\)"):
         reader.read(Image.new("RGB", (8, 8)))
 
 
