@@ -312,8 +312,10 @@ class Ingestor:
         the picture is decoded here on its own (the GPU path decodes it again on the device)."""
         image = decode_image(data, self.settings.max_image_pixels).image
         result = self.ocr.read(image, "text in the picture not read", notes)
+        if result is None:  # failed: without the engine's id, the next run reads it again
+            return read
         extra = {**read.extra, keys.OCR_MODEL: self.ocr.model_id}
-        if result is None or not result.lines:
+        if not result.lines:
             return replace(read, extra=extra)
         extra.update(ocr_payload(result, self.ocr.model_id))
         return replace(read, chunks=[*read.chunks, *self._split(result.text)], extra=extra)

@@ -184,7 +184,7 @@ def hanging() -> Iterator[_Hanging]:
     engine.release.set()
 
 
-def test_an_ocr_time_out_is_a_note_and_the_picture_still_goes_in(
+def test_an_ocr_time_out_is_a_note_the_picture_goes_in_and_is_read_next_run(
     make, hanging: _Hanging, tmp_path: Path
 ) -> None:
     services = make(OcrReader(hanging, timeout_s=0.3))
@@ -200,6 +200,8 @@ def test_an_ocr_time_out_is_a_note_and_the_picture_still_goes_in(
     assert notes[1][1].startswith("page 1: ")
     kinds = sorted(p.payload[keys.KIND] for p in all_points(services.store))
     assert kinds == ["figure", "image", "page"]
+    again = ingest_paths(services, [folder])  # a picture whose read failed is read again
+    assert "dialog.png" in {Path(n.source).name for n in again.notes}
 
 
 def test_a_30000_square_picture_is_refused_before_ocr(
