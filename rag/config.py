@@ -199,6 +199,9 @@ class IngestSettings(_Group):
     """DOCX/PPTX: largest sum of uncompressed parts."""
     max_zip_ratio: int = Field(default=100, ge=1)
     """DOCX/PPTX: highest compression ratio of a part over 1 MiB (zip bombs compress ~1000x)."""
+    max_table_rows: int = Field(default=10_000, ge=1)
+    """Rows kept per table (a spreadsheet's sheet, a CSV/TSV document); the rest are cut and
+    reported, never an error."""
     task_items: int = Field(default=256, ge=1, le=100_000)
     """A job on the Redis queue is split into tasks of at most this many items (any worker takes
     any task)."""

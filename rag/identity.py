@@ -83,6 +83,11 @@ def passage_key(document_key: str, page: int, passage: int) -> str:
     return f"{page_key(document_key, page)}.s{passage}"
 
 
+def table_key(document_key: str, page: int, part: int) -> str:
+    """Key of part ``part`` (0-based, a run of rows) of the tables of page (sheet) ``page``."""
+    return f"{page_key(document_key, page)}.t{part}"
+
+
 def document_id(collection: str, document_key: str) -> str:
     """The id of a document (a UUID, like point ids): ``document.id`` on each of its points."""
     return point_id(collection, f"document\x1f{document_key}")

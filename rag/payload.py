@@ -51,7 +51,7 @@ LEXICAL_MODEL = "lexical_model"
 # --- item kinds and documents (issue "Documents") ------------------------------------------------
 KIND = "kind"
 """One of :data:`KINDS`; points written before kinds existed have none (read them as image/text)."""
-KINDS: tuple[str, ...] = ("image", "text", "page", "figure", "passage")
+KINDS: tuple[str, ...] = ("image", "text", "page", "figure", "passage", "table")
 DOCUMENT = "document"
 """``{"id": str, "title": str, "source": str, "pages": int}`` on every point of a document."""
 PAGE = "page"
@@ -62,6 +62,10 @@ BBOX = "bbox"
 """``[x0, y0, x1, y1]`` in page points where known."""
 FILE_PATH = "file_path"
 """Absolute path of a document's original file (served by ``/v1/documents/{id}/file``)."""
+SHEET = "sheet"
+"""Name of the sheet (table) a ``table`` point's rows come from."""
+ROWS = "rows"
+"""``[first, last]``: the 1-based rows of its sheet a ``table`` point holds (for citations)."""
 OCR_TEXT = "ocr_text"
 """Text read by OCR from the point's picture (a page, figure or image), or, on a passage of a
 page read by OCR, the passage itself; absent where nothing was read."""

@@ -50,6 +50,10 @@ class ItemOut(BaseModel):
     """Text read by OCR from the item's picture (a passage of a page read by OCR: itself)."""
     ocr_confidence: float | None = None
     """The OCR engine's confidence in ``ocr_text``, in [0, 1]."""
+    sheet: str | None = None
+    """The sheet a ``table`` item's rows come from."""
+    rows: list[int] | None = None
+    """``[first, last]``: the 1-based rows of its sheet a ``table`` item holds."""
 
     @classmethod
     def from_payload(cls, point_id: str, payload: dict[str, Any], base_url: str = "") -> ItemOut:
@@ -77,6 +81,8 @@ class ItemOut(BaseModel):
             bbox=payload.get(keys.BBOX),
             ocr_text=payload.get(keys.OCR_TEXT),
             ocr_confidence=payload.get(keys.OCR_CONFIDENCE),
+            sheet=payload.get(keys.SHEET),
+            rows=payload.get(keys.ROWS),
         )
 
 

@@ -29,6 +29,16 @@ class FigurePart:
 
 
 @dataclass
+class TablePart:
+    """A table: its title (a sheet's name), header cells, and rows as (row number in the
+    sheet, 1-based; cells)."""
+
+    title: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+@dataclass
 class PagePart:
     """One page (PDF page, slide, or a DOCX/HTML/Markdown span between page breaks)."""
 
@@ -39,6 +49,8 @@ class PagePart:
     heading: str | None = None
     text_coverage: float | None = None
     """Share of the page its text layer's characters cover (PDF); ``None``: not known."""
+    tables: list[TablePart] = field(default_factory=list)
+    """Tables of the page (a spreadsheet's sheet is a page with one table)."""
 
 
 @dataclass
@@ -70,3 +82,4 @@ class ReadLimits:
     max_zip_entry_bytes: int = 100 * 1024 * 1024
     max_zip_total_bytes: int = 300 * 1024 * 1024
     max_zip_ratio: int = 100
+    max_table_rows: int = 10_000

@@ -28,18 +28,25 @@ from rag.identity import (
     passage_key,
     point_id,
     source_key,
+    table_key,
 )
 
 Splitter = Callable[[str], list[str]]
 DOCUMENT_SUFFIXES: frozenset[str] = frozenset(
-    {".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown"}
+    {".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".xlsx"}
 )
-"""File extensions (lower case) read as documents."""
+"""File extensions (lower case) read as documents (a folder's files too)."""
+TABLE_SUFFIXES: frozenset[str] = frozenset({".csv", ".tsv"})
+"""Tables read as documents when named so (a manifest's ``document``, an upload); in a folder
+a ``.csv`` stays what it was (captions, a manifest)."""
+ROWS_PER_TABLE_ITEM = 20
+"""Rows of a sheet per ``table`` item (its Markdown is what the LLM sees)."""
 _PNG = "image/png"
 
 
 def is_document(path: Path | str) -> bool:
-    return Path(path).suffix.lower() in DOCUMENT_SUFFIXES
+    """Whether a named file (an upload, a manifest's ``document``) is read as a document."""
+    return Path(path).suffix.lower() in DOCUMENT_SUFFIXES | TABLE_SUFFIXES
 
 
 def limits_of(settings: IngestSettings) -> ReadLimits:
@@ -53,6 +60,7 @@ def limits_of(settings: IngestSettings) -> ReadLimits:
         max_zip_entry_bytes=settings.max_zip_entry_bytes,
         max_zip_total_bytes=settings.max_zip_total_bytes,
         max_zip_ratio=settings.max_zip_ratio,
+        max_table_rows=settings.max_table_rows,
     )
 
 
@@ -78,6 +86,14 @@ def parse_document(
         return read_html(data, name, limits, place)
     if suffix in (".md", ".markdown"):
         return read_markdown(data, name, limits, place)
+    if suffix == ".xlsx":
+        from ingest.documents.sheets import read_xlsx
+
+        return read_xlsx(data, name, limits)
+    if suffix in TABLE_SUFFIXES:
+        from ingest.documents.sheets import read_delimited
+
+        return read_delimited(data, name, limits, "\t" if suffix == ".tsv" else ",")
     raise InvalidInputError(f"not a document type mmrag reads: {suffix or path.name}")
 
 
@@ -169,6 +185,34 @@ class DocumentReader:
             items.append(
                 self._item(item, passage_key(key, page.number, index), passage, render, extra)
             )
+        items += self._table_items(item, key, page, on_page)
+        return items
+
+    def _table_items(
+        self, item: SourceItem, key: str, page: PagePart, on_page: dict[str, Any]
+    ) -> list[ReadItem]:
+        """A ``table`` item per run of rows: its text the Markdown of the header and the rows
+        (what the LLM sees), its chunks one ``header: value`` line per row (the text signals)."""
+        items: list[ReadItem] = []
+        runs = [
+            (table, table.rows[start : start + ROWS_PER_TABLE_ITEM])
+            for table in page.tables
+            for start in range(0, max(len(table.rows), 1), ROWS_PER_TABLE_ITEM)
+        ]
+        for index, (table, rows) in enumerate(runs):
+            header = [h or f"column {i + 1}" for i, h in enumerate(table.header)]
+            numbers = [n for n, _ in rows]
+            extra = {
+                **on_page,
+                keys.KIND: "table",
+                keys.SHEET: table.title,
+                keys.ROWS: [min(numbers), max(numbers)] if numbers else None,
+            }
+            lines = [_row_line(header, cells) for _, cells in rows] or [" | ".join(header)]
+            read = self._item(
+                item, table_key(key, page.number, index), _markdown(header, rows), None, extra
+            )
+            items.append(replace(read, chunks=self.split("\n".join(lines))))
         return items
 
     def _figure(
@@ -271,3 +315,25 @@ class _TextBudget:
                 )
             page.text = page.text[: self.left]
         self.left -= len(page.text)
+
+
+def _markdown(header: list[str], rows: list[tuple[int, list[str]]]) -> str:
+    """A Markdown table of ``header`` and ``rows`` (pipes and line breaks in cells escaped)."""
+    width = max([len(header), *(len(cells) for _, cells in rows)])
+
+    def line(cells: list[str]) -> str:
+        padded = [*cells, *[""] * (width - len(cells))]
+        return "| " + " | ".join(_md_cell(c) for c in padded) + " |"
+
+    head = [*header, *[f"column {i + 1}" for i in range(len(header), width)]]
+    return "\n".join([line(head), "|" + "---|" * width, *(line(cells) for _, cells in rows)])
+
+
+def _md_cell(cell: str) -> str:
+    return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _row_line(header: list[str], cells: list[str]) -> str:
+    """One row as ``header: value; ...`` (empty cells left out)."""
+    pairs = zip(header, cells, strict=False)
+    return "; ".join(f"{h}: {v}" for h, v in pairs if v) or " ".join(cells)
