@@ -19,7 +19,7 @@ A point's payload::
       "chunk_index": 0, "chunk_count": 1,
       "embedder": "ViT-B-32/openai",
       "passage_model": "sentence-transformers/all-MiniLM-L6-v2",
-      "lexical_model": "bm25-v1/english/k1=1.2,b=0.75,avg_len=256"
+      "lexical_model": "bm25-v2/english/k1=1.2,b=0.75,avg_len=256"
     }
 """
 

@@ -12,9 +12,15 @@ Tokenization (:func:`tokenize`), in order:
    become overlapping character bigrams, the scheme of Lucene's ``CJKBigramFilter``:
    ``検索エンジン`` gives ``検索 索エ エン ンジ ジン``; a lone character stays a unigram.
 3. Other text splits into words of letters and digits. Words joined by ``-`` ``_`` ``.`` ``/``
-   stay whole as one term (``e-1042``, ``x200-b``, ``v2.1``) and also give their parts
-   (``e``, ``1042``), so an exact code matches best and a part still matches.
-4. Words without digits are stemmed by the Snowball stemmer of the configured language
+   stay whole as one term (``e-1042``, ``x200-b``, ``wood-fired``) and also give some parts:
+   a code (a joined word with a digit) gives only its code-like parts, those of two or more
+   characters with a digit (``x200-b``: ``x200``; ``e-1042``: ``1042``), so that no letter or
+   common word is born from splitting a code (``GO-4471`` does not match "going"); a compound of
+   plain words gives its words of two or more characters (``wood-fired``: ``wood``, ``fire``).
+4. The Snowball stop words of the configured language (``the``, ``which``, ``is``; the lists
+   in ``rag/embedding/stopwords``, BSD-licensed) are dropped, from documents and queries alike,
+   so that a hit can never match on stop words alone (its lexical score is 0).
+5. Words without digits are stemmed by the Snowball stemmer of the configured language
    (PyStemmer); codes and numbers are kept as written.
 
 Term ids are the first four bytes of the term's BLAKE2b digest (stable across processes and
@@ -27,7 +33,8 @@ import hashlib
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib import resources
 
 import regex
 
@@ -35,7 +42,8 @@ from rag.config import LexicalSettings
 from rag.embedding.base import SparseTerms
 from rag.errors import ConfigError
 
-TOKENIZER_VERSION = "v1"
+TOKENIZER_VERSION = "v2"
+"""Part of every stored point's ``lexical_model``: a change re-embeds on the next ingest."""
 _NO_SPACE = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\u30fc"
 _WORD_CHAR = rf"[[\p{{L}}\p{{N}}\p{{M}}]--[{_NO_SPACE}]]"
 _TOKEN = regex.compile(
@@ -45,15 +53,22 @@ _TOKEN = regex.compile(
 _JOINERS = regex.compile(r"[-_./]")
 
 
-def tokenize(text: str, stem: Callable[[str], str] = str) -> list[str]:
-    """The terms of ``text`` in order (see the module docstring); ``stem`` maps plain words."""
+def tokenize(
+    text: str, stem: Callable[[str], str] = str, stop: frozenset[str] = frozenset()
+) -> list[str]:
+    """The terms of ``text`` in order (see the module docstring); ``stem`` maps plain words,
+    ``stop`` holds the (case-folded) words to drop."""
     terms: list[str] = []
-    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).casefold()):
+    for match in _TOKEN.finditer(_normal(text)):
         if match.group("ngram"):
             terms += _bigrams(match.group("ngram"))
         else:
-            terms += _word_terms(match.group("word"), stem)
+            terms += _word_terms(match.group("word"), stem, stop)
     return terms
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def _bigrams(run: str) -> list[str]:
@@ -62,15 +77,40 @@ def _bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def _word_terms(word: str, stem: Callable[[str], str]) -> list[str]:
+def _word_terms(word: str, stem: Callable[[str], str], stop: frozenset[str]) -> list[str]:
     parts = _JOINERS.split(word)
     if len(parts) == 1:
-        return [_stem_word(word, stem)]
-    return [word, *(_stem_word(part, stem) for part in parts)]
+        return [] if word in stop else [_stem_word(word, stem)]
+    if any(_has_digit(part) for part in parts):  # a code: only its code-like parts
+        return [word, *(part for part in parts if len(part) > 1 and _has_digit(part))]
+    return [word, *(stem(part) for part in parts if len(part) > 1 and part not in stop)]
+
+
+def _has_digit(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
 
 
 def _stem_word(word: str, stem: Callable[[str], str]) -> str:
-    return word if any(ch.isdigit() for ch in word) else stem(word)
+    return word if _has_digit(word) else stem(word)
+
+
+_STOP_LIST_OF = {"porter": "english", "dutch_porter": "dutch"}
+
+
+@cache
+def stop_words(language: str) -> frozenset[str]:
+    """Snowball's stop words of ``language`` as :func:`tokenize` reads them (``don't`` gives
+    ``don`` and ``t``); empty for ``none`` and for a language without a list."""
+    name = _STOP_LIST_OF.get(language, language)
+    folder = resources.files("rag.embedding").joinpath("stopwords")
+    source = folder.joinpath(f"{name}.txt")
+    if not name.isidentifier() or not source.is_file():
+        return frozenset()
+    words: set[str] = set()
+    for line in source.read_text(encoding="utf-8").splitlines():
+        for entry in line.split("|", 1)[0].split():
+            words.update(tokenize(entry))
+    return frozenset(words)
 
 
 def term_id(term: str) -> int:
@@ -107,6 +147,7 @@ class BM25Encoder:
     def __init__(self, settings: LexicalSettings) -> None:
         self.settings = settings
         self._stem = stemmer_for(settings.language)
+        self._stop = stop_words(settings.language)
 
     @property
     def model_id(self) -> str:
@@ -115,7 +156,7 @@ class BM25Encoder:
 
     def terms(self, text: str) -> list[str]:
         """The terms that this encoder weighs for ``text``."""
-        return tokenize(text, self._stem)
+        return tokenize(text, self._stem, self._stop)
 
     def encode_documents(self, texts: Sequence[str]) -> list[SparseTerms]:
         return [self._document(text) for text in texts]

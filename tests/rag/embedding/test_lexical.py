@@ -6,7 +6,7 @@ import pytest
 
 from rag.config import LexicalSettings
 from rag.embedding.base import LexicalEncoder, SparseTerms
-from rag.embedding.lexical import BM25Encoder, term_id, tokenize
+from rag.embedding.lexical import BM25Encoder, stop_words, term_id, tokenize
 from rag.errors import ConfigError
 
 
@@ -26,6 +26,81 @@ def test_codes_survive_whole_and_as_parts(encoder: BM25Encoder, code: str) -> No
     assert terms[0] == "see" and terms[-1] == "restart"
 
 
+@pytest.mark.parametrize(
+    ("code", "parts"),
+    [
+        ("E-1042", ["1042"]),
+        ("X200-B", ["x200"]),
+        ("v2.1", ["v2"]),
+        ("AB_12/7", ["12"]),
+        ("GO-4471", ["4471"]),
+        ("RAIN-TO-77", ["77"]),
+    ],
+)
+def test_a_code_gives_only_its_code_like_parts(
+    encoder: BM25Encoder, code: str, parts: list[str]
+) -> None:
+    # no single letter and no common word is born from splitting a code
+    assert encoder.terms(code) == [code.lower(), *parts]
+
+
+def test_a_compound_of_words_gives_its_words(encoder: BM25Encoder) -> None:
+    assert encoder.terms("wood-fired") == ["wood-fired", "wood", "fire"]
+    assert encoder.terms("state-of-the-art") == ["state-of-the-art", "state", "art"]
+    assert encoder.terms("e-mail os.path") == ["e-mail", "mail", "os.path", "os", "path"]
+
+
+def test_snowball_stop_words_are_dropped(encoder: BM25Encoder) -> None:
+    assert encoder.terms("Which animals live in the Arctic?") == ["anim", "live", "arctic"]
+    assert encoder.terms("Is it going to rain tomorrow?") == ["go", "rain", "tomorrow"]
+    assert encoder.terms("To be or not to be, that is the question") == ["question"]
+    assert encoder.terms("It's what they don't know") == ["know"]  # contractions' parts too
+
+
+def test_a_text_of_stop_words_alone_gives_empty_vectors(encoder: BM25Encoder) -> None:
+    assert encoder.encode_queries(["to be or not to be"])[0] == SparseTerms((), ())
+    assert encoder.encode_documents(["It is what it is."])[0] == SparseTerms((), ())
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "terms"),
+    [
+        ("german", "Der Hund und die Katze", ["hund", "katz"]),
+        ("french", "Le chat et le chien", ["chat", "chien"]),
+        ("porter", "the running dog", ["run", "dog"]),
+        ("none", "the running dog", ["the", "running", "dog"]),
+        ("arabic", "the dog", ["the", "dog"]),  # no Snowball list for Arabic: nothing dropped
+    ],
+)
+def test_stop_words_follow_the_language(language: str, text: str, terms: list[str]) -> None:
+    assert BM25Encoder(LexicalSettings(language=language)).terms(text) == terms
+
+
+def test_every_shipped_stop_list_reads(encoder: BM25Encoder) -> None:
+    for language in (
+        "danish",
+        "dutch",
+        "english",
+        "finnish",
+        "french",
+        "german",
+        "hungarian",
+        "indonesian",
+        "irish",
+        "italian",
+        "norwegian",
+        "portuguese",
+        "russian",
+        "sesotho",
+        "spanish",
+        "swedish",
+    ):
+        words = stop_words(language)
+        assert len(words) >= 10 and all(w == w.casefold() and "|" not in w for w in words)
+    assert {"the", "which", "is", "don", "t"} <= stop_words("english")
+    assert "go" not in stop_words("english") and stop_words("none") == frozenset()
+
+
 def test_words_are_stemmed_by_snowball_and_numbers_are_not(encoder: BM25Encoder) -> None:
     assert encoder.terms("Running runs 2024 pumps") == ["run", "run", "2024", "pump"]
 
@@ -36,7 +111,7 @@ def test_japanese_becomes_character_bigrams(encoder: BM25Encoder) -> None:
 
 
 def test_mixed_japanese_and_codes_split_by_script(encoder: BM25Encoder) -> None:
-    assert encoder.terms("東京E-1042エラー") == ["東京", "e-1042", "e", "1042", "エラ", "ラー"]
+    assert encoder.terms("東京E-1042エラー") == ["東京", "e-1042", "1042", "エラ", "ラー"]
 
 
 def test_full_width_forms_match_ascii(encoder: BM25Encoder) -> None:
@@ -58,7 +133,7 @@ def test_query_terms_weigh_one_each(encoder: BM25Encoder) -> None:
     query = encoder.encode_queries(["pump pump E-1042"])[0]
     assert list(query.indices) == sorted(query.indices)
     assert set(query.values) == {1.0}
-    assert len(query.indices) == 4  # pump, e-1042, e, 1042
+    assert len(query.indices) == 3  # pump, e-1042, 1042
 
 
 def test_document_weights_follow_bm25_saturation() -> None:
@@ -89,4 +164,4 @@ def test_unknown_language_names_the_setting_and_choices() -> None:
 
 
 def test_model_id_names_the_parameters(encoder: BM25Encoder) -> None:
-    assert encoder.model_id == "bm25-v1/english/k1=1.2,b=0.75,avg_len=256"
+    assert encoder.model_id == "bm25-v2/english/k1=1.2,b=0.75,avg_len=256"
