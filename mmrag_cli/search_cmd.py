@@ -1,4 +1,5 @@
-"""``mmrag search`` (text and/or an image, fused and reranked) and ``mmrag eval QUERIES.jsonl``."""
+"""``mmrag search`` (text and/or an image, fused and reranked) and ``mmrag eval QUERIES.jsonl``
+or ``mmrag eval BEIR_FOLDER``."""
 
 from __future__ import annotations
 
@@ -88,7 +89,10 @@ def search(
 
 def evaluate(
     queries: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines of labelled queries.")
+        Path,
+        typer.Argument(
+            exists=True, help="JSON Lines of labelled queries, or a BEIR-format set's folder."
+        ),
     ],
     fusion: Annotated[
         list[Fusion] | None, typer.Option(help="Fusion modes to compare (repeatable; default all).")
@@ -103,13 +107,27 @@ def evaluate(
         str | None,
         typer.Option(help="Signals to compare, comma-separated (default: every signal on)."),
     ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Weights per signal for rrf/weighted: passage=0.5,lexical=1."),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="BEIR sets: a paired test of two rows on nDCG@10, e.g. rrf,passage or "
+            "dbsf,rrf+rerank (repeatable; default: the default fusion against every other row)."
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Recall@1/5/10, MRR, nDCG@10 and latency for each signal alone and each fusion mode over
     all of them, with and without reranking.
 
     Each line of QUERIES: {"text": "...", "image": "path.jpg", "relevant": ["id", ...]} with
-    point ids or external ids.
+    point ids or external ids. A folder is a BEIR-format set (corpus.jsonl, queries.jsonl,
+    qrels/test.tsv): its corpus is ingested into the collection beir_<folder name> (unchanged
+    documents are skipped on later runs) and nDCG@10, MRR@10 and Recall@100 are reported, with
+    paired significance tests (randomisation and t-test).
     """
     from rag.retrieval.evaluate import evaluate as run_eval
     from rag.retrieval.evaluate import load_queries
@@ -118,11 +136,29 @@ def evaluate(
     modes = [mode.value for mode in fusion] if fusion else ["rrf", "dbsf", "weighted"]
     flags = (False, True) if rerank is None else (rerank,)
     chosen = [name.strip() for name in signals.split(",") if name.strip()] if signals else None
+    from rag.retrieval.plan import parse_weights
+
+    if queries.is_dir():
+        from mmrag_cli import beir_cmd
+
+        with common.cli_errors():
+            asked = parse_weights(weights) if weights else None
+            report = beir_cmd.run_beir(
+                queries, settings, modes, flags, chosen, asked, compare or []
+            )
+        if json_output:
+            common.print_json(report)
+        else:
+            beir_cmd.print_report(report)
+        return
     with common.cli_errors():
+        asked = parse_weights(weights) if weights else None
         labelled = load_queries(queries)
         rows = _with_services(
             settings,
-            lambda services: run_eval(services.retriever, labelled, modes, flags, chosen),
+            lambda services: run_eval(
+                services.retriever, labelled, modes, flags, chosen, weights=asked
+            ),
         )
     if json_output:
         common.print_json({"queries": len(labelled), "results": [row.as_dict() for row in rows]})

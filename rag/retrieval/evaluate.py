@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from rag import payload as keys
@@ -35,6 +37,8 @@ from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import FusionMode, Hit, Query, Signal
 
 EVAL_TOP_K = 10
+MetricsOf = Callable[[Sequence[str], Collection[str]], dict[str, float]]
+"""One query's metrics from its ranked and relevant ids (``query_metrics``, ``beir_metrics``)."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,15 @@ class EvalQuery:
 @dataclass(frozen=True)
 class EvalRow:
     """Mean metrics of every query for one way to search: one signal alone (``fusion`` ``None``)
-    or ``signals`` fused by ``fusion``, reranked or not; ``latency_ms``: mean ms per stage."""
+    or ``signals`` fused by ``fusion``, reranked or not; ``latency_ms``: mean ms per stage;
+    ``per_query``: each query's metrics, in the order of the queries (for paired tests)."""
 
     signals: tuple[Signal, ...]
     fusion: FusionMode | None
     rerank: bool
     metrics: dict[str, float] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
+    per_query: tuple[dict[str, float], ...] = field(default=(), repr=False)
 
     @property
     def label(self) -> str:
@@ -122,10 +128,15 @@ def evaluate(
     modes: Iterable[FusionMode] = FUSION_MODES,
     rerank: Sequence[bool] = (False, True),
     signals: Sequence[str] | None = None,
+    metrics_of: MetricsOf = query_metrics,
+    top_k: int = EVAL_TOP_K,
+    weights: dict[str, float] | None = None,
 ) -> list[EvalRow]:
     """Rows for each of ``signals`` alone (default: every signal the retriever has), then one
     per fusion mode over all of them; each without and with reranking (rerank rows need a
-    reranker)."""
+    reranker). Each query ranks ``top_k`` hits, scored by ``metrics_of``; ``weights`` replace
+    the settings' signal weights (rrf and weighted)."""
+    retriever = _with_cached_queries(retriever)
     if retriever.reranker is not None:
         cached = _CachedReranker(retriever.reranker)
         retriever = copy.copy(retriever)
@@ -139,35 +150,54 @@ def evaluate(
     rows = []
     for way_signals, mode in ways:
         for flag in options:
-            runs = [_run(retriever, q, way_signals, mode, flag, images) for q in queries]
-            metrics = mean_metrics(metrics for metrics, _ in runs)
-            rows.append(EvalRow(way_signals, mode, flag, metrics, _mean_ms(t for _, t in runs)))
+            way = _Way(way_signals, mode, flag, top_k, metrics_of, weights)
+            runs = [_run(retriever, q, way, images) for q in queries]
+            per_query = tuple(metrics for metrics, _ in runs)
+            rows.append(
+                EvalRow(
+                    way_signals,
+                    mode,
+                    flag,
+                    mean_metrics(per_query),
+                    _mean_ms(t for _, t in runs),
+                    per_query,
+                )
+            )
     return rows
+
+
+@dataclass(frozen=True)
+class _Way:
+    signals: tuple[Signal, ...]
+    fusion: FusionMode | None
+    rerank: bool
+    top_k: int
+    metrics_of: MetricsOf
+    weights: dict[str, float] | None = None
 
 
 def _run(
     retriever: Retriever,
     query: EvalQuery,
-    signals: tuple[Signal, ...],
-    mode: FusionMode | None,
-    rerank: bool,
+    way: _Way,
     images: dict[Path, Image.Image],
 ) -> tuple[dict[str, float], dict[str, float]]:
     image = images[query.image] if query.image is not None else None
-    usable = tuple(s for s in signals if query.text or s in CLIP_SIGNALS)
+    usable = tuple(s for s in way.signals if query.text or s in CLIP_SIGNALS)
     if not usable:  # a picture alone cannot search words: the query finds nothing here
-        return query_metrics([], query.relevant), {}
+        return way.metrics_of([], query.relevant), {}
     request = Query(
         text=query.text,
         image=image,
         signals=usable,
-        fusion=mode,
-        top_k=EVAL_TOP_K,
-        rerank=rerank,
+        fusion=way.fusion,
+        weights=way.weights if way.fusion is not None else None,
+        top_k=way.top_k,
+        rerank=way.rerank,
     )
     result = retriever.search(request)
     timings = {**result.timings, "total": sum(result.timings.values())}
-    return query_metrics(ranked_keys(result.hits, query.relevant), query.relevant), timings
+    return way.metrics_of(ranked_keys(result.hits, query.relevant), query.relevant), timings
 
 
 def available_signals(retriever: Retriever) -> tuple[Signal, ...]:
@@ -191,6 +221,33 @@ def _open(path: Path) -> Image.Image:
             return image.convert("RGB")
     except OSError as exc:
         raise InvalidInputError(f"cannot read query image {path}: {exc}") from None
+
+
+def _with_cached_queries(retriever: Retriever) -> Retriever:
+    """A shallow copy whose passage encoder encodes each query text once over all the ways."""
+    encoder = getattr(retriever, "passage_encoder", None)
+    if encoder is None:
+        return retriever
+    retriever = copy.copy(retriever)
+    retriever.passage_encoder = _CachedQueries(encoder)
+    return retriever
+
+
+class _CachedQueries:
+    """A passage encoder that remembers query vectors (documents pass through)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.inner.encode_queries(missing), strict=True))
+        return np.asarray([self._vectors[t] for t in texts])
 
 
 class _CachedReranker:
