@@ -46,7 +46,7 @@ def get_keyring(request: Request) -> KeyRing:
 
 WRITE_ROUTES = {("POST", "/v1/ingest")}
 """Routes that change data although their method is POST (DELETE, PUT, PATCH always do)."""
-ADMIN_ROUTES = {("GET", "/v1/stats")}
+ADMIN_ROUTES = {("GET", "/v1/stats"), ("POST", "/v1/admin/backup")}
 """Routes for admins only."""
 
 

@@ -18,6 +18,7 @@ from api.lifespan import build_lifespan
 from api.limits import BodyLimitMiddleware
 from api.mcp.http import install_mcp
 from api.routes import (
+    admin,
     chat,
     classify,
     documents,
@@ -52,6 +53,7 @@ ROUTERS: list[APIRouter] = [
     ollama_compat.router,
     classify.router,
     moderate.router,
+    admin.router,
 ]
 """Every other router; each route on them needs an API key when keys are configured."""
 

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.moderate_cmd",
     "mmrag_cli.quality_cmd",
     "mmrag_cli.config_cmd",
+    "mmrag_cli.backup_cmd",
 )
 """Modules that define sub-commands; a module not written yet is left out."""
 
