@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from api.metrics import observe_answer, observed_events
 from api.queries import build_query
 from api.schemas.chat import GenerationOut, RetrievalOut
 from api.schemas.search import QueryIn
@@ -83,10 +84,11 @@ def token_counts(result: Answer, prompt_text: str) -> tuple[int, int]:
 
 def answer(services: Services, ask: Ask) -> Answer:
     """The whole answer (blocking)."""
-    return services.answerer.answer(ask.query, history=list(ask.history), options=ask.options)
+    result = services.answerer.answer(ask.query, history=list(ask.history), options=ask.options)
+    return observe_answer(result)
 
 
 def answer_events(services: Services, ask: Ask) -> Iterator[AnswerEvent]:
     """The answer's events, started up to the first token so early errors raise here."""
     events = services.answerer.stream(ask.query, history=list(ask.history), options=ask.options)
-    return primed(events)
+    return primed(observed_events(events))

@@ -17,6 +17,7 @@ from api.gate import Origins, RequestGate
 from api.lifespan import build_lifespan
 from api.limits import BodyLimitMiddleware
 from api.mcp.http import install_mcp
+from api.metrics import install_metrics
 from api.routes import (
     admin,
     chat,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    install_metrics(app)  # outermost: every request is counted and gets an id, refusals too
     return app
 
 

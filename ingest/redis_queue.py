@@ -38,6 +38,7 @@ from dramatiq.middleware import Middleware, Retries
 
 from ingest.cleanup import discard_files, paths_of, pending_paths
 from ingest.jobs import every_item_failed, owner_id
+from ingest.metrics import record_report
 from ingest.report import IngestReport
 from ingest.specs import JobSpec, JobState, JobStatus, Progress
 from ingest.tasks import Task, failed_task_report, plan_tasks, run_task, sum_reports
@@ -379,6 +380,7 @@ class RedisWorker:
         except Exception as exc:
             log.exception("task %d of ingest job %s crashed", index, job_id)
             report = failed_task_report(task, f"unexpected error: {type(exc).__name__}: {exc}")
+        record_report(report)
         if not report["stopped"]:
             self.jobs.task_done(job_id, index, report)
             self._discard_if_ended(job_id)

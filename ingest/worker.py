@@ -17,6 +17,7 @@ import threading
 
 from ingest.cleanup import discard_files, paths_of, pending_paths
 from ingest.jobs import JobQueue, owner_id
+from ingest.metrics import record_report
 from ingest.report import IngestReport
 from ingest.runner import run_job
 from ingest.specs import JobState, JobStatus, Progress
@@ -121,6 +122,7 @@ class IngestWorker:
 
     def _end(self, job_id: str, report: IngestReport, cancelled: bool) -> bool:
         """Record how the job ended; ``False`` when it was requeued (or is not ours)."""
+        record_report(report.to_dict())
         if not report.stopped:
             return self.queue.finish(job_id, self.owner, report.to_dict(), final_state(report))
         if cancelled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
+from api.metrics import observe_search
 from api.queries import build_query, query_image
 from api.schemas.search import HitOut, SearchIn, SearchOut
 from rag.retrieval.types import SearchResult
@@ -21,7 +22,9 @@ def search(body: SearchIn, services: ServicesDep) -> SearchOut:
     """
     settings = services.settings
     query = build_query(settings, body.text, query_image(body.image, settings), body)
-    return search_out(services.retriever.search(query), settings.api.public_url)
+    result = services.retriever.search(query)
+    observe_search(result.timings)
+    return search_out(result, settings.api.public_url)
 
 
 def search_out(result: SearchResult, base_url: str = "") -> SearchOut:
