@@ -180,23 +180,28 @@ def install_metrics(app: FastAPI) -> None:
 
     @app.get(METRICS_PATH, include_in_schema=False)
     def metrics(request: Request) -> Response:
-        if not _may_scrape(request):
-            return JSONResponse(
-                {"error": "unauthorized", "message": "/metrics needs an admin API key"},
-                status_code=401,
-            )
+        refused = _refusal(request)
+        if refused is not None:
+            return refused
         scraped = CollectorRegistry(auto_describe=False)
         scraped.register(_StateCollector(request.app))
         body = generate_latest(REGISTRY) + generate_latest(scraped)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-def _may_scrape(request: Request) -> bool:
+def _refusal(request: Request) -> JSONResponse | None:
+    """With keys on: 401 without a valid key, 403 for a key that is not an admin's."""
     keyring = request.app.state.keyring
     if not keyring.enabled:
-        return True
+        return None
     header = request.headers.get("x-api-key") or ""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     given = header or (token.strip() if scheme.lower() == "bearer" else "")
     principal = keyring.lookup(given) if given else None
-    return principal is not None and principal.may(Role.ADMIN)
+    if principal is None:
+        message = "/metrics needs an admin API key: send 'Authorization: Bearer <key>'"
+        return JSONResponse({"error": "unauthorized", "message": message}, status_code=401)
+    if not principal.may(Role.ADMIN):
+        message = "/metrics is for admin keys only"
+        return JSONResponse({"error": "forbidden", "message": message}, status_code=403)
+    return None

@@ -30,6 +30,7 @@ MANIFEST = "MANIFEST.json"
 FORMAT = "mmrag-backup"
 VERSION = 1
 _CHUNK = 1 << 20
+_ZEROS = bytes(_CHUNK)
 
 
 class BackupError(InvalidInputError):
@@ -45,15 +46,20 @@ class FileEntry:
 
 
 def _copy_hashed(src: Path, dest: Path, sync: bool = True) -> FileEntry:
-    """Copy ``src`` to ``dest`` (fsynced when ``sync``), hashing the bytes as they pass."""
+    """Copy ``src`` to ``dest`` (fsynced when ``sync``), hashing the bytes as they pass. Runs of
+    zeros stay holes (Qdrant preallocates its WAL and mmap files: mostly holes)."""
     digest = hashlib.sha256()
     size = 0
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(src, "rb") as reader, open(dest, "wb") as writer:
         while chunk := reader.read(_CHUNK):
             digest.update(chunk)
-            writer.write(chunk)
+            if chunk == _ZEROS[: len(chunk)]:
+                writer.seek(len(chunk), os.SEEK_CUR)
+            else:
+                writer.write(chunk)
             size += len(chunk)
+        writer.truncate(size)
         writer.flush()
         if sync:
             os.fsync(writer.fileno())

@@ -121,7 +121,7 @@ def test_metrics_need_an_admin_key_when_keys_are_on(make_settings, tmp_path: Pat
     try:
         with TestClient(create_app(services=services)) as client:
             assert client.get("/metrics").status_code == 401
-            assert client.get("/metrics", headers={"X-API-Key": "reader"}).status_code == 401
+            assert client.get("/metrics", headers={"X-API-Key": "reader"}).status_code == 403
             scrape(client, authorization="Bearer boss")
     finally:
         services.close()

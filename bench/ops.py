@@ -1,0 +1,148 @@
+"""Operations benchmark: backup and restore of a 10k-item collection, and the cost of the
+metrics middleware on ``POST /v1/search`` p50.
+
+Backup: an embedded collection of ``--items`` points (two 512-d vectors each, a payload) and as
+many small upload files, backed up while a store is open on it (the write pause is the time
+from the start to the end of the shard and queue copy), then restored into an empty folder.
+
+Metrics: the same app (tiny random CLIP, random points) built with and without
+``install_metrics``; ``--rounds`` rounds of ``--requests`` searches alternate between the two
+so machine load hits both alike; p50 of each and the overhead in per cent.
+
+    python -m bench.ops                 # 10k items, 5 x 200 searches per app
+    python -m bench.ops --quick         # 1k items, 3 x 100 searches
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+from bench.store import batches
+from ingest.backup import restore_backup, take_backup
+from ingest.uploads import uploads_dir
+from rag.config import Settings
+from rag.services import Services
+from rag.store import CollectionLayout, PointRecord, edge_path
+from rag.store.edge import EdgeStore
+
+
+def bench_backup(items: int, root: Path) -> dict[str, float]:
+    settings = Settings(_env_file=None, data_dir=root / "data")
+    store = EdgeStore(edge_path(settings.data_dir, "mmrag"), "mmrag")
+    store.ensure_collection(CollectionLayout.of(512))
+    for batch in batches(0, items, seed=1):
+        store.upsert(batch)
+    store.flush()
+    folder = uploads_dir(settings.files_dir)
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for n in range(items):
+        (folder / f"{n:08x}.png").write_bytes(rng.bytes(2048))
+    services = Services(settings)
+    services.__dict__["store"] = store  # served: the store is open, writes get paused
+    paused_at: list[float] = []
+    backup_started = time.perf_counter()
+    manifest = take_backup(
+        services, root / "backup", while_paused=lambda: paused_at.append(time.perf_counter())
+    )
+    backup_s = time.perf_counter() - backup_started
+    store.close()
+    started = time.perf_counter()
+    restore_backup(root / "backup", Settings(_env_file=None, data_dir=root / "restored"))
+    restore_s = time.perf_counter() - started
+    size = sum(entry["size"] for entry in manifest["files"])
+    return {
+        "files": len(manifest["files"]),
+        "mib": size / 2**20,
+        "backup_s": backup_s,
+        "pause_s": paused_at[0] - backup_started,
+        "restore_s": restore_s,
+    }
+
+
+def _app_settings(root: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        data_dir=root,
+        clip={"model": "mmrag-tiny", "pretrained": "", "threads": 1},
+        passage={"model": "none"},
+        lexical={"enabled": False},
+        rerank={"model": "none"},
+        llm={"backend": "extractive"},
+        log_level="WARNING",
+    )
+
+
+def bench_metrics(points: int, rounds: int, requests: int, root: Path) -> dict[str, float]:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    services = Services(_app_settings(root))
+    dim = services.embedder.dim
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((points, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    records = [
+        PointRecord(f"00000000-0000-4000-8000-{n:012x}", {"image": v, "text": v}, {"text": "x"})
+        for n, v in enumerate(vectors)
+    ]
+    for first in range(0, points, 256):
+        services.store.upsert(records[first : first + 256])
+    with_metrics = TestClient(create_app(services=services))
+    with mock.patch("api.main.install_metrics", lambda app: None):
+        without = TestClient(create_app(services=services))
+    timings: dict[str, list[float]] = {"with": [], "without": []}
+    with with_metrics, without:
+        for client in (with_metrics, without):  # warm up
+            for _ in range(20):
+                client.post("/v1/search", json={"text": "warm up", "top_k": 10})
+        for _ in range(rounds):
+            for name, client in (("without", without), ("with", with_metrics)):
+                for n in range(requests):
+                    started = time.perf_counter()
+                    response = client.post("/v1/search", json={"text": f"q {n}", "top_k": 10})
+                    timings[name].append(time.perf_counter() - started)
+                    assert response.status_code == 200, response.text
+    services.close()
+    p50 = {name: statistics.median(values) * 1000 for name, values in timings.items()}
+    return {
+        "p50_without_ms": p50["without"],
+        "p50_with_ms": p50["with"],
+        "overhead_pct": 100 * (p50["with"] / p50["without"] - 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--items", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--requests", type=int, default=None)
+    args = parser.parse_args()
+    items = args.items or (1000 if args.quick else 10_000)
+    rounds = args.rounds or (3 if args.quick else 5)
+    requests = args.requests or (100 if args.quick else 200)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = bench_backup(items, Path(tmp) / "backup-bench")
+        print(
+            f"backup of {items} items ({result['files']} files, {result['mib']:.1f} MiB): "
+            f"{result['backup_s']:.2f} s (writes paused {result['pause_s']:.2f} s); "
+            f"restore {result['restore_s']:.2f} s"
+        )
+        metrics = bench_metrics(1000, rounds, requests, Path(tmp) / "metrics-bench")
+        print(
+            f"/v1/search p50 without metrics {metrics['p50_without_ms']:.2f} ms, with "
+            f"{metrics['p50_with_ms']:.2f} ms: overhead {metrics['overhead_pct']:+.1f} %"
+        )
+
+
+if __name__ == "__main__":
+    main()
