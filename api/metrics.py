@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Role
 from api.jobs import job_queue
+from api.request_ids import install_request_ids
 from rag.answer import Answer, AnswerEvent, FinalEvent
 from rag.services import Services
 
@@ -175,8 +176,10 @@ class _StateCollector(Collector):
 
 
 def install_metrics(app: FastAPI) -> None:
-    """Count every request, and serve ``GET /metrics`` (Prometheus text format)."""
+    """Count every request, give it an id its log lines carry (``X-Request-ID``), and serve
+    ``GET /metrics`` (Prometheus text format)."""
     app.add_middleware(MetricsMiddleware)
+    install_request_ids(app)
 
     @app.get(METRICS_PATH, include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -10,7 +10,6 @@ finishes first).
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 
@@ -18,6 +17,7 @@ from ingest.queue import make_worker, open_jobs
 from ingest.stored_files import sweep_partial_files
 from rag.config import load_settings
 from rag.errors import MmragError
+from rag.log_format import configure_logging
 from rag.logs import quiet_third_party_logs
 from rag.services import Services
 
@@ -32,9 +32,7 @@ def main() -> int:
         open_jobs(settings).jobs(limit=1)
         print("ok")
         return 0
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     quiet_third_party_logs(settings.log_level)
     services = Services(settings)
     sweep_partial_files(settings.files_dir)

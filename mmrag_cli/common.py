@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ import typer
 
 from rag.config import Settings, load_settings
 from rag.errors import MmragError
+from rag.log_format import configure_logging
 from rag.logs import quiet_third_party_logs
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -67,9 +67,7 @@ def settings_from_cli(**overrides: Any) -> Settings:
                     target = target[part]
                 target[leaf] = value
             settings = load_settings(**data)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     quiet_third_party_logs(settings.log_level)
     return settings
 

@@ -46,5 +46,7 @@ def serve(
             host=settings.api.host,
             port=settings.api.port,
             log_level=settings.log_level.lower(),
+            # JSON lines: uvicorn's loggers go through the root logger's JSON handler
+            **({"log_config": None} if settings.log.format == "json" else {}),
             timeout_graceful_shutdown=30,
         )

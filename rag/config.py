@@ -307,6 +307,14 @@ class LLMSettings(_Group):
     model when it is a real one (rules for extractive), ``off`` searches the question alone."""
 
 
+class LogSettings(_Group):
+    """Logging."""
+
+    format: Literal["text", "json"] = "text"
+    """``json``: one JSON object a line (time, level, logger, message, and the request id of
+    the HTTP request that logged it), for log collectors."""
+
+
 class APISettings(_Group):
     """The HTTP shell."""
 
@@ -455,6 +463,7 @@ class Settings(BaseSettings):
     """A file of API keys, one ``KEY TENANT ROLE`` a line (``*`` as tenant: every tenant; ``#``
     comments); re-read when it changes, so keys rotate without a restart."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log: LogSettings = Field(default_factory=LogSettings)
     clip: ClipSettings = Field(default_factory=ClipSettings)
     passage: PassageSettings = Field(default_factory=PassageSettings)
     lexical: LexicalSettings = Field(default_factory=LexicalSettings)
