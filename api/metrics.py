@@ -72,6 +72,7 @@ STAGE_NAMES = frozenset(
     {"encode", "store", "candidates", "fuse", "diversify", "rerank", "retrieve", "total"}
 )
 """Stages kept as labels; any other timing name counts as ``other`` (bounded label values)."""
+_STAGE_SERIES = {name: SEARCH_STAGE.labels(name) for name in (*STAGE_NAMES, "other")}
 
 
 class MetricsMiddleware:
@@ -106,7 +107,7 @@ class MetricsMiddleware:
 def observe_search(timings: Mapping[str, float]) -> None:
     """Record a search's stage timings (seconds)."""
     for stage, seconds in timings.items():
-        SEARCH_STAGE.labels(stage if stage in STAGE_NAMES else "other").observe(seconds)
+        _STAGE_SERIES.get(stage, _STAGE_SERIES["other"]).observe(seconds)
 
 
 def observe_answer(answer: Answer) -> Answer:

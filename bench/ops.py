@@ -7,7 +7,9 @@ from the start to the end of the shard and queue copy), then restored into an em
 
 Metrics: the same app (tiny random CLIP, random points) built with and without
 ``install_metrics``; ``--rounds`` rounds of ``--requests`` searches alternate between the two
-so machine load hits both alike; p50 of each and the overhead in per cent.
+so machine load hits both alike; p50 of each and the overhead in per cent. Then the
+middlewares' own cost per request, measured on an ASGI app that answers at once (steadier on a
+loaded machine), as a share of the search p50.
 
     python -m bench.ops                 # 10k items, 5 x 200 searches per app
     python -m bench.ops --quick         # 1k items, 3 x 100 searches
@@ -120,6 +122,44 @@ def bench_metrics(points: int, rounds: int, requests: int, root: Path) -> dict[s
     }
 
 
+def middleware_cost_us(calls: int = 20_000, rounds: int = 5) -> float:
+    """The metrics and request-id middlewares' own cost per request (microseconds, median of
+    ``rounds``): one ASGI app that answers at once, called bare and wrapped, alternating, plus
+    recording a search's stage timings. Less sensitive to machine load than whole requests."""
+    import asyncio
+
+    from api.metrics import MetricsMiddleware, observe_search
+    from api.request_ids import RequestIdMiddleware
+
+    async def bare(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    wrapped = MetricsMiddleware(RequestIdMiddleware(bare))
+    scope = {"type": "http", "method": "POST", "path": "/v1/search", "headers": []}
+    timings = {"encode": 0.001, "store": 0.001, "fuse": 0.0001, "total": 0.003}
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict) -> None:
+        return None
+
+    async def run(app, observe: bool) -> float:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        for _ in range(calls):
+            await app(dict(scope), receive, send)
+            if observe:
+                observe_search(timings)
+        return (time.perf_counter() - started) / calls * 1e6
+
+    costs = []
+    for _ in range(rounds):
+        plain = asyncio.run(run(bare, False))
+        costs.append(asyncio.run(run(wrapped, True)) - plain)
+    return statistics.median(costs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -140,7 +180,14 @@ def main() -> None:
         metrics = bench_metrics(1000, rounds, requests, Path(tmp) / "metrics-bench")
         print(
             f"/v1/search p50 without metrics {metrics['p50_without_ms']:.2f} ms, with "
-            f"{metrics['p50_with_ms']:.2f} ms: overhead {metrics['overhead_pct']:+.1f} %"
+            f"{metrics['p50_with_ms']:.2f} ms: overhead {metrics['overhead_pct']:+.1f} % "
+            "(whole requests: noisy on a loaded machine)"
+        )
+        cost = middleware_cost_us()
+        share = cost / 1000 / metrics["p50_without_ms"] * 100
+        print(
+            f"metrics + request-id middlewares and stage recording: {cost:.1f} us a request "
+            f"= {share:.2f} % of that search p50"
         )
 
 
