@@ -1,6 +1,6 @@
 """Backup and restore of what one mmrag holds: the embedded store (every collection's Qdrant Edge
-shard), the SQLite job queue (job history), uploads, page renders and figure crops, and the API
-keys file. With a Qdrant server (``MMRAG_STORE__URL``) the store is a server-side snapshot per
+shard), the SQLite job queue (job history), uploads, page renders and figure crops, the tenants'
+term key (``tenant-terms.key``) and the API keys file. With a Qdrant server (``MMRAG_STORE__URL``) the store is a server-side snapshot per
 collection instead (Qdrant's snapshot API), and with Redis the queue is Redis's own to persist.
 
 A backup is consistent while the server serves: the writes of every open store wait while its
@@ -37,6 +37,7 @@ from rag.config import Settings
 from rag.services import Services
 from rag.store import EDGE_DIR, edge_path
 from rag.store.locking import LOCK_SUFFIX, FolderLock
+from rag.tenancy import TERM_KEY_FILE
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ def take_backup(
     files = settings.files_dir
     info["uploads"] = _copy_if_there(writer, uploads_dir(files), "files/uploads")
     info["pictures"] = _copy_if_there(writer, pictures_dir(files), "files/pictures")
+    term_key = Path(files) / TERM_KEY_FILE  # tenants' lexical term ids depend on it
+    if term_key.is_file():
+        writer.copy_file(term_key, f"files/{TERM_KEY_FILE}")
     keys = settings.api_keys_file
     info["keys_file"] = bool(keys and Path(keys).is_file())
     if keys and Path(keys).is_file():
@@ -199,6 +203,8 @@ def _target(name: str, settings: Settings) -> Path:
         return uploads_dir(files).joinpath(*parts[2:])
     if parts[:2] == ("files", "pictures"):
         return pictures_dir(files).joinpath(*parts[2:])
+    if name == f"files/{TERM_KEY_FILE}":
+        return files / TERM_KEY_FILE
     if name == KEYS_NAME:
         return Path(settings.api_keys_file or Path(settings.data_dir) / RESTORED_KEYS_FILE)
     raise BackupError(f"the backup holds {name!r}, which this mmrag does not know where to put")

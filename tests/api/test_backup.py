@@ -18,6 +18,7 @@ from ingest.jobs import DB_FILE, JobQueue
 from rag.backup_format import MANIFEST, BackupError, verify_backup
 from rag.retrieval.types import Query
 from rag.services import Services
+from rag.tenancy import TERM_KEY_FILE
 from tests.api.conftest import png_bytes
 
 
@@ -91,6 +92,8 @@ def test_backup_during_an_ingest_restores_the_same_points_searches_and_jobs(
     assert 4 <= len(seen["points"]) < 34, "the backup was not taken during the ingest"
     assert manifest["collections"] == {services.store.collection: len(seen["points"])}
     assert manifest["uploads"] >= 4
+    if (services.settings.files_dir / TERM_KEY_FILE).exists():
+        assert any(e["path"] == f"files/{TERM_KEY_FILE}" for e in manifest["files"])
 
     restored = make_settings(tmp_path / "restored", passage={"model": "none"})
     restore_backup(tmp_path / "backup", restored)
