@@ -1,7 +1,8 @@
 """Backup and restore of what one mmrag holds: the embedded store (every collection's Qdrant Edge
 shard), the SQLite job queue (job history), uploads, page renders and figure crops, the tenants'
-term key (``tenant-terms.key``) and the API keys file. With a Qdrant server (``MMRAG_STORE__URL``) the store is a server-side snapshot per
-collection instead (Qdrant's snapshot API), and with Redis the queue is Redis's own to persist.
+term key (``tenant-terms.key``) and the API keys file. With a Qdrant server
+(``MMRAG_STORE__URL``) the store is a server-side snapshot per collection instead (Qdrant's
+snapshot API), and with Redis the queue is Redis's own to persist.
 
 A backup is consistent while the server serves: the writes of every open store wait while its
 shard and the job queue are copied (a short pause; reads go on), collections no process has open
