@@ -204,7 +204,8 @@ def _refusal(request: Request) -> JSONResponse | None:
     principal = keyring.lookup(given) if given else None
     if principal is None:
         message = "/metrics needs an admin API key: send 'Authorization: Bearer <key>'"
-        return JSONResponse({"error": "unauthorized", "message": message}, status_code=401)
+        body = {"error": "unauthorized", "message": message}
+        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     if not principal.may(Role.ADMIN):
         message = "/metrics is for admin keys only"
         return JSONResponse({"error": "forbidden", "message": message}, status_code=403)
