@@ -95,6 +95,12 @@ class Candidates:
             self._fill(rows)
         return self._scores[rows]
 
+    def filled(self) -> Candidates:
+        """These candidates with every cell scored and no tie to the engine left: a plain value
+        that can be kept or sent to another process."""
+        self.table()
+        return Candidates(self.ids, self.names, self._ranked, self._scores)
+
     def column(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`table`'s column of ``name``; all NaN when ``name`` was not queried."""
         if name not in self.names:

@@ -19,6 +19,8 @@ from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
+from rag.store.candidates import Candidates
+
 AUTHKEY = b"mmrag-tests"
 COLLECTION = "mmrag"
 
@@ -43,7 +45,9 @@ class _Serialized:
 
     def call(self, name: str, args: tuple, kwargs: dict) -> Any:
         with self._lock:
-            return getattr(self._store, name)(*args, **kwargs)
+            result = getattr(self._store, name)(*args, **kwargs)
+            # a Candidates may leave cells to the engine: score them here, where it is open
+            return result.filled() if isinstance(result, Candidates) else result
 
 
 class RemoteStore:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import pickle
 import threading
 
 import numpy as np
@@ -541,3 +542,13 @@ def test_searches_follow_writes(store: VectorStore) -> None:
     store.upsert(points[:3])
     with_text = [p for p in points[:3] if "text" in p.vectors]
     assert {p.id for p in with_text} <= set(ids("text", 20))
+
+
+def test_filled_candidates_travel_as_a_plain_value(store: VectorStore) -> None:
+    """``filled()`` scores every cell now: the copy pickles (to another process) and reads the
+    same table as the candidates it came from."""
+    store.upsert(random_points(40))
+    found = store.candidates(four_queries(), 5)
+    travelled = pickle.loads(pickle.dumps(found.filled()))
+    np.testing.assert_array_equal(travelled.table(), found.table())
+    assert travelled.ids == found.ids and travelled.names == found.names
