@@ -104,6 +104,10 @@ class TermSpace:
         self._inverse = pow(self._mul, -1, 1 << 32)
 
     def encode(self, terms: SparseTerms) -> SparseTerms:
+        if len(terms.indices) != len(terms.values) or not all(
+            isinstance(i, int) and 0 <= i <= _MASK for i in terms.indices
+        ):
+            return terms  # malformed: the engine refuses it with its own reason
         ids = np.asarray(terms.indices, dtype=np.uint64)
         return _sorted(((ids ^ self._xor) * self._mul + self._add) & _MASK, terms.values)
 
