@@ -600,6 +600,8 @@ ADVANCED_SETTINGS: frozenset[str] = frozenset(
         "llm.n_ctx",
         "llm.threads",
         "llm.wait_s",
+        "ocr.timeout_s",
+        "ingest.max_decoded_pixels",
         "api.max_question_chars",
         "classify.max_labels",
         "moderation.category_threshold",
