@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, settings
+
 REPO = Path(__file__).resolve().parents[2]
 
 READ_CPU_S = 3.0
@@ -89,3 +91,14 @@ class ReaderProcess:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+FUZZ = settings(  # every fuzz test: fixed seeds, no shrinking, no example database
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+)

@@ -16,23 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz import hostile
-from tests.fuzz.budgets import READ_CPU_S, READ_RSS_MIB, ReaderProcess
+from tests.fuzz.budgets import FUZZ, READ_CPU_S, READ_RSS_MIB, ReaderProcess
 
 pytestmark = pytest.mark.timeout(240)
 
-FUZZ = settings(
-    max_examples=6,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-    report_multiple_bugs=False,
-    suppress_health_check=list(HealthCheck),
-)
 HEAVY = settings(FUZZ, max_examples=4)
 """For cases that decode or render many pictures or pages each time."""
 

@@ -11,24 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.fuzz import hostile
-from tests.fuzz.budgets import REQUEST_S, SERVER_RSS_MIB
+from tests.fuzz.budgets import FUZZ, REQUEST_S, SERVER_RSS_MIB
 from tests.fuzz.server import reset_peak, status_kib
 
 pytestmark = pytest.mark.timeout(240)
-
-FUZZ = settings(
-    max_examples=6,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-    report_multiple_bugs=False,
-    suppress_health_check=list(HealthCheck),
-)
 
 
 def call_within_budget(server: dict[str, Any], method: str, path: str, **kwargs: Any) -> int:
