@@ -443,7 +443,7 @@ class AuditSettings(_Group):
 
     interval_s: float = Field(default=0.0, ge=0, le=30 * 86400)
     """Seconds between monitoring runs inside ``mmrag serve``; 0 turns monitoring off."""
-    sample: int = Field(default=1000, ge=10, le=100_000)
+    sample: int = Field(default=1000, ge=10, le=20_000)
     """Points of the collection each run measures."""
     group_field: str = Field(default="", max_length=200)
     """Metadata key that holds an item's group (the attribute the audit compares)."""

@@ -3,11 +3,14 @@ square or a triangle in one of three colours, on a light or a dark background), 
 the shape as the class label and the background as the group. Drawn here, so free of any licence.
 
     python examples/bias/make_set.py        # rewrites examples/bias/set.jsonl and pictures/
+    python examples/bias/make_set.py DIR    # also DIR: the set as a folder for ``mmrag ingest``
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -50,5 +53,21 @@ def main(folder: Path = Path(__file__).parent) -> None:
     (folder / "set.jsonl").write_text(lines, encoding="utf-8")
 
 
+def write_ingest_folder(target: Path, folder: Path = Path(__file__).parent) -> None:
+    """The set as a folder ``mmrag ingest`` reads: each picture with a sidecar holding its text
+    and its label and group as metadata (``shape``, ``background``), so that monitoring runs
+    with ``MMRAG_AUDIT__GROUP_FIELD=background MMRAG_AUDIT__LABEL_FIELD=shape``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for line in (folder / "set.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        picture = target / Path(row["image"]).name
+        shutil.copyfile(folder / row["image"], picture)
+        metadata = {"shape": row["label"], "background": row["group"]}
+        sidecar = {"text": row["text"], "metadata": metadata}
+        picture.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
+
+
 if __name__ == "__main__":
     main()
+    if len(sys.argv) > 1:
+        write_ingest_folder(Path(sys.argv[1]))

@@ -24,8 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from rag.errors import InvalidInputError
+
 GAP_FIGURES = ("accuracy", "ndcg", "exposure_ratio")
 """The per-group figures whose spread over groups is reported as a gap."""
+MAX_LABELS = 200
+"""Most distinct labels an audit takes (each is a query and a zero-shot class)."""
+MAX_GROUPS = 100
+"""Most distinct groups an audit compares."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,21 @@ def audit_signal(
         groups=figures,
         gaps={name: gap([getattr(f, name) for f in figures]) for name in GAP_FIGURES},
     )
+
+
+def check_sizes(labels: Sequence[str], groups: Sequence[str], where: str) -> None:
+    """``InvalidInputError`` unless there are 2 to :data:`MAX_LABELS` distinct labels and at
+    most :data:`MAX_GROUPS` distinct groups."""
+    n_labels, n_groups = len(set(labels)), len(set(groups))
+    if not 2 <= n_labels <= MAX_LABELS:
+        raise InvalidInputError(
+            f"{where} has {n_labels} distinct label(s): the audit needs 2 to {MAX_LABELS} "
+            "(a label is a class such as 'cat', not a free text)"
+        )
+    if n_groups > MAX_GROUPS:
+        raise InvalidInputError(
+            f"{where} has {n_groups} distinct groups: the audit compares at most {MAX_GROUPS}"
+        )
 
 
 def gap(values: Sequence[float | None]) -> float | None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from PIL import Image
 
+from rag.audit.groups import check_sizes
 from rag.errors import InvalidInputError
 from rag.safe_open import open_beneath, open_nofollow, read_fd
 
@@ -58,8 +59,7 @@ def load_labelled_set(path: Path, group_field: str = "group") -> list[LabelledIt
     if len(rows) > MAX_ITEMS:
         raise InvalidInputError(f"{path}: {len(rows)} items, more than {MAX_ITEMS}")
     items = [_item(row, n, path.parent, group_field) for n, row in enumerate(rows, 1)]
-    if len({i.label for i in items}) < 2:
-        raise InvalidInputError(f"{path}: zero-shot accuracy needs at least two labels")
+    check_sizes([i.label for i in items], [i.group for i in items], str(path))
     return items
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from rag import payload as keys
 from rag.audit.bias import AuditVectors, BiasReport, SignalVectors, bias_audit
+from rag.audit.groups import check_sizes
 from rag.audit.weat import DEFAULT_WORD_SETS, WordSets, load_word_sets
 from rag.config import AuditSettings
 from rag.quality import (
@@ -258,15 +259,20 @@ def audit_live(
     sets: tuple[WordSets, ...] = DEFAULT_WORD_SETS,
     k: int = K,
 ) -> BiasReport:
-    """The audit of a collection sample with the models of ``services`` (signals with fewer
-    than two labels measure nothing and are left out)."""
-    if len(vectors.labels) < 2:
+    """The audit of a collection sample with the models of ``services``; with fewer than two
+    labels in the sample only the WEAT tests run (``InvalidInputError`` past the label and
+    group bounds of :func:`rag.audit.groups.check_sizes`)."""
+    found = list(vectors.signals.values())
+    labels = [label for s in found for label in s.labels]
+    groups = [group for s in found for group in s.groups]
+    if len(set(labels)) < 2:
         vectors = AuditVectors(vectors.source, vectors.items, vectors.labels, {})
-    passage = services.passage_encoder if "passage" in vectors.signals else None
+    else:
+        check_sizes(labels, groups, "the sample")
     return bias_audit(
         vectors,
         services.embedder,
-        passage,
+        services.passage_encoder,
         sets,
         k,
         services.settings.classify.templates,
