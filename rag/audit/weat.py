@@ -144,19 +144,15 @@ def _words(value: Any, where: str) -> tuple[str, ...]:
 
 def _p_value(joint: np.ndarray, n_x: int, observed: float, seed: int) -> float:
     """Share of re-partitions of ``joint`` into ``n_x`` and the rest with statistic > observed."""
-    total = float(joint.sum())
-    indices = range(len(joint))
-    if math.comb(len(joint), n_x) <= EXACT_PARTITIONS:
-        picks: Any = (list(c) for c in itertools.combinations(indices, n_x))
+    n = len(joint)
+    if math.comb(n, n_x) <= EXACT_PARTITIONS:
+        picks = np.array(list(itertools.combinations(range(n), n_x)), dtype=np.intp)
     else:
-        rng = np.random.default_rng(seed)
-        picks = (rng.choice(len(joint), n_x, replace=False) for _ in range(EXACT_PARTITIONS))
-    above = count = 0
-    for pick in picks:
-        side = float(joint[pick].sum())
-        above += side - (total - side) > observed + 1e-12
-        count += 1
-    return above / count
+        shuffled = np.argsort(np.random.default_rng(seed).random((EXACT_PARTITIONS, n)), axis=1)
+        picks = shuffled[:, :n_x]
+    sides = joint[picks].sum(axis=1)
+    statistics = sides - (float(joint.sum()) - sides)
+    return float((statistics > observed + 1e-12).mean())
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
