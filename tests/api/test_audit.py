@@ -119,8 +119,11 @@ def test_monitoring_run_stores_a_record_and_raises_alerts(
     gap = first["gaps"]["image.exposure_ratio"]
     assert _sample("mmrag_audit_gap", {"figure": "image.exposure_ratio"}) == pytest.approx(gap)
 
-    add_item(audited, tmp_path, "a purple star", color=(120, 0, 160))
-    second = monitor.run_once()
+    added = add_item(audited, tmp_path, "a purple star", color=(120, 0, 160))
+    try:
+        second = monitor.run_once()
+    finally:
+        audited.store.delete([added])  # the other tests see the example set alone
     drifted = {a["figure"] for a in second["alerts"] if a["kind"] == "drift"}
     assert "mean_pairwise_distance.image" in drifted
     assert second["sampled"] == 25 and len(monitor.path.read_text().splitlines()) == 2

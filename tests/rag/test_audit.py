@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag.audit.groups import audit_signal, ndcg_at_k
-from rag.audit.labelled import load_labelled_set
+from rag.audit.labelled import load_labelled_set, read_picture
 from rag.audit.monitor import alerts, latest_records
 from rag.audit.weat import WordSets, parse_word_sets, weat
 from rag.config import AuditSettings
@@ -100,6 +100,23 @@ def test_bad_items_are_refused_with_what_to_fix(tmp_path: Path, line: dict, mess
         load_labelled_set(path)
 
 
+def test_a_picture_reached_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.png"
+    outside.write_bytes((EXAMPLE_SET.parent / "pictures" / "circle-red-dark.png").read_bytes())
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "link.png").symlink_to(outside)
+    (folder / "set.jsonl").write_text(
+        json.dumps({"image": "link.png", "label": "a", "group": "g"})
+        + "\n"
+        + json.dumps({"text": "t", "label": "b", "group": "g"})
+        + "\n"
+    )
+    items = load_labelled_set(folder / "set.jsonl")
+    with pytest.raises(InvalidInputError, match="symlink"):
+        read_picture(folder, items[0])
+
+
 def test_csv_sets_other_group_columns_and_label_bounds(tmp_path: Path) -> None:
     path = tmp_path / "set.csv"
     path.write_text("text,label,region\na cat,cat,north\na dog,dog,south\n")
@@ -109,10 +126,10 @@ def test_csv_sets_other_group_columns_and_label_bounds(tmp_path: Path) -> None:
         ("dog", "south", "a dog"),
     ]
     path.write_text("text,label,region\na cat,cat,north\n")
-    with pytest.raises(InvalidInputError, match="1 distinct label.*needs 2 to 200"):
+    with pytest.raises(InvalidInputError, match=r"1 distinct label.*needs 2 to 200"):
         load_labelled_set(path, group_field="region")
     path.write_text("text,label,region\n" + "".join(f"t,label{n},g\n" for n in range(201)))
-    with pytest.raises(InvalidInputError, match="201 distinct label.*needs 2 to 200"):
+    with pytest.raises(InvalidInputError, match=r"201 distinct label.*needs 2 to 200"):
         load_labelled_set(path, group_field="region")
 
 
