@@ -69,6 +69,7 @@ def sample_collection(
     and every sampled item's CLIP vectors for the quality figures."""
     rows: dict[str, tuple[list[np.ndarray], list[str], list[str]]] = {}
     quality: list[ItemVectors] = []
+    tagged = 0
     offset: str | None = None
     while len(quality) < limit:
         points, offset = store.scroll(limit=page, offset=offset, with_vectors=True)
@@ -83,6 +84,7 @@ def sample_collection(
             group, label = _tag(meta, group_field), _tag(meta, label_field)
             if group is None or label is None:
                 continue
+            tagged += 1
             for name, vector in vectors.items():
                 if vector is not None:
                     found = rows.setdefault(name, ([], [], []))
@@ -96,8 +98,7 @@ def sample_collection(
         for name, (v, labels, groups) in rows.items()
     }
     labels = sorted({label for s in signals.values() for label in s.labels})
-    audited = max((len(s.labels) for s in signals.values()), default=0)
-    return AuditVectors(f"collection:{store.collection}", audited, labels, signals), quality
+    return AuditVectors(f"collection:{store.collection}", tagged, labels, signals), quality
 
 
 def quality_figures(items: list[ItemVectors]) -> dict[str, float | None]:

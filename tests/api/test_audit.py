@@ -87,9 +87,14 @@ def test_audit_without_fields_or_labels_is_a_400_that_says_what_to_give(
     assert bad_sets.status_code == 400 and "word_sets" in bad_sets.json()["message"]
 
 
-def test_a_tenant_admin_gets_no_history_of_every_tenant(client: TestClient) -> None:
-    response = client.get("/v1/audit/bias", headers={"X-API-Key": "tenant-admin"})
+def test_a_tenant_admin_audits_its_tenant_only_and_gets_no_history_of_every_tenant(
+    client: TestClient,
+) -> None:
+    tenant_admin = {"X-API-Key": "tenant-admin"}
+    response = client.get("/v1/audit/bias", headers=tenant_admin)
     assert response.status_code == 403 and "every tenant" in response.json()["message"]
+    own = client.post("/v1/audit/bias", json=FIELDS, headers=tenant_admin)  # t1 has no items
+    assert own.status_code == 400 and own.json()["message"].startswith("0 sampled items")
 
 
 def _written(path: Path) -> bool:
