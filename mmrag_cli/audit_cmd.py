@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -82,6 +82,9 @@ def bias(
 def monitor(
     collection: Annotated[str | None, typer.Option(help="Collection to sample.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    fail_on_alert: Annotated[
+        bool, typer.Option(help="Exit with status 1 when the run raised an alert (for cron).")
+    ] = False,
 ) -> None:
     """One monitoring run over a sample of the collection (MMRAG_AUDIT__*): the record is added
     to <data_dir>/audit/monitor-<collection>.jsonl and alerts are printed and logged."""
@@ -98,7 +101,13 @@ def monitor(
             services.close()
     if json_output:
         common.print_json(record)
-        return
+    else:
+        _print_record(record, runner.path)
+    if fail_on_alert and record["alerts"]:
+        raise typer.Exit(1)
+
+
+def _print_record(record: dict[str, Any], path: Path) -> None:
     gaps = ", ".join(f"{name} {value:.3f}" for name, value in record["gaps"].items()) or "-"
     typer.echo(f"sampled {record['sampled']} points, {record['items']} with group and label")
     typer.echo(f"gaps: {gaps}")
@@ -107,7 +116,7 @@ def monitor(
             f"ALERT {alert['kind']}: {alert['figure']} = {alert['value']:.3f} "
             f"(threshold {alert['threshold']})"
         )
-    typer.echo(f"record added to {runner.path}")
+    typer.echo(f"record added to {path}")
 
 
 def _run(settings: Settings, labelled: Path | None, group_field: str, k: int) -> BiasReport:

@@ -9,7 +9,8 @@ figure drifts past its threshold.
   texts, paired and unpaired image-text cosine, their margin, and the modality gap. A figure
   drifts when it moves more than ``drift_threshold`` from the first record of the history (the
   baseline; remove the file to start a new one).
-* History: ``<data_dir>/audit/monitor-<collection>.jsonl``.
+* History: ``<data_dir>/audit/monitor-<collection>.jsonl``; past 64 MiB it keeps the baseline
+  and the newest 32 MiB of records.
 
 Example::
 
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 HISTORY_DIR = "audit"
 MAX_TAIL_BYTES = 4 * 1024 * 1024
 """Most bytes of the history read back for the latest records."""
+MAX_HISTORY_BYTES = 64 * 1024 * 1024
+"""Past this size the history keeps its first record (the baseline) and the newest ones."""
 K = 10
 """Top-k of the exposure and nDCG figures."""
 
@@ -252,6 +255,23 @@ class Monitor:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+        if path.stat().st_size > MAX_HISTORY_BYTES:
+            _trim(path)
+
+
+def _trim(path: Path) -> None:
+    """Keep the baseline (first record) and the newest records in half of
+    :data:`MAX_HISTORY_BYTES`; the file is replaced whole, never left cut."""
+    with open(path, "rb") as handle:
+        baseline = handle.readline(MAX_TAIL_BYTES)
+        handle.seek(max(0, path.stat().st_size - MAX_HISTORY_BYTES // 2))
+        newest = handle.read().split(b"\n", 1)[-1]
+    spare = path.with_suffix(".jsonl.tmp")
+    with open(spare, "wb") as handle:
+        handle.write(baseline + newest)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(spare, path)
 
 
 def audit_live(

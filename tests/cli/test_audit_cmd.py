@@ -55,7 +55,7 @@ def test_audit_bias_refuses_a_collection_audit_without_fields(tiny_env) -> None:
     assert "--group-field and --label-field" in result.output
 
 
-def test_audit_monitor_adds_a_record_and_prints_alerts(
+def test_audit_monitor_adds_a_record_prints_alerts_and_fails_on_them(
     tiny_env, tmp_path: Path, monkeypatch
 ) -> None:
     write_ingest_folder(tmp_path / "set")
@@ -64,9 +64,12 @@ def test_audit_monitor_adds_a_record_and_prints_alerts(
     monkeypatch.setenv("MMRAG_AUDIT__GROUP_FIELD", "background")
     monkeypatch.setenv("MMRAG_AUDIT__LABEL_FIELD", "shape")
     monkeypatch.setenv("MMRAG_AUDIT__GAP_THRESHOLD", "0")
-    result = CliRunner().invoke(app, ["audit", "monitor"])
-    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["audit", "monitor", "--fail-on-alert"])
+    assert result.exit_code == 1, result.output  # cron sees the alert
     assert "sampled 24 points, 24 with group and label" in result.output
     assert "ALERT gap: image.exposure_ratio" in result.output
     history = Path(tiny_env["MMRAG_DATA_DIR"]) / "audit" / "monitor-mmrag.jsonl"
     assert len(history.read_text().splitlines()) == 1
+    monkeypatch.setenv("MMRAG_AUDIT__GAP_THRESHOLD", "100")
+    quiet = CliRunner().invoke(app, ["audit", "monitor", "--fail-on-alert"])
+    assert quiet.exit_code == 0 and "ALERT" not in quiet.output

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.audit import monitor
 from rag.audit.groups import audit_signal, ndcg_at_k
 from rag.audit.labelled import load_labelled_set, read_picture
 from rag.audit.monitor import alerts, latest_records
@@ -157,6 +158,19 @@ def test_alerts_name_gaps_and_drift_past_their_thresholds() -> None:
         ("drift", "modality_gap"),
     ]
     assert alerts({"image.accuracy": 0.3}, {}, None, AuditSettings(gap_threshold=0.5)) == []
+
+
+def test_a_full_history_keeps_its_baseline_and_newest_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(monitor, "MAX_HISTORY_BYTES", 400)
+    path = tmp_path / "monitor.jsonl"
+    lines = [json.dumps({"n": n, "pad": "x" * 20}) + "\n" for n in range(40)]
+    path.write_text("".join(lines))
+    monitor._trim(path)
+    kept = [json.loads(line)["n"] for line in path.read_text().splitlines()]
+    assert kept[0] == 0 and kept[-1] == 39 and kept == [0, *range(kept[1], 40)]
+    assert path.stat().st_size <= 200 + len(lines[0])
 
 
 def test_latest_records_skip_a_line_cut_by_a_crash(tmp_path: Path) -> None:
