@@ -1,6 +1,7 @@
-"""A PNG of a bias report, drawn as :func:`rag.quality.plot_projection` draws its figure
-(matplotlib's Agg canvas, no display): one panel a signal with accuracy, nDCG and exposure ratio
-per group, and below them the WEAT effect sizes of each text tower."""
+"""A PNG of a bias report, on the figure :func:`rag.quality.plot_projection` draws on
+(:func:`rag.quality.new_figure`, :func:`rag.quality.save_figure`): one panel a signal with
+accuracy, nDCG and exposure ratio per group, and below them the WEAT effect sizes of each text
+tower."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from rag.audit.bias import BiasReport
 from rag.audit.groups import SignalAudit
+from rag.quality import new_figure, save_figure
 
 FIGURES = (
     ("accuracy", "zero-shot accuracy"),
@@ -21,12 +23,8 @@ FIGURES = (
 
 def plot_bias(report: BiasReport, path: Path) -> Path:
     """Write the chart of ``report`` to ``path`` (folders made as needed)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     columns = max(1, len(report.signals))
-    figure = Figure(figsize=(max(7.0, 4.2 * columns), 7.5), dpi=110)
-    FigureCanvasAgg(figure)
+    figure = new_figure(max(7.0, 4.2 * columns), 7.5)
     grid = figure.add_gridspec(2, columns, height_ratios=(3, 2))
     for n, signal in enumerate(report.signals):
         _signal_panel(figure.add_subplot(grid[0, n]), signal)
@@ -41,10 +39,7 @@ def plot_bias(report: BiasReport, path: Path) -> Path:
     weat_ax.tick_params(axis="y", labelsize=7)
     figure.suptitle(f"Bias audit: {report.source}")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+    return save_figure(figure, path)
 
 
 def _signal_panel(ax: Any, signal: SignalAudit) -> None:
