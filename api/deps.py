@@ -48,6 +48,7 @@ WRITE_ROUTES = {("POST", "/v1/ingest")}
 """Routes that change data although their method is POST (DELETE, PUT, PATCH always do)."""
 ADMIN_ROUTES = {("GET", "/v1/stats"), ("POST", "/v1/admin/backup")}
 """Routes for admins only."""
+ADMIN_ROUTES |= {("POST", "/v1/audit/bias"), ("GET", "/v1/audit/bias")}
 
 
 def required_role(method: str, path: str) -> Role:

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from api.jobs import start_worker
 from api.mcp.http import mcp_running
+from api.metrics import observe_audit
+from rag.audit.monitor import Monitor
 from rag.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,13 +54,26 @@ def build_lifespan(owns_services: bool) -> Lifespan:
         await anyio.to_thread.run_sync(warm_up, services)
         worker = await anyio.to_thread.run_sync(start_worker, app)
         app.state.worker = worker
+        monitor = start_audit_monitor(services)
         try:
             async with mcp_running(app):
                 yield
         finally:
+            if monitor is not None:
+                await anyio.to_thread.run_sync(monitor.stop)
             if worker is not None:
                 await anyio.to_thread.run_sync(worker.stop)
             if owns_services:
                 await anyio.to_thread.run_sync(services.close)
 
     return lifespan
+
+
+def start_audit_monitor(services: Services) -> Monitor | None:
+    """Scheduled bias monitoring (``MMRAG_AUDIT__INTERVAL_S`` > 0), its records exported as
+    metrics; ``None`` when it is off."""
+    if services.settings.audit.interval_s <= 0:
+        return None
+    monitor = Monitor(services, services.settings.audit, on_record=observe_audit)
+    monitor.start()
+    return monitor

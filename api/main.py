@@ -20,6 +20,7 @@ from api.mcp.http import install_mcp
 from api.metrics import install_metrics
 from api.routes import (
     admin,
+    audit,
     chat,
     classify,
     documents,
@@ -55,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     classify.router,
     moderate.router,
     admin.router,
+    audit.router,
 ]
 """Every other router; each route on them needs an API key when keys are configured."""
 

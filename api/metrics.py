@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,6 +21,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -73,6 +75,27 @@ STAGE_NAMES = frozenset(
 )
 """Stages kept as labels; any other timing name counts as ``other`` (bounded label values)."""
 _STAGE_SERIES = {name: SEARCH_STAGE.labels(name) for name in (*STAGE_NAMES, "other")}
+
+
+AUDIT_GAP = Gauge(
+    "mmrag_audit_gap",
+    "Bias monitoring: best minus worst group of a figure (signal.figure), last run.",
+    ["figure"],
+)
+AUDIT_QUALITY = Gauge(
+    "mmrag_audit_quality",
+    "Bias monitoring: the embedding-quality figures of the sampled collection, last run.",
+    ["figure"],
+)
+AUDIT_ALERTS = Counter(
+    "mmrag_audit_alerts",
+    "Bias monitoring alerts: a gap past MMRAG_AUDIT__GAP_THRESHOLD (kind gap) or a quality "
+    "figure drifted past MMRAG_AUDIT__DRIFT_THRESHOLD (kind drift).",
+    ["kind", "figure"],
+)
+AUDIT_LAST_RUN = Gauge(
+    "mmrag_audit_last_run_timestamp_seconds", "Bias monitoring: when the last run ended."
+)
 
 
 class MetricsMiddleware:
@@ -132,6 +155,19 @@ def observed_events(events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
         if isinstance(event, FinalEvent):
             observe_answer(event.answer)
         yield event
+
+
+def observe_audit(record: Mapping[str, Any]) -> None:
+    """Export a monitoring record (:class:`rag.audit.monitor.Monitor`): gaps, quality figures,
+    alerts. Figure names come from fixed lists (signals x figures), so labels stay bounded."""
+    for figure, value in record.get("gaps", {}).items():
+        AUDIT_GAP.labels(figure).set(value)
+    for figure, value in record.get("quality", {}).items():
+        if value is not None:
+            AUDIT_QUALITY.labels(figure).set(value)
+    for alert in record.get("alerts", []):
+        AUDIT_ALERTS.labels(alert["kind"], alert["figure"]).inc()
+    AUDIT_LAST_RUN.set_to_current_time()
 
 
 class _StateCollector(Collector):

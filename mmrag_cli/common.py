@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.classify_cmd",
     "mmrag_cli.moderate_cmd",
     "mmrag_cli.quality_cmd",
+    "mmrag_cli.audit_cmd",
     "mmrag_cli.config_cmd",
     "mmrag_cli.backup_cmd",
 )

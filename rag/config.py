@@ -438,6 +438,26 @@ class OcrSettings(_Group):
     """Tesseract only: its language codes joined by ``+`` (``eng+deu``), as installed."""
 
 
+class AuditSettings(_Group):
+    """Scheduled bias and embedding-quality monitoring (``mmrag audit``), off by default."""
+
+    interval_s: float = Field(default=0.0, ge=0, le=30 * 86400)
+    """Seconds between monitoring runs inside ``mmrag serve``; 0 turns monitoring off."""
+    sample: int = Field(default=1000, ge=10, le=20_000)
+    """Points of the collection each run measures."""
+    group_field: str = Field(default="", max_length=200)
+    """Metadata key that holds an item's group (the attribute the audit compares)."""
+    label_field: str = Field(default="", max_length=200)
+    """Metadata key that holds an item's class label (zero-shot accuracy, exposure, nDCG)."""
+    gap_threshold: float = Field(default=0.2, ge=0)
+    """Alert when a figure's gap between the best and the worst group passes this."""
+    drift_threshold: float = Field(default=0.1, ge=0)
+    """Alert when an embedding-quality figure moves this far from the first run's."""
+    word_sets: Path | None = None
+    """A JSON file of WEAT word sets (``[{"name", "x", "y", "a", "b"}]``); unset: the built-in
+    flowers/insects and career/family tests."""
+
+
 class Settings(BaseSettings):
     """All of mmrag's settings. Build with :func:`load_settings`."""
 
@@ -478,6 +498,7 @@ class Settings(BaseSettings):
     classify: ClassifySettings = Field(default_factory=ClassifySettings)
     moderation: ModerationSettings = Field(default_factory=ModerationSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("shared_dir", mode="before")
     @classmethod

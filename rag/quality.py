@@ -248,21 +248,33 @@ def plot_projection(items: Sequence[ItemVectors], path: Path, max_lines: int = 2
 
     Thin lines join the two vectors of up to ``max_lines`` items.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     images = [i.image for i in items if i.image is not None]
     texts = [i.text for i in items if i.text is not None]
     points = _project(_stack([*images, *texts]))
     image_xy, text_xy = points[: len(images)], points[len(images) :]
-    figure = Figure(figsize=(7, 6), dpi=110)
-    FigureCanvasAgg(figure)
+    figure = new_figure(7, 6)
     axes = figure.add_subplot()
     _pair_lines(axes, items, points, max_lines)
     axes.scatter(image_xy[:, 0], image_xy[:, 1], s=10, c="tab:blue", label="image vectors")
     axes.scatter(text_xy[:, 0], text_xy[:, 1], s=10, c="tab:orange", label="text vectors")
     axes.set_title("Embedding space (PCA to 2-D), coloured by modality")
     axes.legend(loc="best")
+    return save_figure(figure, path)
+
+
+def new_figure(width: float, height: float) -> Any:
+    """A matplotlib figure on the Agg canvas (no display needed), ``width`` x ``height`` inches
+    at 110 dpi: the reports' PNGs (this one, the bias audit's) are drawn on it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def save_figure(figure: Any, path: Path) -> Path:
+    """Write ``figure`` as a PNG to ``path``, making its folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
