@@ -11,6 +11,9 @@ Tokenization (:func:`tokenize`), in order:
 2. Scripts written without spaces (Han, Hiragana, Katakana, Hangul, Thai, Lao, Khmer, Myanmar)
    become overlapping character bigrams, the scheme of Lucene's ``CJKBigramFilter``:
    ``検索エンジン`` gives ``検索 索エ エン ンジ ジン``; a lone character stays a unigram.
+   With the language ``japanese``, Japanese (Han, Hiragana, Katakana) is cut into words by the
+   janome morphological analyser instead (:class:`JapaneseWords`: dictionary forms, particles and
+   auxiliaries dropped); bigrams stay the fallback when janome is not installed.
 3. Other text splits into words of letters and digits. Words joined by ``-`` ``_`` ``.`` ``/``
    stay whole as one term (``e-1042``, ``x200-b``, ``wood-fired``) and also give some parts:
    a code (a joined word with a digit) gives only its code-like parts, those of two or more
@@ -30,11 +33,14 @@ versions, unlike Python's ``hash``).
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Any
 
 import regex
 
@@ -51,17 +57,25 @@ _TOKEN = regex.compile(
     regex.V1,
 )
 _JOINERS = regex.compile(r"[-_./]")
+_JAPANESE = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\u30fc]+", regex.V1)
+_log = logging.getLogger(__name__)
+Segmenter = Callable[[str], list[str]]
+"""Terms of one run of a script written without spaces."""
 
 
 def tokenize(
-    text: str, stem: Callable[[str], str] = str, stop: frozenset[str] = frozenset()
+    text: str,
+    stem: Callable[[str], str] = str,
+    stop: frozenset[str] = frozenset(),
+    segment: Segmenter | None = None,
 ) -> list[str]:
     """The terms of ``text`` in order (see the module docstring); ``stem`` maps plain words,
-    ``stop`` holds the (case-folded) words to drop."""
+    ``stop`` holds the (case-folded) words to drop, ``segment`` cuts runs of scripts written
+    without spaces (default: character bigrams)."""
     terms: list[str] = []
     for match in _TOKEN.finditer(_normal(text)):
         if match.group("ngram"):
-            terms += _bigrams(match.group("ngram"))
+            terms += (segment or _bigrams)(match.group("ngram"))
         else:
             terms += _word_terms(match.group("word"), stem, stop)
     return terms
@@ -75,6 +89,70 @@ def _bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]
     return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+class JapaneseWords:
+    """A :data:`Segmenter` for ``language=japanese``: Japanese runs become the words of janome's
+    morphological analysis, each in its dictionary form (``眠っ`` of ``眠っている`` is ``眠る``),
+    without particles, auxiliaries, symbols and dependent words (``が``, ``です``, ``いる``);
+    other space-less scripts in the run (Hangul, Thai) stay character bigrams.
+
+    Example::
+
+        JapaneseWords()("猫が窓のそばで眠っている")  # ['猫', '窓', 'そば', '眠る']
+    """
+
+    name = "janome"
+    SKIPPED = ("助詞", "助動詞", "記号", "フィラー")
+    """Parts of speech (janome's first level) that carry no searchable meaning."""
+
+    def __init__(self) -> None:
+        from janome.tokenizer import Tokenizer
+
+        self._tokenizer: Any = Tokenizer()
+        self._lock = threading.Lock()  # janome's tokenizer keeps state while it runs
+
+    def __call__(self, run: str) -> list[str]:
+        terms: list[str] = []
+        start = 0
+        for match in _JAPANESE.finditer(run):
+            terms += _bigrams(run[start : match.start()]) if match.start() > start else []
+            terms += self._words(match.group())
+            start = match.end()
+        return terms + (_bigrams(run[start:]) if start < len(run) else [])
+
+    def _words(self, text: str) -> list[str]:
+        with self._lock:
+            tokens = list(self._tokenizer.tokenize(text))
+        words = []
+        for token in tokens:
+            kind = token.part_of_speech.split(",")
+            if kind[0] in self.SKIPPED or kind[1] == "非自立":
+                continue
+            base = token.base_form if token.base_form not in ("", "*") else token.surface
+            words.append(base)
+        return words
+
+
+@cache
+def _japanese_words() -> JapaneseWords:
+    return JapaneseWords()
+
+
+def segmenter_for(language: str) -> JapaneseWords | None:
+    """The analyser of ``language``'s space-less text, or ``None`` for character bigrams (every
+    language but ``japanese``, and ``japanese`` when janome is not installed)."""
+    if language != "japanese":
+        return None
+    try:
+        import janome.tokenizer  # noqa: F401
+    except ImportError:
+        _log.warning(
+            "MMRAG_LEXICAL__LANGUAGE=japanese: janome is not installed, so Japanese text becomes "
+            "character bigrams; `pip install janome` for words"
+        )
+        return None
+    return _japanese_words()
 
 
 def _word_terms(word: str, stem: Callable[[str], str], stop: frozenset[str]) -> list[str]:
@@ -120,15 +198,15 @@ def term_id(term: str) -> int:
 
 def stemmer_for(language: str) -> Callable[[str], str]:
     """The Snowball stemmer of ``language`` (``english``, ``german``, ...), or identity for
-    ``none``."""
-    if language == "none":
+    ``none`` and ``japanese`` (whose words the analyser gives in their dictionary form)."""
+    if language in ("none", "japanese"):
         return str
     import Stemmer
 
     try:
         stemmer = Stemmer.Stemmer(language)
     except KeyError:
-        choices = ", ".join(["none", *sorted(Stemmer.algorithms())])
+        choices = ", ".join(["none", "japanese", *sorted(Stemmer.algorithms())])
         raise ConfigError(
             f"MMRAG_LEXICAL__LANGUAGE={language!r} has no Snowball stemmer; use one of {choices}"
         ) from None
@@ -148,15 +226,21 @@ class BM25Encoder:
         self.settings = settings
         self._stem = stemmer_for(settings.language)
         self._stop = stop_words(settings.language)
+        self._segment = segmenter_for(settings.language)
 
     @property
     def model_id(self) -> str:
+        """Names the scheme; ``japanese`` adds the analyser (``japanese+janome``, or
+        ``japanese+bigrams`` without janome), so points of one are never mixed with the other."""
         s = self.settings
-        return f"bm25-{TOKENIZER_VERSION}/{s.language}/k1={s.k1:g},b={s.b:g},avg_len={s.avg_len:g}"
+        language = s.language
+        if language == "japanese":
+            language += "+" + (self._segment.name if self._segment else "bigrams")
+        return f"bm25-{TOKENIZER_VERSION}/{language}/k1={s.k1:g},b={s.b:g},avg_len={s.avg_len:g}"
 
     def terms(self, text: str) -> list[str]:
         """The terms that this encoder weighs for ``text``."""
-        return tokenize(text, self._stem, self._stop)
+        return tokenize(text, self._stem, self._stop, self._segment)
 
     def encode_documents(self, texts: Sequence[str]) -> list[SparseTerms]:
         return [self._document(text) for text in texts]
