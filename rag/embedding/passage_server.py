@@ -120,7 +120,7 @@ class ServerPassageEncoder:
         self.base_url = _base_url(settings)
         self.model = _model(settings)
         self._dim: int | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # dim asks served_model
         headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         timeout = httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
         self._client = httpx.Client(timeout=timeout, headers=headers)

@@ -110,8 +110,9 @@ def test_busy_past_the_retries_raises_busy(ollama: FakeOllama) -> None:
     assert raised.value.retry_after is not None and len(inputs(ollama)) == 2
 
 
-def test_a_server_down_raises_unavailable_with_a_retry_after() -> None:
-    settings = PassageSettings(backend="ollama", base_url=unused_port_url(), retries=0)
+@pytest.mark.parametrize("backend", ["ollama", "openai"])
+def test_a_server_down_raises_unavailable_with_a_retry_after(backend: str) -> None:
+    settings = PassageSettings(backend=backend, base_url=unused_port_url(), retries=0)
     with pytest.raises(EmbeddingUnavailableError, match="MMRAG_PASSAGE__BASE_URL") as raised:
         ServerPassageEncoder(settings).encode_queries(["pump"])
     assert raised.value.retry_after == DOWN_RETRY_AFTER_S
@@ -186,8 +187,8 @@ def test_openai_backend_gives_the_vectors_llama_cpp_server_gives(
     settings = PassageSettings(backend="openai", base_url=llama_embeddings.url, batch_size=2)
     encoder = load_passage_encoder(settings, Path("unused"))
     assert encoder is not None
+    assert encoder.dim == 576  # first use: asks for the model, then the size
     assert encoder.model_id == "openai:smollm2"  # model=auto: the first one the server lists
-    assert encoder.dim == 576
     vectors = encoder.encode_documents(TEXTS)
     np.testing.assert_allclose(vectors, server_vectors(llama_embeddings, TEXTS), atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
