@@ -163,7 +163,7 @@ class ServerPassageEncoder:
 
     def prompts(self) -> tuple[str, str]:
         """(query, document) prompts: the settings', else the model card's, else none."""
-        query, document = known_prompts(self.model) or ("", "")
+        query, document = known_prompts(self.served_model) or ("", "")
         if self.settings.query_prompt is not None:
             query = self.settings.query_prompt
         if self.settings.document_prompt is not None:
