@@ -118,8 +118,8 @@ class LexicalSettings(_Group):
     language: str = "english"
     """Snowball stemmer for words (``english``, ``german``, ``french``, ...; ``none``: no
     stemming). Japanese and other text without spaces becomes character bigrams; ``japanese``
-    cuts Japanese into words with the janome analyser instead (``pip install janome``; bigrams
-    without it)."""
+    cuts Japanese into words with the janome analyser instead (``pip install janome``),
+    ``chinese`` Chinese with jieba (``pip install jieba``); bigrams without them."""
     k1: float = Field(default=1.2, ge=0)
     """BM25 term-frequency saturation."""
     b: float = Field(default=0.75, ge=0, le=1)

@@ -13,7 +13,8 @@ Tokenization (:func:`tokenize`), in order:
    ``検索エンジン`` gives ``検索 索エ エン ンジ ジン``; a lone character stays a unigram.
    With the language ``japanese``, Japanese (Han, Hiragana, Katakana) is cut into words by the
    janome morphological analyser instead (:class:`JapaneseWords`: dictionary forms, particles and
-   auxiliaries dropped); bigrams stay the fallback when janome is not installed.
+   auxiliaries dropped), with ``chinese`` Han by jieba (:class:`ChineseWords`); bigrams stay the
+   fallback when the analyser is not installed.
 3. Other text splits into words of letters and digits. Words joined by ``-`` ``_`` ``.`` ``/``
    stay whole as one term (``e-1042``, ``x200-b``, ``wood-fired``) and also give some parts:
    a code (a joined word with a digit) gives only its code-like parts, those of two or more
@@ -33,6 +34,7 @@ versions, unlike Python's ``hash``).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import threading
 import unicodedata
@@ -91,11 +93,31 @@ def _bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-class JapaneseWords:
-    """A :data:`Segmenter` for ``language=japanese``: Japanese runs become the words of janome's
-    morphological analysis, each in its dictionary form (``眠っ`` of ``眠っている`` is ``眠る``),
-    without particles, auxiliaries, symbols and dependent words (``が``, ``です``, ``いる``);
-    other space-less scripts in the run (Hangul, Thai) stay character bigrams.
+class WordSegmenter:
+    """A :data:`Segmenter` that cuts the runs of its script (``SCRIPT``) into words with an
+    analyser from PyPI (``MODULE``); other space-less scripts in a run stay character bigrams."""
+
+    name = ""
+    MODULE = ""
+    SCRIPT: regex.Pattern[str]
+
+    def __call__(self, run: str) -> list[str]:
+        terms: list[str] = []
+        start = 0
+        for match in self.SCRIPT.finditer(run):
+            terms += _bigrams(run[start : match.start()]) if match.start() > start else []
+            terms += self.words(match.group())
+            start = match.end()
+        return terms + (_bigrams(run[start:]) if start < len(run) else [])
+
+    def words(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+
+class JapaneseWords(WordSegmenter):
+    """``language=japanese``: Japanese runs become the words of janome's morphological analysis,
+    each in its dictionary form (``眠っ`` of ``眠っている`` is ``眠る``), without particles,
+    auxiliaries, symbols and dependent words (``が``, ``です``, ``いる``).
 
     Example::
 
@@ -103,6 +125,8 @@ class JapaneseWords:
     """
 
     name = "janome"
+    MODULE = "janome.tokenizer"
+    SCRIPT = _JAPANESE
     SKIPPED = ("助詞", "助動詞", "記号", "フィラー")
     """Parts of speech (janome's first level) that carry no searchable meaning."""
 
@@ -112,16 +136,7 @@ class JapaneseWords:
         self._tokenizer: Any = Tokenizer()
         self._lock = threading.Lock()  # janome's tokenizer keeps state while it runs
 
-    def __call__(self, run: str) -> list[str]:
-        terms: list[str] = []
-        start = 0
-        for match in _JAPANESE.finditer(run):
-            terms += _bigrams(run[start : match.start()]) if match.start() > start else []
-            terms += self._words(match.group())
-            start = match.end()
-        return terms + (_bigrams(run[start:]) if start < len(run) else [])
-
-    def _words(self, text: str) -> list[str]:
+    def words(self, text: str) -> list[str]:
         with self._lock:
             tokens = list(self._tokenizer.tokenize(text))
         words = []
@@ -134,25 +149,62 @@ class JapaneseWords:
         return words
 
 
+class ChineseWords(WordSegmenter):
+    """``language=chinese``: Han runs become jieba's words in its search mode (a long word also
+    gives its shorter dictionary words: ``中华人民共和国`` gives ``中华 华人 人民 共和 共和国
+    中华人民共和国``), without the commonest function words (``的``, ``了``, ``是``).
+
+    Example::
+
+        ChineseWords()("我喜欢猫")  # ['我', '喜欢', '猫']
+    """
+
+    name = "jieba"
+    MODULE = "jieba"
+    SCRIPT = regex.compile(r"\p{Han}+", regex.V1)
+    SKIPPED = frozenset("的了着是在和与及或之吗呢吧啊也都就而")
+    """Function words that carry no searchable meaning."""
+
+    def __init__(self) -> None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)  # it logs its dictionary loading at INFO
+        self._tokenizer: Any = jieba.Tokenizer()
+        self._tokenizer.initialize()
+
+    def words(self, text: str) -> list[str]:
+        return [
+            w for w in self._tokenizer.cut_for_search(text) if w.strip() and w not in self.SKIPPED
+        ]
+
+
+ANALYSERS: dict[str, type[WordSegmenter]] = {"japanese": JapaneseWords, "chinese": ChineseWords}
+"""Languages whose words an analyser from PyPI finds (bigrams without it)."""
+
+
 @cache
-def _japanese_words() -> JapaneseWords:
-    return JapaneseWords()
+def _analyser(language: str) -> WordSegmenter:
+    return ANALYSERS[language]()
 
 
-def segmenter_for(language: str) -> JapaneseWords | None:
+def segmenter_for(language: str) -> WordSegmenter | None:
     """The analyser of ``language``'s space-less text, or ``None`` for character bigrams (every
-    language but ``japanese``, and ``japanese`` when janome is not installed)."""
-    if language != "japanese":
+    language but those of :data:`ANALYSERS`, and those when their analyser is not installed)."""
+    kind = ANALYSERS.get(language)
+    if kind is None:
         return None
     try:
-        import janome.tokenizer  # noqa: F401
+        importlib.import_module(kind.MODULE)
     except ImportError:
         _log.warning(
-            "MMRAG_LEXICAL__LANGUAGE=japanese: janome is not installed, so Japanese text becomes "
-            "character bigrams; `pip install janome` for words"
+            "MMRAG_LEXICAL__LANGUAGE=%s: %s is not installed, so its text becomes character "
+            "bigrams; `pip install %s` for words",
+            language,
+            kind.name,
+            kind.name,
         )
         return None
-    return _japanese_words()
+    return _analyser(language)
 
 
 def _word_terms(word: str, stem: Callable[[str], str], stop: frozenset[str]) -> list[str]:
@@ -198,15 +250,15 @@ def term_id(term: str) -> int:
 
 def stemmer_for(language: str) -> Callable[[str], str]:
     """The Snowball stemmer of ``language`` (``english``, ``german``, ...), or identity for
-    ``none`` and ``japanese`` (whose words the analyser gives in their dictionary form)."""
-    if language in ("none", "japanese"):
+    ``none`` and the languages of :data:`ANALYSERS` (whose analysers give the words' forms)."""
+    if language == "none" or language in ANALYSERS:
         return str
     import Stemmer
 
     try:
         stemmer = Stemmer.Stemmer(language)
     except KeyError:
-        choices = ", ".join(["none", "japanese", *sorted(Stemmer.algorithms())])
+        choices = ", ".join(["none", *ANALYSERS, *sorted(Stemmer.algorithms())])
         raise ConfigError(
             f"MMRAG_LEXICAL__LANGUAGE={language!r} has no Snowball stemmer; use one of {choices}"
         ) from None
@@ -230,11 +282,12 @@ class BM25Encoder:
 
     @property
     def model_id(self) -> str:
-        """Names the scheme; ``japanese`` adds the analyser (``japanese+janome``, or
-        ``japanese+bigrams`` without janome), so points of one are never mixed with the other."""
+        """Names the scheme; ``japanese`` and ``chinese`` add the analyser (``japanese+janome``,
+        or ``japanese+bigrams`` without janome), so points of one are never mixed with the
+        other."""
         s = self.settings
         language = s.language
-        if language == "japanese":
+        if language in ANALYSERS:
             language += "+" + (self._segment.name if self._segment else "bigrams")
         return f"bm25-{TOKENIZER_VERSION}/{language}/k1={s.k1:g},b={s.b:g},avg_len={s.avg_len:g}"
 

@@ -1,5 +1,6 @@
-"""Japanese lexical terms: janome's words with ``MMRAG_LEXICAL__LANGUAGE=japanese``, character
-bigrams as the fallback when janome is absent; searched in embedded Qdrant Edge."""
+"""Words for space-less scripts: janome's with ``MMRAG_LEXICAL__LANGUAGE=japanese``, jieba's with
+``chinese``, character bigrams as the fallback when the analyser is absent; searched in embedded
+Qdrant Edge."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ PASSAGES = [
 QUESTION = "眠る猫"
 """"Sleeping cat": its words are in the cat passage (猫, and 眠る as 眠っ-ている), but none of
 its bigrams (眠る, る猫) is: bigrams miss a one-character word and an inflected verb."""
+CHINESE = [("cat", "我喜欢猫。"), ("dog", "他养了一只狗。"), ("rain", "明天会下雨。")]
+CHINESE_QUESTION = "猫"
+""""Cat": a one-character word, never one of the bigrams of the cat passage (我喜 喜欢 欢猫)."""
 
 
 @pytest.fixture
@@ -35,10 +39,10 @@ def without_janome(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "janome.tokenizer", None)
 
 
-def lexical_services(folder: Path, language: str) -> Services:
+def lexical_services(folder: Path, language: str, passages: list[tuple[str, str]]) -> Services:
     folder.mkdir()
     manifest = folder / "texts.jsonl"
-    manifest.write_text("\n".join(json.dumps({"id": k, "text": t}) for k, t in PASSAGES))
+    manifest.write_text("\n".join(json.dumps({"id": k, "text": t}) for k, t in passages))
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=folder / "data",
@@ -51,7 +55,7 @@ def lexical_services(folder: Path, language: str) -> Services:
     )
     services = Services(settings)
     report = ingest_paths(services, [manifest])
-    assert report.written == len(PASSAGES) and not report.failures
+    assert report.written == len(passages) and not report.failures
     return services
 
 
@@ -64,8 +68,8 @@ def lexical_hits(services: Services, text: str) -> list[str]:
 def searched(tmp_path: Path) -> Iterator:
     opened: list[Services] = []
 
-    def search(language: str, text: str) -> list[str]:
-        services = lexical_services(tmp_path / f"{language}-{len(opened)}", language)
+    def search(language: str, text: str, passages: list[tuple[str, str]] = PASSAGES) -> list[str]:
+        services = lexical_services(tmp_path / f"{language}-{len(opened)}", language, passages)
         opened.append(services)
         return lexical_hits(services, text)
 
@@ -102,3 +106,22 @@ def test_without_janome_japanese_falls_back_to_bigrams(without_janome: None) -> 
 
 def test_the_bigram_fallback_still_searches(without_janome: None, searched) -> None:
     assert searched("japanese", "窓のそば")[0] == "cat"
+
+
+def test_chinese_words_of_jieba_without_function_words() -> None:
+    encoder = BM25Encoder(LexicalSettings(language="chinese"))
+    assert encoder.terms("我喜欢猫。") == ["我", "喜欢", "猫"]
+    assert encoder.terms("北京的首都 E-1042") == ["北京", "首都", "e-1042", "1042"]
+    assert encoder.model_id.startswith("bm25-v2/chinese+jieba/")
+
+
+def test_a_chinese_question_finds_by_words_what_bigrams_miss(searched) -> None:
+    assert searched("none", CHINESE_QUESTION, CHINESE) == []
+    assert searched("chinese", CHINESE_QUESTION, CHINESE)[0] == "cat"
+
+
+def test_without_jieba_chinese_falls_back_to_bigrams(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "jieba", None)
+    encoder = BM25Encoder(LexicalSettings(language="chinese"))
+    assert encoder.model_id.startswith("bm25-v2/chinese+bigrams/")
+    assert encoder.terms("我喜欢猫") == ["我喜", "喜欢", "欢猫"]
