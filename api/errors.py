@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException
 from rag.errors import (
     CollectionMismatchError,
     ConfigError,
+    EmbeddingTimeoutError,
+    EmbeddingUnavailableError,
     InvalidInputError,
     LLMBusyError,
     LLMTimeoutError,
@@ -39,6 +41,7 @@ STATUS_BY_ERROR: dict[type[MmragError], int] = {
     LLMBusyError: 503,
     LLMUnavailableError: 503,
     LLMTimeoutError: 504,
+    EmbeddingTimeoutError: 504,
     ModelUnavailableError: 503,
     CollectionMismatchError: 500,
     StoreError: 503,
@@ -83,11 +86,14 @@ def error_response(
 
 
 def mmrag_error_response(exc: MmragError) -> JSONResponse:
-    """The response for an mmrag error, with ``Retry-After`` when the LLM is busy."""
+    """The response for an mmrag error, with ``Retry-After`` when the LLM is busy or the
+    embedding server is busy or down."""
     status = status_for(exc)
     headers = None
     if isinstance(exc, LLMBusyError):
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after or 1)))}
+    if isinstance(exc, EmbeddingUnavailableError) and exc.retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
     if status >= 500:
         log.warning("%s: %s", exc.code, exc)
     return error_response(status, exc.code, str(exc) or exc.code, headers)

@@ -29,4 +29,6 @@ def config(
         data["store"]["api_key"] = "***"
     if data["llm"].get("api_key"):
         data["llm"]["api_key"] = "***"
+    if data["passage"].get("api_key"):
+        data["passage"]["api_key"] = "***"
     common.print_json(data)

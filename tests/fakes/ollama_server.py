@@ -1,10 +1,13 @@
 """A fake Ollama server on 127.0.0.1 (random port, own thread) speaking Ollama's wire format.
 
 Endpoints: ``POST /api/chat`` (NDJSON stream, chunked, or one JSON object with
-``"stream": false``), ``GET /api/tags``, ``POST /api/show`` (``capabilities`` as set: add
-``"vision"`` for a vision model), ``GET /api/version``.
+``"stream": false``), ``POST /api/embed`` (``{model, input: [..]}`` ->
+``{model, embeddings: [[..]], ...}``, unit vectors of ``embed_dim`` from :meth:`FakeOllama.vector`),
+``GET /api/tags``, ``POST /api/show`` (``capabilities`` as set: add ``"vision"`` for a vision
+model), ``GET /api/version``.
 
-Modes (set ``server.mode`` at any time; they apply to ``/api/chat``):
+Modes (set ``server.mode`` at any time; they apply to ``/api/chat``, and ``normal``, ``slow``
+and ``busy`` to ``/api/embed``; ``busy_times``: busy for that many requests, then normal):
 
 - ``normal``: the reply, word by word, then a final ``done`` message with durations;
 - ``slow``: sleeps ``slow_s`` before answering (past a short read timeout);
@@ -24,7 +27,10 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import math
 import re
 import socket
 import threading
@@ -66,14 +72,19 @@ class FakeOllama:
         retry_after: str | None = "7",
         slow_s: float = 3.0,
         capabilities: Sequence[str] = ("completion", "tools"),
+        embed_dim: int = 16,
+        busy_times: int | None = None,
     ) -> None:
         self.models = list(models)
+        self.embed_dim = embed_dim
+        self.busy_times = busy_times
         self.capabilities = list(capabilities)
         self.reply = reply
         self.mode: Mode = mode
         self.retry_after = retry_after
         self.slow_s = slow_s
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -91,9 +102,13 @@ class FakeOllama:
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut the open (keep-alive) connections, as a server that went down."""
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
+        for connection in list(self.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FakeOllama:
         return self.start()
@@ -111,6 +126,26 @@ class FakeOllama:
 
     def pause(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+    def vector(self, text: str) -> list[float]:
+        """The embedding of ``text``: a unit vector of hashed words (texts sharing words are
+        near), as Ollama's ``/api/embed`` returns them normalised."""
+        values = [0.0] * self.embed_dim
+        for word in re.findall(r"\w+", text.lower()) or [""]:
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            values[digest[0] % self.embed_dim] += 1.0 if digest[1] % 2 else -1.0
+        norm = math.sqrt(sum(v * v for v in values)) or 1.0
+        return [v / norm for v in values]
+
+    def is_busy(self) -> bool:
+        """Whether this request gets a 503 (``busy`` mode, counting down ``busy_times``)."""
+        if self.mode != "busy":
+            return False
+        if self.busy_times is not None:
+            if self.busy_times <= 0:
+                return False
+            self.busy_times -= 1
+        return True
 
 
 def _full_name(name: str) -> str:
@@ -186,6 +221,15 @@ class _OllamaHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
+    def setup(self) -> None:
+        super().setup()
+        self.fake.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.fake.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
     def do_GET(self) -> None:
         self.fake.requests.append((self.path, {}))
         if self.path == "/api/tags":
@@ -200,6 +244,8 @@ class _OllamaHandler(BaseHTTPRequestHandler):
         self.fake.requests.append((self.path, body))
         if self.path == "/api/chat":
             self._chat(body)
+        elif self.path == "/api/embed":
+            self._embed(body)
         elif self.path == "/api/show":
             self._show(body)
         else:
@@ -222,13 +268,34 @@ class _OllamaHandler(BaseHTTPRequestHandler):
             "modified_at": "2025-10-03T23:34:03.409490317-07:00",
         })  # fmt: skip
 
+    def _embed(self, body: dict[str, Any]) -> None:
+        model = str(body.get("model") or "")
+        if not self.fake.has_model(model):
+            self._json(404, {"error": f'model "{model}" not found, try pulling it first'})
+            return
+        if self.fake.is_busy():
+            headers = {"Retry-After": self.fake.retry_after} if self.fake.retry_after else {}
+            self._json(503, {"error": BUSY_MESSAGE}, headers)
+            return
+        if self.fake.mode == "slow":
+            self.fake.pause(self.fake.slow_s)
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        self._json(200, {
+            "model": model,
+            "embeddings": [self.fake.vector(str(text)) for text in texts],
+            "total_duration": 14_143_917,
+            "load_duration": 1_019_500,
+            "prompt_eval_count": sum(len(str(text).split()) for text in texts),
+        })  # fmt: skip
+
     def _chat(self, body: dict[str, Any]) -> None:
         model = str(body.get("model") or "")
         mode = self.fake.mode
         if not self.fake.has_model(model):
             self._json(404, {"error": f'model "{model}" not found, try pulling it first'})
             return
-        if mode == "busy":
+        if self.fake.is_busy():
             headers = {"Retry-After": self.fake.retry_after} if self.fake.retry_after else {}
             self._json(503, {"error": BUSY_MESSAGE}, headers)
             return
@@ -292,3 +359,8 @@ class _OllamaHandler(BaseHTTPRequestHandler):
 def chat_requests(server: FakeOllama) -> Iterable[dict[str, Any]]:
     """The bodies of the ``/api/chat`` requests the server received, in order."""
     return (body for path, body in server.requests if path == "/api/chat")
+
+
+def embed_requests(server: FakeOllama) -> list[dict[str, Any]]:
+    """The bodies of the ``/api/embed`` requests the server received, in order."""
+    return [body for path, body in server.requests if path == "/api/embed"]
