@@ -179,6 +179,11 @@ EngineFusion = Callable[[str, Mapping[str, float], int, int], "list[tuple[Hashab
 engine does not fuse that way."""
 
 
+TIE_MARGIN = 8
+"""Fused points asked of an engine past the limit, so that points tied at the cut are chosen by
+id (as :func:`rag.retrieval.fusion.fuse` chooses them), not by the engine's order."""
+
+
 class DeferredCandidates(Candidates):
     """Candidates an engine reads only when they are used: every list at the first use, or, for
     a fusion the engine does itself (:meth:`fused`), just its best rows. A signal's own list
@@ -215,7 +220,7 @@ class DeferredCandidates(Candidates):
     ) -> list[tuple[int, float]] | None:
         if self._state != "new":
             return None
-        answer = self._fuse(mode, weights, limit, rrf_k)
+        answer = self._fuse(mode, weights, limit + TIE_MARGIN, rrf_k)
         if answer is None:
             return None
         keys = [key for key, _ in answer]
@@ -224,7 +229,7 @@ class DeferredCandidates(Candidates):
         self._unknown = np.ones((len(keys), len(self.names)), bool)
         self._state = "fused"
         order = sorted(range(len(answer)), key=lambda row: (-answer[row][1], keys[row]))
-        return [(row, float(answer[row][1])) for row in order]  # ties by id, as fuse orders them
+        return [(row, float(answer[row][1])) for row in order[:limit]]  # ties by id, as fuse
 
     def ranked(self, name: str | int) -> tuple[np.ndarray, np.ndarray]:
         if self._state != "read":
