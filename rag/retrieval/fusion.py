@@ -41,6 +41,9 @@ def fuse(
     the mean weight; ``dbsf``: each list's scores scaled by its mean +- 3 standard deviations;
     ``weighted``: :func:`weighted_scores` of the exact scores (lexical divided by the list's
     best), an item with no positive-weight vector left out."""
+    engine = candidates.fused(mode, weights, limit, rrf_k)
+    if engine is not None:  # the engine's own fusion: the same formula, fewer points read
+        return engine
     if mode == "weighted":
         values = weighted_values(candidates, weights)
         rows = np.flatnonzero(~np.isnan(values))

@@ -7,6 +7,7 @@ vectors, so they answer identically.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import re
@@ -252,6 +253,19 @@ def id_scores(hits: Iterable[Any]) -> list[tuple[str, float]]:
         pid = str(point_id) if type(point_id) is uuid.UUID else canonical_id(point_id)
         out.append((pid, float(hit.score)))
     out.sort(key=lambda pair: (-pair[1], pair[0]))
+    return out
+
+
+def uuid_scores(hits: Sequence[Any]) -> list[tuple[int, float]] | None:
+    """:func:`id_scores` keyed by each id's UUID integer (ties by it: the order of the canonical
+    text), or ``None`` when an id is not a ``uuid.UUID``."""
+    try:  # Edge builds a uuid.UUID on each read of an id: read once
+        out = [(hit.id.int, hit.score) for hit in hits]
+    except AttributeError:
+        return None
+    scores = [score for _, score in out]
+    if any(a <= b for a, b in itertools.pairwise(scores)):  # ties (or disorder): by id
+        out.sort(key=lambda pair: (-pair[1], pair[0]))
     return out
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from rag.store.base import (
     StoredPoint,
     VectorStorage,
 )
-from rag.store.candidates import Candidates
+from rag.store.candidates import Candidates, DeferredCandidates, UuidIds
 from rag.store.edge_copy import KeptCopy, VectorCopy
 from rag.store.edge_filters import edge_filter
 from rag.store.locking import FolderLock
@@ -225,20 +225,76 @@ class EdgeStore:
         self, queries: Mapping[str, QueryVector], limit: int, flt: Filter | None = None
     ) -> Candidates:
         convert.check_limit(limit)
+        layout = self._require_layout()
+        condition = edge_filter(flt)
         copy = self._kept.ready(queries)
         if copy is not None:  # every query dense and in the complete copy
             checked = self._checked(list(queries.items()))
             if self._kept.scans(copy, flt is not None and not flt.is_empty()):
                 return copy.scan(checked, limit)
-            found = self._query_each(dict(checked), limit, edge_filter(flt))
-            return copy.scored(checked, [[h.id for h in found.get(n, [])] for n in queries])
-        layout = self._require_layout()
-        found = self._query_each(queries, limit, edge_filter(flt))
-        lists = {name: convert.id_scores(found.get(name, [])) for name in queries}
-        complete = {n: not layout.is_sparse(n) and len(lists[n]) < limit for n in queries}
-        return Candidates.from_lists(
-            lists, complete, lambda ids, names: self._scores_of(ids, {n: queries[n] for n in names})
+            queries = dict(checked)
+        nearest = {name: self._nearest(name, vector) for name, vector in queries.items()}
+
+        def read() -> Candidates:
+            found = self._query_each(queries, limit, condition, nearest=nearest)
+            if copy is not None:  # scored from the copy, by the ids' integers
+                return copy.scored(checked, [[h.id for h in found.get(n, [])] for n in queries])
+            complete = {
+                name: not layout.is_sparse(name) and len(found.get(name, ())) < limit
+                for name in queries
+            }
+            lists = {name: _keyed(found.get(name, [])) for name in queries}
+            return Candidates.from_lists(lists, complete, lookup, _point_ids)
+
+        def fuse(
+            mode: str, weights: Mapping[str, float], top: int, rrf_k: int
+        ) -> list[tuple[Hashable, float]] | None:
+            return self._fused(nearest, limit, condition, (mode, weights, top, rrf_k))
+
+        def lookup(ids: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, float]]:
+            return self._scores_of(ids, {name: queries[name] for name in names})
+
+        return DeferredCandidates(list(queries), read, fuse, _point_ids, lookup)
+
+    def _fused(
+        self,
+        nearest: Mapping[str, Any],
+        limit: int,
+        condition: qe.Filter | None,
+        fusion: tuple[str, Mapping[str, float], int, int],
+    ) -> list[tuple[Hashable, float]] | None:
+        """The engine's own RRF or DBSF of each ``nearest`` query's ``limit`` best: ``(key, fused
+        score)`` of its ``top`` best (:func:`_keyed`), ``None`` for another fusion. One engine
+        call that returns a few points, where the lists are hundreds (each id read costs a
+        ``uuid.UUID``)."""
+        mode, weights, top, rrf_k = fusion
+        mean = sum(weights.get(name, 1.0) for name in nearest) / max(len(nearest), 1)
+        stages, relative = [], []
+        for name, query in nearest.items():
+            if query is not None:
+                params = self._search_params()
+                stage = qe.Prefetch(limit=limit, query=query, filter=condition, params=params)
+                stages.append(stage)
+                relative.append(weights.get(name, 1.0) / mean if mean > 0 else 0.0)
+        if mode not in ("rrf", "dbsf") or any(w <= 0 for w in relative):
+            return None  # weighted (exact scores), or a weight that drops a list: fuse the lists
+        if not stages:
+            return []
+        engine_fusion: Any
+        if mode == "rrf":
+            given = None if all(w == 1.0 for w in relative) else relative
+            engine_fusion = qe.Fusion.Rrf(k=rrf_k, weights=given)
+        else:
+            engine_fusion = qe.Fusion.Dbsf()
+        request = qe.QueryRequest(
+            limit=top,
+            prefetches=stages,
+            query=engine_fusion,
+            filter=condition,
+            with_payload=False,
+            with_vector=False,
         )
+        return _keyed(self._call(self._require_shard().query, request))
 
     def _scores_of(
         self, ids: Sequence[str], queries: Mapping[str, QueryVector]
@@ -273,12 +329,14 @@ class EdgeStore:
         limit: int,
         condition: qe.Filter | None,
         exact: bool = False,
+        nearest: Mapping[str, Any] | None = None,
     ) -> dict[str, list[Any]]:
         """Edge's scored points of one search per named query, in one batch, without payloads
-        (a sparse query with no terms is left out: it matches nothing)."""
+        (a sparse query with no terms is left out: it matches nothing). ``nearest``: the
+        queries as Edge queries already (:meth:`_nearest`)."""
         requests, names = [], []
         for name, vector in queries.items():
-            query = self._nearest(name, vector)
+            query = self._nearest(name, vector) if nearest is None else nearest[name]
             if query is not None:
                 names.append(name)
                 requests.append(
@@ -551,6 +609,21 @@ class _Chosen:
         if self._by_int is None:
             self._by_int = {int(pid.replace("-", ""), 16): pid for pid in self.ids}
         return self._by_int
+
+
+def _keyed(hits: Sequence[Any]) -> list[tuple[Hashable, float]]:
+    """Edge's scored points as ``(key, score)``, best first, ties by id: the key is the UUID's
+    integer (read once per point; its order is the canonical ids' order), else the canonical
+    id."""
+    keyed = convert.uuid_scores(hits)
+    return convert.id_scores(hits) if keyed is None else keyed  # type: ignore[return-value]
+
+
+def _point_ids(keys: list[Any]) -> Sequence[str]:
+    """The point ids of :func:`_keyed`'s keys."""
+    if all(type(key) is int for key in keys):
+        return UuidIds(keys)
+    return [key if type(key) is str else str(uuid.UUID(int=key)) for key in keys]
 
 
 def _edge_config(layout: CollectionLayout, storage: VectorStorage) -> qe.EdgeConfig:

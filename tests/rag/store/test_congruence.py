@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from rag.embedding.base import SparseTerms
+from rag.retrieval import fusion
+from rag.retrieval.types import FusionMode
 from rag.store import Candidates, Filter, StoredPoint, VectorStore, open_store
 from rag.store.base import QueryVector
 from rag.tenancy import TenantStore
@@ -136,3 +138,38 @@ def test_payloads_read_back_alike(engines: tuple[VectorStore, VectorStore]) -> N
     found = engines[0].candidates({"image": QUERIES[0]}, 20)
     got: list[list[StoredPoint]] = [store.get(found.ids) for store in engines]
     assert [(p.id, p.payload) for p in got[0]] == [(p.id, p.payload) for p in got[1]]
+
+
+@pytest.mark.parametrize("mode", ["rrf", "dbsf"])
+@pytest.mark.parametrize("flt", [None, FILTERS["any-of"]])
+def test_fused_rankings(
+    engines: tuple[VectorStore, VectorStore], mode: FusionMode, flt: Filter | None
+) -> None:
+    """rrf and dbsf rank alike whether the engine fuses (Qdrant Edge's shortcut,
+    ``Candidates.fused``) or ``fusion.fuse`` fuses the lists; a list read after the engine
+    fused keeps the fused rows' numbers and scores."""
+    weights = {"image": 0.5, "text": 0.5, "passage": 1.0, "lexical": 2.0}
+    tol = 1e-3 if mode == "rrf" else 1e-4  # rrf: lexical ties may take neighbouring ranks
+    for q in QUERIES[:3]:
+        queries: dict[str, QueryVector] = {
+            "image": q,
+            "text": q[::-1].copy(),
+            "passage": unit(np.random.default_rng(9), PASSAGE_DIM),
+            "lexical": LEXICAL_QUERIES[0],
+        }
+        found = [store.candidates(queries, 30, flt) for store in engines]
+        best = [fusion.fuse(f, mode, weights, 10, 60) for f in found]
+        scores = [[score for _, score in b] for b in best]
+        np.testing.assert_allclose(scores[0], scores[1], atol=tol)
+        cut = scores[0][-1] + tol
+        above = [
+            {f.ids[row] for row, score in b if score > cut}
+            for f, b in zip(found, best, strict=True)
+        ]
+        assert above[0] == above[1]
+        rows = np.array([row for row, _ in best[0]])
+        table = found[0].table(rows).copy()
+        fused_ids = [found[0].ids[row] for row in rows.tolist()]
+        found[0].ranked("image")  # reads the lists if the engine fused
+        assert [found[0].ids[row] for row in rows.tolist()] == fused_ids
+        np.testing.assert_array_equal(found[0].table(rows), table)

@@ -50,6 +50,7 @@ def scanned_and_engine(store: EdgeStore, queries: dict, limit: int) -> tuple[Can
     scanned = store.candidates(queries, limit)
     store.exact_scan_max_points = 0
     engine = store.candidates(queries, limit)
+    engine.ranked(0)  # the engine's lists are read when first used
     store.exact_scan_max_points = kept
     return scanned, engine
 
@@ -99,11 +100,12 @@ def test_filters_sparse_signals_and_big_collections_are_left_to_the_engine(
     calls = engine_calls(store)
     flt = Filter(must=(MatchValue("source", "b.jpg"),))
     found = store.candidates({"text": q["text"]}, 10, flt)
-    assert calls == ["text"] and found.ids  # the engine's filtered list, scored from the copy
-    store.candidates({"image": q["image"], "lexical": SparseTerms((1, 2), (1.0, 1.0))}, 10)
+    assert found.ids and calls == ["text"]  # the engine's filtered list, scored from the copy
+    terms = SparseTerms((1, 2), (1.0, 1.0))
+    assert store.candidates({"image": q["image"], "lexical": terms}, 10).ids  # lists read on use
     assert calls[1:3] == ["image", "lexical"]
     store.exact_scan_max_points = 59  # the collection holds 60
-    store.candidates({"image": q["image"]}, 10)
+    assert store.candidates({"image": q["image"]}, 10).ids
     assert calls[-1] == "image"
     store.close()
 
