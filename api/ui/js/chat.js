@@ -103,7 +103,10 @@ async function ask() {
   const history = messages
     .filter((m) => !m.error && m.content)
     .slice(-MAX_TURNS)
-    .map(({ role, content }) => ({ role, content }));
+    .map(({ role, content, citations }) => (role === 'assistant'
+      // the items the answer cited: the next question's search takes them as candidates
+      ? { role, content, citations: (citations || []).filter((c) => c.cited !== false).map((c) => c.id).slice(0, 32) }
+      : { role, content }));
   const user = { role: 'user', content: question, picture };
   messages.push(user);
   log.append(render(user));
