@@ -94,6 +94,11 @@ function fill(li, message) {
     cited.length ? h('ul', { class: 'cited', 'aria-label': 'Cited items' }, cited) : null);
 }
 
+/** The items an answer cited: the next question's search takes them as candidates. */
+function citedIds(citations) {
+  return (citations || []).filter((c) => c.cited !== false).map((c) => c.id).slice(0, 32);
+}
+
 async function ask() {
   if (busy) return;
   const question = $('#question').value.trim();
@@ -104,8 +109,7 @@ async function ask() {
     .filter((m) => !m.error && m.content)
     .slice(-MAX_TURNS)
     .map(({ role, content, citations }) => (role === 'assistant'
-      // the items the answer cited: the next question's search takes them as candidates
-      ? { role, content, citations: (citations || []).filter((c) => c.cited !== false).map((c) => c.id).slice(0, 32) }
+      ? { role, content, citations: citedIds(citations) }
       : { role, content }));
   const user = { role: 'user', content: question, picture };
   messages.push(user);
