@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -14,10 +15,7 @@ from rag.answer import Citation
 from rag.condense import MAX_CITED
 from rag.llm.base import ChatMessage
 
-UUID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
-
-
-ItemId = Annotated[str, Field(pattern=UUID_PATTERN, description="An item's id.")]
+ItemId = Annotated[UUID, Field(description="An item's id.")]
 
 
 class TurnIn(RequestModel):
@@ -31,7 +29,7 @@ class TurnIn(RequestModel):
 
     def message(self) -> ChatMessage:
         """The turn as the answerer takes it."""
-        return ChatMessage(self.role, self.content, cited=tuple(self.citations))
+        return ChatMessage(self.role, self.content, cited=tuple(str(c) for c in self.citations))
 
 
 class GenerationIn(RequestModel):
