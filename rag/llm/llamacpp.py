@@ -43,7 +43,7 @@ class _Loaded:
     lock: threading.Lock
 
 
-_loaded: dict[tuple[str, int, int], _Loaded] = {}
+_loaded: dict[tuple[str, int, int, int], _Loaded] = {}
 _loaded_lock = threading.Lock()
 
 

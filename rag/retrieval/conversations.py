@@ -82,7 +82,7 @@ def is_conversation_set(path: Path) -> bool:
 
 def load_conversations(path: Path) -> list[EvalConversation]:
     """The follow-ups of a conversation set; a bad line is an ``InvalidInputError`` naming it."""
-    out = []
+    out: list[EvalConversation] = []
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -134,7 +134,9 @@ def evaluate_conversations(
     resolved = [_with_point_ids(retriever, c) for c in conversations]
     rows = []
     for mode in modes:
-        per_query, methods, spent = [], {}, 0.0
+        per_query: list[dict[str, float]] = []
+        methods: dict[str, int] = {}
+        spent = 0.0
         for conversation in resolved:
             began = time.perf_counter()
             condensed = condense(conversation.question, conversation.history, model, mode)
