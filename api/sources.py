@@ -19,6 +19,7 @@ from fastapi import Request
 from api.urls import item_image_url
 from rag import payload as keys
 from rag.answer import Answer
+from rag.condense import MAX_CITED
 from rag.retrieval.types import Hit
 from rag.services import Services
 
@@ -26,6 +27,7 @@ HEADING = "**Sources**"
 MAX_NAME_CHARS = 80
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#!|])")
 _WHITESPACE = re.compile(r"\s+")
+_ITEM_LINK = re.compile(r"/v1/items/([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})/image")
 
 
 def public_base_url(services: Services, request: Request) -> str:
@@ -47,6 +49,15 @@ def sources_block(answer: Answer, base_url: str) -> str:
         if hit.has_image:
             lines.append(f"  ![{name}]({item_image_url(hit.id, base_url)})")
     return "\n\n" + "\n".join([HEADING, *lines]) if lines else ""
+
+
+def cited_ids(content: str) -> tuple[str, ...]:
+    """The items an earlier answer's Sources block links to (their pictures' URLs), as a chat
+    client sends the answer back in the history; at most :data:`rag.condense.MAX_CITED`."""
+    _, heading, block = content.rpartition(HEADING)
+    if not heading:
+        return ()
+    return tuple(dict.fromkeys(_ITEM_LINK.findall(block)))[:MAX_CITED]
 
 
 def item_name(hit: Hit) -> str:

@@ -8,8 +8,18 @@ in-process one. Each question asks about one item, with ``top_k`` hits in the pr
 backends take turns question by question; the first answer of each (model load, cold caches) is
 not counted.
 
+The in-process backend runs twice, with llama.cpp's prompt cache (``llamacpp``,
+``MMRAG_LLM__PROMPT_CACHE_MB``) and without (``llamacpp-nocache``), and the run measures the
+model's raw prefill rate (a whole answer prompt evaluated from an empty cache): each answer's
+prefill rate is its prompt tokens over its wait for the first token less retrieval and the
+rewrite, so a prompt whose fixed part was kept counts its kept tokens as fast. With
+``--follow-ups`` every question after the first is a follow-up of the previous answer: the
+question is rewritten by the model first (``MMRAG_LLM__CONDENSE=llm``), whose own prompt
+otherwise takes the place of the answer prompt's prefix in the model.
+
     python -m bench.chat                  # 300 items, 20 questions, 64 answer tokens
     python -m bench.chat --quick          # 60 items, 5 questions, 32 answer tokens
+    python -m bench.chat --quick --follow-ups --backends llamacpp,llamacpp-nocache
     python -m bench.chat --backends llamacpp
     python -m bench.chat --base-url http://gpu-box:8080/v1 --model qwen2.5  # another server
     python -m bench.chat --rerank tiny    # a tiny random Qwen3 reranker (rag.testing)
@@ -37,7 +47,7 @@ from rag.embedding import load_embedder, tiny_clip_settings
 from rag.embedding.base import Embedder
 from rag.identity import point_id
 from rag.llm import LlamaCppChatModel
-from rag.llm.base import ChatModel
+from rag.llm.base import ChatMessage, ChatModel, GenerationOptions
 from rag.llm.openai import OpenAIChatModel
 from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever
@@ -49,7 +59,7 @@ from rag.testing.tiny_rerankers import build_tiny_qwen3
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "pink", "brown"]
 THINGS = ["lighthouse", "bicycle", "teapot", "violin", "cactus", "kite", "tram", "owl", "anchor"]
 PLACES = ["harbour", "market", "library", "mountain hut", "train station", "garden", "bakery"]
-STAGES = ("retrieve", "rerank", "first_token", "generate", "total")
+STAGES = ("retrieve", "rerank", "condense", "first_token", "generate", "total")
 
 
 def caption(rng: random.Random, i: int) -> str:
@@ -96,19 +106,41 @@ def make_reranker(name: str, folder: Path) -> Reranker | None:
     return build_reranker(RerankSettings(model=name, required=name != "none"), folder)
 
 
-def ask(answerer: Answerer, question: str, top_k: int) -> dict[str, float]:
-    """Stream one answer; its stage timings and decode rate (pieces a second after the first)."""
+def ask(
+    answerer: Answerer, question: str, top_k: int, history: list[ChatMessage] | None = None
+) -> tuple[dict[str, float], str]:
+    """Stream one answer; its stage timings, decode rate (pieces a second after the first) and
+    prefill rate (prompt tokens a second of the wait before the first piece, less retrieval
+    and the rewrite), and its text."""
     stamps: list[float] = []
-    for event in answerer.stream(Query(text=question, top_k=top_k)):
+    for event in answerer.stream(Query(text=question, top_k=top_k), history=history):
         if isinstance(event, TokenEvent):
             stamps.append(time.perf_counter())
         elif isinstance(event, FinalEvent):
+            answer = event.answer
             span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
-            return {**event.answer.timings, "decode": (len(stamps) - 1) / span if span else 0.0}
+            timings = answer.timings
+            before = sum(timings.get(s, 0.0) for s in ("retrieve", "rerank", "condense"))
+            wait = timings["first_token"] - before
+            prefill = (answer.prompt_tokens or 0) / wait if wait > 0 else 0.0
+            row = {**timings, "decode": (len(stamps) - 1) / span if span else 0.0}
+            return {**row, "prefill": prefill}, answer.text
     raise RuntimeError("no final event")
 
 
-def report(name: str, rows: list[dict[str, float]]) -> None:
+def raw_prefill_rate(model: LlamaCppChatModel, answerer: Answerer, question: str) -> float:
+    """The model's own prefill rate: tokens a second of one answer prompt evaluated from an
+    empty cache (no kept state, no prefix of an earlier prompt)."""
+    answerer.answer(Query(text=question, top_k=4), options=GenerationOptions(max_tokens=1))
+    llm = model.loaded_llm()
+    tokens = list(llm.input_ids[: llm.n_tokens])
+    llm.reset()
+    began = time.perf_counter()
+    llm.eval(tokens)
+    return len(tokens) / (time.perf_counter() - began)
+
+
+def report(name: str, rows: list[dict[str, float]], raw_rate: float = 0.0) -> None:
     print(f"\n{name}\n{'stage':<12} {'p50 s':>8} {'p95 s':>8}")
     for stage in STAGES:
         values = [row.get(stage, 0.0) for row in rows]
@@ -116,10 +148,19 @@ def report(name: str, rows: list[dict[str, float]]) -> None:
         print(f"{stage:<12} {p50:8.3f} {p95:8.3f}")
     decode = float(np.median([row["decode"] for row in rows]))
     print(f"{'decode':<12} {decode:8.1f}   tokens/s after the first (p50)")
+    prefill = float(np.median([row["prefill"] for row in rows]))
+    raw = f" = {prefill / raw_rate:.2f} x the raw rate" if raw_rate else ""
+    print(f"{'prefill':<12} {prefill:8.1f}   prompt tokens/s before the first (p50){raw}")
 
 
 def compare(results: dict[str, list[dict[str, float]]]) -> None:
-    """The HTTP backend's p50 first-token and total latency against the in-process one."""
+    """The HTTP backend's p50 first-token and total latency against the in-process one; the
+    prompt cache's first token against none."""
+    if {"llamacpp", "llamacpp-nocache"} <= results.keys():
+        cached = float(np.median([row["first_token"] for row in results["llamacpp"]]))
+        plain = float(np.median([row["first_token"] for row in results["llamacpp-nocache"]]))
+        print(f"\nfirst token, prompt cache / none, p50: {cached:.3f} s / {plain:.3f} s = "
+              f"{cached / plain:.3f}")  # fmt: skip
     if not {"llamacpp", "openai"} <= results.keys():
         return
     print("\nopenai (HTTP) / llamacpp (in-process), p50:")
@@ -140,6 +181,10 @@ def chat_models(
     with contextlib.ExitStack() as stack:
         if "llamacpp" in backends:
             models["llamacpp"] = LlamaCppChatModel.from_settings(llm)
+        if "llamacpp-nocache" in backends:
+            models["llamacpp-nocache"] = LlamaCppChatModel.from_settings(
+                llm.model_copy(update={"prompt_cache_mb": 0})
+            )
         if "openai" in backends:
             if base_url is None:
                 server = stack.enter_context(LlamaCppServer(n_ctx=llm.n_ctx))
@@ -156,7 +201,12 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--top-k", type=int, default=4)
     parser.add_argument("--rerank", default="none", help="none, tiny, or a reranker model/folder")
-    parser.add_argument("--backends", default="llamacpp,openai", help="comma-separated")
+    parser.add_argument(
+        "--backends", default="llamacpp,llamacpp-nocache,openai", help="comma-separated"
+    )
+    parser.add_argument(
+        "--follow-ups", action="store_true", help="each question a follow-up of the last answer"
+    )
     parser.add_argument(
         "--base-url", help="an OpenAI-compatible server instead of llama_cpp.server"
     )
@@ -166,7 +216,10 @@ def main() -> None:
     n_questions = args.questions or (5 if args.quick else 20)
     max_tokens = args.max_tokens or (32 if args.quick else 64)
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
-    llm = LLMSettings(backend="llamacpp", max_tokens=max_tokens, temperature=0.0, n_ctx=4096)
+    condense = "llm" if args.follow_ups else "off"
+    llm = LLMSettings(
+        backend="llamacpp", max_tokens=max_tokens, temperature=0.0, n_ctx=4096, condense=condense
+    )
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp,
@@ -191,14 +244,23 @@ def main() -> None:
               f"{max_tokens}, rerank {args.rerank}, {os.cpu_count()} CPUs", flush=True)  # fmt: skip
         questions = [question(t) for t in random.Random(1).sample(texts, n_questions + 1)]
         results: dict[str, list[dict[str, float]]] = {name: [] for name in answerers}
+        histories: dict[str, list[ChatMessage]] = {name: [] for name in answerers}
         for n, q in enumerate(questions):
             for name, answerer in answerers.items():
-                row = ask(answerer, q, args.top_k)
+                history = histories[name] if args.follow_ups else None
+                row, text = ask(answerer, q, args.top_k, history)
+                histories[name] = [ChatMessage("user", q), ChatMessage("assistant", text)]
                 if n:  # the first answer of each backend is the warm-up
                     results[name].append(row)
+        raw_rate = 0.0
+        local = next((m for m in models.values() if isinstance(m, LlamaCppChatModel)), None)
+        if local is not None:
+            raw_rate = raw_prefill_rate(local, Answerer(retriever, local, llm), questions[0])
+            print(f"raw prefill: {raw_rate:.1f} tokens/s (one answer prompt, empty cache)")
         store.close()
     for name, rows in results.items():
-        report(f"{name} ({models[name].model_name})", rows)
+        rate = raw_rate if name.startswith("llamacpp") else 0.0
+        report(f"{name} ({models[name].model_name})", rows, rate)
     compare(results)
 
 

@@ -128,6 +128,9 @@ def evaluate(
     qrels/test.tsv): its corpus is ingested into the collection beir_<folder name> (unchanged
     documents are skipped on later runs) and nDCG@10, MRR@10 and Recall@100 are reported, with
     paired significance tests (randomisation and t-test).
+
+    A conversation set (lines with "history", "question" and "relevant") reports the
+    follow-ups' Recall@k for each MMRAG_LLM__CONDENSE mode: off, rules and llm.
     """
     from rag.retrieval.evaluate import evaluate as run_eval
     from rag.retrieval.evaluate import load_queries
@@ -150,6 +153,11 @@ def evaluate(
             common.print_json(report)
         else:
             beir_cmd.print_report(report)
+        return
+    from rag.retrieval.conversations import is_conversation_set
+
+    if is_conversation_set(queries):
+        _evaluate_conversations(queries, settings, chosen, json_output)
         return
     with common.cli_errors():
         asked = parse_weights(weights) if weights else None
@@ -220,6 +228,36 @@ def _print_hits(result: SearchResult) -> None:
         )
     timings = ", ".join(f"{stage} {s * 1000:.1f} ms" for stage, s in result.timings.items())
     typer.echo(f"({'reranked; ' if result.reranked else ''}{timings})")
+
+
+def _evaluate_conversations(
+    path: Path, settings: Any, signals: list[str] | None, json_output: bool
+) -> None:
+    """``mmrag eval`` of a conversation set: one row per condense mode."""
+    from rag.retrieval.conversations import evaluate_conversations, load_conversations
+    from rag.retrieval.plan import parse_signals
+
+    with common.cli_errors():
+        conversations = load_conversations(path)
+        chosen = parse_signals(signals) if signals else None
+        rows = _with_services(
+            settings,
+            lambda services: evaluate_conversations(
+                services.retriever, services.chat_model, conversations, signals=chosen
+            ),
+        )
+    if json_output:
+        common.print_json(
+            {"follow_ups": len(conversations), "results": [row.as_dict() for row in rows]}
+        )
+        return
+    names = list(rows[0].metrics) if rows else []
+    typer.echo(f"{len(conversations)} follow-ups; latency: mean ms per follow-up")
+    typer.echo(f"{'condense':9} {' '.join(f'{n:>9}' for n in names)} {'ms':>9}  searched with")
+    for row in rows:
+        values = " ".join(f"{row.metrics[name]:9.3f}" for name in names)
+        how = ", ".join(f"{method} {count}" for method, count in row.methods.items())
+        typer.echo(f"{row.mode:9} {values} {row.latency_ms:9.1f}  {how}")
 
 
 def _print_metrics(rows: list[EvalRow], count: int, rerank_asked: bool) -> None:

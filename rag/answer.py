@@ -143,7 +143,7 @@ class Answer:
     with :data:`rag.answer_guards.CUT_NOTE`)."""
     retrieval: dict[str, Any] = field(default_factory=dict)
     """The query that was searched and how it was made (:meth:`rag.condense.Condensed.as_dict`):
-    ``{"query", "method", "fallback"}``."""
+    ``{"query", "method", "fallback", "candidates"}``."""
 
     def generation(self) -> dict[str, Any]:
         """Who answered and how: backend, model, fallback, token counts, pictures, citations."""
@@ -259,7 +259,8 @@ class Answerer:
             query = replace(query, text=None)
         condensed = self.condense(query.text, history or ())
         condense_s = time.perf_counter() - started
-        result = self._retriever.search(replace(query, text=condensed.text))
+        searched = replace(query, text=condensed.text, candidates=condensed.candidates)
+        result = self._retriever.search(searched)
         timings = _retrieval_timings(result, time.perf_counter() - started - condense_s)
         if condensed.method not in ("question", "off"):
             timings["condense"] = condense_s

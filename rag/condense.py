@@ -13,6 +13,11 @@ Two ways (``MMRAG_LLM__CONDENSE``):
 - ``auto``: ``llm`` when the backend is a real model, ``rules`` for the extractive one;
 - ``off``: the question as it is.
 
+With ``rules`` and ``llm`` the items the previous answer cited (:attr:`ChatMessage.cited` of the
+last assistant turn, at most :data:`MAX_CITED`) become candidates of the search
+(:attr:`rag.retrieval.types.Query.candidates`): ranked with what it finds even when its lists
+would not reach them.
+
 Example::
 
     condensed = condense("and the blue one?", history, chat_model, "auto")
@@ -38,6 +43,8 @@ REWRITE_S = 10.0
 MAX_REWRITE_CHARS = 400
 TURN_WORDS = 12
 """Words the last user turn adds to the query; each earlier turn adds half as many."""
+MAX_CITED = 32
+"""Items of the previous answer taken as candidates, at most."""
 HISTORY_CHARS = 2000
 """The rewrite prompt shows at most this much of the conversation (the latest part)."""
 
@@ -65,9 +72,14 @@ class Condensed:
     text: str | None
     method: str
     fallback: str = ""
+    candidates: tuple[str, ...] = ()
+    """The items the previous answer cited, searched as candidates."""
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"query": self.text, "method": self.method, "fallback": self.fallback or None}
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "query": self.text, "method": self.method, "fallback": self.fallback or None,
+            "candidates": list(self.candidates),
+        }  # fmt: skip
 
 
 def condense(
@@ -85,12 +97,22 @@ def condense(
     if mode == "off":
         return Condensed(question, "off")
     real_model = model is not None and model.backend != "extractive"
+    cited = previously_cited(history)
     if model is not None and (mode == "llm" or (mode == "auto" and real_model)):
         rewritten, why = rewrite(question, history, model, rewrite_s)
         if rewritten is not None:
-            return Condensed(rewritten, "llm")
-        return Condensed(by_rules(question, earlier), "rules", why)
-    return Condensed(by_rules(question, earlier), "rules")
+            return Condensed(rewritten, "llm", candidates=cited)
+        return Condensed(by_rules(question, earlier), "rules", why, cited)
+    return Condensed(by_rules(question, earlier), "rules", candidates=cited)
+
+
+def previously_cited(history: Sequence[ChatMessage]) -> tuple[str, ...]:
+    """The items the last assistant turn of ``history`` cited (no repeats, at most
+    :data:`MAX_CITED`); none when it cited none."""
+    for message in reversed(history):
+        if message.role == "assistant":
+            return tuple(dict.fromkeys(message.cited))[:MAX_CITED]
+    return ()
 
 
 def by_rules(question: str, earlier_user_turns: Sequence[str]) -> str:

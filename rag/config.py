@@ -323,6 +323,10 @@ class LLMSettings(_Group):
     wait_s: float = Field(default=30.0, ge=0)
     """llama.cpp answers one request at a time: how long another waits for its turn before it
     gets 503 busy (with ``Retry-After``)."""
+    prompt_cache_mb: int = Field(default=256, ge=0, le=65536)
+    """llama.cpp's prompt cache (MiB of model states kept in memory): a prompt starts from the
+    kept state sharing its longest prefix (the fixed system prompt after a follow-up's rewrite
+    or another conversation); 0 turns it off."""
     condense: Literal["auto", "llm", "rules", "off"] = "auto"
     """A follow-up question in a chat is made standalone before it is searched: ``llm`` asks the
     chat model to rewrite it, ``rules`` adds the earlier questions' words, ``auto`` uses the
@@ -639,6 +643,7 @@ ADVANCED_SETTINGS: frozenset[str] = frozenset(
         "llm.vision_images",
         "llm.vision_max_side",
         "llm.reprobe_s",
+        "llm.prompt_cache_mb",
         "llm.connect_timeout_s",
         "llm.read_timeout_s",
         "llm.keep_alive",

@@ -46,7 +46,6 @@ from ingest.uploads import stage_uploads
 from rag import payload as keys
 from rag.errors import InvalidInputError, NotFoundError
 from rag.identity import document_filter
-from rag.llm.base import ChatMessage
 from rag.services import Services
 from rag.store.base import Filter, MatchAny, MatchValue
 
@@ -106,7 +105,7 @@ def ask(caller: Caller, args: AskArgs) -> ToolOutput:
         services,
         args.question,
         query_image(args.image, services.settings),
-        [ChatMessage(turn.role, turn.content) for turn in args.history],
+        [turn.message() for turn in args.history],
         generation_options(services, args.max_tokens, args.temperature),
         args,
     )

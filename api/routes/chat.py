@@ -22,7 +22,6 @@ from api.schemas.chat import ChatIn, ChatOut, CitationOut
 from api.schemas.search import HitOut
 from api.streaming import event_stream, sse
 from rag.answer import Answer, AnswerEvent, FinalEvent, RetrievalEvent, TokenEvent
-from rag.llm.base import ChatMessage
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -46,7 +45,7 @@ def chat(body: ChatIn, services: ServicesDep) -> ChatOut | StreamingResponse:
         services,
         body.question,
         query_image(body.image, services.settings),
-        [ChatMessage(turn.role, turn.content) for turn in body.history],
+        [turn.message() for turn in body.history],
         generation_options(services, body.max_tokens, body.temperature),
         body,
     )

@@ -44,7 +44,7 @@ from api.schemas.ollama import (
     OllamaTagsOut,
     OllamaVersionOut,
 )
-from api.sources import public_base_url, sources_block
+from api.sources import cited_ids, public_base_url, sources_block
 from api.streaming import ndjson, ndjson_stream
 from rag.answer import Answer, AnswerEvent, FinalEvent, TokenEvent
 from rag.errors import InvalidInputError
@@ -110,7 +110,11 @@ def _ask(services: Services, body: OllamaChatIn) -> Ask:
     if last.role != "user":
         raise InvalidInputError("the last message must be the user's question (role 'user')")
     image = _image(last, services)
-    history = [ChatMessage(m.role, m.content) for m in earlier if m.role in ("user", "assistant")]
+    history = [
+        ChatMessage(m.role, m.content, cited=cited_ids(m.content) if m.role == "assistant" else ())
+        for m in earlier
+        if m.role in ("user", "assistant")
+    ]
     options = body.options
     max_tokens = options.num_predict if options else None
     temperature = options.temperature if options else None

@@ -46,7 +46,7 @@ from api.schemas.openai import (
     Usage,
     chunk,
 )
-from api.sources import public_base_url, sources_block
+from api.sources import cited_ids, public_base_url, sources_block
 from api.streaming import event_stream, sse
 from rag.answer import Answer, AnswerEvent, FinalEvent, TokenEvent
 from rag.errors import InvalidInputError
@@ -135,7 +135,9 @@ def _history(messages: list[MessageIn]) -> list[ChatMessage]:
             content = message.content
             if isinstance(content, list):
                 content = "\n".join(part.text or "" for part in content if part.type == "text")
-            turns.append(ChatMessage(message.role, content or ""))
+            content = content or ""
+            cited = cited_ids(content) if message.role == "assistant" else ()
+            turns.append(ChatMessage(message.role, content, cited=cited))
     return turns
 
 

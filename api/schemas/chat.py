@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -11,13 +12,24 @@ from api.schemas.items import DocumentOut, document_out
 from api.schemas.search import HitOut, QueryIn, ScoresOut
 from api.urls import item_image_url
 from rag.answer import Citation
+from rag.condense import MAX_CITED
+from rag.llm.base import ChatMessage
+
+ItemId = Annotated[UUID, Field(description="An item's id.")]
 
 
 class TurnIn(RequestModel):
-    """An earlier turn of the conversation."""
+    """An earlier turn of the conversation. An assistant turn may name the items its answer
+    cited (``citations[].id`` of that answer): the next question's search takes them as
+    candidates."""
 
     role: Literal["user", "assistant"]
     content: str
+    citations: list[ItemId] = Field(default_factory=list, max_length=MAX_CITED)
+
+    def message(self) -> ChatMessage:
+        """The turn as the answerer takes it."""
+        return ChatMessage(self.role, self.content, cited=tuple(str(c) for c in self.citations))
 
 
 class GenerationIn(RequestModel):
@@ -95,6 +107,9 @@ class RetrievalOut(BaseModel):
     query: str | None = None
     method: str = "question"
     fallback: str | None = None
+    candidates: list[str] = Field(default_factory=list)
+    """The items the previous answer cited, ranked with what the search found (``rules`` and
+    ``llm``)."""
 
 
 class ChatOut(BaseModel):

@@ -36,6 +36,9 @@ class ChatMessage:
     """Pictures for vision models (backends without vision never see them)."""
     grounding: Grounding | None = field(default=None, compare=False)
     """The question and context blocks ``content`` was rendered from (grounded prompts only)."""
+    cited: tuple[str, ...] = field(default=(), compare=False)
+    """The items (point ids) an earlier assistant turn cited: the next turn's retrieval takes
+    them as candidates (:mod:`rag.condense`). Backends never see them."""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ class _Loaded:
     lock: threading.Lock
 
 
-_loaded: dict[tuple[str, int, int], _Loaded] = {}
+_loaded: dict[tuple[str, int, int, int], _Loaded] = {}
 _loaded_lock = threading.Lock()
 
 
@@ -79,16 +79,30 @@ def checked_file(path: Path) -> Path:
     return path
 
 
-def load_llama(path: Path, n_ctx: int, threads: int = 0) -> _Loaded:
-    """The process-wide llama.cpp model for ``(path, n_ctx, threads)`` and its generation lock."""
+def load_llama(path: Path, n_ctx: int, threads: int = 0, prompt_cache_mb: int = 0) -> _Loaded:
+    """The process-wide llama.cpp model for ``(path, n_ctx, threads, prompt_cache_mb)`` and its
+    generation lock."""
     threads = threads or default_threads()
-    key = (str(path.resolve()), n_ctx, threads)
+    key = (str(path.resolve()), n_ctx, threads, prompt_cache_mb)
     with _loaded_lock:
         if key not in _loaded:
             if not _loaded:
                 atexit.register(_close_all)
-            _loaded[key] = _Loaded(_new_llama(path, n_ctx, threads), threading.Lock())
+            llm = _new_llama(path, n_ctx, threads)
+            if prompt_cache_mb:
+                llm.set_cache(prompt_cache(prompt_cache_mb))
+            _loaded[key] = _Loaded(llm, threading.Lock())
         return _loaded[key]
+
+
+def prompt_cache(capacity_mb: int) -> Any:
+    """llama.cpp's in-memory prompt cache of ``capacity_mb`` MiB: the model's state after each
+    answer, kept by its tokens. A later prompt that shares a longer prefix with a kept state
+    than with the state the model is in (the fixed system prompt, after a rewrite prompt or
+    another conversation) starts from it and evaluates only the rest."""
+    import llama_cpp
+
+    return llama_cpp.LlamaRAMCache(capacity_bytes=capacity_mb << 20)
 
 
 def _close_all() -> None:
@@ -164,18 +178,28 @@ class LlamaCppChatModel:
     :meth:`warm_up`, once per process for each ``(path, n_ctx)``."""
 
     def __init__(
-        self, model_path: Path, n_ctx: int = 4096, threads: int = 0, wait_s: float = 30.0
+        self,
+        model_path: Path,
+        n_ctx: int = 4096,
+        threads: int = 0,
+        wait_s: float = 30.0,
+        prompt_cache_mb: int = 0,
     ) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.threads = threads
         self.wait_s = wait_s
+        self.prompt_cache_mb = prompt_cache_mb
+        """llama.cpp's prompt cache (:func:`prompt_cache`), MiB; 0: none."""
 
     @classmethod
     def from_settings(cls, settings: LLMSettings) -> LlamaCppChatModel:
-        """The GGUF of ``MMRAG_LLM__MODEL`` (default: the bundled SmolLM2), ``MMRAG_LLM__N_CTX``."""
+        """The GGUF of ``MMRAG_LLM__MODEL`` (default: the bundled SmolLM2), ``MMRAG_LLM__N_CTX``,
+        ``MMRAG_LLM__PROMPT_CACHE_MB``."""
         path = resolve_model_path(settings.model)
-        return cls(path, settings.n_ctx, settings.threads, settings.wait_s)
+        return cls(
+            path, settings.n_ctx, settings.threads, settings.wait_s, settings.prompt_cache_mb
+        )
 
     @property
     def model_name(self) -> str:
@@ -251,8 +275,14 @@ class LlamaCppChatModel:
                 completion = len(loaded.llm.tokenize(answer, add_bos=False, special=True))
                 report.usage(prompt_tokens, completion)
 
+    def loaded_llm(self) -> Any:
+        """The loaded ``llama_cpp.Llama`` (benchmarks measure it; never generate with it outside
+        the model's lock)."""
+        return self._loaded().llm
+
     def _loaded(self) -> _Loaded:
-        return load_llama(checked_file(self.model_path), self.n_ctx, self.threads)
+        path = checked_file(self.model_path)
+        return load_llama(path, self.n_ctx, self.threads, self.prompt_cache_mb)
 
 
 def _request(messages: Sequence[ChatMessage], options: GenerationOptions) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from rag.config import RetrievalSettings
 from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
+from rag.retrieval.extra_candidates import MAX_EXTRA, merged_candidates, restricted
 from rag.retrieval.plan import SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_within
 from rag.retrieval.types import Hit, Query, Scores, SearchResult
@@ -66,7 +67,7 @@ class Retriever:
         timings: dict[str, float] = {}
         with _timed(timings, "encode"):
             vectors = self.embed_signals(query, plan.signals)
-        hits = self.fused_hits(plan, vectors, query.filter, timings)
+        hits = self.fused_hits(plan, vectors, query.filter, timings, query.candidates)
         reranked, complete = bool(plan.rerank_n and hits), True
         if reranked and self.reranker is not None and query.text:
             with _timed(timings, "rerank"):
@@ -126,16 +127,22 @@ class Retriever:
         vectors: QueryVectors | np.ndarray,
         flt: Filter | None,
         timings: dict[str, float],
+        extra: Sequence[str] = (),
     ) -> list[Hit]:
         """The first ``plan.candidates`` hits by fused score (ties by id), before reranking.
 
-        ``vectors`` holds the query of each signal (a bare array is the CLIP vector).
+        ``vectors`` holds the query of each signal (a bare array is the CLIP vector); the points
+        of ``extra`` are ranked too (:mod:`rag.retrieval.extra_candidates`).
         """
         if isinstance(vectors, np.ndarray):
             vectors = {name: vectors for name in CLIP_SIGNALS}
         queries: dict[str, QueryVector] = {n: vectors[n] for n in plan.vectors if n in vectors}
         with _timed(timings, "store"):
             found = self.store.candidates(queries, plan.prefetch_limit, flt)
+            if extra:
+                extra = list(dict.fromkeys(extra))[:MAX_EXTRA]
+                cited = self.store.candidates(queries, len(extra), restricted(flt, extra))
+                found = merged_candidates(found, cited)
         with _timed(timings, "fuse"):
             k = self.settings.rrf_k
             best = fusion.fuse(found, plan.fusion, plan.weights, plan.candidates, k)

@@ -92,6 +92,9 @@ class Query:
     filter: Filter | None = None
     rerank: bool | None = None
     signals: tuple[Signal, ...] | None = None
+    candidates: tuple[str, ...] = ()
+    """Point ids ranked with what the search finds even when its lists would not reach them
+    (the items an earlier answer of the conversation cited); the filter still applies."""
 
 
 @dataclass

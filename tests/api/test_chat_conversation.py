@@ -94,7 +94,12 @@ def test_v1_chat_follow_up_retrieves_the_blue_car_with_the_conversation(conversi
 def test_v1_chat_without_history_searches_the_question_as_it_is(conversing) -> None:
     client, _ = conversing
     answer = client.post("/v1/chat", json={"question": FOLLOW_UP, **LEXICAL}).json()
-    assert answer["retrieval"] == {"query": FOLLOW_UP, "method": "question", "fallback": None}
+    assert answer["retrieval"] == {
+        "query": FOLLOW_UP,
+        "method": "question",
+        "fallback": None,
+        "candidates": [],
+    }
 
 
 def test_the_web_pages_streamed_chat_follows_the_conversation(conversing) -> None:
@@ -140,4 +145,9 @@ def test_with_condense_off_the_follow_up_misses_the_blue_car(forgetting) -> None
         "/v1/chat", json={"question": FOLLOW_UP, "history": HISTORY, **LEXICAL}
     ).json()
     assert answer["hits"][0]["id"] != items["blue_car"]
-    assert answer["retrieval"] == {"query": FOLLOW_UP, "method": "off", "fallback": None}
+    assert answer["retrieval"] == {
+        "query": FOLLOW_UP,
+        "method": "off",
+        "fallback": None,
+        "candidates": [],
+    }

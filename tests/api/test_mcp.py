@@ -130,6 +130,10 @@ async def _tour(client: Client) -> dict[str, str]:
     answered = await client.call_tool("ask", {"question": SECRET})
     assert not answered.is_error
     assert answered.structured_content["citations"] and answered.structured_content["answer"]
+    cited = {"role": "assistant", "content": "It is there [1].", "citations": [hit["id"]]}
+    history = [{"role": "user", "content": SECRET}, cited]
+    followed = await _call(client, "ask", question="and its colour?", history=history)
+    assert followed["retrieval"]["candidates"] == [hit["id"]]
 
     item = await client.call_tool("get_item", {"item_id": hit["id"]})
     assert item.structured_content["text"] == SECRET and len(_pictures(item)) == 1

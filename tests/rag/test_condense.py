@@ -41,6 +41,7 @@ def test_the_llm_rewrite_is_what_is_searched() -> None:
     assert retriever.queries[0].text == "Which blue car is in the collection?"
     assert answer.retrieval == {
         "query": "Which blue car is in the collection?", "method": "llm", "fallback": None,
+        "candidates": [],
     }  # fmt: skip
     assert rewrite["max_tokens"] == MAX_REWRITE_TOKENS and rewrite["temperature"] == 0.0
     assert "Which cars are in the collection?" in rewrite["messages"][-1]["content"]
@@ -102,3 +103,28 @@ def test_auto_uses_the_rules_with_the_extractive_backend_and_nothing_without_his
     answer = Answerer(retriever, model, settings).answer(Query(text=FOLLOW_UP), history=HISTORY)
     assert retriever.queries[0].text == f"{FOLLOW_UP} cars collection"
     assert answer.retrieval["method"] == "rules"
+
+
+CITED = ("00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000001")
+
+
+def test_the_previous_answers_citations_are_searched_as_candidates() -> None:
+    history = [HISTORY[0], ChatMessage("assistant", "A red car [1].", cited=CITED)]
+    retriever = Searched()
+    answerer = Answerer(retriever, ExtractiveChatModel(), LLMSettings(condense="rules"))
+    answer = answerer.answer(Query(text=FOLLOW_UP), history=history)
+    assert retriever.queries[0].candidates == CITED
+    assert answer.retrieval["candidates"] == list(CITED)
+
+
+def test_only_the_last_answers_citations_are_candidates() -> None:
+    history = [
+        ChatMessage("user", "cars?"), ChatMessage("assistant", "A [1].", cited=CITED[:1]),
+        ChatMessage("user", "trees?"), ChatMessage("assistant", "None found."),
+    ]  # fmt: skip
+    assert condense(FOLLOW_UP, history, None, "rules").candidates == ()
+
+
+def test_with_condense_off_no_citation_is_a_candidate() -> None:
+    history = [HISTORY[0], ChatMessage("assistant", "A red car [1].", cited=CITED)]
+    assert condense(FOLLOW_UP, history, None, "off").candidates == ()

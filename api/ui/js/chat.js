@@ -94,6 +94,11 @@ function fill(li, message) {
     cited.length ? h('ul', { class: 'cited', 'aria-label': 'Cited items' }, cited) : null);
 }
 
+/** The items an answer cited: the next question's search takes them as candidates. */
+function citedIds(citations) {
+  return (citations || []).filter((c) => c.cited !== false).map((c) => c.id).slice(0, 32);
+}
+
 async function ask() {
   if (busy) return;
   const question = $('#question').value.trim();
@@ -103,7 +108,9 @@ async function ask() {
   const history = messages
     .filter((m) => !m.error && m.content)
     .slice(-MAX_TURNS)
-    .map(({ role, content }) => ({ role, content }));
+    .map(({ role, content, citations }) => (role === 'assistant'
+      ? { role, content, citations: citedIds(citations) }
+      : { role, content }));
   const user = { role: 'user', content: question, picture };
   messages.push(user);
   log.append(render(user));

@@ -1,5 +1,5 @@
 """``build_chat_model`` and the ``auto`` choice: Ollama if reachable with the model, else
-llama.cpp if installed, else extractive."""
+llama.cpp with a named GGUF, else extractive (it measured better than the bundled SmolLM2)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rag.llm import (
     LlamaCppChatModel,
     OllamaChatModel,
     build_chat_model,
+    default_model_path,
 )
 from rag.llm.auto import AutoChatModel
 from tests.fakes.ollama_server import FakeOllama, unused_port_url
@@ -36,21 +37,33 @@ def test_auto_keeps_a_busy_ollama(fake_ollama: FakeOllama) -> None:
     assert auto(ollama_host=fake_ollama.url).backend == "ollama"
 
 
-def test_auto_falls_back_to_llamacpp_when_ollama_lacks_the_model(fake_ollama: FakeOllama) -> None:
+def test_auto_falls_back_to_extractive_when_ollama_lacks_the_model(
+    fake_ollama: FakeOllama,
+) -> None:
     model = auto(ollama_host=fake_ollama.url, model="mistral")
-    assert model.backend == "llamacpp"
+    assert model.backend == "extractive"
     info = model.info()
     assert info.fallback and info.preferred == "ollama" and "ollama pull mistral" in info.detail
 
 
-def test_auto_falls_back_to_llamacpp_when_ollama_is_down() -> None:
-    assert auto(ollama_host=unused_port_url()).backend == "llamacpp"
+def test_auto_falls_back_to_extractive_when_ollama_is_down() -> None:
+    assert auto(ollama_host=unused_port_url()).backend == "extractive"
 
 
-def test_auto_without_host_uses_llamacpp() -> None:
+def test_auto_without_a_server_answers_with_extractive_not_the_bundled_model() -> None:
     model = auto()
+    assert model.backend == "extractive" and not model.info().fallback
+
+
+def test_auto_with_a_named_gguf_uses_llamacpp() -> None:
+    model = auto(model=str(default_model_path()))
     assert model.backend == "llamacpp" and not model.info().fallback
     assert model.model_name == "SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_auto_falls_back_from_ollama_to_a_named_gguf() -> None:
+    model = auto(ollama_host=unused_port_url(), model=str(default_model_path()))
+    assert model.backend == "llamacpp" and model.info().fallback
 
 
 def test_auto_without_llamacpp_is_extractive(monkeypatch: pytest.MonkeyPatch) -> None:
