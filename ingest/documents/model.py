@@ -34,7 +34,8 @@ class TablePart:
     cells, and rows as (row number in the sheet or table, 1-based; cells).
 
     ``sheet`` says whether ``title`` names a sheet; ``bbox`` is where a PDF table sits (PDF
-    points, like a figure's) and ``load`` crops it from the page render."""
+    points, like a figure's), ``load`` crops it from the page render and ``row_boxes`` place
+    its rows on that crop."""
 
     title: str
     header: list[str]
@@ -42,6 +43,8 @@ class TablePart:
     sheet: bool = True
     bbox: tuple[float, float, float, float] | None = None
     load: Callable[[], Image.Image] | None = None
+    row_boxes: list[tuple[float, float, float, float]] | None = None
+    """Each row's box (the header's first) as fractions of the crop ``load`` makes."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ingest.documents.model import TablePart
 from ingest.documents.tables import table_part
+from rag.ocr.base import normalised
 
 MAX_PATHS = 5000
 """Path objects on a page past which its tables are not looked for (noted)."""
@@ -77,9 +78,19 @@ class PdfTables:
         x0, top, x1, bottom = (float(v) for v in table.bbox)
         where = f"page {page}, table {number}"
         box = (x0, height - bottom, x1, height - top)
-        return table_part(table.extract(), f"table {number}", self.max_rows, notes, where, box)
+        size = (x1 - x0, bottom - top)
+        rows = [_on_crop(row.bbox, x0, top, size) for row in table.rows]
+        title = f"table {number}"
+        return table_part(table.extract(), title, self.max_rows, notes, where, box, rows)
 
     def close(self) -> None:
         if self._pdf is not None:
             self._pdf.close()
             self._pdf = None
+
+
+def _on_crop(
+    box: tuple[float, float, float, float], left: float, top: float, size: tuple[float, float]
+) -> tuple[float, float, float, float]:
+    """A row's box (pdfplumber: points, origin top left) as fractions of the table's crop."""
+    return normalised((box[0] - left, box[1] - top, box[2] - left, box[3] - top), *size)

@@ -204,12 +204,12 @@ class DocumentReader:
         A PDF table keeps its box and the crop of the page render as its picture."""
         items: list[ReadItem] = []
         runs = [
-            (table, table.rows[start : start + ROWS_PER_TABLE_ITEM])
+            (table, start, table.rows[start : start + ROWS_PER_TABLE_ITEM])
             for table in page.tables
             for start in range(0, max(len(table.rows), 1), ROWS_PER_TABLE_ITEM)
         ]
         crops: dict[int, StoredPicture | None] = {}
-        for index, (table, rows) in enumerate(runs):
+        for index, (table, start, rows) in enumerate(runs):
             header = [h or f"column {i + 1}" for i, h in enumerate(table.header)]
             numbers = [n for n, _ in rows]
             extra = {
@@ -225,6 +225,9 @@ class DocumentReader:
             lines = [_row_line(header, cells) for _, cells in rows] or [" | ".join(header)]
             markdown = _markdown(header, rows)
             picture = crops[id(table)]
+            if picture is not None and table.row_boxes:
+                boxes = [table.row_boxes[0], *table.row_boxes[1 + start : 1 + start + len(rows)]]
+                extra[keys.LINES] = _row_spans(markdown, boxes)
             read = self._item(item, table_key(key, page.number, index), markdown, picture, extra)
             items.append(replace(read, chunks=self.split("\n".join(lines))))
         return items
@@ -351,6 +354,19 @@ def _markdown(header: list[str], rows: list[tuple[int, list[str]]]) -> str:
 
     head = [*header, *[f"column {i + 1}" for i in range(len(header), width)]]
     return "\n".join([line(head), "|" + "---|" * width, *(line(cells) for _, cells in rows)])
+
+
+def _row_spans(markdown: str, boxes: list[tuple[float, float, float, float]]) -> list[list[float]]:
+    """Highlight lines of a table item: its header's and rows' boxes on the crop, each with the
+    characters of its Markdown line (the separator line has none)."""
+    spans, start = [], 0
+    lines = markdown.split("\n")
+    for number, line in enumerate(lines):
+        if number != 1 and boxes:
+            box = boxes.pop(0)
+            spans.append([*(round(v, 4) for v in box), start, start + len(line)])
+        start += len(line) + 1
+    return spans
 
 
 def _md_cell(cell: str) -> str:

@@ -3,7 +3,7 @@ value is the header, cells are cut like a sheet's, rows past the cap are noted."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ingest.documents.model import TablePart
@@ -17,12 +17,14 @@ def table_part(
     notes: list[str],
     where: str,
     bbox: tuple[float, float, float, float] | None = None,
+    boxes: Sequence[tuple[float, float, float, float]] | None = None,
 ) -> TablePart | None:
     """A table of two rows and two columns at least (else ``None``: a frame, a layout grid),
     its rows past ``max_rows`` (and columns past the sheets' cap) left out with a note naming
-    ``where`` (``page 3, table 1``)."""
+    ``where`` (``page 3, table 1``). ``boxes``: each of ``rows``' box, kept for the rows kept."""
     kept: list[list[str]] = []
-    for row in rows:
+    kept_boxes: list[tuple[float, float, float, float]] = []
+    for index, row in enumerate(rows):
         cells = [cell_text(c) for c in row]
         if not any(cells):
             continue
@@ -36,10 +38,13 @@ def table_part(
             )
             break
         kept.append(cells)
+        if boxes is not None and index < len(boxes):
+            kept_boxes.append(boxes[index])
     if len(kept) < 2 or max(len(row) for row in kept) < 2:
         return None
     body = list(enumerate(kept[1:], start=2))
-    return TablePart(title, kept[0], body, sheet=False, bbox=bbox)
+    row_boxes = kept_boxes if len(kept_boxes) == len(kept) else None
+    return TablePart(title, kept[0], body, sheet=False, bbox=bbox, row_boxes=row_boxes)
 
 
 def cell_text(value: Any) -> str:

@@ -11,6 +11,7 @@ from PIL import Image
 from api.schemas.items import ItemOut
 from ingest.runner import ingest_paths
 from rag import payload as keys
+from rag.highlights import best_boxes
 from rag.prompting import build_context
 from rag.retrieval.types import Hit, Query
 from rag.services import Services
@@ -63,6 +64,9 @@ def test_a_ruled_pdf_table_is_a_table_item_with_its_box_and_crop(
     out = ItemOut.from_payload(top.id, top.payload)
     assert (out.kind, out.table, out.rows, out.page) == ("table", "table 1", [2, 3], 2)
     assert out.image_url is not None
+    header, first, second = (line[:4] for line in top.payload[keys.LINES])  # on the crop
+    assert header[1] < first[1] < second[1] and second[3] == pytest.approx(1, abs=0.01)
+    assert best_boxes(top.payload, "What does the pump housing take?") == [second]
 
 
 @pytest.mark.parametrize("writer", [write_table_docx, write_table_pptx])
