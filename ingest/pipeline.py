@@ -17,7 +17,6 @@ At most about three batches are in flight, so memory stays flat however large th
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import deque
@@ -312,8 +311,7 @@ class Ingestor:
         """``read`` with the text OCR finds in its picture as more chunks (and in its payload);
         the picture is decoded here on its own (the GPU path decodes it again on the device)."""
         image = decode_image(data, self.settings.max_image_pixels).image
-        sha = hashlib.sha256(data).hexdigest()
-        result = self.ocr.read(image, "text in the picture not read", notes, sha)
+        result = self.ocr.read(image, "text in the picture not read", notes)
         if result is None:  # failed: without the engine's id, the next run reads it again
             return read
         extra = {**read.extra, keys.OCR_MODEL: self.ocr.model_id}
