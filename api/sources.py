@@ -1,11 +1,11 @@
 """The Markdown Sources block that ends a chat answer, for clients that render only the message
-text (Open WebUI and similar): each cited item's name, document and page, and its picture as an
-absolute image link.
+text (Open WebUI and similar): each cited item's name, document and page (a link to the
+original, at the page for a PDF), and its picture as an absolute image link.
 
 Example (the end of a message)::
 
     **Sources**
-    - [1] cat.png — Annual report, page 4
+    - [1] cat.png — [Annual report, page 4](https://rag.example/v1/documents/5e2a…/file#page=4)
       ![cat.png](https://rag.example/v1/items/9b1c…/image)
 """
 
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from fastapi import Request
 
-from api.urls import item_image_url
+from api.urls import document_file_url, item_image_url
 from rag import payload as keys
 from rag.answer import Answer
 from rag.condense import MAX_CITED
@@ -44,7 +45,7 @@ def sources_block(answer: Answer, base_url: str) -> str:
             continue
         hit = answer.hits[citation.n - 1]
         name = _markdown(item_name(hit))
-        where = _where(hit)
+        where = _linked(_where(hit), hit, base_url)
         lines.append(f"- [{citation.n}] {name}{' — ' + where if where else ''}")
         if hit.has_image:
             lines.append(f"  ![{name}]({item_image_url(hit.id, base_url)})")
@@ -77,6 +78,19 @@ def _where(hit: Hit) -> str:
         title = _markdown(_WHITESPACE.sub(" ", str(document.get("title") or "")).strip())
     page_text = f"page {page}" if isinstance(page, int) and not isinstance(page, bool) else ""
     return ", ".join(part for part in (title, page_text) if part)
+
+
+def _linked(where: str, hit: Hit, base_url: str) -> str:
+    """``where`` as a link to the item's original document, at its page for a PDF
+    (``#page=N``); as it is for an item of no document."""
+    document = hit.payload.get(keys.DOCUMENT)
+    if not where or not isinstance(document, dict) or not document.get("id"):
+        return where
+    page = hit.payload.get(keys.PAGE)
+    pdf = str(document.get("source") or "").lower().endswith(".pdf")
+    at = page if pdf and isinstance(page, int) and not isinstance(page, bool) else None
+    doc_id = quote(str(document["id"]), safe="")
+    return f"[{where}]({document_file_url(doc_id, at, base_url)})"
 
 
 def _markdown(text: str) -> str:

@@ -72,7 +72,20 @@ def discard_files(
             pass
         except OSError as exc:
             log.warning("could not delete the stored file %s: %s", path, exc)
+            continue
+        _discard_read_text(Path(path))
     return removed
+
+
+def _discard_read_text(picture: Path) -> None:
+    """Delete what OCR read from a render or crop that went (``<sha>.<engine>.ocr.json``)."""
+    if picture.suffix != ".png":
+        return
+    for cached in picture.parent.glob(f"{picture.stem}.*.ocr.json"):
+        try:
+            cached.unlink()
+        except OSError as exc:
+            log.warning("could not delete the cached OCR text %s: %s", cached, exc)
 
 
 def _ours(path: str, store: VectorStore, files_dir: Path) -> bool:

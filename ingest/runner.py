@@ -11,7 +11,7 @@ from pathlib import Path
 from ingest.cleanup import discard_files, store_scope
 from ingest.documents.pictures import PictureStore, pictures_dir
 from ingest.items import Source
-from ingest.ocr import PictureText
+from ingest.ocr import OcrCache, PictureText
 from ingest.pipeline import Ingestor
 from ingest.report import IngestReport, ProgressSink
 from ingest.sources import open_source
@@ -78,6 +78,7 @@ def make_ingestor(
     clip = services.settings.clip
     on_device = decodes_on_device(clip)
     settings = settings or services.settings.ingest
+    folder = picture_folder(services.settings.files_dir, store)
     return Ingestor(
         services.embedder,
         store,
@@ -85,9 +86,9 @@ def make_ingestor(
         progress,
         should_stop,
         TextEncoders.from_services(services),
-        pictures=PictureStore(picture_folder(services.settings.files_dir, store)),
+        pictures=PictureStore(folder),
         jpegs_on_device=on_device,
-        ocr=PictureText.of(services.ocr_reader, services.settings.ocr),
+        ocr=PictureText.of(services.ocr_reader, services.settings.ocr, OcrCache(folder)),
     )
 
 

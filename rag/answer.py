@@ -32,6 +32,7 @@ from rag.condense import Condensed, condense
 from rag.config import LLMSettings
 from rag.context_pictures import context_pictures
 from rag.errors import InvalidInputError
+from rag.highlights import best_boxes, sentences_citing
 from rag.llm.base import (
     ChatImage,
     ChatMessage,
@@ -79,6 +80,9 @@ class Citation:
     has_picture: bool
     cited: bool = True
     payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    highlights: list[list[float]] = field(default_factory=list, compare=False)
+    """Boxes ``[x0, y0, x1, y1]`` (fractions of the item's picture) of the lines that best
+    match the answer's sentences citing it (:mod:`rag.highlights`)."""
 
     @property
     def document(self) -> dict[str, Any] | None:
@@ -103,6 +107,7 @@ class Citation:
             "document": self.document,
             "page": self.page,
             "figure": self.payload.get(keys.FIGURE),
+            "highlights": self.highlights,
         }
 
 
@@ -434,7 +439,13 @@ def cite(text: str, blocks: Sequence[ContextBlock], hits: Sequence[Hit]) -> list
     numbers = cited_numbers(text, len(blocks))
     if not numbers:
         return [citation(blocks[0], hits[0], cited=False)] if blocks else []
-    return [citation(blocks[n - 1], hits[n - 1]) for n in numbers]
+    return [
+        replace(
+            citation(blocks[n - 1], hits[n - 1]),
+            highlights=best_boxes(hits[n - 1].payload, sentences_citing(text, n)),
+        )
+        for n in numbers
+    ]
 
 
 def citation(block: ContextBlock, hit: Hit, *, cited: bool = True) -> Citation:

@@ -66,6 +66,9 @@ SHEET = "sheet"
 """Name of the sheet (table) a ``table`` point's rows come from."""
 ROWS = "rows"
 """``[first, last]``: the 1-based rows of its sheet a ``table`` point holds (for citations)."""
+TABLE = "table"
+"""``table N``: which table of its page a ``table`` point of a PDF, DOCX or PPTX holds (its
+``rows`` count from that table's header)."""
 OCR_TEXT = "ocr_text"
 """Text read by OCR from the point's picture (a page, figure or image), or, on a passage of a
 page read by OCR, the passage itself; absent where nothing was read."""
@@ -73,6 +76,10 @@ OCR_CONFIDENCE = "ocr_confidence"
 """The OCR engine's confidence in ``ocr_text``, in [0, 1] (lines weighted by length)."""
 OCR_BOXES = "ocr_boxes"
 """The lines OCR read: ``[[x0, y0, x1, y1], ...]`` as fractions of the picture (top left 0)."""
+LINES = "lines"
+"""The lines a passage's text comes from, for highlights: ``[[x0, y0, x1, y1, start, end],
+...]``, the box as fractions of the point's page render (or picture read by OCR; top left 0),
+``start:end`` the characters of ``text`` the line holds (:mod:`rag.highlights`)."""
 OCR_MODEL = "ocr_model"
 """Id of the OCR engine that read the point's picture (part of its fingerprint)."""
 TENANT = "tenant"

@@ -93,7 +93,7 @@ def search(caller: Caller, args: SearchArgs) -> ToolOutput:
             raise InvalidInputError("send image or item_id, not both")
         image = _item_picture(services, args.item_id)
     result = services.retriever.search(build_query(settings, args.text, image, args))
-    out = search_out(result, settings.api.public_url)
+    out = search_out(result, settings.api.public_url, args.text)
     shown = [(f"hit {n}: item {hit.id}", hit.payload) for n, hit in enumerate(result.hits, 1)]
     return ToolOutput(out.model_dump(mode="json"), _pictures(services, shown, args.pictures))
 

@@ -24,13 +24,14 @@ def search(body: SearchIn, services: ServicesDep) -> SearchOut:
     query = build_query(settings, body.text, query_image(body.image, settings), body)
     result = services.retriever.search(query)
     observe_search(result.timings)
-    return search_out(result, settings.api.public_url)
+    return search_out(result, settings.api.public_url, body.text)
 
 
-def search_out(result: SearchResult, base_url: str = "") -> SearchOut:
-    """The public view of a search (the MCP ``search`` tool answers the same)."""
+def search_out(result: SearchResult, base_url: str = "", text: str | None = None) -> SearchOut:
+    """The public view of a search (the MCP ``search`` tool answers the same); ``text`` (the
+    query's words) picks each hit's highlighted lines."""
     return SearchOut(
-        hits=[HitOut.of(hit, base_url) for hit in result.hits],
+        hits=[HitOut.of(hit, base_url, text) for hit in result.hits],
         reranked=result.reranked,
         rerank_complete=result.rerank_complete,
         timings=result.timings,

@@ -66,6 +66,10 @@ class CitationOut(BaseModel):
     document: DocumentOut | None = None
     page: int | None = None
     figure: int | None = None
+    highlights: list[list[float]] = []
+    """The lines that answered: boxes ``[x0, y0, x1, y1]`` as fractions of the picture at
+    ``image_url`` (the page render; origin top left), the lines of the cited passage that best
+    match the answer's sentences citing it. Empty where the item has no line boxes."""
 
     @classmethod
     def of(cls, citation: Citation, base_url: str = "") -> CitationOut:

@@ -54,6 +54,8 @@ class ItemOut(BaseModel):
     """The sheet a ``table`` item's rows come from."""
     rows: list[int] | None = None
     """``[first, last]``: the 1-based rows of its sheet a ``table`` item holds."""
+    table: str | None = None
+    """``table N``: which table of its page a ``table`` item of a PDF, DOCX or PPTX holds."""
 
     @classmethod
     def from_payload(cls, point_id: str, payload: dict[str, Any], base_url: str = "") -> ItemOut:
@@ -83,6 +85,7 @@ class ItemOut(BaseModel):
             ocr_confidence=payload.get(keys.OCR_CONFIDENCE),
             sheet=payload.get(keys.SHEET),
             rows=payload.get(keys.ROWS),
+            table=payload.get(keys.TABLE),
         )
 
 

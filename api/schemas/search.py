@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.common import RequestModel
 from api.schemas.items import ItemOut
+from rag.highlights import best_boxes
 from rag.retrieval.types import Hit
 from rag.signals import Signal
 
@@ -65,12 +66,17 @@ class HitOut(ItemOut):
     """An item found, with its scores."""
 
     scores: ScoresOut
+    highlights: list[list[float]] = Field(default_factory=list)
+    """Boxes ``[x0, y0, x1, y1]`` (fractions of the picture at ``image_url``, origin top left)
+    of the item's lines that best match the query's words; empty without line boxes."""
 
     @classmethod
-    def of(cls, hit: Hit, base_url: str = "") -> HitOut:
-        """The public view of a hit: the item and its per-stage scores."""
+    def of(cls, hit: Hit, base_url: str = "", query: str | None = None) -> HitOut:
+        """The public view of a hit: the item, its per-stage scores, and the lines that match
+        ``query``."""
         item = ItemOut.from_payload(hit.id, hit.payload, base_url)
-        return cls(**item.model_dump(), scores=ScoresOut(**hit.scores.as_dict()))
+        scores = ScoresOut(**hit.scores.as_dict())
+        return cls(**item.model_dump(), scores=scores, highlights=best_boxes(hit.payload, query))
 
 
 class SearchOut(BaseModel):

@@ -1,19 +1,21 @@
-"""Word (.docx) with python-docx: headings, paragraphs and tables as text, inline pictures as
-figures with their caption paragraph. Pages split at page breaks (explicit or as Word last
-rendered them); a document without breaks is one page."""
+"""Word (.docx) with python-docx: headings and paragraphs as text, tables as tables (their
+own ``table`` items), inline pictures as figures with their caption paragraph. Pages split at
+page breaks (explicit or as Word last rendered them); a document without breaks is one page."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from itertools import islice
 
 import docx
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from ingest.documents.captions import CAPTION_LINE, figure_text
-from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits, TablePart
 from ingest.documents.pictures_in import try_figure
+from ingest.documents.tables import table_part
 from ingest.documents.zipcheck import check_zip
 from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
@@ -23,6 +25,7 @@ from rag.errors import InvalidInputError
 class _Block:
     text: str
     pictures: list[bytes] = field(default_factory=list)
+    table: list[list[str]] | None = None
     heading: bool = False
     caption: bool = False
     break_before: bool = False
@@ -34,7 +37,9 @@ def read_docx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     check_zip(data, "DOCX", limits)
     try:
         document = docx.Document(io.BytesIO(data))
-        blocks = [_block(item, document) for item in document.iter_inner_content()]
+        blocks = [
+            _block(item, document, limits.max_table_rows) for item in document.iter_inner_content()
+        ]
         title = (document.core_properties.title or "").strip()
     except InvalidInputError:
         raise
@@ -53,10 +58,10 @@ def read_docx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     return parsed
 
 
-def _block(item: Paragraph | Table, document: docx.document.Document) -> _Block:
-    if isinstance(item, Table):
-        rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in item.rows]
-        return _Block("\n".join(r for r in rows if r.strip(" |")))
+def _block(item: Paragraph | Table, document: docx.document.Document, max_rows: int) -> _Block:
+    if isinstance(item, Table):  # a table item of its own; one row past the cap, to note it
+        rows = [[cell.text for cell in row.cells] for row in islice(item.rows, max_rows + 2)]
+        return _Block("", table=rows)
     element = item._element
     style = (item.style.name if item.style is not None else "") or ""
     text = item.text.strip()
@@ -96,9 +101,15 @@ def _page(
     notes: list[str],
 ) -> PagePart:
     figures: list[FigurePart] = []
+    tables: list[TablePart] = []
     heading: str | None = None
     for index, block in enumerate(blocks):
         heading = block.text if block.heading and block.text else heading
+        if block.table is not None:
+            name = f"table {len(tables) + 1}"
+            where = f"page {number}, {name}"
+            table = table_part(block.table, name, limits.max_table_rows, notes, where)
+            tables += [table] if table is not None else []
         for data in block.pictures:
             if not budget.room():
                 continue
@@ -109,7 +120,7 @@ def _page(
     budget.end_page(number, notes)
     text = "\n".join(block.text for block in blocks if block.text)
     first_heading = next((b.text for b in blocks if b.heading and b.text), None)
-    return PagePart(number, text, None, figures, first_heading)
+    return PagePart(number, text, None, figures, first_heading, tables=tables)
 
 
 def _caption(blocks: list[_Block], index: int) -> str:

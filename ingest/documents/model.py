@@ -30,12 +30,30 @@ class FigurePart:
 
 @dataclass
 class TablePart:
-    """A table: its title (a sheet's name), header cells, and rows as (row number in the
-    sheet, 1-based; cells)."""
+    """A table: its title (a sheet's name, or ``table N`` for a table on a page), header
+    cells, and rows as (row number in the sheet or table, 1-based; cells).
+
+    ``sheet`` says whether ``title`` names a sheet; ``bbox`` is where a PDF table sits (PDF
+    points, like a figure's), ``load`` crops it from the page render and ``row_boxes`` place
+    its rows on that crop."""
 
     title: str
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    sheet: bool = True
+    bbox: tuple[float, float, float, float] | None = None
+    load: Callable[[], Image.Image] | None = None
+    row_boxes: list[tuple[float, float, float, float]] | None = None
+    """Each row's box (the header's first) as fractions of the crop ``load`` makes."""
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """A run of text on a page and its box ``(x0, y0, x1, y1)`` as fractions of the page
+    (origin top left, like OCR line boxes)."""
+
+    text: str
+    box: tuple[float, float, float, float]
 
 
 @dataclass
@@ -51,6 +69,8 @@ class PagePart:
     """Share of the page its text layer's characters cover (PDF); ``None``: not known."""
     tables: list[TablePart] = field(default_factory=list)
     """Tables of the page (a spreadsheet's sheet is a page with one table)."""
+    lines: list[TextLine] = field(default_factory=list)
+    """The text layer's lines with their boxes (PDF), for highlights."""
 
 
 @dataclass

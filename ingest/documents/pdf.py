@@ -15,15 +15,19 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from ingest.documents.captions import figure_text, heading_of, lines_of, pick_caption
-from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits, TextLine
+from ingest.documents.pdf_tables import MAX_PATHS, PdfTables
 from ingest.documents.pdfstreams import check_pdf_streams
 from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
+from rag.ocr.base import normalised
 
 MAX_SCALE = 2.0
 """Renders go up to 144 dpi; the pixel budget makes big pages smaller."""
 CAPTION_BAND = 48.0
 """Points above and below a picture searched for its caption."""
+MAX_LINES = 4000
+"""Text runs with boxes kept per page (for highlights)."""
 
 _PDFIUM = threading.Lock()
 
@@ -50,29 +54,36 @@ def read_pdf(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
             f"{total} pages, over the cap of {limits.max_pages}: pages {limits.max_pages + 1}-"
             f"{total} not ingested (MMRAG_INGEST__MAX_PAGES)"
         )
-    parsed.pages = _pages(pdf, parsed, limits)
+    parsed.pages = _pages(pdf, data, parsed, limits)
     return parsed
 
 
 def _pages(
-    pdf: pdfium.PdfDocument, parsed: ParsedDocument, limits: ReadLimits
+    pdf: pdfium.PdfDocument, data: bytes, parsed: ParsedDocument, limits: ReadLimits
 ) -> Iterator[PagePart]:
-    """Each page under the PDFium lock, released while the caller stores it; a page that fails
-    is noted and skipped. Closes the document at the end (or when the caller stops)."""
+    """Each page under the PDFium lock, released while the caller stores it (and while its
+    ruled tables are looked for); a page that fails is noted and skipped. Closes the document
+    at the end (or when the caller stops)."""
     budget = FigureBudget(limits.max_decoded_pixels)
+    tables = PdfTables(data, limits.max_table_rows)
     try:
         for index in range(min(parsed.total_pages, limits.max_pages)):
             try:
                 with _PDFIUM:
-                    page = _page(pdf, index, parsed.title, limits, budget)
+                    page, paths, scale, height = _page(pdf, index, parsed.title, limits, budget)
             except Exception as exc:  # one broken page fails alone
                 parsed.failed_pages.append(index + 1)
                 parsed.notes.append(f"page {index + 1} could not be read: {exc}")
                 continue
             finally:
                 budget.end_page(index + 1, parsed.notes)
+            page.tables = tables.find(index, paths, parsed.notes)  # outside the PDFium lock
+            for table in page.tables:
+                if table.bbox is not None and page.render is not None:
+                    table.load = partial(page.render.crop, _crop_box(table.bbox, scale, height))
             yield page
     finally:
+        tables.close()
         with _PDFIUM:
             pdf.close()
 
@@ -118,7 +129,9 @@ def _first_line(pdf: pdfium.PdfDocument) -> str:
 
 def _page(
     pdf: pdfium.PdfDocument, index: int, title: str, limits: ReadLimits, budget: FigureBudget
-) -> PagePart:
+) -> tuple[PagePart, int, float, float]:
+    """The page, how many path objects it draws (ruled tables need some), its render scale
+    and its height in points."""
     page = pdf[index]
     try:
         width, height = page.get_size()
@@ -132,15 +145,54 @@ def _page(
         try:
             text = textpage.get_text_range()
             coverage = _text_coverage(textpage, width * height)
+            lines = _text_lines(textpage, width, height)
             figures = list(_figures(page, textpage, render, scale, height, limits, budget))
         finally:
             textpage.close()
+        paths = _count_paths(page)
     finally:
         page.close()
     heading = heading_of(text)
     for figure in figures:
         figure.caption = figure_text(figure.caption, title, heading)
-    return PagePart(index + 1, _clean(text), render, figures, heading, coverage)
+    part = PagePart(index + 1, _clean(text), render, figures, heading, coverage, lines=lines)
+    return part, paths, scale, height
+
+
+def _text_lines(textpage: pdfium.PdfTextPage, width: float, height: float) -> list[TextLine]:
+    """The text layer's runs (PDFium's text rectangles: a line, or a cell of a table), each
+    with its box as fractions of the page; at most :data:`MAX_LINES`."""
+    lines = []
+    for index in range(min(textpage.count_rects(), MAX_LINES)):
+        left, bottom, right, top = textpage.get_rect(index)
+        text = " ".join(textpage.get_text_bounded(left, bottom, right, top).split())
+        if text:
+            box = normalised((left, height - top, right, height - bottom), width, height)
+            lines.append(TextLine(text, box))
+    return lines
+
+
+def _count_paths(page: pdfium.PdfPage) -> int:
+    """Path objects on the page, counted up to one past the table finder's cap."""
+    count = 0
+    for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,), max_depth=4):
+        count += 1
+        if count > MAX_PATHS:
+            break
+    return count
+
+
+def _crop_box(
+    bbox: tuple[float, float, float, float], scale: float, height: float
+) -> tuple[int, int, int, int]:
+    """A box in PDF points (origin bottom left) as a pixel box of the render."""
+    left, bottom, right, top = bbox
+    return (
+        max(0, int(left * scale)),
+        max(0, int((height - top) * scale)),
+        math.ceil(right * scale),
+        math.ceil((height - bottom) * scale),
+    )
 
 
 def _text_coverage(textpage: pdfium.PdfTextPage, area: float) -> float:

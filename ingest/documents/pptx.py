@@ -1,5 +1,5 @@
-"""PowerPoint (.pptx) with python-pptx: each slide is a page (its text, tables and notes);
-pictures are figures described by their alt text and the slide's title."""
+"""PowerPoint (.pptx) with python-pptx: each slide is a page (its text and notes; its tables
+are ``table`` items); pictures are figures described by their alt text and the slide's title."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from ingest.documents.captions import figure_text
-from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits, TablePart
 from ingest.documents.pictures_in import try_figure
+from ingest.documents.tables import table_part
 from ingest.documents.zipcheck import check_zip
 from ingest.pixels import FigureBudget
 from rag.errors import InvalidInputError
@@ -51,6 +52,7 @@ def _slide(
     heading = _title(slide)
     texts: list[str] = []
     figures: list[FigurePart] = []
+    tables: list[TablePart] = []
     for shape in _shapes(slide.shapes):
         if shape.shape_type == MSO_SHAPE_TYPE.PICTURE:
             if not budget.room():
@@ -61,15 +63,18 @@ def _slide(
                 alt = shape._element.nvPicPr.cNvPr.get("descr") or shape.name or ""
                 figures.append(FigurePart(load, figure_text(alt, parsed.title, heading)))
         elif getattr(shape, "has_table", False) and shape.has_table:
-            for row in shape.table.rows:
-                texts.append(" | ".join(cell.text.strip() for cell in row.cells))
+            name = f"table {len(tables) + 1}"
+            rows = ([c.text for c in row.cells] for row in shape.table.rows)
+            where = f"slide {number}, {name}"
+            table = table_part(rows, name, limits.max_table_rows, parsed.notes, where)
+            tables += [table] if table is not None else []
         elif getattr(shape, "has_text_frame", False) and shape.text_frame.text.strip():
             texts.append(shape.text_frame.text.strip())
     if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
         notes = slide.notes_slide.notes_text_frame.text.strip()
         if notes:
             texts.append(f"Notes: {notes}")
-    return PagePart(number, "\n".join(texts), None, figures, heading)
+    return PagePart(number, "\n".join(texts), None, figures, heading, tables=tables)
 
 
 def _shapes(shapes: Any) -> Iterator[Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image
 
 from ingest.documents.html import Place, read_html, read_markdown
-from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits
+from ingest.documents.model import FigurePart, PagePart, ParsedDocument, ReadLimits, TablePart
 from ingest.documents.pictures import PictureStore, StoredPicture
 from ingest.files import confined, read_confined
 from ingest.items import DocumentRead, ImageInfo, ReadItem, SourceItem
@@ -20,6 +20,7 @@ from ingest.ocr import PictureText, ocr_payload
 from rag import payload as keys
 from rag.config import IngestSettings
 from rag.errors import InvalidInputError
+from rag.highlights import line_spans
 from rag.identity import (
     content_hash,
     document_id,
@@ -161,12 +162,16 @@ class DocumentReader:
         on_page = {**common, keys.PAGE: page.number}
         whole = page.render is not None and self.ocr.reads_page(page)
         read = None
-        if whole and page.render is not None:
-            read = self.ocr.read(page.render, f"page {page.number}", notes)
+        if whole and page.render is not None and render is not None:
+            read = self.ocr.read(page.render, f"page {page.number}", notes, render.sha256)
         page_ocr = ocr_payload(read, self.ocr.model_id) if read and read.lines else {}
         items = []
+        layer = [(line.text, line.box) for line in page.lines]
         if render is not None:
-            items.append(self._page(item, key, page, render, {**on_page, **page_ocr}))
+            page_extra = {**on_page, **page_ocr}
+            if layer and (spans := line_spans(page.text, layer)):
+                page_extra[keys.LINES] = spans
+            items.append(self._page(item, key, page, render, page_extra))
         for index, figure in enumerate(page.figures):
             extra = {**on_page, keys.KIND: "figure", keys.FIGURE: index}
             if figure.bbox is not None:
@@ -174,46 +179,68 @@ class DocumentReader:
             figure_item = self._figure(item, key, page, index, figure, extra, not whole, notes)
             if figure_item is not None:
                 items.append(figure_item)
-        texts = [(passage, {}) for passage in self.split(page.text)]
+        texts = [(passage, {}, layer) for passage in self.split(page.text)]
         if read is not None and read.lines:
+            read_lines = [(line.text, line.box) for line in read.lines]
             texts += [
-                (passage, ocr_payload(read, self.ocr.model_id, passage))
+                (passage, ocr_payload(read, self.ocr.model_id, passage), read_lines)
                 for passage in self.split(read.text)
             ]
-        for index, (passage, from_ocr) in enumerate(texts):
+        for index, (passage, from_ocr, lines) in enumerate(texts):
             extra = {**on_page, keys.KIND: "passage", **from_ocr}
+            if lines and (spans := line_spans(passage, lines)):
+                extra[keys.LINES] = spans
             items.append(
                 self._item(item, passage_key(key, page.number, index), passage, render, extra)
             )
-        items += self._table_items(item, key, page, on_page)
+        items += self._table_items(item, key, page, on_page, notes)
         return items
 
     def _table_items(
-        self, item: SourceItem, key: str, page: PagePart, on_page: dict[str, Any]
+        self, item: SourceItem, key: str, page: PagePart, on_page: dict[str, Any], notes: list[str]
     ) -> list[ReadItem]:
         """A ``table`` item per run of rows: its text the Markdown of the header and the rows
-        (what the LLM sees), its chunks one ``header: value`` line per row (the text signals)."""
+        (what the LLM sees), its chunks one ``header: value`` line per row (the text signals).
+        A PDF table keeps its box and the crop of the page render as its picture."""
         items: list[ReadItem] = []
         runs = [
-            (table, table.rows[start : start + ROWS_PER_TABLE_ITEM])
+            (table, start, table.rows[start : start + ROWS_PER_TABLE_ITEM])
             for table in page.tables
             for start in range(0, max(len(table.rows), 1), ROWS_PER_TABLE_ITEM)
         ]
-        for index, (table, rows) in enumerate(runs):
+        crops: dict[int, StoredPicture | None] = {}
+        for index, (table, start, rows) in enumerate(runs):
             header = [h or f"column {i + 1}" for i, h in enumerate(table.header)]
             numbers = [n for n, _ in rows]
             extra = {
                 **on_page,
                 keys.KIND: "table",
-                keys.SHEET: table.title,
+                (keys.SHEET if table.sheet else keys.TABLE): table.title,
                 keys.ROWS: [min(numbers), max(numbers)] if numbers else None,
             }
+            if table.bbox is not None:
+                extra[keys.BBOX] = [round(v, 2) for v in table.bbox]
+            if id(table) not in crops:
+                crops[id(table)] = self._crop(table, page.number, notes)
             lines = [_row_line(header, cells) for _, cells in rows] or [" | ".join(header)]
-            read = self._item(
-                item, table_key(key, page.number, index), _markdown(header, rows), None, extra
-            )
+            markdown = _markdown(header, rows)
+            picture = crops[id(table)]
+            if picture is not None and table.row_boxes:
+                boxes = [table.row_boxes[0], *table.row_boxes[1 + start : 1 + start + len(rows)]]
+                extra[keys.LINES] = _row_spans(markdown, boxes)
+            read = self._item(item, table_key(key, page.number, index), markdown, picture, extra)
             items.append(replace(read, chunks=self.split("\n".join(lines))))
         return items
+
+    def _crop(self, table: TablePart, page: int, notes: list[str]) -> StoredPicture | None:
+        """The table's crop of its page render, stored (``None`` without a render)."""
+        if table.load is None:
+            return None
+        try:
+            return self.pictures.save(table.load())
+        except InvalidInputError as exc:
+            notes.append(f"the picture of {table.title} on page {page} skipped: {exc}")
+            return None
 
     def _figure(
         self,
@@ -234,7 +261,7 @@ class DocumentReader:
         crop, image = saved
         read = None
         if read_text and self.ocr.reads_pictures:
-            read = self.ocr.read(image, f"a picture on page {page.number}", notes)
+            read = self.ocr.read(image, f"a picture on page {page.number}", notes, crop.sha256)
         del image
         text_key = figure_key(key, page.number, index)
         figure_item = self._item(item, text_key, figure.caption, crop, extra, True)
@@ -327,6 +354,19 @@ def _markdown(header: list[str], rows: list[tuple[int, list[str]]]) -> str:
 
     head = [*header, *[f"column {i + 1}" for i in range(len(header), width)]]
     return "\n".join([line(head), "|" + "---|" * width, *(line(cells) for _, cells in rows)])
+
+
+def _row_spans(markdown: str, boxes: list[tuple[float, float, float, float]]) -> list[list[float]]:
+    """Highlight lines of a table item: its header's and rows' boxes on the crop, each with the
+    characters of its Markdown line (the separator line has none)."""
+    spans, start = [], 0
+    lines = markdown.split("\n")
+    for number, line in enumerate(lines):
+        if number != 1 and boxes:
+            box = boxes.pop(0)
+            spans.append([*(round(v, 4) for v in box), start, start + len(line)])
+        start += len(line) + 1
+    return spans
 
 
 def _md_cell(cell: str) -> str:

@@ -29,7 +29,7 @@ def keeper(services: Services, tmp_path_factory: pytest.TempPathFactory) -> str:
 def expected_sources(item_id: str) -> str:
     return (
         "\n\n**Sources**\n"
-        "- [1] Keeper \\[old\\] — Harbour guide, page 3\n"
+        "- [1] Keeper \\[old\\] — [Harbour guide, page 3](http://testserver/v1/documents/d1/file)\n"
         f"  ![Keeper \\[old\\]](http://testserver/v1/items/{item_id}/image)"
     )
 
@@ -112,3 +112,24 @@ def test_usage_is_the_backends_own_count(ollama_client, tmp_path) -> None:
     assert (generation["backend"], generation["model"]) == ("ollama", "llama3.2")
     assert client.get("/ready").json()["components"]["llm"]["detail"] == "ollama: llama3.2"
     assert llm_info(services)["backend"] == "ollama"
+
+
+def test_the_sources_block_links_a_pdf_citation_at_its_page() -> None:
+    from api.sources import sources_block
+    from rag.answer import Answer, Citation
+    from rag.retrieval.types import Hit, Scores
+
+    payload = {
+        "source": "docs/manual.pdf",
+        "document": {"id": "d 7", "title": "Pump manual", "source": "docs/manual.pdf"},
+        "page": 4,
+    }
+    scores = Scores(image=None, text=None, fused=1.0)
+    hit = Hit("p1", payload, scores)
+    answer = Answer(
+        "It needs 230 volts [1].", [Citation(1, "p1", "x", "", scores, False)], "m", [hit]
+    )
+    block = sources_block(answer, "https://rag.example/")
+    assert block.endswith(
+        "- [1] manual.pdf — [Pump manual, page 4](https://rag.example/v1/documents/d%207/file#page=4)"
+    )

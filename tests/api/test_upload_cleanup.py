@@ -156,3 +156,22 @@ def test_a_leftover_part_file_goes_at_start(make_settings, tmp_path: Path) -> No
     with TestClient(create_app(settings)):
         assert [path.exists() for path in old] == [False, False, False]
         assert fresh.exists()  # a write in progress (another replica's) is left alone
+
+
+def test_deleting_a_document_deletes_what_ocr_read_from_its_renders(
+    make_settings, tmp_path: Path
+) -> None:
+    from ingest.ocr import OcrCache
+    from rag.ocr import OcrLine, OcrResult
+
+    settings = make_settings(tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        assert _wait(client, _upload_pdf(client, tmp_path))["state"] == "done"
+        renders = [p for p in _stored(settings) if p.suffix == ".png"]
+        read = OcrResult((OcrLine("Section 1", 0.9, (0.1, 0.1, 0.5, 0.2)),))
+        for render in renders:  # as ingest.ocr.OcrCache keeps them beside the render
+            OcrCache(render.parent.parent).put(render.stem, "rapidocr-test", read)
+        assert len([p for p in _stored(settings) if p.name.endswith(".ocr.json")]) == len(renders)
+        item = client.get("/v1/items", params={"kind": "page"}).json()["items"][0]
+        client.delete(f"/v1/items/{item['id']}", params={"document": "true"})
+        assert _stored(settings) == []

@@ -12,12 +12,14 @@ import pytest
 from PIL import Image
 
 from api.schemas.items import ItemOut
+from ingest.ocr import OcrCache
 from ingest.report import IngestReport
 from ingest.runner import ingest_paths
 from rag import payload as keys
 from rag.config import ClipSettings, OcrSettings, Settings
 from rag.embedding.base import Embedder
-from rag.ocr import OcrReader, OcrResult, load_ocr_engine
+from rag.highlights import best_boxes
+from rag.ocr import OcrLine, OcrReader, OcrResult, load_ocr_engine
 from rag.prompting import build_context
 from rag.retrieval.types import Hit, Query
 from rag.services import Services
@@ -136,9 +138,53 @@ def test_unchanged_pictures_are_not_read_again(ingested) -> None:
     finally:
         services.__dict__["ocr_reader"] = reader
     assert again.written == 0 and again.unchanged == 14
-    # the standalone pictures are not read; a document is still read whole before its pages
-    # are found unchanged (cheap re-ingest is issue 28's item 5)
-    assert counting.calls == len(PAGES)
+    # the standalone pictures are not read; the scan's pages are rendered again, and what OCR
+    # read from the same render bytes comes from the cache
+    assert counting.calls == 0
+
+
+def test_a_passage_read_by_ocr_highlights_the_line_that_answers(ingested) -> None:
+    services, _ = ingested
+    top = _top(services, "quartz valve VX-3318", "lexical")
+    page = next(
+        p
+        for p in all_points(services.store)
+        if p.payload[keys.KIND] == "page" and p.payload[keys.PAGE] == 3
+    )
+    first, second = page.payload[keys.OCR_BOXES]
+    assert [line[:4] for line in top.payload[keys.LINES]] == [first, second]
+    assert best_boxes(top.payload, "The quartz valve VX-3318 [1].") == [first]
+    assert best_boxes(top.payload, "Only at noon on Tuesdays [1].") == [second]
+    assert best_boxes(page.payload, "only at noon") == [second]  # the page's own OCR lines
+
+
+def test_an_unchanged_scan_is_re_ingested_in_under_a_tenth_of_its_first_time(
+    make, rapidocr: OcrReader, tmp_path: Path
+) -> None:
+    services = make(rapidocr)
+    warm, folder = tmp_path / "warm", tmp_path / "scans"
+    warm.mkdir()
+    folder.mkdir()
+    (warm / "warm.md").write_text("# Warm up\n\nLoads the passage model first.\n")
+    ingest_paths(services, [warm])
+    scanned_pdf(folder / "pump.pdf", PAGES)
+    first = ingest_paths(services, [folder])
+    again = ingest_paths(services, [folder])
+    assert first.written == again.unchanged == 12 and again.written == 0
+    assert again.elapsed_s < first.elapsed_s / 10, (first.elapsed_s, again.elapsed_s)
+
+
+def test_a_cached_ocr_result_that_does_not_parse_is_read_again(tmp_path: Path) -> None:
+    cache = OcrCache(tmp_path)
+    sha = "ab" * 32
+    result = OcrResult((OcrLine("Error ZX-4471", 0.9, (0.1, 0.2, 0.8, 0.3)),))
+    cache.put(sha, "rapidocr-x", result)
+    assert cache.get(sha, "rapidocr-x") == result
+    assert cache.get(sha, "tesseract-y") is None  # another engine reads again
+    (path,) = (tmp_path / "ab").glob("*.ocr.json")
+    path.write_text("{not json")
+    assert cache.get(sha, "rapidocr-x") is None
+    assert cache.get("../../etc/passwd", "rapidocr-x") is None  # only a sha256 names a file
 
 
 class _Counting:

@@ -109,7 +109,8 @@ export async function openDetail(item, scales = null) {
   let full = item;
   if (!('metadata' in item)) {
     try {
-      full = { ...(await getJson(`/v1/items/${encodeURIComponent(item.id)}`)), scores: item.scores };
+      const fetched = await getJson(`/v1/items/${encodeURIComponent(item.id)}`);
+      full = { ...fetched, scores: item.scores, highlights: item.highlights };
     } catch (err) {
       clear(body, h('p', { class: 'error' }, err.message));
       return;
@@ -124,7 +125,7 @@ function detailView(item, scales) {
     ? (() => {
       const img = h('img', { class: 'large', alt: altText(item) });
       showImage(img, item.image_url);
-      return img;
+      return marked(img, item.highlights);
     })()
     : null;
   const facts = [
@@ -146,6 +147,22 @@ function detailView(item, scales) {
       item.scores && scales ? scoreBars(item.scores, scales) : null,
       h('dl', { class: 'kv' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])),
       item.document?.id ? documentLink(item) : null));
+}
+
+/**
+ * The picture with the lines that answered drawn over it: `boxes` are [x0, y0, x1, y1] as
+ * fractions of the picture (the API's `highlights`); the wrapper is the picture's own size.
+ */
+export function marked(img, boxes) {
+  if (!Array.isArray(boxes) || !boxes.length) return img;
+  const pct = (v) => `${(Math.max(0, Math.min(1, Number(v) || 0)) * 100).toFixed(2)}%`;
+  const marks = boxes.filter((b) => Array.isArray(b) && b.length === 4).map(([x0, y0, x1, y1]) =>
+    h('span', {
+      class: 'highlight',
+      'aria-hidden': 'true',
+      style: `left:${pct(x0)};top:${pct(y0)};width:${pct(x1 - x0)};height:${pct(y1 - y0)}`,
+    }));
+  return h('div', { class: 'marked', title: 'Highlighted: the lines that match' }, img, marks);
 }
 
 function documentLink(item) {
