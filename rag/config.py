@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -346,6 +347,16 @@ class OtelSettings(_Group):
     endpoint: str = ""
     """An OTLP/HTTP collector (``http://otel-collector:4318``): the API and the workers send it
     their spans. Empty: traces off, unless the standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set."""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(
+                f"{value[:80]!r} is not an http:// or https:// URL: give the collector's OTLP/HTTP "
+                "address (http://otel-collector:4318), or leave it empty for no traces"
+            )
+        return value
 
 
 class APISettings(_Group):

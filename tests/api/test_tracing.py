@@ -22,6 +22,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from api.main import create_app
 from rag import tracing
+from rag.config import load_settings
+from rag.errors import MmragError
 from rag.log_format import JsonFormatter, request_scope
 from rag.services import Services
 from tests.api.conftest import add_item, png_bytes
@@ -199,3 +201,6 @@ def test_the_settings_and_otel_variables_that_turn_traces_on(
     assert tracing.endpoint_of(Settings(_env_file=None)) == "http://otel:4318/custom"
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     assert tracing.endpoint_of(named) is None
+    monkeypatch.setenv("MMRAG_OTEL__ENDPOINT", "collector:4318")
+    with pytest.raises(MmragError, match="MMRAG_OTEL__ENDPOINT"):
+        load_settings()
