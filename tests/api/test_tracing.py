@@ -204,3 +204,19 @@ def test_the_settings_and_otel_variables_that_turn_traces_on(
     monkeypatch.setenv("MMRAG_OTEL__ENDPOINT", "collector:4318")
     with pytest.raises(MmragError, match="MMRAG_OTEL__ENDPOINT"):
         load_settings()
+
+
+def test_traces_off_install_no_middleware_and_carry_no_context(make_settings, tmp_path: Path):
+    from api.tracing import TracingMiddleware
+    from ingest.specs import JobSpec
+
+    assert not tracing.enabled()
+    services = Services(make_settings(tmp_path / "data"))
+    try:
+        app = create_app(services=services)
+        assert TracingMiddleware not in [m.cls for m in app.user_middleware]
+        assert not tracing.enabled()
+        assert JobSpec(paths=["/srv/photos"]).trace == {}
+        assert tracing.carrier() == {} and tracing.log_ids() is None
+    finally:
+        services.close()
