@@ -77,7 +77,9 @@ class IngestWorker:
             log.info("ingest job %s started (%s)", job.id, job.spec.kind)
             with _Heartbeat(self.queue, job.id, self.owner, self.heartbeat_s):
                 self._run(job)
-            log.info("ingest job %s ended: %s", job.id, self.queue.get(job.id).state.value)
+            state = self.queue.get(job.id).state.value
+            tracing.annotate({"mmrag.job.state": state})
+            log.info("ingest job %s ended: %s", job.id, state)
         return job.id
 
     def request_stop(self) -> None:

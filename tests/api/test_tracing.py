@@ -39,7 +39,8 @@ def traced(
 ) -> Iterator[tuple[str, InMemorySpanExporter, Services]]:
     """The real app on a socket with traces on (in-memory exporter)."""
     exporter = InMemorySpanExporter()
-    settings = make_settings(tmp_path_factory.mktemp("data"), ingest={"batch_size": 2})
+    data = tmp_path_factory.mktemp("data")
+    settings = make_settings(data, ingest={"batch_size": 2}, passage={"model": "none"})
     assert tracing.start(settings, exporter=exporter)
     services = Services(settings)
     server = uvicorn.Server(
@@ -142,9 +143,9 @@ def test_an_ingest_job_joins_the_trace_of_the_request_that_queued_it(
         response = httpx.post(f"{url}/v1/ingest", files=files, data=data)
         assert response.status_code == 202, response.text
         job_id = response.json()["job_id"]
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{url}/v1/ingest/{job_id}").json()["state"] != "done":
-            assert time.monotonic() < deadline
+        deadline = time.monotonic() + 120
+        while (status := httpx.get(f"{url}/v1/ingest/{job_id}").json())["state"] != "done":
+            assert time.monotonic() < deadline, status
             time.sleep(0.05)
     finally:
         worker_log.removeHandler(handler)
@@ -156,6 +157,7 @@ def test_an_ingest_job_joins_the_trace_of_the_request_that_queued_it(
     assert job.parent is not None and job.parent.span_id == request.context.span_id
     assert _hex(job)[0] == _hex(request)[0]
     assert job.attributes["mmrag.items.written"] == 3
+    assert job.attributes["mmrag.job.state"] == "done"
     batches = [s for s in _children(spans, job) if s.name == "ingest.batch"]
     assert [b.attributes["mmrag.items"] for b in batches] == [2, 1]
     logged = [json.loads(line) for line in lines.getvalue().splitlines()]
