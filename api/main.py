@@ -35,6 +35,7 @@ from api.routes import (
     search,
 )
 from api.schemas.common import ERROR_RESPONSES
+from api.tracing import install_tracing
 from api.version import VERSION
 from api.web import install_web
 from rag.config import Settings, load_settings
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    install_tracing(app)  # inside the request id's middleware: its span carries the id
     install_metrics(app)  # outermost: every request is counted and gets an id, refusals too
     return app
 

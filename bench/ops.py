@@ -1,5 +1,5 @@
 """Operations benchmark: backup and restore of a 10k-item collection, and the cost of the
-metrics middleware on ``POST /v1/search`` p50.
+metrics middleware and of traces on ``POST /v1/search`` p50.
 
 Backup: an embedded collection of ``--items`` points (two 512-d vectors each, a payload) and as
 many small upload files, backed up while a store is open on it (the write pause is the time
@@ -11,8 +11,12 @@ so machine load hits both alike; p50 of each and the overhead in per cent. Then 
 middlewares' own cost per request, measured on an ASGI app that answers at once (steadier on a
 loaded machine), as a share of the search p50.
 
+Traces: the same app with traces off (no middleware, no tracer) and on (every span handed to
+an exporter that drops it), rounds alternating; and the retriever alone, off and on.
+
     python -m bench.ops                 # 10k items, 5 x 200 searches per app
     python -m bench.ops --quick         # 1k items, 3 x 100 searches
+    python -m bench.ops --traces        # only the traces' cost
 """
 
 from __future__ import annotations
@@ -82,12 +86,8 @@ def _app_settings(root: Path) -> Settings:
     )
 
 
-def bench_metrics(points: int, rounds: int, requests: int, root: Path) -> dict[str, float]:
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-
-    services = Services(_app_settings(root))
+def _fill(services: Services, points: int) -> None:
+    """``points`` random unit vectors (image and text alike) in the services' store."""
     dim = services.embedder.dim
     rng = np.random.default_rng(2)
     vectors = rng.standard_normal((points, dim)).astype(np.float32)
@@ -98,6 +98,15 @@ def bench_metrics(points: int, rounds: int, requests: int, root: Path) -> dict[s
     ]
     for first in range(0, points, 256):
         services.store.upsert(records[first : first + 256])
+
+
+def bench_metrics(points: int, rounds: int, requests: int, root: Path) -> dict[str, float]:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    services = Services(_app_settings(root))
+    _fill(services, points)
     with_metrics = TestClient(create_app(services=services))
     with mock.patch("api.main.install_metrics", lambda app: None):
         without = TestClient(create_app(services=services))
@@ -120,6 +129,123 @@ def bench_metrics(points: int, rounds: int, requests: int, root: Path) -> dict[s
         "p50_with_ms": p50["with"],
         "overhead_pct": 100 * (p50["with"] / p50["without"] - 1),
     }
+
+
+def bench_traces(points: int, rounds: int, requests: int, root: Path) -> dict[str, float]:
+    """``POST /v1/search`` p50 with traces off (as shipped: no middleware, no tracer) and on
+    (every span handed at once to an exporter that drops it: the SDK's whole cost, no network),
+    rounds alternating; and the in-process ``retriever.search`` p50 off and on."""
+    from fastapi.testclient import TestClient
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    from api.main import create_app
+    from rag import tracing
+    from rag.retrieval.types import Query
+
+    class Dropped(SpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            return SpanExportResult.SUCCESS
+
+    services = Services(_app_settings(root))
+    _fill(services, points)
+    tracing.stop()
+    untraced = TestClient(create_app(services=services))
+    tracing.start(services.settings, exporter=Dropped())
+    traced = TestClient(create_app(services=services))
+    tracing.stop()
+    timings: dict[str, list[float]] = {"off": [], "on": [], "search_off": [], "search_on": []}
+    with untraced, traced:
+        for client in (untraced, traced):  # warm up
+            for _ in range(20):
+                client.post("/v1/search", json={"text": "warm up", "top_k": 10})
+        for _ in range(rounds):
+            for name, client in (("off", untraced), ("on", traced)):
+                if name == "on":
+                    tracing.start(services.settings, exporter=Dropped())
+                for n in range(requests):
+                    started = time.perf_counter()
+                    response = client.post("/v1/search", json={"text": f"q {n}", "top_k": 10})
+                    timings[name].append(time.perf_counter() - started)
+                    assert response.status_code == 200, response.text
+                for n in range(requests):
+                    started = time.perf_counter()
+                    services.retriever.search(Query(text=f"q {n}", top_k=10))
+                    timings[f"search_{name}"].append(time.perf_counter() - started)
+                tracing.stop()
+    services.close()
+    p50 = {name: statistics.median(values) * 1000 for name, values in timings.items()}
+    return {
+        "p50_off_ms": p50["off"],
+        "p50_on_ms": p50["on"],
+        "overhead_pct": 100 * (p50["on"] / p50["off"] - 1),
+        "search_off_ms": p50["search_off"],
+        "search_on_ms": p50["search_on"],
+        "search_overhead_pct": 100 * (p50["search_on"] / p50["search_off"] - 1),
+    }
+
+
+def traces_cost_us(calls: int = 5_000, rounds: int = 5) -> float:
+    """What traces on cost a search request (microseconds, median of ``rounds``): the request
+    span's middleware and five stage spans, on an ASGI app that answers at once, against the
+    same app bare (traces off); spans go to an exporter that drops them."""
+    import asyncio
+
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    from api.tracing import TracingMiddleware
+    from rag import tracing
+
+    class Dropped(SpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            return SpanExportResult.SUCCESS
+
+    async def bare(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        for stage in ("embed", "candidates", "fuse", "get", "hits"):
+            tracing.finished(f"search.{stage}", 0.0001)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    wrapped = TracingMiddleware(bare)
+    scope = {"type": "http", "method": "POST", "path": "/v1/search", "headers": []}
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict) -> None:
+        return None
+
+    async def run(app) -> float:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        for _ in range(calls):
+            await app(dict(scope), receive, send)
+        return (time.perf_counter() - started) / calls * 1e6
+
+    costs = []
+    settings = Settings(_env_file=None)
+    for _ in range(rounds):
+        tracing.stop()
+        plain = asyncio.run(run(bare))
+        tracing.start(settings, exporter=Dropped())
+        costs.append(asyncio.run(run(wrapped)) - plain)
+    tracing.stop()
+    return statistics.median(costs)
+
+
+def traces_off_cost_ns(calls: int = 1_000_000) -> float:
+    """What traces cost a search stage when they are off: one ``tracing.enabled()`` test
+    (nanoseconds, the loop's own cost taken off)."""
+    from rag import tracing
+
+    tracing.stop()
+    enabled = tracing.enabled
+    started = time.perf_counter()
+    for _ in range(calls):
+        enabled()
+    tested = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(calls):
+        pass
+    return (tested - (time.perf_counter() - started)) / calls * 1e9
 
 
 def middleware_cost_us(calls: int = 20_000, rounds: int = 5) -> float:
@@ -166,11 +292,27 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None)
+    parser.add_argument("--traces", action="store_true", help="only the traces' cost")
     args = parser.parse_args()
     items = args.items or (1000 if args.quick else 10_000)
     rounds = args.rounds or (3 if args.quick else 5)
     requests = args.requests or (100 if args.quick else 200)
     with tempfile.TemporaryDirectory() as tmp:
+        traces = bench_traces(1000, rounds, requests, Path(tmp) / "traces-bench")
+        print(
+            f"/v1/search p50 traces off {traces['p50_off_ms']:.2f} ms, on "
+            f"{traces['p50_on_ms']:.2f} ms: {traces['overhead_pct']:+.1f} %; retriever.search "
+            f"p50 off {traces['search_off_ms']:.2f} ms, on {traces['search_on_ms']:.2f} ms: "
+            f"{traces['search_overhead_pct']:+.1f} % (whole requests: noisy on a loaded machine)"
+        )
+        cost = traces_cost_us()
+        print(
+            f"traces on: request span + 5 stage spans {cost:.1f} us a request = "
+            f"{cost / 10 / traces['p50_off_ms']:.2f} % of that search p50; traces off: "
+            f"{traces_off_cost_ns():.0f} ns a stage (one test of a module global)"
+        )
+        if args.traces:
+            return
         result = bench_backup(items, Path(tmp) / "backup-bench")
         print(
             f"backup of {items} items ({result['files']} files, {result['mib']:.1f} MiB): "

@@ -4,7 +4,8 @@ Use it with a Qdrant server (``MMRAG_STORE__URL=http://…``) and a data folder 
 API; an embedded Qdrant Edge shard can be open in one process only (the API's own worker then
 runs the jobs). With ``MMRAG_QUEUE__URL=redis://…`` it takes tasks from Redis, on any machine.
 SIGINT/SIGTERM stop it after the current batch (SQLite: the job is requeued; Redis: the task
-finishes first).
+finishes first). ``MMRAG_INGEST__METRICS_PORT`` serves its Prometheus metrics (it has no other
+HTTP server); ``MMRAG_OTEL__ENDPOINT`` sends its spans to a collector.
 ``python -m ingest --check`` only checks the settings and the job queue (a health check).
 """
 
@@ -13,8 +14,10 @@ from __future__ import annotations
 import signal
 import sys
 
+from ingest.metrics import serve_metrics
 from ingest.queue import make_worker, open_jobs
 from ingest.stored_files import sweep_partial_files
+from rag import tracing
 from rag.config import load_settings
 from rag.errors import MmragError
 from rag.log_format import configure_logging
@@ -34,6 +37,12 @@ def main() -> int:
         return 0
     configure_logging(settings)
     quiet_third_party_logs(settings.log_level)
+    tracing.start(settings, service="mmrag-worker")
+    try:
+        serve_metrics(settings.ingest.metrics_port)
+    except MmragError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     services = Services(settings)
     sweep_partial_files(settings.files_dir)
     worker = make_worker(services)
@@ -49,6 +58,7 @@ def main() -> int:
     finally:
         worker.stop()
         services.close()
+        tracing.stop()  # sends the spans still buffered
     return 0
 
 

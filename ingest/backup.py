@@ -122,8 +122,7 @@ def _writes_paused(services: Services) -> Iterator[list[tuple[str, Path, int | N
                 stack.callback(FolderLock.acquire(path).release)
                 shards.append((path.name, path, None))
                 continue
-            stack.enter_context(_store_write_lock(store))
-            store.flush()
+            stack.enter_context(store.paused_writes())
             shards.append((path.name, path, store.count()))
         yield shards
 
@@ -137,14 +136,6 @@ def _open_edge_stores(services: Services) -> list[Any]:
         *services.__dict__.get("_collection_stores", {}).values(),
     ]
     return [store for store in found if isinstance(store, EdgeStore)]
-
-
-def _store_write_lock(store: Any) -> contextlib.AbstractContextManager[Any]:
-    """The lock an :class:`EdgeStore` takes around every write, flush and close."""
-    lock = getattr(store, "_lock", None)
-    if lock is None:
-        raise BackupError("this store offers no write pause: stop the server to back it up")
-    return lock  # type: ignore[no-any-return]
 
 
 def _server_snapshots(services: Services) -> dict[str, str]:

@@ -1,10 +1,12 @@
 """Prometheus counters of ingest work in this process (the embedded worker's are served on the
-API's ``/metrics``): items and documents read, written, unchanged and failed, failures by reason,
-and the seconds spent, so ``rate(items) / rate(seconds)`` is items per second per kind.
+API's ``/metrics``; a standalone worker serves its own on ``MMRAG_INGEST__METRICS_PORT``): items
+and documents read, written, unchanged and failed, failures by reason, and the seconds spent, so
+``rate(items) / rate(seconds)`` is items per second per kind.
 
 Example::
 
     record_report(report.to_dict())      # once per finished job or task
+    serve_metrics(9464)                  # python -m ingest: GET :9464/metrics
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import re
 import threading
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, start_http_server
+
+from rag import tracing
+from rag.errors import ConfigError
 
 ITEMS = Counter(
     "mmrag_ingest_items",
@@ -48,7 +53,10 @@ def reason_label(reason: str) -> str:
 
 
 def record_report(report: dict[str, Any]) -> None:
-    """Count one finished run's report (``IngestReport.to_dict()``)."""
+    """Count one finished run's report (``IngestReport.to_dict()``), and note its counts on the
+    current span (the job's or task's) when traces are on."""
+    counts = ("seen", "written", "unchanged", "failed", "documents")
+    tracing.annotate({f"mmrag.items.{name}": int(report.get(name) or 0) for name in counts})
     for outcome in ("seen", "written", "unchanged", "failed"):
         ITEMS.labels("item", outcome).inc(int(report.get(outcome) or 0))
     ITEMS.labels("document", "seen").inc(int(report.get("documents") or 0))
@@ -56,3 +64,18 @@ def record_report(report: dict[str, Any]) -> None:
         FAILURES.labels(reason_label(str(failure.get("reason", "")))).inc()
     SECONDS.inc(float(report.get("elapsed_s") or 0.0))
     JOBS.labels("stopped" if report.get("stopped") else "ended").inc()
+
+
+def serve_metrics(port: int) -> bool:
+    """Serve this process's metrics (Prometheus text, ``GET /metrics``) on ``port`` on every
+    interface, from a background thread; ``0``: nothing. Returns whether it serves."""
+    if not port:
+        return False
+    try:
+        start_http_server(port, addr="0.0.0.0")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on port {port}: {exc}; set MMRAG_INGEST__METRICS_PORT to a "
+            "free port (or 0 for none)"
+        ) from None
+    return True

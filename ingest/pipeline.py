@@ -52,6 +52,7 @@ from ingest.reading import ItemReader
 from ingest.report import IngestReport, ItemError, ProgressSink
 from ingest.text_signals import TextEncoders
 from rag import payload as keys
+from rag import tracing
 from rag.config import IngestSettings
 from rag.embedding.base import Embedder, PassageEncoder
 from rag.errors import InvalidInputError, UndecodableImagesError
@@ -337,6 +338,7 @@ class Ingestor:
     # --- main thread: embed and write -----------------------------------------------------
 
     def _write(self, batch: _Batch, run: _SourceRun) -> None:
+        began, failed = time.perf_counter(), len(self.report.failures)
         items: list[DecodedItem] = []
         for future in batch.futures:
             result = future.result()
@@ -349,6 +351,11 @@ class Ingestor:
             self._embed_and_upsert(items, batch.stored, run)
         if self.progress is not None:
             self.progress.update(self.report)
+        counts = {
+            "mmrag.items": len(batch.futures),
+            "mmrag.items.failed": len(self.report.failures) - failed,
+        }
+        tracing.finished("ingest.batch", time.perf_counter() - began, counts)
 
     def _embed_and_upsert(
         self, items: list[DecodedItem], stored: dict[str, dict[str, Any]], run: _SourceRun

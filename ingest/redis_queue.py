@@ -41,6 +41,7 @@ from ingest.jobs import every_item_failed, owner_id
 from ingest.metrics import record_report
 from ingest.report import IngestReport
 from ingest.specs import JobSpec, JobState, JobStatus, Progress
+from ingest.task_spans import TaskSpans
 from ingest.tasks import Task, failed_task_report, plan_tasks, run_task, sum_reports
 from rag.config import QueueSettings
 from rag.errors import ConfigError, InvalidInputError, MmragError, NotFoundError
@@ -309,6 +310,7 @@ class RedisWorker:
         self._stopping = threading.Event()
         self._worker: dramatiq.Worker | None = None
         self.broker.add_middleware(_WhenRetriesRunOut(self._gave_up), before=Retries)
+        self.broker.add_middleware(TaskSpans(self.jobs.spec, self.owner))
         dramatiq.Actor(
             self._plan, broker=self.broker, actor_name=PLAN_ACTOR, queue_name=QUEUE_NAME,
             priority=0, options={},

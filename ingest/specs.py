@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ingest.report import IngestReport
+from rag import tracing
 
 
 class JobState(StrEnum):
@@ -50,6 +51,9 @@ class JobSpec(BaseModel):
     """Server paths: the ingest roots (``MMRAG_INGEST__ROOTS`` at submit) that the worker checks
     each path against again when it opens it, and opens every file from without following a
     symlink. ``None``: a local user's paths (``mmrag ingest``), trusted as they are."""
+    trace: dict[str, str] = Field(default_factory=tracing.carrier)
+    """The trace of the request that made the job (W3C ``traceparent``), which the worker's spans
+    join; empty when traces are off."""
 
     @model_validator(mode="after")
     def _has_work(self) -> JobSpec:

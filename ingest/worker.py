@@ -21,6 +21,7 @@ from ingest.metrics import record_report
 from ingest.report import IngestReport
 from ingest.runner import run_job
 from ingest.specs import JobState, JobStatus, Progress
+from rag import tracing
 from rag.errors import MmragError
 from rag.services import Services
 from rag.store.base import VectorStore
@@ -71,10 +72,14 @@ class IngestWorker:
         job = self.queue.claim(self.owner)
         if job is None:
             return None
-        log.info("ingest job %s started (%s)", job.id, job.spec.kind)
-        with _Heartbeat(self.queue, job.id, self.owner, self.heartbeat_s):
-            self._run(job)
-        log.info("ingest job %s ended: %s", job.id, self.queue.get(job.id).state.value)
+        attributes = {"mmrag.job_id": job.id, "mmrag.job.kind": job.spec.kind}
+        with tracing.span("ingest.job", job.spec.trace, attributes):
+            log.info("ingest job %s started (%s)", job.id, job.spec.kind)
+            with _Heartbeat(self.queue, job.id, self.owner, self.heartbeat_s):
+                self._run(job)
+            state = self.queue.get(job.id).state.value
+            tracing.annotate({"mmrag.job.state": state})
+            log.info("ingest job %s ended: %s", job.id, state)
         return job.id
 
     def request_stop(self) -> None:

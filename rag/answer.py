@@ -26,6 +26,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from rag import payload as keys
+from rag import tracing
 from rag.answer_guards import CUT_NOTE, ContextEchoFilter, RepetitionGuard
 from rag.citations import UNSUPPORTED_NOTE, CitationFilter, cited_numbers, says_unknown
 from rag.condense import Condensed, condense
@@ -372,6 +373,7 @@ class Answerer:
             yield TokenEvent(tail)
         timings["generate"] = time.perf_counter() - begun
         timings.setdefault("first_token", time.perf_counter() - started)
+        _trace_generation(report, timings)
 
     def _pictures(self, hits: Sequence[Hit], blocks: Sequence[ContextBlock]) -> list[ChatImage]:
         """The top blocks' pictures when the model reads pictures (none otherwise)."""
@@ -426,6 +428,23 @@ def _question_text(question: str | None, image: Image.Image | None) -> str:
     if image is not None:
         return IMAGE_QUESTION
     raise InvalidInputError("ask a question, give an image, or both")
+
+
+def _trace_generation(report: GenerationReport, timings: dict[str, float]) -> None:
+    """The LLM call as the span ``llm.generate`` (OpenTelemetry's ``gen_ai`` attributes), from
+    the generation time already measured."""
+    if not tracing.enabled():
+        return
+    attributes: dict[str, str | int | float] = {
+        "gen_ai.system": report.backend,
+        "gen_ai.request.model": report.model,
+        "mmrag.first_token_s": timings["first_token"],
+    }
+    if report.prompt_tokens is not None:
+        attributes["gen_ai.usage.input_tokens"] = report.prompt_tokens
+    if report.completion_tokens is not None:
+        attributes["gen_ai.usage.output_tokens"] = report.completion_tokens
+    tracing.finished("llm.generate", timings["generate"], attributes)
 
 
 def _retrieval_timings(result: SearchResult, elapsed: float) -> dict[str, float]:

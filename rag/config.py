@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -224,6 +225,9 @@ class IngestSettings(_Group):
     max_table_rows: int = Field(default=10_000, ge=1)
     """Rows kept per table (a spreadsheet's sheet, a CSV/TSV document); the rest are cut and
     reported, never an error."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """A standalone worker (``python -m ingest``) serves its Prometheus metrics on this port at
+    ``/metrics``, on every interface (0: none; the API's own worker counts on the API's)."""
     task_items: int = Field(default=256, ge=1, le=100_000)
     """A job on the Redis queue is split into tasks of at most this many items (any worker takes
     any task)."""
@@ -339,6 +343,24 @@ class LogSettings(_Group):
     format: Literal["text", "json"] = "text"
     """``json``: one JSON object a line (time, level, logger, message, and the request id of
     the HTTP request that logged it), for log collectors."""
+
+
+class OtelSettings(_Group):
+    """OpenTelemetry traces (off by default)."""
+
+    endpoint: str = ""
+    """An OTLP/HTTP collector (``http://otel-collector:4318``): the API and the workers send it
+    their spans. Empty: traces off, unless the standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set."""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(
+                f"{value[:80]!r} is not an http:// or https:// URL: give the collector's OTLP/HTTP "
+                "address (http://otel-collector:4318), or leave it empty for no traces"
+            )
+        return value
 
 
 class APISettings(_Group):
@@ -510,6 +532,7 @@ class Settings(BaseSettings):
     comments); re-read when it changes, so keys rotate without a restart."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log: LogSettings = Field(default_factory=LogSettings)
+    otel: OtelSettings = Field(default_factory=OtelSettings)
     clip: ClipSettings = Field(default_factory=ClipSettings)
     passage: PassageSettings = Field(default_factory=PassageSettings)
     lexical: LexicalSettings = Field(default_factory=LexicalSettings)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 from rag.config import Settings
+from rag.tracing import log_ids
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -37,7 +38,8 @@ def request_scope(value: str) -> Iterator[None]:
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
-    ``request_id`` when there is one, ``exception`` with the traceback when there is one."""
+    ``request_id`` when there is one, ``trace_id`` and ``span_id`` when traces are on and a span
+    is current, ``exception`` with the traceback when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -50,6 +52,8 @@ class JsonFormatter(logging.Formatter):
         current = request_id.get()
         if current:
             line["request_id"] = current
+        if ids := log_ids():
+            line["trace_id"], line["span_id"] = ids
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)

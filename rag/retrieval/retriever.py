@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from rag import tracing
 from rag.config import RetrievalSettings
 from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
@@ -65,7 +66,7 @@ class Retriever:
         """The best hits for ``query``, with per-stage scores and timings (seconds)."""
         plan = self.plan(query)
         timings: dict[str, float] = {}
-        with _timed(timings, "encode"):
+        with _timed(timings, "encode", "embed"):
             vectors = self.embed_signals(query, plan.signals)
         hits = self.fused_hits(plan, vectors, query.filter, timings, query.candidates)
         reranked, complete = bool(plan.rerank_n and hits), True
@@ -137,7 +138,7 @@ class Retriever:
         if isinstance(vectors, np.ndarray):
             vectors = {name: vectors for name in CLIP_SIGNALS}
         queries: dict[str, QueryVector] = {n: vectors[n] for n in plan.vectors if n in vectors}
-        with _timed(timings, "store"):
+        with _timed(timings, "store", "candidates"):
             found = self.store.candidates(queries, plan.prefetch_limit, flt)
             if extra:
                 extra = list(dict.fromkeys(extra))[:MAX_EXTRA]
@@ -147,10 +148,10 @@ class Retriever:
             k = self.settings.rrf_k
             best = fusion.fuse(found, plan.fusion, plan.weights, plan.candidates, k)
             rows = np.array([row for row, _ in best], np.int64)
-        with _timed(timings, "store"):
+        with _timed(timings, "store", "get"):
             table = found.table(rows)
             points = self.store.get([found.ids[row] for row in rows.tolist()])
-        with _timed(timings, "fuse"):
+        with _timed(timings, "fuse", "hits"):
             return _hits(found, best, table, {p.id: p.payload for p in points}, plan)
 
     # --- settings and the collection -------------------------------------------------------------
@@ -209,13 +210,14 @@ def _hits(
 
 
 class _timed:
-    """Adds the seconds its block takes to ``timings[stage]`` (a class: a generator-based
-    context manager costs several calls more, on every stage of every search)."""
+    """Adds the seconds its block takes to ``timings[stage]``, and records them as the span
+    ``search.<span>`` when traces are on (a class: a generator-based context manager costs
+    several calls more, on every stage of every search)."""
 
-    __slots__ = ("_stage", "_start", "_timings")
+    __slots__ = ("_span", "_stage", "_start", "_timings")
 
-    def __init__(self, timings: dict[str, float], stage: str) -> None:
-        self._timings, self._stage = timings, stage
+    def __init__(self, timings: dict[str, float], stage: str, span: str = "") -> None:
+        self._timings, self._stage, self._span = timings, stage, span or stage
 
     def __enter__(self) -> None:
         self._start = time.perf_counter()
@@ -223,3 +225,6 @@ class _timed:
     def __exit__(self, *exc: object) -> None:
         elapsed = time.perf_counter() - self._start
         self._timings[self._stage] = self._timings.get(self._stage, 0.0) + elapsed
+        if tracing.enabled():
+            error = exc[1] if isinstance(exc[1], BaseException) else None
+            tracing.finished(f"search.{self._span}", elapsed, error=error)

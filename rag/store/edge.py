@@ -8,11 +8,12 @@ searches are answered from a numpy copy of its vectors (:mod:`rag.store.edge_cop
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import uuid
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -571,6 +572,14 @@ class EdgeStore:
             raise
         except Exception as exc:
             raise StoreError(f"Qdrant Edge failed on {self.collection!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def paused_writes(self) -> Iterator[None]:
+        """Holds every write, flush and close until the block ends, after flushing the shard, so
+        its files can be copied whole (backups); searches go on meanwhile."""
+        with self._lock:
+            self.flush()
+            yield
 
 
 class _Chosen:
