@@ -50,6 +50,12 @@ class JobSpec(BaseModel):
     """Server paths: the ingest roots (``MMRAG_INGEST__ROOTS`` at submit) that the worker checks
     each path against again when it opens it, and opens every file from without following a
     symlink. ``None``: a local user's paths (``mmrag ingest``), trusted as they are."""
+    source: str | None = None
+    """The id of the synced source this job serves (its failures are that source's too)."""
+    retry_of: str | None = None
+    """The job whose failures this job runs again (``POST /v1/jobs/{id}/retry``)."""
+    only: list[str] | None = None
+    """Run only the items shown with these names in a report's failures (``None``: all)."""
 
     @model_validator(mode="after")
     def _has_work(self) -> JobSpec:

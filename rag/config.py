@@ -224,6 +224,10 @@ class IngestSettings(_Group):
     max_table_rows: int = Field(default=10_000, ge=1)
     """Rows kept per table (a spreadsheet's sheet, a CSV/TSV document); the rest are cut and
     reported, never an error."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Tries again after a transient error (an I/O hiccup, an embedding or store server away),
+    waiting 0.5 s, 1 s, 2 s… between tries; a permanent one (a corrupt file) is not retried.
+    What still fails is listed in the job's failures (``POST /v1/jobs/{id}/retry``)."""
     task_items: int = Field(default=256, ge=1, le=100_000)
     """A job on the Redis queue is split into tasks of at most this many items (any worker takes
     any task)."""
