@@ -63,6 +63,15 @@ def dead_letters(job: JobStatus) -> DeadLetters:
     )
 
 
+def can_retry(job: JobStatus) -> bool:
+    """Whether :func:`retry_spec` would give a job (the web page's Retry button)."""
+    try:
+        retry_spec(job)
+    except ConflictError:
+        return False
+    return True
+
+
 def failed_as_a_whole(job: JobStatus) -> bool:
     """A failed job that did not end item by item (its error is not "every item failed")."""
     if job.state != JobState.FAILED:

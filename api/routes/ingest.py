@@ -24,7 +24,7 @@ from api.schemas.ingest import (
 from api.server_paths import paths_spec, wants_paths
 from api.uploads import uploads_from_form, uploads_from_json
 from ingest.cleanup import discard_files, paths_of, pending_paths
-from ingest.dead_letters import dead_letters
+from ingest.dead_letters import can_retry
 from ingest.queue import Jobs
 from ingest.specs import JobSpec, JobState, JobStatus
 from ingest.uploads import StagedUploads, Upload, stage_uploads
@@ -182,5 +182,5 @@ def job_out(job: JobStatus) -> JobOut:
         report=job.report,
         error=job.error,
         retry_of=spec.retry_of,
-        retryable=dead_letters(job).retryable,
+        retryable=can_retry(job),
     )

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import PrincipalDep
 from api.jobs import QueueDep, visible_job
 from api.schemas.jobs import FailureOut, FailuresOut, RetryOut
-from ingest.dead_letters import dead_letters, retry_spec
+from ingest.dead_letters import can_retry, dead_letters, retry_spec
 
 router = APIRouter(prefix="/v1/jobs", tags=["ingest"])
 
@@ -24,7 +24,8 @@ def job_failures(
 ) -> FailuresOut:
     """The items of an ended job that failed after their retries (reason, tries, transient or
     permanent), or the job's error when it failed as a whole. Empty while it runs."""
-    letters = dead_letters(visible_job(queue, job_id, principal))
+    job = visible_job(queue, job_id, principal)
+    letters = dead_letters(job)
     return FailuresOut(
         job_id=letters.job_id,
         state=letters.state,
@@ -34,7 +35,7 @@ def job_failures(
         failed=letters.failed,
         failures=[FailureOut.model_validate(f) for f in letters.failures[:limit]],
         truncated=letters.failed > min(limit, len(letters.failures)),
-        retryable=letters.retryable,
+        retryable=can_retry(job),
     )
 
 

@@ -16,7 +16,7 @@ from api.jobs import job_queue
 from api.main import create_app
 from ingest.specs import JobSpec
 from ingest.worker import IngestWorker
-from tests.ingest.draw import captioned_folder, save
+from tests.ingest.draw import captioned_folder, image_bytes, save
 
 A = "writer-of-tenant-a"
 A_READ = "reader-of-tenant-a"
@@ -131,3 +131,21 @@ def test_a_queued_or_unknown_job_is_not_retried(app: TestClient) -> None:
     assert app.post("/v1/jobs/nope/retry", headers=_h(A)).status_code == 404
     assert app.get("/v1/jobs/nope/failures?limit=0", headers=_h(A)).status_code in (400, 422)
     queue.cancel(job_id)
+
+
+def test_an_upload_whose_failed_file_was_not_kept_says_to_send_it_again(app: TestClient) -> None:
+    files = [
+        ("files", ("fine.png", image_bytes(3), "image/png")),
+        ("files", ("bad.pdf", b"%PDF-1.4\nnot really a document\n", "application/pdf")),
+    ]
+    accepted = app.post("/v1/ingest", files=files, headers=_h(A))
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["job_id"]
+    _work(app)
+    job = _job(app, job_id)
+    assert (job["progress"]["written"], job["progress"]["failed"]) == (1, 1)
+    assert job["retryable"] is False  # its staged PDF went with the job
+    failures = app.get(f"/v1/jobs/{job_id}/failures", headers=_h(A)).json()
+    assert failures["failures"][0]["source"] == "bad.pdf (#1)"
+    refused = app.post(f"/v1/jobs/{job_id}/retry", headers=_h(A))
+    assert refused.status_code == 409 and "upload them again" in refused.json()["message"]
