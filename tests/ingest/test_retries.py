@@ -18,6 +18,7 @@ import ingest.reading
 import ingest.retries
 from ingest.dead_letters import dead_letters, failed_as_a_whole, retry_spec
 from ingest.jobs import MAX_ATTEMPTS, JobQueue
+from ingest.metrics import RETRIES, record_report
 from ingest.retries import GaveUp, Retrier, is_transient
 from ingest.runner import ingest_paths
 from ingest.specs import JobSpec, JobState
@@ -101,6 +102,9 @@ def test_an_item_that_fails_twice_then_succeeds_is_ingested_with_its_retries_cou
     report = ingest_paths(services, [folder])
     assert (report.seen, report.written, report.failed, report.retries) == (4, 4, 0, 2)
     assert tries.count("img001.png") == 3
+    before = RETRIES._value.get()
+    record_report(report.to_dict())
+    assert RETRIES._value.get() - before == 2
     check_invariants(services.store, 4)
 
 
