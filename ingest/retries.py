@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from rag.errors import (
 )
 from rag.store.space import is_disk_full
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BACKOFF_S = 0.5
@@ -104,7 +106,11 @@ class Retrier:
             try:
                 return step()
             except Exception as exc:
-                if tries > self.retries or not is_transient(exc) or not self._wait(tries):
+                if tries > self.retries or not is_transient(exc):
+                    raise GaveUp(exc, tries) from exc
+                wait_s = backoff_s(tries)
+                log.warning("try %d failed (%s); trying again in %.1f s", tries, exc, wait_s)
+                if not self._wait(tries):
                     raise GaveUp(exc, tries) from exc
             with self._lock:
                 self.retried += 1
