@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import PrincipalDep
 from api.jobs import QueueDep, visible_job
+from api.schemas.common import ErrorOut
 from api.schemas.jobs import FailureOut, FailuresOut, RetryOut
 from ingest.dead_letters import can_retry, dead_letters, retry_spec
 
@@ -39,7 +40,12 @@ def job_failures(
     )
 
 
-@router.post("/{job_id}/retry", status_code=202)
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    response_model=RetryOut,
+    responses={409: {"model": ErrorOut, "description": "The job runs, or nothing failed."}},
+)
 async def retry_job(job_id: str, queue: QueueDep, principal: PrincipalDep) -> JSONResponse:
     """Queue a new job that runs the failed items of job ``job_id`` again (all of the job when
     it failed as a whole); 202 with its id. The job keeps its report; the new one names it in
