@@ -253,3 +253,21 @@ def test_a_job_that_failed_on_a_full_disk_is_retried_whole_once_there_is_room(
     done = queue.get(_run(services, queue, retry_spec(failed)))
     assert (done.state, done.progress.seen, done.progress.written) == (JobState.DONE, 4, 4)
     check_invariants(services.store, 4)
+
+
+def test_mmrag_ingest_prints_the_tries(
+    tiny_env: dict[str, str], folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from mmrag_cli.main import app
+
+    captioned_folder(folder, 2)
+    flaky_reads(monkeypatch, "img001.png", failures=None)
+    monkeypatch.setenv("MMRAG_INGEST__RETRIES", "1")
+    result = CliRunner().invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "written 1, unchanged 0, failed 1" in result.stdout
+    assert "tries made again after transient errors: 1" in result.stdout
+    assert "img001.png: TransientReadError" not in result.stdout  # the reason is the error's own
+    assert "Input/output error (after 2 tries)" in result.stdout
