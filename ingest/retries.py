@@ -25,6 +25,7 @@ from typing import TypeVar
 from rag.errors import (
     CollectionMismatchError,
     ConfigError,
+    EmbeddingTimeoutError,
     InvalidInputError,
     LLMTimeoutError,
     LLMUnavailableError,
@@ -49,7 +50,12 @@ _PERMANENT = (
     StoreLockedError,
     CollectionMismatchError,
 )
-_TRANSIENT: tuple[type[BaseException], ...] = (StoreError, LLMUnavailableError, LLMTimeoutError)
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    StoreError,
+    LLMUnavailableError,
+    LLMTimeoutError,
+    EmbeddingTimeoutError,
+)
 try:  # the HTTP client of the embedding and LLM servers: its transport errors are not OSErrors
     import httpx
 
@@ -60,10 +66,13 @@ except ImportError:  # pragma: no cover - httpx comes with the API's dependencie
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a later try may succeed where ``exc`` was raised (an exception may say so
-    itself with a ``transient`` attribute)."""
+    itself with a ``transient`` attribute, or a ``retry_after`` that is set: a passage
+    embedding server that is down or busy)."""
     marked = getattr(exc, "transient", None)
     if isinstance(marked, bool):
         return marked
+    if getattr(exc, "retry_after", None) is not None:  # a server away or busy said so
+        return True
     if isinstance(exc, _PERMANENT):
         return False
     if isinstance(exc, _TRANSIENT):

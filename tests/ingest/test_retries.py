@@ -24,7 +24,14 @@ from ingest.runner import ingest_paths
 from ingest.specs import JobSpec, JobState
 from ingest.worker import IngestWorker
 from rag import payload as keys
-from rag.errors import ConflictError, InvalidInputError, StorageFullError, StoreError
+from rag.errors import (
+    ConflictError,
+    EmbeddingTimeoutError,
+    EmbeddingUnavailableError,
+    InvalidInputError,
+    StorageFullError,
+    StoreError,
+)
 from rag.safe_open import TransientReadError, _refusal
 from tests.ingest.checks import check_invariants
 from tests.ingest.conftest import ServicesFactory
@@ -69,6 +76,9 @@ def test_errors_are_sorted_into_transient_and_permanent() -> None:
     assert not is_transient(OSError(errno.ENOSPC, "No space left on device"))
     assert not is_transient(StorageFullError("full"))
     assert not is_transient(KeyError("a bug"))
+    assert is_transient(EmbeddingUnavailableError("the server is down", retry_after=5.0))
+    assert is_transient(EmbeddingTimeoutError("no vectors in 60 s"))
+    assert not is_transient(EmbeddingUnavailableError("HTTP 404: set MMRAG_PASSAGE__MODEL"))
 
 
 def test_the_retrier_waits_longer_each_time_and_gives_up_after_its_retries() -> None:
