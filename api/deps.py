@@ -44,7 +44,7 @@ def get_keyring(request: Request) -> KeyRing:
     return request.app.state.keyring
 
 
-WRITE_ROUTES = {("POST", "/v1/ingest")}
+WRITE_ROUTES = {("POST", "/v1/ingest"), ("POST", "/v1/jobs/{job_id}/retry")}
 """Routes that change data although their method is POST (DELETE, PUT, PATCH always do)."""
 ADMIN_ROUTES = {("GET", "/v1/stats"), ("POST", "/v1/admin/backup")}
 """Routes for admins only."""

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from rag.errors import (
     CollectionMismatchError,
     ConfigError,
+    ConflictError,
     EmbeddingTimeoutError,
     EmbeddingUnavailableError,
     InvalidInputError,
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: dict[type[MmragError], int] = {
     InvalidInputError: 400,
     TooManyPixelsError: 413,
     NotFoundError: 404,
+    ConflictError: 409,
     LLMBusyError: 503,
     LLMUnavailableError: 503,
     LLMTimeoutError: 504,

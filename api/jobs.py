@@ -8,8 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from api.auth import Principal, sees_job
 from ingest.queue import Jobs, Worker, make_worker, open_jobs
+from ingest.specs import JobStatus
 from ingest.stored_files import sweep_partial_files
+from rag.errors import NotFoundError
 from rag.services import Services
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,15 @@ def get_queue(request: Request) -> Jobs:
 
 
 QueueDep = Annotated[Jobs, Depends(get_queue)]
+
+
+def visible_job(queue: Jobs, job_id: str, principal: Principal) -> JobStatus:
+    """The job ``job_id`` if ``principal`` may see it (its tenant's); 404 as for an unknown id
+    otherwise."""
+    job = queue.get(job_id)
+    if not sees_job(principal, job.spec.tenant):
+        raise NotFoundError(f"no ingest job {job_id}")
+    return job
 
 
 def start_worker(app: FastAPI) -> Worker | None:

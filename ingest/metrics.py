@@ -1,7 +1,7 @@
 """Prometheus counters of ingest work in this process (the embedded worker's are served on the
 API's ``/metrics``; a standalone worker serves its own on ``MMRAG_INGEST__METRICS_PORT``): items
-and documents read, written, unchanged and failed, failures by reason, and the seconds spent, so
-``rate(items) / rate(seconds)`` is items per second per kind.
+and documents read, written, unchanged and failed, failures by reason, the tries made again, and
+the seconds spent, so ``rate(items) / rate(seconds)`` is items per second per kind.
 
 Example::
 
@@ -31,6 +31,9 @@ FAILURES = Counter(
 )
 SECONDS = Counter("mmrag_ingest_seconds", "Seconds spent running ingest jobs and tasks.")
 JOBS = Counter("mmrag_ingest_runs", "Finished ingest runs (jobs or tasks) by end.", ["end"])
+RETRIES = Counter(
+    "mmrag_ingest_retries", "Tries made again after a transient error (an item, a batch's write)."
+)
 
 MAX_REASONS = 50
 """Distinct reason labels kept; later new reasons count as ``other`` (bounded label values)."""
@@ -63,6 +66,7 @@ def record_report(report: dict[str, Any]) -> None:
     for failure in report.get("failures") or []:
         FAILURES.labels(reason_label(str(failure.get("reason", "")))).inc()
     SECONDS.inc(float(report.get("elapsed_s") or 0.0))
+    RETRIES.inc(int(report.get("retries") or 0))
     JOBS.labels("stopped" if report.get("stopped") else "ended").inc()
 
 

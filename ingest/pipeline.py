@@ -50,6 +50,7 @@ from ingest.points import base_payload, fingerprint, is_unchanged, item_points, 
 from ingest.prune import prune_source
 from ingest.reading import ItemReader
 from ingest.report import IngestReport, ItemError, ProgressSink
+from ingest.retries import GaveUp, Retrier
 from ingest.text_signals import TextEncoders
 from rag import payload as keys
 from rag import tracing
@@ -140,6 +141,7 @@ class Ingestor:
         self.settings = settings
         self.progress = progress
         self.should_stop = should_stop or (lambda: False)
+        self.retry = Retrier(settings.retries, self.should_stop)
         self.report = IngestReport()
         self._input_side: int | None = None  # the model's input size, learnt from its pixels
         chunker = partial(
@@ -180,6 +182,7 @@ class Ingestor:
                 self.store, run.root, run.ids, run.failed_sources, run.unread_folders
             )
         self.store.flush()
+        self.report.retries = self.retry.retried
         self.report.elapsed_s += time.perf_counter() - started
         return self.report
 
@@ -207,8 +210,8 @@ class Ingestor:
         if not isinstance(entry, SourceItem):
             return entry
         if entry.document_file is not None:
-            return _guarded(entry, self._read_document)
-        return _guarded(entry, self.reader.read)
+            return _guarded(entry, self._read_document, self.retry)
+        return _guarded(entry, self.reader.read, self.retry)
 
     def _read_document(self, item: SourceItem) -> DocumentRead:
         if self.documents is None:
@@ -289,7 +292,7 @@ class Ingestor:
     # --- stage two (pool): decode and preprocess ------------------------------------------
 
     def _decode(self, read: ReadItem) -> DecodedItem | Rejected:
-        return _guarded(read.item, lambda _: self._decode_read(read))
+        return _guarded(read.item, lambda _: self._decode_read(read), self.retry)
 
     def _reads_picture(self, read: ReadItem) -> bool:
         """A standalone picture that OCR reads (after the unchanged check: at decode)."""
@@ -349,6 +352,7 @@ class Ingestor:
                 items.append(result)
         if items:
             self._embed_and_upsert(items, batch.stored, run)
+        self.report.retries = self.retry.retried
         if self.progress is not None:
             self.progress.update(self.report)
         counts = {
@@ -363,6 +367,23 @@ class Ingestor:
         items, image_vectors = self._embed_images(items, run)
         if not items:
             return
+        try:
+            self.retry.attempt(lambda: self._encode_and_upsert(items, image_vectors, stored, run))
+        except GaveUp as failed:
+            if not failed.transient:  # a full disk, a bug: the job fails as a whole
+                raise failed.error from None
+            for item in items:  # the server stayed away: these items wait in the dead letters
+                self._fail(Rejected(item.read.item, _item_error(item.read.item, failed)), run)
+
+    def _encode_and_upsert(
+        self,
+        items: list[DecodedItem],
+        image_vectors: list[np.ndarray | None],
+        stored: dict[str, dict[str, Any]],
+        run: _SourceRun,
+    ) -> None:
+        """Text signals, then one upsert; the counters change only once it is written (a
+        transient failure runs this again)."""
         root = run.root
         texts = [chunk for item in items for chunk in item.read.chunks]
         encoding = self.embedder.encode_texts(texts)
@@ -370,12 +391,12 @@ class Ingestor:
         for row, vector in zip(signals.vectors, encoding.vectors, strict=True):
             row[TEXT] = vector
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        points, stale, offset = [], [], 0
+        points, stale, offset, truncated, passage_truncated = [], [], 0, 0, 0
         for item, image_vector in zip(items, image_vectors, strict=True):
             count = len(item.read.chunks)
             chunk_vectors = list(signals.vectors[offset : offset + count])
-            self.report.truncated += any(encoding.truncated[offset : offset + count])
-            self.report.passage_truncated += any(signals.truncated[offset : offset + count])
+            truncated += any(encoding.truncated[offset : offset + count])
+            passage_truncated += any(signals.truncated[offset : offset + count])
             offset += count
             base = base_payload(item, root, self.embedder.model_id, now, self._text_models)
             points += item_points(item, image_vector, chunk_vectors, base, self.store.collection)
@@ -384,6 +405,8 @@ class Ingestor:
         if stale:  # first: after a kill in between, the next run still sees the old chunk count
             self.store.delete(stale)
         self.store.upsert(points)
+        self.report.truncated += truncated
+        self.report.passage_truncated += passage_truncated
         self.report.written += len(items)
         self.report.points_written += len(points)
 
@@ -476,17 +499,28 @@ def _one_torch_thread() -> None:
         torch.set_num_threads(1)
 
 
-def _guarded(item: SourceItem, step: Callable[[SourceItem], T]) -> T | Rejected:
-    """Run one item's step; any error rejects that item alone."""
+def _guarded(
+    item: SourceItem, step: Callable[[SourceItem], T], retry: Retrier | None = None
+) -> T | Rejected:
+    """Run one item's step (tried again after transient errors, with ``retry``); any error
+    rejects that item alone."""
     try:
-        return step(item)
-    except InvalidInputError as exc:
-        return Rejected(item, ItemError(item.display, str(exc)))
-    except Exception as exc:
-        log.exception("unexpected error on %s", item.display)
-        return Rejected(
-            item, ItemError(item.display, f"unexpected error: {type(exc).__name__}: {exc}")
-        )
+        return (retry or Retrier()).attempt(lambda: step(item))
+    except GaveUp as failed:
+        return Rejected(item, _item_error(item, failed))
+
+
+def _item_error(item: SourceItem, failed: GaveUp) -> ItemError:
+    """The failure of ``item`` (its reason, its tries, whether the last error was transient)."""
+    exc = failed.error
+    if isinstance(exc, InvalidInputError):
+        reason = str(exc)
+    elif failed.transient:
+        reason = f"{type(exc).__name__}: {exc}"
+    else:
+        log.error("unexpected error on %s", item.display, exc_info=exc)
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"
+    return ItemError(item.display, reason, attempts=failed.attempts, transient=failed.transient)
 
 
 def _duplicate(read: ReadItem) -> Rejected:

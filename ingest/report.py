@@ -9,11 +9,14 @@ from typing import Any, Protocol
 @dataclass(frozen=True)
 class ItemError:
     """An item that was not ingested: where it came from and why (``index``: position in an
-    upload request)."""
+    upload request; ``attempts``: tries made; ``transient``: the last error was one that a later
+    try may not meet, such as a server away, as opposed to a corrupt file)."""
 
     source: str
     reason: str
     index: int | None = None
+    attempts: int = 1
+    transient: bool = False
 
 
 @dataclass
@@ -40,6 +43,8 @@ class IngestReport:
     """Remote pictures of HTML/Markdown documents, not fetched."""
     notes: list[ItemError] = field(default_factory=list)
     """What documents lost without failing: pages over the cap, cut text, refused pictures."""
+    retries: int = 0
+    """Tries made again after a transient error (of an item, or of a batch's write)."""
     stopped: bool = False
     """The run was stopped (worker shutdown, cancelled job) before it saw every item."""
     elapsed_s: float = 0.0

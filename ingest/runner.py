@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ingest.cleanup import discard_files, store_scope
+from ingest.dead_letters import narrowed
 from ingest.documents.pictures import PictureStore, pictures_dir
 from ingest.items import Source
 from ingest.ocr import OcrCache, PictureText
@@ -137,5 +138,5 @@ def ingest_paths(
 def sources_of(spec: JobSpec) -> list[Source]:
     """The sources of a spec, each path checked up front (against ``spec.roots`` when set)."""
     if spec.kind == "upload":
-        return [upload_source(spec.items)]
-    return [open_source(Path(path), spec.roots) for path in spec.paths]
+        return [narrowed(upload_source(spec.items), spec.only)]
+    return [narrowed(open_source(Path(path), spec.roots), spec.only) for path in spec.paths]

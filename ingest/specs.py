@@ -54,6 +54,12 @@ class JobSpec(BaseModel):
     trace: dict[str, str] = Field(default_factory=tracing.carrier)
     """The trace of the request that made the job (W3C ``traceparent``), which the worker's spans
     join; empty when traces are off."""
+    source: str | None = None
+    """The id of the synced source this job serves (its failures are that source's too)."""
+    retry_of: str | None = None
+    """The job whose failures this job runs again (``POST /v1/jobs/{id}/retry``)."""
+    only: list[str] | None = None
+    """Run only the items shown with these names in a report's failures (``None``: all)."""
 
     @model_validator(mode="after")
     def _has_work(self) -> JobSpec:

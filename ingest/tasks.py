@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.dead_letters import narrowed
 from ingest.items import Ignored, Source, SourceItem
 from ingest.report import IngestReport, ItemError, ProgressSink
 from ingest.runner import discard_unused_pictures, make_ingestor
@@ -77,6 +78,7 @@ def plan_tasks(spec: JobSpec, task_items: int) -> Iterator[Task]:
         sources: list[tuple[Source, str | None]] = [(upload_source(spec.items), None)]
     else:
         sources = [(open_source(Path(path), spec.roots), path) for path in spec.paths]
+    sources = [(narrowed(source, spec.only), path) for source, path in sources]
     index = 0
     for source, path in sources:
         for task in _split(source, task_items, path):
@@ -106,7 +108,7 @@ def sum_reports(reports: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for report in reports:
         for name in ("seen", "written", "unchanged", "failed", "ignored", "truncated"):
             total[name] += report.get(name, 0)
-        for name in ("points_written", "pruned"):
+        for name in ("points_written", "pruned", "retries"):
             total[name] += report.get(name, 0)
         room = MAX_FAILURES - len(total["failures"])
         total["failures"] += report.get("failures", [])[: max(room, 0)]

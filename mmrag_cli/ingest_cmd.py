@@ -157,5 +157,8 @@ def _print_report(report: IngestReport) -> None:
             f"{report.passage_truncated} texts were longer than the passage model's limit "
             "(cut there; MMRAG_INGEST__LONG_TEXT=chunk splits them)"
         )
+    if report.retries:
+        typer.echo(f"tries made again after transient errors: {report.retries}")
     for failure in report.failures:
-        typer.echo(f"failed: {failure.source}: {failure.reason}")
+        tries = f" (after {failure.attempts} tries)" if failure.attempts > 1 else ""
+        typer.echo(f"failed: {failure.source}: {failure.reason}{tries}")

@@ -131,8 +131,12 @@ def report_of(job: dict[str, Any]) -> IngestReport:
     data = job.get("report") or {}
     if not data:
         return _counters(job["progress"])
-    failures = [ItemError(f["source"], f["reason"], f.get("index")) for f in data["failures"]]
-    fields = {k: data.get(k, 0) for k in ("seen", "written", "unchanged", "ignored", "truncated")}
+    failures = [
+        ItemError(f["source"], f["reason"], f.get("index"), f.get("attempts", 1))
+        for f in data["failures"]
+    ]
+    names = ("seen", "written", "unchanged", "ignored", "truncated", "retries")
+    fields = {k: data.get(k, 0) for k in names}
     report = IngestReport(**fields, failures=failures, pruned=data.get("pruned", 0))
     report.elapsed_s = data.get("elapsed_s", 0.0)
     report.stopped = job["state"] == "cancelled"

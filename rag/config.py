@@ -228,6 +228,10 @@ class IngestSettings(_Group):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     """A standalone worker (``python -m ingest``) serves its Prometheus metrics on this port at
     ``/metrics``, on every interface (0: none; the API's own worker counts on the API's)."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Tries again after a transient error (an I/O hiccup, an embedding or store server away),
+    waiting 0.5 s, 1 s, 2 s… between tries; a permanent one (a corrupt file) is not retried.
+    What still fails is listed in the job's failures (``POST /v1/jobs/{id}/retry``)."""
     task_items: int = Field(default=256, ge=1, le=100_000)
     """A job on the Redis queue is split into tasks of at most this many items (any worker takes
     any task)."""

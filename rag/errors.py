@@ -51,6 +51,13 @@ class NotFoundError(MmragError, LookupError):
     code = "not_found"
 
 
+class ConflictError(MmragError):
+    """The request does not fit the resource's state now (a job still running); the message
+    says what to wait for or do."""
+
+    code = "conflict"
+
+
 class ModelUnavailableError(MmragError):
     """Model weights cannot be loaded (missing, unreachable hub).
 

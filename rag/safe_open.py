@@ -38,6 +38,19 @@ class MissingFileError(InvalidInputError):
     """Nothing at the path (or a component of it is missing)."""
 
 
+class TransientReadError(InvalidInputError):
+    """A file could not be opened for a reason that may pass (an I/O error, a busy or stale
+    network mount, too many open files): an ingest tries it again (``transient``)."""
+
+    transient = True
+
+
+_TRANSIENT_ERRNOS = frozenset(
+    {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT, errno.ESTALE}
+    | {errno.EMFILE, errno.ENFILE}
+)
+
+
 def open_under(path: str | Path, roots: Sequence[Path], kind: Kind = "file") -> int:
     """A descriptor of ``path``, which must be absolute and lie under one of ``roots`` (real
     folders, trusted as they are) with no symlink in any component below it."""
@@ -156,4 +169,6 @@ def _refusal(exc: OSError, path: Path) -> InvalidInputError:
         return UnsafePathError(f"{path}: a part of it is not a folder")
     if exc.errno == errno.ENOENT:
         return MissingFileError(f"{path}: file not found")
+    if exc.errno in _TRANSIENT_ERRNOS:
+        return TransientReadError(f"{path}: {exc.strerror}")
     return InvalidInputError(f"{path}: {exc.strerror}")

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, sees_job
+from api.auth import sees_job
 from api.deps import PrincipalDep, ServicesDep
 from api.errors import error_response
-from api.jobs import QueueDep
+from api.jobs import QueueDep, visible_job
 from api.schemas.ingest import (
     IngestAcceptedOut,
     IngestItemIn,
@@ -24,10 +24,11 @@ from api.schemas.ingest import (
 from api.server_paths import paths_spec, wants_paths
 from api.uploads import uploads_from_form, uploads_from_json
 from ingest.cleanup import discard_files, paths_of, pending_paths
+from ingest.dead_letters import can_retry
 from ingest.queue import Jobs
 from ingest.specs import JobSpec, JobState, JobStatus
 from ingest.uploads import StagedUploads, Upload, stage_uploads
-from rag.errors import InvalidInputError, NotFoundError
+from rag.errors import InvalidInputError
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -140,7 +141,7 @@ def _all_rejected(rejected: list[RejectedOut]) -> JSONResponse:
 @router.get("/ingest/{job_id}")
 def ingest_job(job_id: str, queue: QueueDep, principal: PrincipalDep) -> JobOut:
     """A job's state (queued, running, done, failed, cancelled), progress and final report."""
-    return job_out(_visible_job(queue, job_id, principal))
+    return job_out(visible_job(queue, job_id, principal))
 
 
 @router.get("/ingest")
@@ -157,7 +158,7 @@ def cancel_ingest_job(
     job_id: str, queue: QueueDep, principal: PrincipalDep, request: Request
 ) -> JobOut:
     """Cancel a job: a queued one at once, a running one after its current batch."""
-    _visible_job(queue, job_id, principal)
+    visible_job(queue, job_id, principal)
     job = queue.cancel(job_id)
     if job.state == JobState.CANCELLED and job.spec.kind == "upload":  # queued: nobody ran it
         keep = pending_paths(queue, skip_job=job.id, tenant=job.spec.tenant)
@@ -165,13 +166,6 @@ def cancel_ingest_job(
         store = base.store_for(job.spec.collection)
         discard_files(paths_of(job.spec), store, base.settings.files_dir, keep)
     return job_out(job)
-
-
-def _visible_job(queue: Jobs, job_id: str, principal: Principal) -> JobStatus:
-    job = queue.get(job_id)
-    if not sees_job(principal, job.spec.tenant):
-        raise NotFoundError(f"no ingest job {job_id}")
-    return job
 
 
 def job_out(job: JobStatus) -> JobOut:
@@ -187,4 +181,6 @@ def job_out(job: JobStatus) -> JobOut:
         progress=job.progress,
         report=job.report,
         error=job.error,
+        retry_of=spec.retry_of,
+        retryable=can_retry(job),
     )

@@ -82,6 +82,10 @@ class JobOut(BaseModel):
     """Counters and every failed item with its reason (once the job ended)."""
     error: str | None = None
     """Why a failed job failed."""
+    retry_of: str | None = None
+    """The job whose failures this job runs again."""
+    retryable: bool = False
+    """Whether ``POST /v1/jobs/{id}/retry`` has something to run (failed items, or the job)."""
 
 
 class JobListOut(BaseModel):

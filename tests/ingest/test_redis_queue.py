@@ -1,9 +1,11 @@
 """The Redis queue in one process: jobs split into tasks, progress and reports summed, cancel,
 all-failed jobs, a task that fails on every try, lists per tenant, the same job API as
-SQLite."""
+SQLite; retries, dead letters and retry jobs."""
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +13,15 @@ from pathlib import Path
 import pytest
 import redis
 
+import ingest.reading
+import ingest.retries
+from ingest.dead_letters import dead_letters, failed_as_a_whole, retry_spec
 from ingest.redis_queue import RedisJobs, RedisWorker
 from ingest.specs import JobSpec, JobState, JobStatus
 from ingest.uploads import Upload, stage_uploads
 from rag.config import QueueSettings
 from rag.errors import ConfigError, InvalidInputError, NotFoundError
+from rag.safe_open import _refusal
 from rag.services import Services
 from tests.ingest.checks import check_invariants
 from tests.ingest.draw import captioned_folder, image_bytes
@@ -136,3 +142,64 @@ def test_jobs_are_listed_per_tenant(jobs: RedisJobs) -> None:
     assert [job.id for job in jobs.jobs(limit=1, tenant="a")] == [mine]
     assert [job.id for job in jobs.jobs(tenant="b")] == theirs[::-1]
     assert len(jobs.jobs()) == 6
+
+
+def test_retries_and_a_retry_of_the_dead_letters_on_redis(
+    services: Services,
+    jobs: RedisJobs,
+    worker: RedisWorker,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ingest.retries, "BACKOFF_S", 0.01)
+    captioned_folder(folder, 5)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"corrupt" * 20)
+    real, tries = ingest.reading.read_confined, []
+
+    def flaky(path: Path, *args: object, **kwargs: object) -> bytes:  # twice an I/O error
+        tries.append(path.name)
+        if path.name == "img001.png" and tries.count("img001.png") <= 2:
+            raise _refusal(OSError(errno.EIO, os.strerror(errno.EIO)), path)
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest.reading, "read_confined", flaky)
+    worker.start()
+    job = wait_ended(jobs, jobs.submit(JobSpec(paths=[str(folder)], source="shelf")))
+    assert job.state == JobState.DONE and job.report is not None and job.tasks == 2
+    assert (job.report["written"], job.report["failed"], job.report["retries"]) == (5, 1, 2)
+    letters = dead_letters(job)
+    assert [f["source"].rsplit("/", 1)[-1] for f in letters.failures] == ["broken.png"]
+    assert (letters.source, letters.failures[0]["attempts"]) == ("shelf", 1)
+
+    tries.clear()
+    again = wait_ended(jobs, jobs.submit(retry_spec(job)))
+    assert again.tasks == 1 and (again.progress.seen, again.progress.failed) == (1, 1)
+    assert tries == ["broken.png"]  # only the dead letter was read again
+    check_invariants(services.store, 5)
+
+
+def test_a_job_that_failed_as_a_whole_on_redis_is_retried_whole(
+    services: Services,
+    jobs: RedisJobs,
+    worker: RedisWorker,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    captioned_folder(folder, 4)
+    real = worker.jobs.running
+
+    def lost_on_task_0(job_id: str, index: int, owner: str) -> None:
+        if index == 0:
+            raise redis.ConnectionError("Connection reset by peer")
+        real(job_id, index, owner)
+
+    monkeypatch.setattr(worker.jobs, "running", lost_on_task_0)
+    worker.start()
+    failed = wait_ended(jobs, jobs.submit(JobSpec(paths=[str(folder)])))
+    assert failed.state == JobState.FAILED and failed_as_a_whole(failed)
+    monkeypatch.setattr(worker.jobs, "running", real)
+    spec = retry_spec(failed)
+    assert spec.only is None and spec.retry_of == failed.id
+    done = wait_ended(jobs, jobs.submit(spec))
+    assert done.state == JobState.DONE and done.progress.seen == 4
+    check_invariants(services.store, 4)

@@ -59,6 +59,8 @@ def seed_name(text: str) -> str:
 class Server:
     url: str
     key: str
+    roots: Path | None = None
+    """The server's ``MMRAG_INGEST__ROOTS`` folder (server paths)."""
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.url + path, headers={"X-API-Key": self.key}, timeout=30)
@@ -91,6 +93,7 @@ def _env(tmp: Path) -> dict[str, str]:
         MMRAG_LLM__BACKEND="extractive",
         MMRAG_LOG_LEVEL="WARNING",
         MMRAG_API_KEYS=KEY,
+        MMRAG_INGEST__ROOTS=str(tmp / "roots"),
         PYTHONPATH=str(ROOT),
     )
     return env
@@ -130,6 +133,7 @@ def _seed(server: Server) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``mmrag serve`` on a free loopback port with the seed items ingested."""
     tmp = tmp_path_factory.mktemp("ui-server")
+    (tmp / "roots").mkdir()
     port = _free_port()
     args = [sys.executable, "-m", "mmrag_cli.main", "serve", "--host", "127.0.0.1"]
     log = tmp / "serve.log"
@@ -140,7 +144,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(process, url, log)
-        running = Server(url, KEY)
+        running = Server(url, KEY, (tmp / "roots").resolve())
         _seed(running)
         yield running
     finally:

@@ -296,6 +296,30 @@ def test_server_paths_show_the_servers_answer(browser: Any, server: Server) -> N
     server.wait_for_jobs()
 
 
+def test_a_failed_item_is_listed_and_its_retry_runs_only_it(
+    browser: Any, server: Server, shots: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert server.roots is not None
+    folder = server.roots / "retry-set"
+    folder.mkdir()
+    (folder / "fine.png").write_bytes(picture((20, 160, 40)))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"corrupt" * 20)
+    open_page(browser, server, "ingest", key=server.key)
+    browser.find_element(By.ID, "paths").send_keys(str(folder))
+    browser.find_element(By.CSS_SELECTOR, "#paths-form button[type=submit]").click()
+    wait(browser, NEWEST_JOB_DONE_WITH, "broken.png")
+    first = browser.execute_script("return document.querySelector('#jobs .job').dataset.id")
+    (folder / "broken.png").write_bytes(picture((200, 40, 160), shape="disc"))  # fixed
+    browser.find_element(By.CSS_SELECTOR, "#jobs .job button.retry").click()
+    wait(browser, NEWEST_JOB_DONE_WITH, f"retry of {first}")
+    newest = browser.find_element(By.CSS_SELECTOR, "#jobs .job").text
+    assert "1 of 1 seen · 1 written" in newest and "broken.png" not in newest
+    assert not browser.find_elements(By.CSS_SELECTOR, "#jobs .job:first-child button.retry")
+    browser.save_screenshot(str(shots / "ingest-retry.png"))
+
+
 def test_a_refused_question_is_shown_as_a_message(browser: Any, server: Server) -> None:
     from selenium.webdriver.common.by import By
 

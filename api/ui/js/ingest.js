@@ -1,4 +1,5 @@
-// The Ingest tab: uploads (files, folders) and server paths as jobs; progress, rejections, cancel.
+// The Ingest tab: uploads (files, folders) and server paths as jobs; progress, rejections, cancel,
+// and each ended job's failures with a Retry button (a new job that runs only those again).
 
 import { call, getJson, needsKey } from './api.js';
 import { $, h, clear, setStatus, formatBytes } from './dom.js';
@@ -179,7 +180,7 @@ function jobView(job) {
   const failures = job.report?.failures || [];
   const problems = [
     ...rejected.map((r) => `${r.source || `item ${r.index}`}: ${r.reason} (refused)`),
-    ...failures.map((f) => `${f.source || `item ${f.index}`}: ${f.reason}`),
+    ...failures.map((f) => `${f.source || `item ${f.index}`}: ${f.reason}${triesOf(f)}`),
   ];
   const counts = `${done} of ${total} seen · ${job.progress.written} written · ` +
     `${job.progress.unchanged} unchanged · ${job.progress.failed} failed`;
@@ -187,15 +188,38 @@ function jobView(job) {
     h('div', { class: 'head' },
       h('span', { class: `state ${job.state}` }, job.state),
       h('span', { class: 'id' }, job.id),
+      job.retry_of ? h('span', { class: 'retry-of' }, `retry of ${job.retry_of}`) : null,
       h('span', { class: 'spacer' }),
       ACTIVE.has(job.state)
         ? h('button', { type: 'button', class: 'danger', onclick: () => cancel(job.id) }, 'Cancel')
+        : null,
+      !ACTIVE.has(job.state) && job.retryable
+        ? h('button', { type: 'button', class: 'retry', onclick: () => retry(job.id),
+          'aria-label': `Retry the failures of job ${job.id}` }, 'Retry')
         : null),
     h('progress', { max: String(total || 1), value: String(job.state === 'done' ? total : done),
       'aria-label': `Progress of job ${job.id}` }),
     h('span', {}, counts),
     job.error ? h('p', { class: 'error' }, job.error) : null,
     problems.length ? h('ul', { 'aria-label': 'Problems' }, problems.map((p) => h('li', {}, p))) : null);
+}
+
+/** How many tries a failure took, when it was tried again (transient errors only). */
+function triesOf(failure) {
+  return failure.attempts > 1 ? ` (after ${failure.attempts} tries)` : '';
+}
+
+async function retry(id) {
+  const status = $('#ingest-status');
+  try {
+    const accepted = await (await call(`/v1/jobs/${encodeURIComponent(id)}/retry`, { method: 'POST' })).json();
+    setStatus(status, accepted.items === null
+      ? `Job ${id} queued again as job ${accepted.job_id}.`
+      : `${accepted.items} failed item(s) of job ${id} queued again as job ${accepted.job_id}.`);
+  } catch (err) {
+    setStatus(status, `The retry was refused: ${err.message}`, true);
+  }
+  refreshJobs();
 }
 
 async function cancel(id) {
