@@ -33,6 +33,7 @@ from api.routes import (
     ollama_compat,
     openai_compat,
     search,
+    sources,
 )
 from api.schemas.common import ERROR_RESPONSES
 from api.version import VERSION
@@ -57,6 +58,7 @@ ROUTERS: list[APIRouter] = [
     moderate.router,
     admin.router,
     audit.router,
+    sources.router,
 ]
 """Every other router; each route on them needs an API key when keys are configured."""
 

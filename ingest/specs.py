@@ -37,7 +37,7 @@ class JobSpec(BaseModel):
     Unset options (``None``) use the worker's settings.
     """
 
-    kind: Literal["paths", "upload"] = "paths"
+    kind: Literal["paths", "upload", "sync"] = "paths"
     paths: list[str] = Field(default_factory=list)
     items: list[UploadItem] = Field(default_factory=list)
     collection: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
@@ -50,6 +50,8 @@ class JobSpec(BaseModel):
     """Server paths: the ingest roots (``MMRAG_INGEST__ROOTS`` at submit) that the worker checks
     each path against again when it opens it, and opens every file from without following a
     symlink. ``None``: a local user's paths (``mmrag ingest``), trusted as they are."""
+    source: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    """A ``sync`` job: the name of the configured source it syncs (:mod:`ingest.sync`)."""
 
     @model_validator(mode="after")
     def _has_work(self) -> JobSpec:
@@ -57,6 +59,8 @@ class JobSpec(BaseModel):
             raise ValueError("a 'paths' job needs at least one path")
         if self.kind == "upload" and not self.items:
             raise ValueError("an 'upload' job needs at least one staged item")
+        if self.kind == "sync" and not self.source:
+            raise ValueError("a 'sync' job needs the name of its source")
         return self
 
     @classmethod
@@ -69,6 +73,12 @@ class JobSpec(BaseModel):
     ) -> JobSpec:
         """The job that ingests items staged by :func:`ingest.uploads.stage_uploads`."""
         return cls(kind="upload", items=items, collection=collection, policy=policy, tenant=tenant)
+
+
+    @classmethod
+    def for_source(cls, name: str, collection: str | None, tenant: str | None) -> JobSpec:
+        """The job that syncs the configured source ``name`` (:mod:`ingest.sync`)."""
+        return cls(kind="sync", source=name, collection=collection, tenant=tenant)
 
 
 class Progress(BaseModel):
