@@ -152,6 +152,8 @@ def _crawl(
             links = _page(url, site, mirror, registry, config, known, result, kept)
         except (httpx.HTTPError, RefusedURL, OSError) as exc:
             result.errors.append(f"{url}: {exc}")
+            if url in known and not isinstance(exc, RefusedURL):
+                kept.add(url)  # unreachable for now: its copy stays until the page is gone
             continue
         if depth >= config.max_depth:
             continue
@@ -205,6 +207,8 @@ def _page(
     response = site.get(url)
     if response.status_code != 200:
         result.errors.append(f"{url}: HTTP {response.status_code}")
+        if url in known and response.status_code not in (404, 410):
+            kept.add(url)  # a server error: the copy stays until the page is gone
         return []
     if "html" not in response.headers.get("content-type", "text/html"):
         return []
