@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingest.sync.mirror import drop_mirror, mirror_dir, mirrors_dir
+from ingest.sync.mirror import drop_mirror, mirror_dir
 from ingest.sync.model import SourceConfig, SourceRecord
 from ingest.sync.registry import SourceRegistry
-from ingest.sync.run import folder_anchor
+from ingest.sync.run import folder_anchor, source_root_of
 from rag import payload as keys
 from rag.config import Settings
 from rag.errors import InvalidInputError
@@ -34,9 +34,7 @@ def add_source(registry: SourceRegistry, settings: Settings, config: SourceConfi
 
 def source_root(settings: Settings, config: SourceConfig) -> str:
     """The ``source_root`` payload value of the source's points."""
-    if config.kind == "folder":
-        return os.path.normpath(config.location)
-    return str(Path(os.path.realpath(mirrors_dir(settings))) / config.name)
+    return source_root_of(settings, config)
 
 
 def remove_source(registry: SourceRegistry, services: Services, name: str, purge: bool) -> int:

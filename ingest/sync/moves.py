@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.folder import folder_source
-from ingest.items import SourceItem
+from ingest.items import SourceItem, Unreadable
 from rag import payload as keys
 from rag.errors import InvalidInputError
 from rag.identity import DOCUMENT_ID, chunk_key, document_id, point_id
@@ -33,17 +33,20 @@ Files = dict[str, tuple[str, int, str]]
 
 @dataclass(frozen=True)
 class FileScan:
-    """The item files of a folder now, and the moves since the previous scan."""
+    """The item files of a folder now, the moves since the previous scan, and the folders
+    that could not be listed (``""``: the root; their items keep their points)."""
 
     files: Files
     moves: list[tuple[str, str]]
+    unreadable: list[str]
 
 
 def scan_folder(root: Path, anchor: Path, previous: Files) -> FileScan:
     """Hash the item files under ``root`` (opened beneath ``anchor``); a file whose size and
     change stamp are as before keeps its old hash unread."""
     files: Files = {}
-    for item in _items(root, anchor):
+    unreadable: list[str] = []
+    for item in _items(root, anchor, unreadable):
         try:
             before = previous.get(item.source)
             files[item.source] = _hashed(item.key_file or root / item.source, anchor, before)
@@ -59,7 +62,7 @@ def scan_folder(root: Path, anchor: Path, previous: Files) -> FileScan:
         candidates = by_hash.get(digest)
         if candidates:
             moves.append((candidates.pop(0), rel))
-    return FileScan(files, moves)
+    return FileScan(files, moves, unreadable)
 
 
 def move_item(store: VectorStore, source_root: str, old: str, new: str) -> int:
@@ -121,10 +124,12 @@ def _renamed(
     return value
 
 
-def _items(root: Path, anchor: Path) -> Iterator[SourceItem]:
+def _items(root: Path, anchor: Path, unreadable: list[str]) -> Iterator[SourceItem]:
     for entry in folder_source(root, anchor).items:
         if isinstance(entry, SourceItem):
             yield entry
+        elif isinstance(entry, Unreadable):
+            unreadable.append(entry.path)
 
 
 def _hashed(path: Path, anchor: Path, before: tuple[str, int, str] | None) -> tuple[str, int, str]:

@@ -4,11 +4,9 @@ boto3): incremental by ETag and size, deletes propagate, wrong credentials are a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 
 from ingest.specs import JobSpec
@@ -18,42 +16,8 @@ from ingest.sync.model import SourceConfig
 from ingest.sync.registry import SourceRegistry
 from ingest.sync.run import run_sync
 from rag.services import Services
-from tests.conftest import free_port
 from tests.ingest.draw import image_bytes
-from tests.ingest.sync.conftest import sources_of
-
-BUCKET = "library"
-
-
-@pytest.fixture
-def s3(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A moto S3 server on 127.0.0.1 whose only valid keys are an IAM user's (auth switched on
-    after the user and the bucket were made); yields the endpoint and the user's keys."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    setup = {"aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
-    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", **setup)
-    iam.create_user(UserName="reader")
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName="reader", PolicyName="s3", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="reader")["AccessKey"]
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **setup).create_bucket(
-        Bucket=BUCKET
-    )
-    httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()
-    try:
-        yield {"endpoint": endpoint, "id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
-    finally:
-        httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"inf")
-        httpx.post(f"{endpoint}/moto-api/reset")  # moto's state is the process's: start clean
-        server.stop()
+from tests.ingest.sync.conftest import BUCKET, sources_of
 
 
 def _client(s3: dict[str, str]):
