@@ -3,7 +3,7 @@ credential: an S3 source's keys stay in the environment or its secrets file)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ingest.sync.model import SourceConfig, SourceState
 
@@ -11,6 +11,8 @@ from ingest.sync.model import SourceConfig, SourceState
 class SourceIn(SourceConfig):
     """A source to add (``tenant``: set by a ``*`` admin key; a tenant's admin key adds
     sources of its own tenant)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class SourceOut(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from rag.config import Settings
-from rag.errors import MmragError
+from rag.errors import InvalidInputError
 
 MIRRORS = "sources"
 PARTIAL = ".partial"
@@ -18,8 +18,9 @@ MAX_OBJECTS = 100_000
 """Objects one sync lists at most; the rest are reported, not synced."""
 
 
-class SourceError(MmragError):
-    """A source could not be reached or read as a whole (credentials, endpoint, bucket)."""
+class SourceError(InvalidInputError):
+    """A source could not be reached or read as a whole (credentials, endpoint, bucket, a
+    secrets file): what to fix is in the source's configuration or its server."""
 
     code = "source_error"
 

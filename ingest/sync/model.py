@@ -36,7 +36,8 @@ class SourceConfig(BaseModel):
     region: str | None = Field(default=None, max_length=64)
     secrets_file: str | None = Field(default=None, max_length=4096)
     hosts: list[str] = Field(default_factory=list, max_length=32)
-    """``web``: the hosts pages and pictures may come from (default: the location's host)."""
+    """``web``: the hosts pages and pictures may come from, ``host`` (its scheme's default port)
+    or ``host:port`` (default: the location's)."""
     max_depth: int = Field(default=2, ge=0, le=10)
     max_pages: int = Field(default=100, ge=1, le=10_000)
 
@@ -51,7 +52,8 @@ class SourceConfig(BaseModel):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError("a web source's location is an http(s) URL")
             if not self.hosts:
-                self.hosts = [parts.hostname.lower()]
+                port = f":{parts.port}" if parts.port else ""
+                self.hosts = [parts.hostname.lower() + port]
             self.hosts = [host.lower() for host in self.hosts]
         if self.kind == "folder" and not self.location.startswith("/"):
             raise ValueError("a folder source's location is an absolute server path")

@@ -85,10 +85,12 @@ def prepare(
     if config.kind == "s3":
         from ingest.sync.s3 import fetch_s3
 
-        return anchor / config.name, anchor, fetch_s3(config, registry, mirror, stop)
+        limit = settings.ingest.max_file_bytes
+        return anchor / config.name, anchor, fetch_s3(config, registry, mirror, limit, stop)
     from ingest.sync.web import fetch_web
 
-    return anchor / config.name, anchor, fetch_web(config, registry, mirror, stop)
+    limit = settings.ingest.max_file_bytes
+    return anchor / config.name, anchor, fetch_web(config, registry, mirror, limit, stop)
 
 
 def folder_anchor(path: Path, roots: list[Path]) -> Path:

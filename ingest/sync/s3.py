@@ -69,43 +69,27 @@ def fetch_s3(
     config: SourceConfig,
     registry: SourceRegistry,
     mirror: Path,
+    max_bytes: int,
     should_stop: Callable[[], bool] = lambda: False,
     client: Any = None,
 ) -> Fetched:
     """Bring ``mirror`` to the bucket's objects under the prefix: download what is new or whose
-    ETag or size changed, delete what the bucket no longer has. A listing that fails (bad
-    credentials, no such bucket, endpoint down) raises :class:`SourceError` and changes nothing."""
+    ETag or size changed (objects over ``max_bytes`` are reported, not fetched), delete what the
+    bucket no longer has. A listing that fails (bad credentials, no such bucket, endpoint down)
+    raises :class:`SourceError` and changes nothing."""
     client = client or s3_client(config)
-    listed = _listing(client, config)
+    listed, complete = _listing(client, config)
     known = {
         k[len(OBJ) :]: v for k, v in registry.objects(config.name).items() if k.startswith(OBJ)
     }
     result = Fetched()
+    if not complete:
+        result.errors.append(f"over {MAX_OBJECTS} objects: the first synced, none deleted")
     for key, (etag, size) in sorted(listed.items()):
         if should_stop():
             return result
-        rel = _rel(key, config.prefix)
-        if rel is None:
-            result.errors.append(f"{key}: not a path mmrag can mirror; skipped")
-            continue
-        before = known.get(key)
-        if (
-            before is not None
-            and before[0] == etag
-            and before[1] == size
-            and (mirror / rel).exists()
-        ):
-            result.unchanged += 1
-            continue
-        try:
-            body = client.get_object(Bucket=config.bucket, Key=key)["Body"]
-            write_object(mirror, rel, body.iter_chunks(_CHUNK))
-        except Exception as exc:  # one object failing is reported, the rest go on
-            result.errors.append(f"{key}: {_reason(exc)}")
-            continue
-        registry.put_object(config.name, OBJ + key, etag, size)
-        result.fetched += 1
-    for key in sorted(set(known) - set(listed)):
+        _fetch_one(client, config, registry, mirror, key, etag, size, known, max_bytes, result)
+    for key in sorted(set(known) - set(listed)) if complete else []:
         rel = _rel(key, config.prefix)
         if rel is not None:
             remove_object(mirror, rel)
@@ -114,7 +98,41 @@ def fetch_s3(
     return result
 
 
-def _listing(client: Any, config: SourceConfig) -> dict[str, tuple[str, int]]:
+def _fetch_one(
+    client: Any,
+    config: SourceConfig,
+    registry: SourceRegistry,
+    mirror: Path,
+    key: str,
+    etag: str,
+    size: int,
+    known: dict[str, tuple[str, int, str]],
+    max_bytes: int,
+    result: Fetched,
+) -> None:
+    rel = _rel(key, config.prefix)
+    if rel is None:
+        result.errors.append(f"{key}: not a path mmrag can mirror; skipped")
+        return
+    if size > max_bytes:
+        result.errors.append(f"{key}: {size} bytes, over MMRAG_INGEST__MAX_FILE_BYTES; skipped")
+        return
+    before = known.get(key)
+    if before is not None and before[:2] == (etag, size) and (mirror / rel).exists():
+        result.unchanged += 1
+        return
+    try:
+        body = client.get_object(Bucket=config.bucket, Key=key)["Body"]
+        write_object(mirror, rel, body.iter_chunks(_CHUNK))
+    except Exception as exc:  # one object failing is reported, the rest go on
+        result.errors.append(f"{key}: {_reason(exc)}")
+        return
+    registry.put_object(config.name, OBJ + key, etag, size)
+    result.fetched += 1
+
+
+def _listing(client: Any, config: SourceConfig) -> tuple[dict[str, tuple[str, int]], bool]:
+    """The objects under the prefix (key -> ETag, size), and whether that is all of them."""
     found: dict[str, tuple[str, int]] = {}
     try:
         pages = client.get_paginator("list_objects_v2").paginate(
@@ -126,12 +144,12 @@ def _listing(client: Any, config: SourceConfig) -> dict[str, tuple[str, int]]:
                     continue
                 found[entry["Key"]] = (str(entry.get("ETag", "")).strip('"'), int(entry["Size"]))
                 if len(found) >= MAX_OBJECTS:
-                    return found
+                    return found, False
     except Exception as exc:
         raise SourceError(
             f"cannot list s3://{config.bucket}/{config.prefix}: {_reason(exc)}"
         ) from None
-    return found
+    return found, True
 
 
 def _rel(key: str, prefix: str) -> Any:

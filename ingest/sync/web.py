@@ -14,6 +14,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -29,7 +30,7 @@ from ingest.sync.registry import SourceRegistry
 
 USER_AGENT = "mmrag-sync"
 MAX_REDIRECTS = 5
-MAX_BYTES = 20 * 1024 * 1024
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 ASSETS = ".assets"
 PAGE = "page:"
 _IMAGE_TYPES = {
@@ -58,26 +59,58 @@ class _Links(HTMLParser):
             self.images.append(str(values["src"]))
 
 
+@dataclass(frozen=True)
+class Fetch:
+    """A response read whole (within the byte cap): its final URL, status, type and body."""
+
+    url: str
+    status: int
+    content_type: str
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        charset = "utf-8"
+        for part in self.content_type.split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name.lower() == "charset" and value:
+                charset = value.strip('"')
+        return self.content.decode(charset, errors="replace")
+
+
 class _Site:
     """HTTP under the source's rules: named hosts only, redirects checked, bodies capped."""
 
-    def __init__(self, config: SourceConfig, client: httpx.Client) -> None:
+    def __init__(self, config: SourceConfig, client: httpx.Client, max_bytes: int) -> None:
         self.hosts = set(config.hosts)
         self.client = client
+        self.max_bytes = max_bytes
         self.robots: dict[str, RobotFileParser] = {}
 
     def allowed(self, url: str) -> bool:
+        """Whether ``url`` is http(s) on a named host: ``host:port`` as named, or a bare named
+        host on its scheme's default port."""
         parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and (parts.hostname or "") in self.hosts
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return False
+        try:
+            port = parts.port
+        except ValueError:
+            return False
+        host = parts.hostname.lower()
+        if port is None or port == _DEFAULT_PORTS[parts.scheme]:
+            return (
+                host in self.hosts or f"{host}:{port or _DEFAULT_PORTS[parts.scheme]}" in self.hosts
+            )
+        return f"{host}:{port}" in self.hosts
 
-    def get(self, url: str) -> httpx.Response:
-        """The response of ``url`` after redirects among the named hosts (``RefusedURL``
-        otherwise), its body read up to :data:`MAX_BYTES`."""
+    def get(self, url: str) -> Fetch:
+        """``url`` after redirects among the named hosts (``RefusedURL`` otherwise), its body
+        read up to the byte cap."""
         for _ in range(MAX_REDIRECTS + 1):
             if not self.allowed(url):
-                raise RefusedURL(
-                    f"{url}: not on the source's hosts ({', '.join(sorted(self.hosts))})"
-                )
+                named = ", ".join(sorted(self.hosts))
+                raise RefusedURL(f"{url}: not on the source's hosts ({named})")
             with self.client.stream("GET", url) as response:
                 if response.is_redirect:
                     target = urljoin(url, response.headers.get("location", ""))
@@ -88,11 +121,10 @@ class _Site:
                 body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
-                    if len(body) > MAX_BYTES:
-                        raise RefusedURL(f"{url}: larger than {MAX_BYTES} bytes")
-                response._content = bytes(body)  # the capped body, read once
-                response.request.url = httpx.URL(url)
-                return response
+                    if len(body) > self.max_bytes:
+                        raise RefusedURL(f"{url}: over MMRAG_INGEST__MAX_FILE_BYTES")
+                kind = response.headers.get("content-type", "")
+                return Fetch(url, response.status_code, kind, bytes(body))
         raise RefusedURL(f"{url}: more than {MAX_REDIRECTS} redirects")
 
     def may_fetch(self, url: str) -> bool:
@@ -103,7 +135,7 @@ class _Site:
             robots = RobotFileParser()
             try:
                 response = self.get(origin + "/robots.txt")
-                lines = response.text.splitlines() if response.status_code == 200 else []
+                lines = response.text.splitlines() if response.status == 200 else []
             except (httpx.HTTPError, RefusedURL):
                 lines = []
             robots.parse(lines)
@@ -115,6 +147,7 @@ def fetch_web(
     config: SourceConfig,
     registry: SourceRegistry,
     mirror: Path,
+    max_bytes: int,
     should_stop: Callable[[], bool] = lambda: False,
     client: httpx.Client | None = None,
 ) -> Fetched:
@@ -125,7 +158,7 @@ def fetch_web(
         timeout=30.0, follow_redirects=False, headers={"User-Agent": USER_AGENT}
     )
     try:
-        return _crawl(config, registry, mirror, _Site(config, client), should_stop)
+        return _crawl(config, registry, mirror, _Site(config, client, max_bytes), should_stop)
     finally:
         if own:
             client.close()
@@ -178,9 +211,9 @@ def _start_pages(config: SourceConfig, site: _Site) -> list[str]:
         response = site.get(url)
     except (httpx.HTTPError, RefusedURL) as exc:
         raise SourceError(f"cannot fetch {url}: {exc}") from None
-    if response.status_code != 200:
-        raise SourceError(f"cannot fetch {url}: HTTP {response.status_code}")
-    kind = response.headers.get("content-type", "")
+    if response.status != 200:
+        raise SourceError(f"cannot fetch {url}: HTTP {response.status}")
+    kind = response.content_type
     if "xml" not in kind and not urlsplit(url).path.endswith(".xml"):
         return [_clean(url)]
     try:
@@ -205,12 +238,12 @@ def _page(
         result.errors.append(f"{url}: disallowed by robots.txt")
         return []
     response = site.get(url)
-    if response.status_code != 200:
-        result.errors.append(f"{url}: HTTP {response.status_code}")
-        if url in known and response.status_code not in (404, 410):
+    if response.status != 200:
+        result.errors.append(f"{url}: HTTP {response.status}")
+        if url in known and response.status not in (404, 410):
             kept.add(url)  # a server error: the copy stays until the page is gone
         return []
-    if "html" not in response.headers.get("content-type", "text/html"):
+    if "html" not in (response.content_type or "text/html"):
         return []
     parser = _Links()
     text = response.text
@@ -253,8 +286,8 @@ def _with_local_pictures(
         except (httpx.HTTPError, RefusedURL) as exc:
             result.errors.append(f"{url}: {exc}")
             continue
-        suffix = _IMAGE_TYPES.get(response.headers.get("content-type", "").split(";")[0].strip())
-        if response.status_code != 200 or suffix is None:
+        suffix = _IMAGE_TYPES.get(response.content_type.split(";")[0].strip())
+        if response.status != 200 or suffix is None:
             continue
         name = hashlib.sha256(url.encode()).hexdigest()[:24] + suffix
         asset = PurePosixPath(ASSETS) / name

@@ -124,3 +124,24 @@ def test_a_site_syncs_from_its_sitemap_on_its_own_host_only(
 def _kinds(services: Services, root: str) -> set[str]:
     page, _ = services.store_for(None).scroll(limit=256)
     return {str(p.payload.get(keys.KIND)) for p in page if p.payload.get(keys.SOURCE_ROOT) == root}
+
+
+def test_a_named_host_allows_its_port_only() -> None:
+    import httpx
+
+    from ingest.sync.web import _Site
+
+    config = SourceConfig(
+        name="w", kind="web", location="https://docs.example/", hosts=["docs.example", "a:8080"]
+    )
+    site = _Site(config, httpx.Client(), max_bytes=1000)
+    assert site.allowed("https://docs.example/x") and site.allowed("http://docs.example/x")
+    assert site.allowed("http://a:8080/") and not site.allowed("http://a/")
+    assert not site.allowed("https://docs.example:2375/") and not site.allowed(
+        "ftp://docs.example/"
+    )
+    assert not site.allowed("http://evil.example/") and not site.allowed(
+        "http://docs.example.evil/"
+    )
+    default = SourceConfig(name="d", kind="web", location="http://127.0.0.1:8000/sitemap.xml")
+    assert default.hosts == ["127.0.0.1:8000"]
