@@ -92,7 +92,7 @@ def list_sources(
 
     settings = common.settings_from_cli()
     with common.cli_errors():
-        records = SourceRegistry.for_settings(settings).list()
+        records = SourceRegistry.for_settings(settings).records()
     if json_output:
         common.print_json([r.model_dump(mode="json") for r in records])
         return

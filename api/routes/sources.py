@@ -44,7 +44,7 @@ def _out(record: SourceRecord) -> SourceOut:
 @router.get("")
 def list_sources(services: ServicesDep, principal: PrincipalDep) -> SourceListOut:
     """The sources the caller's key sees, with their state. Admins only."""
-    records = _registry(services).list()
+    records = _registry(services).records()
     return SourceListOut(sources=[_out(r) for r in records if sees_job(principal, r.config.tenant)])
 
 

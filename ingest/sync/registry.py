@@ -80,7 +80,7 @@ class SourceRegistry:
             raise NotFoundError(f"no source {name!r}; `mmrag sources list` shows the known ones")
         return _record(row)
 
-    def list(self, tenant: str | None = None, every: bool = True) -> list[SourceRecord]:
+    def records(self, tenant: str | None = None, every: bool = True) -> list[SourceRecord]:
         """Sources by name; with ``every=False``, only ``tenant``'s."""
         with self._db() as db:
             rows = db.execute("SELECT * FROM sources ORDER BY name").fetchall()
@@ -118,7 +118,7 @@ class SourceRegistry:
         now = now or _now()
         return [
             r
-            for r in self.list()
+            for r in self.records()
             if r.config.schedule_s and (r.state.next_run_at is None or r.state.next_run_at <= now)
         ]
 

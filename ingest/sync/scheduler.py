@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest.job_api import Jobs
@@ -72,7 +73,7 @@ class SyncScheduler:
             self._submit(record.config.name)
         watched = {
             r.config.name: r.config
-            for r in self.registry.list()
+            for r in self.registry.records()
             if r.config.kind == "folder" and r.config.watch
         }
         for name in set(self._watchers) - set(watched):
@@ -104,7 +105,7 @@ class SyncScheduler:
 class _Watcher:
     """Queues a sync of a folder source after its files change (quiet for ``debounce_ms``)."""
 
-    def __init__(self, config: SourceConfig, submit: object) -> None:
+    def __init__(self, config: SourceConfig, submit: Callable[[str], None]) -> None:
         self.config = config
         self._submit = submit
         self._stop = threading.Event()
@@ -132,7 +133,7 @@ class _Watcher:
                     yield_on_timeout=False,
                     raise_interrupt=False,
                 ):
-                    self._submit(self.config.name)  # type: ignore[operator]
+                    self._submit(self.config.name)
             except Exception as exc:  # the folder is missing or unreadable: retry later
                 log.warning("source %s: cannot watch %s: %s", self.config.name, path, exc)
                 self._stop.wait(10.0)

@@ -295,12 +295,18 @@ def _with_local_pictures(
             write_object(mirror, asset, [response.content])
         local = os.path.relpath(mirror / asset, (mirror / rel).parent)
         for quoted in {src, escape(src)}:
-            html = re.sub(
-                r"""(src\s*=\s*)(["']?)""" + re.escape(quoted) + r"""\2""",
-                lambda m, local=local: f'{m.group(1)}"{local}"',
-                html,
-            )
+            pattern = r"""(src\s*=\s*)(["']?)""" + re.escape(quoted) + r"""\2"""
+            html = re.sub(pattern, _pointing_at(local), html)
     return html
+
+
+def _pointing_at(local: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement: the matched ``src=`` attribute, now naming ``local``."""
+
+    def replace(match: re.Match[str]) -> str:
+        return f'{match.group(1)}"{local}"'
+
+    return replace
 
 
 def _clean(url: str) -> str:
