@@ -47,6 +47,8 @@ def get_keyring(request: Request) -> KeyRing:
 WRITE_ROUTES = {("POST", "/v1/ingest")}
 """Routes that change data although their method is POST (DELETE, PUT, PATCH always do)."""
 ADMIN_ROUTES = {("GET", "/v1/stats"), ("POST", "/v1/admin/backup")}
+"""Routes for admins only."""
+ADMIN_ROUTES |= {("POST", "/v1/audit/bias"), ("GET", "/v1/audit/bias")}
 ADMIN_ROUTES |= {
     ("GET", "/v1/sources"),
     ("POST", "/v1/sources"),
@@ -54,8 +56,6 @@ ADMIN_ROUTES |= {
     ("DELETE", "/v1/sources/{name}"),
     ("POST", "/v1/sources/{name}/sync"),
 }
-"""Routes for admins only."""
-ADMIN_ROUTES |= {("POST", "/v1/audit/bias"), ("GET", "/v1/audit/bias")}
 
 
 def required_role(method: str, path: str) -> Role:
