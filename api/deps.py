@@ -49,6 +49,13 @@ WRITE_ROUTES = {("POST", "/v1/ingest"), ("POST", "/v1/jobs/{job_id}/retry")}
 ADMIN_ROUTES = {("GET", "/v1/stats"), ("POST", "/v1/admin/backup")}
 """Routes for admins only."""
 ADMIN_ROUTES |= {("POST", "/v1/audit/bias"), ("GET", "/v1/audit/bias")}
+ADMIN_ROUTES |= {
+    ("GET", "/v1/sources"),
+    ("POST", "/v1/sources"),
+    ("GET", "/v1/sources/{name}"),
+    ("DELETE", "/v1/sources/{name}"),
+    ("POST", "/v1/sources/{name}/sync"),
+}
 
 
 def required_role(method: str, path: str) -> Role:

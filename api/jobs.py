@@ -12,6 +12,7 @@ from api.auth import Principal, sees_job
 from ingest.queue import Jobs, Worker, make_worker, open_jobs
 from ingest.specs import JobStatus
 from ingest.stored_files import sweep_partial_files
+from ingest.sync.scheduler import SyncScheduler
 from rag.errors import NotFoundError
 from rag.services import Services
 
@@ -57,3 +58,14 @@ def start_worker(app: FastAPI) -> Worker | None:
     worker = make_worker(services, job_queue(app))
     worker.start()
     return worker
+
+
+def start_sources(app: FastAPI) -> SyncScheduler | None:
+    """Start the synced sources' scheduler and folder watchers (``MMRAG_SOURCES__SCHEDULER``
+    off: none; another process queues the syncs)."""
+    services: Services = app.state.services
+    if not services.settings.sources.scheduler:
+        return None
+    scheduler = SyncScheduler(services.settings, job_queue(app))
+    scheduler.start()
+    return scheduler

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI
 
-from api.jobs import start_worker
+from api.jobs import start_sources, start_worker
 from api.mcp.http import mcp_running
 from api.metrics import observe_audit
 from rag.audit.monitor import Monitor
@@ -55,12 +55,15 @@ def build_lifespan(owns_services: bool) -> Lifespan:
         worker = await anyio.to_thread.run_sync(start_worker, app)
         app.state.worker = worker
         monitor = start_audit_monitor(services)
+        scheduler = await anyio.to_thread.run_sync(start_sources, app)
         try:
             async with mcp_running(app):
                 yield
         finally:
             if monitor is not None:
                 await anyio.to_thread.run_sync(monitor.stop)
+            if scheduler is not None:
+                await anyio.to_thread.run_sync(scheduler.stop)
             if worker is not None:
                 await anyio.to_thread.run_sync(worker.stop)
             if owns_services:

@@ -34,6 +34,7 @@ from api.routes import (
     ollama_compat,
     openai_compat,
     search,
+    sources,
 )
 from api.schemas.common import ERROR_RESPONSES
 from api.tracing import install_tracing
@@ -60,6 +61,7 @@ ROUTERS: list[APIRouter] = [
     moderate.router,
     admin.router,
     audit.router,
+    sources.router,
 ]
 """Every other router; each route on them needs an API key when keys are configured."""
 

@@ -6,7 +6,17 @@ import importlib
 import subprocess
 import sys
 
-BENCHMARKS = ("embedder", "store", "ingest", "documents", "queue", "retrieval", "chat", "mcp")
+BENCHMARKS = (
+    "embedder",
+    "store",
+    "ingest",
+    "documents",
+    "queue",
+    "sync",
+    "retrieval",
+    "chat",
+    "mcp",
+)
 
 
 def main() -> int:

@@ -41,6 +41,7 @@ from ingest.jobs import every_item_failed, owner_id
 from ingest.metrics import record_report
 from ingest.report import IngestReport
 from ingest.specs import JobSpec, JobState, JobStatus, Progress
+from ingest.sync.run import finish_sync, plan_sync
 from ingest.task_spans import TaskSpans
 from ingest.tasks import Task, failed_task_report, plan_tasks, run_task, sum_reports
 from rag.config import QueueSettings
@@ -153,15 +154,15 @@ class RedisJobs:
 
     # --- the worker's side ----------------------------------------------------------------
 
-    def plan(self, job_id: str, task_items: int) -> None:
+    def plan(self, job_id: str, task_items: int, work: JobSpec | None = None) -> None:
         """Cut the job into tasks and queue them (idempotent: a rerun rewrites the same
-        tasks)."""
+        tasks). ``work``: the spec to cut instead of the job's own (a sync's ingest)."""
         data = self.redis.hgetall(self._job(job_id))
         if not data or _ended(data):
             return
         self.redis.hsetnx(self._job(job_id), "started_at", _now())
         self._set_state(job_id, JobState.RUNNING)
-        spec = JobSpec.model_validate_json(data["spec"])
+        spec = work or JobSpec.model_validate_json(data["spec"])
         count = 0
         try:
             for task in plan_tasks(spec, task_items):
@@ -364,8 +365,17 @@ class RedisWorker:
                 log.warning("Redis heartbeat failed: %s", exc)
 
     def _plan(self, job_id: str) -> None:
-        self.jobs.plan(job_id, self.services.settings.ingest.task_items)
+        spec = self.jobs.spec(job_id)
+        work = None
+        if spec.kind == "sync":  # fetch and move here; the tasks ingest the source's folder
+            try:
+                work = plan_sync(self.services, spec)
+            except MmragError as exc:
+                self.jobs.fail(job_id, str(exc))
+                return
+        self.jobs.plan(job_id, self.services.settings.ingest.task_items, work)
         self._discard_if_ended(job_id)
+        self._finish_sync_if_ended(job_id)
 
     def _task(self, job_id: str, index: int) -> None:
         task = self.jobs.task(job_id, index)
@@ -386,6 +396,18 @@ class RedisWorker:
         if not report["stopped"]:
             self.jobs.task_done(job_id, index, report)
             self._discard_if_ended(job_id)
+            self._finish_sync_if_ended(job_id)
+
+    def _finish_sync_if_ended(self, job_id: str) -> None:
+        """Once a sync job is done, delete what left its source and record the source's state
+        (run by whichever worker ended it; a worker killed first leaves it to the next sync)."""
+        job = self.jobs.get(job_id)
+        if job.spec.kind != "sync" or job.state != JobState.DONE:
+            return
+        try:
+            finish_sync(self.services, job.spec, job.report or {})
+        except Exception:
+            log.exception("could not finish the sync of ingest job %s", job_id)
 
     def _gave_up(self, message: MessageProxy, exception: BaseException) -> None:
         """A plan or task failed on every try (Dramatiq will not run it again): the job fails

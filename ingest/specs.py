@@ -38,7 +38,7 @@ class JobSpec(BaseModel):
     Unset options (``None``) use the worker's settings.
     """
 
-    kind: Literal["paths", "upload"] = "paths"
+    kind: Literal["paths", "upload", "sync"] = "paths"
     paths: list[str] = Field(default_factory=list)
     items: list[UploadItem] = Field(default_factory=list)
     collection: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,64}$")
@@ -54,8 +54,9 @@ class JobSpec(BaseModel):
     trace: dict[str, str] = Field(default_factory=tracing.carrier)
     """The trace of the request that made the job (W3C ``traceparent``), which the worker's spans
     join; empty when traces are off."""
-    source: str | None = None
-    """The id of the synced source this job serves (its failures are that source's too)."""
+    source: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    """The name of the configured source this job serves: a ``sync`` job syncs it
+    (:mod:`ingest.sync`), and its failures are that source's too."""
     retry_of: str | None = None
     """The job whose failures this job runs again (``POST /v1/jobs/{id}/retry``)."""
     only: list[str] | None = None
@@ -67,6 +68,8 @@ class JobSpec(BaseModel):
             raise ValueError("a 'paths' job needs at least one path")
         if self.kind == "upload" and not self.items:
             raise ValueError("an 'upload' job needs at least one staged item")
+        if self.kind == "sync" and not self.source:
+            raise ValueError("a 'sync' job needs the name of its source")
         return self
 
     @classmethod
@@ -79,6 +82,11 @@ class JobSpec(BaseModel):
     ) -> JobSpec:
         """The job that ingests items staged by :func:`ingest.uploads.stage_uploads`."""
         return cls(kind="upload", items=items, collection=collection, policy=policy, tenant=tenant)
+
+    @classmethod
+    def for_source(cls, name: str, collection: str | None, tenant: str | None) -> JobSpec:
+        """The job that syncs the configured source ``name`` (:mod:`ingest.sync`)."""
+        return cls(kind="sync", source=name, collection=collection, tenant=tenant)
 
 
 class Progress(BaseModel):

@@ -19,8 +19,8 @@ from ingest.cleanup import discard_files, paths_of, pending_paths
 from ingest.jobs import JobQueue, owner_id
 from ingest.metrics import record_report
 from ingest.report import IngestReport
-from ingest.runner import run_job
 from ingest.specs import JobState, JobStatus, Progress
+from ingest.sync.run import run_spec
 from rag import tracing
 from rag.errors import MmragError
 from rag.services import Services
@@ -96,7 +96,7 @@ class IngestWorker:
     def _run(self, job: JobStatus) -> None:
         sink = _JobProgress(self.queue, job.id, self.owner)
         try:
-            report = run_job(
+            report = run_spec(
                 self.services,
                 job.spec,
                 progress=sink,

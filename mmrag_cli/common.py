@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.audit_cmd",
     "mmrag_cli.config_cmd",
     "mmrag_cli.backup_cmd",
+    "mmrag_cli.sources_cmd",
 )
 """Modules that define sub-commands; a module not written yet is left out."""
 

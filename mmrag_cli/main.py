@@ -15,7 +15,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Self-hosted multimodal RAG: ingest images with text, search, and ask."""

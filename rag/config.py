@@ -245,6 +245,14 @@ class IngestSettings(_Group):
         return _split_csv(value)
 
 
+class SourcesSettings(_Group):
+    """Synced sources (``mmrag sources``, ``/v1/sources``)."""
+
+    scheduler: bool = True
+    """Queue scheduled syncs and watch folder sources in this process (``mmrag serve``); turn
+    it off on every API replica but one."""
+
+
 class RetrievalSettings(_Group):
     """Defaults of a search; each request may override them within the caps."""
 
@@ -543,6 +551,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     rerank: RerankSettings = Field(default_factory=RerankSettings)

@@ -128,7 +128,7 @@ def test_a_failed_upload_job_deletes_its_staged_files(
     def broken(*args: object, **kwargs: object) -> None:
         raise StoreError("the store broke")
 
-    monkeypatch.setattr(worker_module, "run_job", broken)
+    monkeypatch.setattr(worker_module, "run_spec", broken)
     assert IngestWorker(services, queue).run_once() == job_id
     assert queue.get(job_id).state == JobState.FAILED
     assert not path.exists()

@@ -331,7 +331,7 @@ def test_a_refused_question_is_shown_as_a_message(browser: Any, server: Server) 
     assert only_refused_requests_logged(browser)
 
 
-@pytest.mark.parametrize("tab", ["search", "chat", "ingest", "library", "status"])
+@pytest.mark.parametrize("tab", ["search", "chat", "ingest", "library", "sources", "status"])
 def test_at_375_px_no_tab_scrolls_sideways(
     browser: Any, server: Server, shots: Path, tab: str
 ) -> None:
@@ -367,7 +367,7 @@ def test_every_picture_has_an_alt_text_and_every_control_a_name(
     browser.find_element(By.ID, "question").send_keys(SEED[0][0])
     browser.find_element(By.ID, "chat-send").click()
     wait(browser, "document.querySelector('.msg.assistant .model')")
-    for tab in ("search", "chat", "ingest", "library", "status"):
+    for tab in ("search", "chat", "ingest", "library", "sources", "status"):
         browser.get(f"{server.url}/#{tab}")
         wait(browser, "document.body.dataset.ready === '1'")
         if tab == "search":

@@ -5,7 +5,7 @@ import { $ } from './dom.js';
 import { wireDialog } from './hits.js';
 import { initSearch } from './search.js';
 
-const TABS = ['search', 'chat', 'ingest', 'library', 'status'];
+const TABS = ['search', 'chat', 'ingest', 'library', 'sources', 'status'];
 let info = null;
 
 const loaders = {
@@ -13,6 +13,7 @@ const loaders = {
   chat: async () => (await import('./chat.js')).initChat(),
   ingest: async () => (await import('./ingest.js')).initIngest(info),
   library: async () => (await import('./library.js')).initLibrary(),
+  sources: async () => (await import('./sources.js')).initSources(),
   status: async () => (await import('./status.js')).initStatus(info),
 };
 
