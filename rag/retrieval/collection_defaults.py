@@ -77,8 +77,12 @@ def parse_defaults(
     return CollectionDefaults(
         fusion=None if fusion is None else parse_fusion(fusion),
         weights=parsed_weights,
-        signals=None if signals is None else parse_signals(signals),
+        signals=None if signals is None else parse_signals(_listed(signals)),
     )
+
+
+def _listed(signals: Sequence[str] | str) -> list[str] | str:
+    return signals if isinstance(signals, str) else list(signals)
 
 
 def _names(text: str) -> set[str]:
