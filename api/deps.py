@@ -56,6 +56,7 @@ ADMIN_ROUTES |= {
     ("DELETE", "/v1/sources/{name}"),
     ("POST", "/v1/sources/{name}/sync"),
 }
+ADMIN_ROUTES |= {(m, "/v1/admin/collection/defaults") for m in ("GET", "PUT", "DELETE")}
 
 
 def required_role(method: str, path: str) -> Role:

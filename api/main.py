@@ -23,6 +23,7 @@ from api.routes import (
     audit,
     chat,
     classify,
+    collection,
     documents,
     embed,
     health,
@@ -62,6 +63,7 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     audit.router,
     sources.router,
+    collection.router,
 ]
 """Every other router; each route on them needs an API key when keys are configured."""
 

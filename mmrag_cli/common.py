@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mmrag_cli.config_cmd",
     "mmrag_cli.backup_cmd",
     "mmrag_cli.sources_cmd",
+    "mmrag_cli.collection_cmd",
 )
 """Modules that define sub-commands; a module not written yet is left out."""
 

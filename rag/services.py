@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rag.llm.base import ChatModel
     from rag.moderation import Moderator
     from rag.ocr import OcrReader
+    from rag.retrieval.collection_defaults import DefaultsFile
     from rag.retrieval.rerank import Reranker
     from rag.retrieval.retriever import Retriever
     from rag.store.base import CollectionLayout, VectorStore
@@ -130,7 +131,16 @@ class Services:
                 self.reranker,
                 passage_encoder=self.passage_encoder,
                 lexical_encoder=self.lexical_encoder,
+                defaults=self.collection_defaults,
             )
+
+    @cached_property
+    def collection_defaults(self) -> DefaultsFile:
+        """The served collection's own search defaults (fusion, weights, signals), shared by
+        every tenant (``rag.retrieval.collection_defaults``)."""
+        from rag.retrieval.collection_defaults import DefaultsFile
+
+        return DefaultsFile(self.settings.files_dir, self.settings.store.collection)
 
     @cached_property
     def chat_model(self) -> ChatModel:

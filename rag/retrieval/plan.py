@@ -7,12 +7,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
 from rag.retrieval.types import FusionMode, Query
 from rag.signals import CLIP_SIGNALS, SIGNALS, TEXT_SIGNALS, Signal
+
+if TYPE_CHECKING:
+    from rag.retrieval.collection_defaults import CollectionDefaults
 
 FUSION_MODES: tuple[FusionMode, ...] = get_args(FusionMode)
 ITEM_VECTORS = SIGNALS
@@ -25,6 +28,16 @@ __all__ = [
     "SearchPlan",
     "make_plan",
 ]
+
+
+@dataclass(frozen=True)
+class _NoDefaults:
+    fusion: FusionMode | None = None
+    weights: dict[str, float] | None = None
+    signals: tuple[Signal, ...] | None = None
+
+
+_NONE = _NoDefaults()
 
 
 @dataclass(frozen=True)
@@ -57,24 +70,31 @@ def make_plan(
     settings: RetrievalSettings,
     rerank_n: int,
     unavailable: Mapping[str, str] | None = None,
+    defaults: CollectionDefaults | None = None,
 ) -> SearchPlan:
     """Check ``query`` against ``settings``; ``rerank_n`` is 0 when the search is not reranked.
 
     ``unavailable`` maps each signal this setup cannot search to the reason (naming the setting
     to change); asking for one of them is an ``InvalidInputError`` with that reason.
+    ``defaults``: the collection's own fusion, weights and signals, used where the query names
+    none, before ``settings``.
     """
     has_text = bool(query.text and query.text.strip())
     if query.text is None and query.image is None:
         raise InvalidInputError("a query needs text, an image, or both")
     if query.text is not None and not has_text and query.image is None:
         raise InvalidInputError("the query text is empty: give words or an image")
-    fusion = parse_fusion(query.fusion or settings.fusion)
+    own = defaults or _NONE
+    fusion = parse_fusion(query.fusion or own.fusion or settings.fusion)
     top_k = query.top_k if query.top_k is not None else settings.top_k
     if not 1 <= top_k <= settings.max_top_k:
         message = f"top_k must be between 1 and {settings.max_top_k}, got {top_k}"
         raise InvalidInputError(message + " (MMRAG_RETRIEVAL__MAX_TOP_K sets the cap)")
-    signals = choose_signals(query.signals, has_text, unavailable or {})
-    weights = plan_weights(query.weights, settings, signals)
+    asked = query.signals
+    if asked is None and own.signals is not None:
+        asked = usable_defaults(own.signals, has_text, unavailable or {})
+    signals = choose_signals(asked, has_text, unavailable or {})
+    weights = plan_weights(query.weights, settings, signals, own.weights)
     limit = max(settings.prefetch_limit, top_k, rerank_n)
     return SearchPlan(fusion, weights, top_k, rerank_n, limit, signals)
 
@@ -99,6 +119,19 @@ def choose_signals(
     return chosen
 
 
+def usable_defaults(
+    signals: tuple[Signal, ...], has_text: bool, unavailable: Mapping[str, str]
+) -> tuple[Signal, ...] | None:
+    """A collection's default signals that this query can search (the word signals need words;
+    signals this setup lacks are left out); ``None`` (every available one) when none is left."""
+    usable = tuple(
+        name
+        for name in signals
+        if name not in unavailable and (has_text or name not in TEXT_SIGNALS)
+    )
+    return usable or None
+
+
 def parse_signals(value: tuple[str, ...] | list[str] | str) -> tuple[Signal, ...]:
     """``("passage", "lexical")`` or ``"passage,lexical"`` as signals in the fixed order; the error
     lists the valid names."""
@@ -115,11 +148,17 @@ def parse_signals(value: tuple[str, ...] | list[str] | str) -> tuple[Signal, ...
 
 
 def plan_weights(
-    asked: Mapping[str, float] | None, settings: RetrievalSettings, signals: tuple[Signal, ...]
+    asked: Mapping[str, float] | None,
+    settings: RetrievalSettings,
+    signals: tuple[Signal, ...],
+    collection: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """A weight per searched signal: the request's (a signal it leaves out weighs 0), else the
-    settings'. They must not all be 0."""
-    weights = default_weights(settings) if asked is None else parse_weights(asked, check=False)
+    collection's default weights (``collection``) over the settings'. They must not all be 0."""
+    if asked is not None:
+        weights = parse_weights(asked, check=False)
+    else:
+        weights = {**default_weights(settings), **(collection or {})}
     chosen: dict[str, float] = {name: weights[name] for name in signals}
     check_weights(chosen)
     return chosen

@@ -21,6 +21,7 @@ from rag.config import RetrievalSettings
 from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
+from rag.retrieval.collection_defaults import DefaultsFile
 from rag.retrieval.extra_candidates import MAX_EXTRA, merged_candidates, restricted
 from rag.retrieval.plan import SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_within
@@ -53,6 +54,7 @@ class Retriever:
         *,
         passage_encoder: PassageEncoder | None = None,
         lexical_encoder: LexicalEncoder | None = None,
+        defaults: DefaultsFile | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
@@ -60,6 +62,8 @@ class Retriever:
         self.reranker = reranker
         self.passage_encoder = passage_encoder
         self.lexical_encoder = lexical_encoder
+        self.defaults = defaults
+        """The collection's own search defaults (``mmrag collection defaults``), or none."""
         self._layout: CollectionLayout | None = None
 
     def search(self, query: Query) -> SearchResult:
@@ -77,8 +81,10 @@ class Retriever:
         return SearchResult(hits[: plan.top_k], timings, reranked, rerank_complete=complete)
 
     def plan(self, query: Query) -> SearchPlan:
-        """``query`` checked against the settings and the signals on offer."""
-        return make_plan(query, self.settings, self._rerank_n(query), self.unavailable())
+        """``query`` checked against the collection's defaults, the settings and the signals on
+        offer."""
+        own = None if self.defaults is None else self.defaults.read()
+        return make_plan(query, self.settings, self._rerank_n(query), self.unavailable(), own)
 
     def unavailable(self) -> dict[str, str]:
         """Each signal this retriever cannot search, with what to set to search it."""
