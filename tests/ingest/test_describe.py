@@ -20,6 +20,7 @@ from rag.retrieval.types import Query
 from rag.services import Services
 from tests.fakes.ollama_server import FakeOllama, chat_requests
 from tests.ingest.checks import all_points
+from tests.ocr_draw import scanned_pdf
 
 DESCRIPTION = "A red lighthouse named Quillhaven stands on black rocks under a grey sky."
 LONG_CAPTION = "The harbour at dawn, with fishing boats tied along the stone pier and gulls."
@@ -131,3 +132,22 @@ def test_off_by_default_no_llm_calls(make, ollama: FakeOllama, tmp_path: Path) -
 def test_describe_without_a_vision_llm_is_refused_at_startup(llm: dict) -> None:
     with pytest.raises(ConfigError, match="MMRAG_INGEST__DESCRIBE=vision-llm needs a vision LLM"):
         load_settings(ingest={"describe": "vision-llm"}, llm=llm)
+
+
+def test_a_scanned_page_without_text_and_its_figure_are_described(
+    make, ollama: FakeOllama, tmp_path: Path
+) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    scanned_pdf(folder / "scan.pdf", [["Harbour pump manual", "Chapter one."]])
+    services = make(ollama.url)  # OCR off: the page has no text at all
+    report = ingest_paths(services, [folder])
+    assert not report.failures and not report.notes
+    described = {
+        p.payload[keys.KIND]
+        for p in all_points(services.store)
+        if p.payload.get(keys.DESCRIPTION) == DESCRIPTION
+    }
+    assert described == {"page", "figure"}
+    hits = services.retriever.search(Query(text="Quillhaven", signals=("lexical",), top_k=3)).hits
+    assert hits and hits[0].payload[keys.PAGE] == 1
