@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ingest.chunking import chunk_text
+from ingest.describe import MAX_SIDE as DESCRIBE_SIDE
+from ingest.describe import PictureDescriber, description_payload, marked
 from ingest.documents.passages import split_passages
 from ingest.documents.pictures import PictureStore
 from ingest.documents.reader import DocumentReader
@@ -125,14 +127,17 @@ class Ingestor:
         pictures: PictureStore | None = None,
         jpegs_on_device: bool = False,
         ocr: PictureText | None = None,
+        describer: PictureDescriber | None = None,
     ) -> None:
         """``text`` holds the passage model and the lexical encoder (their signals are written
         for every point with text; the passage model also bounds document passages, else CLIP's
         context does); ``pictures`` stores page renders and figure crops (documents are refused
         without it); ``jpegs_on_device``: JPEG bytes go to ``embedder.embed_jpegs`` (decoded in
         batches on the model's device) instead of being decoded by PIL in the pool; ``ocr``
-        reads the text in pictures, pages and figures (:mod:`ingest.ocr`; default: none)."""
+        reads the text in pictures, pages and figures (:mod:`ingest.ocr`; default: none);
+        ``describer`` describes those with little text (:mod:`ingest.describe`; default: none)."""
         self.ocr = ocr or PictureText()
+        self.describer = describer or PictureDescriber()
         self.jpegs_on_device = jpegs_on_device
         self.embedder = embedder
         self.text = text or TextEncoders()
@@ -307,6 +312,8 @@ class Ingestor:
         notes: list[str] = []
         if self._reads_picture(read):
             read = self._read_picture_text(read, data, notes)
+        if self.describer.wants(len(read.text or "") + len(read.extra.get(keys.OCR_TEXT) or "")):
+            read = self._describe_picture(read, data, notes)
         decoded = self._decode_pixels(replace(read, image_bytes=None), data)
         decoded.notes = notes
         return decoded
@@ -323,6 +330,20 @@ class Ingestor:
             return replace(read, extra=extra)
         extra.update(ocr_payload(result, self.ocr.model_id))
         return replace(read, chunks=[*read.chunks, *self._split(result.text)], extra=extra)
+
+    def _describe_picture(self, read: ReadItem, data: bytes, notes: list[str]) -> ReadItem:
+        """``read`` with the vision LLM's description of its picture as one more chunk (marked
+        machine-written) and in its payload; unchanged (with a note) when that failed."""
+        image = decode_image(data, self.settings.max_image_pixels, DESCRIBE_SIDE).image
+        page, figure = read.extra.get(keys.PAGE), read.extra.get(keys.FIGURE)
+        where = "the picture" if page is None else f"page {page}"
+        if figure is not None:
+            where = f"figure {figure + 1} on {where}"
+        text = self.describer.describe(image, where, notes)
+        if text is None or self.describer.model is None:
+            return read
+        extra = {**read.extra, **description_payload(text, self.describer.model.model_name)}
+        return replace(read, chunks=[*read.chunks, marked(text)], extra=extra)
 
     def _decode_pixels(self, read: ReadItem, data: bytes) -> DecodedItem:
         if self.jpegs_on_device and _whole_jpeg(data):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ingest.cleanup import discard_files, store_scope
 from ingest.dead_letters import narrowed
+from ingest.describe import PictureDescriber
 from ingest.documents.pictures import PictureStore, pictures_dir
 from ingest.items import Source
 from ingest.ocr import OcrCache, PictureText
@@ -90,7 +91,16 @@ def make_ingestor(
         pictures=PictureStore(folder),
         jpegs_on_device=on_device,
         ocr=PictureText.of(services.ocr_reader, services.settings.ocr, OcrCache(folder)),
+        describer=describer_of(services, settings),
     )
+
+
+def describer_of(services: Services, settings: IngestSettings) -> PictureDescriber:
+    """The picture describer ``MMRAG_INGEST__DESCRIBE`` asks for (the answers' chat model,
+    built only when on)."""
+    if settings.describe != "vision-llm":
+        return PictureDescriber()
+    return PictureDescriber.of(services.chat_model, settings)
 
 
 def picture_folder(files_dir: Path, store: VectorStore) -> Path:

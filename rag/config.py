@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -238,6 +238,12 @@ class IngestSettings(_Group):
     roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     """Comma-separated server folders that ``POST /v1/ingest`` may read ``paths`` from; empty
     refuses server paths."""
+    describe: Literal["off", "vision-llm"] = "off"
+    """``vision-llm``: pictures, figures and scanned pages with little text (caption and OCR) are
+    described by the answers' vision LLM (``MMRAG_LLM__*``: Ollama or OpenAI-compatible); the
+    description is stored apart, marked machine-written, and feeds the text signals."""
+    describe_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    """How long one picture's description may take; past it the item goes in with a note."""
 
     @field_validator("roots", mode="before")
     @classmethod
@@ -571,6 +577,24 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _describe_needs_vision(self) -> Settings:
+        """``MMRAG_INGEST__DESCRIBE=vision-llm`` needs a vision LLM: refused at startup else."""
+        if self.ingest.describe != "vision-llm":
+            return self
+        llm = self.llm
+        configured = (llm.backend == "ollama" or llm.backend == "openai") or (
+            llm.backend == "auto" and bool(llm.ollama_host or llm.base_url)
+        )
+        if not configured or llm.vision == "off":
+            raise ValueError(
+                "MMRAG_INGEST__DESCRIBE=vision-llm needs a vision LLM to describe pictures: set "
+                "MMRAG_LLM__BACKEND=ollama (MMRAG_LLM__OLLAMA_HOST) or openai "
+                "(MMRAG_LLM__BASE_URL) with a vision model and MMRAG_LLM__VISION auto or on "
+                f"(now backend={llm.backend}, vision={llm.vision}), or set it to off"
+            )
+        return self
 
     @property
     def model_cache_dir(self) -> Path:

@@ -80,6 +80,13 @@ LINES = "lines"
 """The lines a passage's text comes from, for highlights: ``[[x0, y0, x1, y1, start, end],
 ...]``, the box as fractions of the point's page render (or picture read by OCR; top left 0),
 ``start:end`` the characters of ``text`` the line holds (:mod:`rag.highlights`)."""
+DESCRIPTION = "description"
+"""A machine-written description of the point's picture (``MMRAG_INGEST__DESCRIBE``), kept
+apart from ``text`` and ``ocr_text``; absent where none was written."""
+DESCRIPTION_BY = "description_by"
+"""The model that wrote ``description``."""
+DESCRIPTION_MARK = "Description (machine-written): "
+"""What a description is shown after wherever it is shown (its chunk, the LLM's context)."""
 OCR_MODEL = "ocr_model"
 """Id of the OCR engine that read the point's picture (part of its fingerprint)."""
 TENANT = "tenant"

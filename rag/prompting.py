@@ -152,11 +152,19 @@ def block_for(n: int, hit: Hit, text: str | None = None) -> ContextBlock:
 
 def item_text_of(hit: Hit) -> str:
     """What a block shows of ``hit``: its text, then the text OCR read from its picture (once:
-    a passage of a page read by OCR is that text already)."""
+    a passage of a page read by OCR is that text already), then its machine-written description
+    (marked as such, once)."""
+    text = hit.text.strip()
+    parts = [text] if text else []
     ocr = str(hit.payload.get(keys.OCR_TEXT) or "").strip()
-    if not ocr or ocr == hit.text.strip():
+    if ocr and ocr != text:
+        parts.append(ocr)
+    described = str(hit.payload.get(keys.DESCRIPTION) or "").strip()
+    if described and described not in text:
+        parts.append(keys.DESCRIPTION_MARK + described)
+    if not parts or parts == [text]:
         return hit.text
-    return f"{hit.text.strip()}\n\n{ocr}" if hit.text.strip() else ocr
+    return "\n\n".join(parts)
 
 
 def _document(hit: Hit) -> tuple[str, int | None]:

@@ -50,6 +50,11 @@ class ItemOut(BaseModel):
     """Text read by OCR from the item's picture (a passage of a page read by OCR: itself)."""
     ocr_confidence: float | None = None
     """The OCR engine's confidence in ``ocr_text``, in [0, 1]."""
+    description: str | None = None
+    """A machine-written description of the item's picture (``MMRAG_INGEST__DESCRIBE``), apart
+    from ``text`` and ``ocr_text``; written by ``description_by``, not by a person."""
+    description_by: str | None = None
+    """The model that wrote ``description`` (machine-written)."""
     sheet: str | None = None
     """The sheet a ``table`` item's rows come from."""
     rows: list[int] | None = None
@@ -83,6 +88,8 @@ class ItemOut(BaseModel):
             bbox=payload.get(keys.BBOX),
             ocr_text=payload.get(keys.OCR_TEXT),
             ocr_confidence=payload.get(keys.OCR_CONFIDENCE),
+            description=_text(payload.get(keys.DESCRIPTION)),
+            description_by=_text(payload.get(keys.DESCRIPTION_BY)),
             sheet=payload.get(keys.SHEET),
             rows=payload.get(keys.ROWS),
             table=payload.get(keys.TABLE),

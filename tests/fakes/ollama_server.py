@@ -74,7 +74,11 @@ class FakeOllama:
         capabilities: Sequence[str] = ("completion", "tools"),
         embed_dim: int = 16,
         busy_times: int | None = None,
+        picture_reply: str | None = None,
     ) -> None:
+        """``picture_reply``: the answer to a chat whose messages carry pictures (a vision
+        model describing them); ``None``: ``reply`` as for any chat."""
+        self.picture_reply = picture_reply
         self.models = list(models)
         self.embed_dim = embed_dim
         self.busy_times = busy_times
@@ -122,6 +126,8 @@ class FakeOllama:
         return _full_name(name) in {_full_name(m) for m in self.models}
 
     def reply_for(self, messages: list[dict[str, Any]]) -> str:
+        if self.picture_reply is not None and any(m.get("images") for m in messages):
+            return self.picture_reply
         return self.reply(messages) if callable(self.reply) else self.reply
 
     def pause(self, seconds: float) -> None:
