@@ -158,20 +158,21 @@ def test_a_passage_read_by_ocr_highlights_the_line_that_answers(ingested) -> Non
     assert best_boxes(page.payload, "only at noon") == [second]  # the page's own OCR lines
 
 
-def test_an_unchanged_scan_is_re_ingested_in_under_a_tenth_of_its_first_time(
+def test_an_unchanged_scan_is_re_ingested_without_a_page_read_again(
     make, rapidocr: OcrReader, tmp_path: Path
 ) -> None:
-    services = make(rapidocr)
-    warm, folder = tmp_path / "warm", tmp_path / "scans"
-    warm.mkdir()
+    """The time this saves (an unchanged re-run at ~3 % of the first) is a benchmark figure:
+    ``python -m bench.documents --scanned-only``."""
+    counting = _Counting(rapidocr)
+    services = make(counting)
+    folder = tmp_path / "scans"
     folder.mkdir()
-    (warm / "warm.md").write_text("# Warm up\n\nLoads the passage model first.\n")
-    ingest_paths(services, [warm])
     scanned_pdf(folder / "pump.pdf", PAGES)
     first = ingest_paths(services, [folder])
+    read_first = counting.calls
     again = ingest_paths(services, [folder])
     assert first.written == again.unchanged == 12 and again.written == 0
-    assert again.elapsed_s < first.elapsed_s / 10, (first.elapsed_s, again.elapsed_s)
+    assert read_first >= len(PAGES) and counting.calls == read_first
 
 
 def test_a_cached_ocr_result_that_does_not_parse_is_read_again(tmp_path: Path) -> None:
