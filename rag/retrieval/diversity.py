@@ -155,26 +155,22 @@ def similarities(ids: Sequence[str], vectors: Vectors, weights: Mapping[str, flo
     """``(len(ids), len(ids))``: the ``weights``-weighted mean cosine of each pair over the
     vectors both points have (0 where they share none)."""
     n = len(ids)
-    total = np.zeros((n, n))
-    weight = np.zeros((n, n))
+    total = np.zeros((n, n), np.float32)
+    weight = np.zeros((n, n), np.float32)
     for name, w in weights.items():
-        if w <= 0:
+        rows = [row for row, pid in enumerate(ids) if name in vectors.get(pid, {})]
+        if w <= 0 or not rows:
             continue
-        present = np.array([name in vectors.get(pid, {}) for pid in ids])
-        if not present.any():
-            continue
-        dim = len(next(vectors[pid][name] for pid, ok in zip(ids, present, strict=True) if ok))
-        matrix = np.zeros((n, dim))
-        for row, pid in enumerate(ids):
-            if present[row]:
-                matrix[row] = vectors[pid][name]
-        norms = np.linalg.norm(matrix, axis=1)
-        matrix /= np.where(norms > 0, norms, 1.0)[:, None]
-        both = np.outer(present, present) * w
-        total += both * (matrix @ matrix.T)
-        weight += both
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), 0.0)
+        matrix = np.stack([vectors[ids[row]][name] for row in rows]).astype(np.float32)
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        if len(rows) == n:  # every point has the vector (the usual case): no index needed
+            total += w * (matrix @ matrix.T)
+            weight += w
+        else:
+            pairs = np.ix_(rows, rows)
+            total[pairs] += w * (matrix @ matrix.T)
+            weight[pairs] += w
+    return np.divide(total, weight, out=np.zeros_like(total), where=weight > 0)
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
