@@ -91,7 +91,7 @@ class Retriever:
         if query.fair is not None:
             with _timed(timings, "diversify"):
                 hits, fair = fair_top_k(hits, plan.top_k, query.fair)
-        return SearchResult(hits[: plan.top_k], timings, reranked, complete, fair)
+        return SearchResult(hits[: plan.top_k], timings, reranked, complete, fairness=fair)
 
     def plan(self, query: Query) -> SearchPlan:
         """``query`` checked against the collection's defaults, the settings and the signals on
