@@ -6,11 +6,12 @@ from __future__ import annotations
 from PIL import Image
 
 from api.images import decode_base64_image
-from api.schemas.search import QueryIn
+from api.schemas.search import DiversityField, QueryIn
 from rag.config import Settings
 from rag.errors import InvalidInputError
+from rag.retrieval.diversity import parse_diversity
 from rag.retrieval.filters import parse_filter
-from rag.retrieval.types import Query
+from rag.retrieval.types import Diversity, FairExposure, FairTarget, Query
 from rag.store.base import Filter
 
 
@@ -23,7 +24,7 @@ def build_query(
 ) -> Query:
     """The ``Query`` of a request: ``text`` checked against the length cap (``name`` is the field
     the error names), something to search for, and the retrieval options (signals, weights,
-    fusion, filter, top-k, rerank; unset ones follow settings).
+    fusion, filter, top-k, rerank, diversity, fair exposure; unset ones follow settings).
 
     Example::
 
@@ -42,7 +43,23 @@ def build_query(
         filter=query_filter(options.filter),
         rerank=options.rerank,
         signals=None if options.signals is None else tuple(options.signals),
+        diversity=query_diversity(options.diversity),
+        fair=query_fair(options.fair_by, options.fair_target),
     )
+
+
+def query_fair(field: str | None, target: FairTarget) -> FairExposure | None:
+    """A request's group-fair exposure: by payload ``field`` to ``target`` shares; off unset."""
+    return None if field is None else FairExposure(field, target)
+
+
+def query_diversity(value: DiversityField) -> Diversity | None:
+    """A request's diversity, an object or the short form (``"mmr:0.7"``, ``"collapse:page"``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_diversity(value)
+    return Diversity(value.mode, lambda_=value.lambda_, field=value.field)
 
 
 def check_question(text: str | None, settings: Settings, name: str = "text") -> str | None:

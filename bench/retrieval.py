@@ -23,6 +23,7 @@
     python -m bench.retrieval --skip-search --skip-rerank --reduced 8   # fp32 vs bf16 vs int8
     python -m bench.retrieval --crossover --skip-rerank   # by size: scan vs engine vs numpy
     python -m bench.retrieval --points 100000 --signals all --skip-rerank --vector-copy 100000
+    python -m bench.retrieval --diversity --skip-rerank   # mmr, collapse vs plain: 10k, 100k
 
 3. By size (``--crossover``): one Edge collection grown through ``--sizes`` (HNSW rebuilt by
    ``optimize()`` at each size; the store's numpy vector copy on); at each size, store + fuse p50
@@ -49,7 +50,7 @@ from rag.identity import point_id
 from rag.retrieval import fusion
 from rag.retrieval.plan import make_plan
 from rag.retrieval.retriever import Retriever
-from rag.retrieval.types import Hit, Query, Scores
+from rag.retrieval.types import Diversity, Hit, Query, Scores
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
 from rag.store.edge import EdgeStore
 
@@ -647,6 +648,90 @@ def _taking_turns(
     return {name: percentiles(values)[0] for name, values in spent.items()}
 
 
+def bench_diversity(sizes: list[int], n_queries: int) -> None:
+    """``Retriever.search`` p50 of a plain fused search against the same search with ``mmr``
+    (lambda 0.5) and with ``collapse`` by document, taking turns, at each of ``sizes`` (one Edge
+    collection grown through them, HNSW rebuilt at each; image/text, default fusion, top 10;
+    the query's vector handed over beforehand, so encoding costs nothing)."""
+    settings = RetrievalSettings()
+    vectors = query_sets(n_queries + 3, four=False)
+    print(
+        f"\nsearch p50 ms with diversity over the plain fused search, Edge (HNSW), image/text, "
+        f"{settings.fusion}, top 10, pool {settings.prefetch_limit}, {n_queries} queries, taking "
+        f"turns in blocks of {BLOCK}, one BLAS thread"
+    )
+    print(f"  {'points':>8}{'plain':>9}{'mmr':>9}{'collapse':>10}{'mmr x':>8}{'collapse x':>12}")
+    with tempfile.TemporaryDirectory() as tmp, one_blas_thread():
+        store = open_store(StoreSettings(collection="bench-diversity"), Path(tmp))
+        store.ensure_collection(CollectionLayout.of(DIM))
+        loaded = 0
+        for size in sizes:
+            fill_documents(store, size, start=loaded)
+            loaded = size
+            store.optimize()
+            if isinstance(store, EdgeStore):
+                store.copies_vectors(wait=600)
+            embedder = _GivenVector()
+            retriever = Retriever(embedder, store, settings)  # type: ignore[arg-type]
+            spreads = {
+                "plain": None,
+                "mmr": Diversity("mmr", 0.5),
+                "collapse": Diversity("collapse", field="document"),
+            }
+            runs = {name: _searched(retriever, embedder, d) for name, d in spreads.items()}
+            p50 = _taking_turns(runs, vectors)
+            plain, mmr, collapse = p50["plain"], p50["mmr"], p50["collapse"]
+            print(
+                f"  {size:>8}{plain:9.2f}{mmr:9.2f}{collapse:10.2f}"
+                f"{mmr / plain:7.2f}x{collapse / plain:11.2f}x",
+                flush=True,
+            )
+        store.close()
+
+
+def fill_documents(store: VectorStore, size: int, start: int = 0, pages: int = 8) -> None:
+    """Upsert points ``start..size`` with image/text vectors, each a page of a document of
+    ``pages`` pages (``document.id``, ``page``)."""
+    rng = np.random.default_rng(start)
+    for first in range(start, size, BATCH):
+        last = min(first + BATCH, size)
+        image, text = unit_rows(rng, last - first), unit_rows(rng, last - first)
+        points = [
+            PointRecord(
+                point_id("bench", str(i)),
+                {"image": image[i - first], "text": text[i - first]},
+                {"text": f"caption {i}", "document": {"id": f"doc{i // pages}"}, "page": i % pages},
+            )
+            for i in range(first, last)
+        ]
+        store.upsert(points)
+    store.flush()
+
+
+class _GivenVector:
+    """An embedder whose text vector is the one it was handed (the benchmark's query)."""
+
+    vector: np.ndarray
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        return self.vector[None, :]
+
+
+def _searched(
+    retriever: Retriever, embedder: _GivenVector, diversity: Diversity | None
+) -> Callable[[dict[str, object]], float]:
+    """Seconds of one ``retriever.search`` of a query's CLIP vector with ``diversity``."""
+    query = Query(text="x", top_k=10, signals=CLIP, diversity=diversity)  # type: ignore[arg-type]
+
+    def run(q: dict[str, object]) -> float:
+        embedder.vector = q["image"]  # type: ignore[assignment]
+        began = time.perf_counter()
+        retriever.search(query)
+        return time.perf_counter() - began
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10k points, 30 queries, rerank 5")
@@ -677,13 +762,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--skip-rerank", action="store_true")
     parser.add_argument(
+        "--diversity", action="store_true", help="mmr and collapse over the plain fused search"
+    )
+    parser.add_argument(
+        "--diversity-sizes", default="10000,100000", help="collection sizes of --diversity"
+    )
+    parser.add_argument(
         "--reduced", type=int, default=0, metavar="N", help="fp32 vs bf16 vs int8, N candidates"
     )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     size = args.points or (10_000 if args.quick else 100_000)
-    if args.crossover:
+    if args.diversity:
+        sizes = [int(s) for s in args.diversity_sizes.split(",")]
+        bench_diversity(sizes, 30 if args.quick else 100)
+    elif args.crossover:
         sizes = [int(s) for s in args.sizes.split(",")]
         bench_crossover(sizes, 30 if args.quick else 60, args.signals == "all")
     elif not args.skip_search:

@@ -36,6 +36,7 @@ from ingest.describe import PictureDescriber, description_payload, marked
 from ingest.documents.passages import split_passages
 from ingest.documents.pictures import PictureStore
 from ingest.documents.reader import DocumentReader
+from ingest.duplicates import Link, near_duplicates
 from ingest.images import decode_image, probe_image
 from ingest.items import (
     DecodedItem,
@@ -388,8 +389,11 @@ class Ingestor:
         items, image_vectors = self._embed_images(items, run)
         if not items:
             return
+        links = self._near_duplicates(items, image_vectors)  # reported once, not per retry
         try:
-            self.retry.attempt(lambda: self._encode_and_upsert(items, image_vectors, stored, run))
+            self.retry.attempt(
+                lambda: self._encode_and_upsert(items, image_vectors, stored, run, links)
+            )
         except GaveUp as failed:
             if not failed.transient:  # a full disk, a bug: the job fails as a whole
                 raise failed.error from None
@@ -402,9 +406,10 @@ class Ingestor:
         image_vectors: list[np.ndarray | None],
         stored: dict[str, dict[str, Any]],
         run: _SourceRun,
+        links: dict[int, Link],
     ) -> None:
-        """Text signals, then one upsert; the counters change only once it is written (a
-        transient failure runs this again)."""
+        """Text signals, then one upsert (``links``: the near-duplicate pictures); the counters
+        change only once it is written (a transient failure runs this again)."""
         root = run.root
         texts = [chunk for item in items for chunk in item.read.chunks]
         encoding = self.embedder.encode_texts(texts)
@@ -413,13 +418,15 @@ class Ingestor:
             row[TEXT] = vector
         now = datetime.now(UTC).isoformat(timespec="seconds")
         points, stale, offset, truncated, passage_truncated = [], [], 0, 0, 0
-        for item, image_vector in zip(items, image_vectors, strict=True):
+        for index, (item, image_vector) in enumerate(zip(items, image_vectors, strict=True)):
             count = len(item.read.chunks)
             chunk_vectors = list(signals.vectors[offset : offset + count])
             truncated += any(encoding.truncated[offset : offset + count])
             passage_truncated += any(signals.truncated[offset : offset + count])
             offset += count
             base = base_payload(item, root, self.embedder.model_id, now, self._text_models)
+            if index in links:
+                base[keys.DUPLICATE_OF] = links[index].of
             points += item_points(item, image_vector, chunk_vectors, base, self.store.collection)
             previous = stored.get(item.read.point_id, {}).get(keys.CHUNK_COUNT)
             stale += stale_chunk_ids(self.store.collection, item.read.key, previous, max(1, count))
@@ -430,6 +437,22 @@ class Ingestor:
         self.report.passage_truncated += passage_truncated
         self.report.written += len(items)
         self.report.points_written += len(points)
+
+    def _near_duplicates(
+        self, items: list[DecodedItem], vectors: list[np.ndarray | None]
+    ) -> dict[int, Link]:
+        """The batch's pictures that nearly copy an earlier one (``MMRAG_INGEST__DUPLICATE_
+        THRESHOLD``; off when unset), each reported."""
+        threshold = self.settings.duplicate_threshold
+        if threshold is None:
+            return {}
+        item_keys = [item.read.key for item in items]
+        ids = [item.read.point_id for item in items]
+        links = near_duplicates(self.store, item_keys, ids, vectors, threshold)
+        for index, link in links.items():
+            why = f"near-duplicate of point {link.of} (image cosine {link.cosine:.3f}): kept"
+            self.report.near_duplicates.append(ItemError(items[index].read.item.display, why))
+        return links
 
     def _embed_images(
         self, items: list[DecodedItem], run: _SourceRun

@@ -45,6 +45,9 @@ class IngestReport:
     """What documents lost without failing: pages over the cap, cut text, refused pictures."""
     retries: int = 0
     """Tries made again after a transient error (of an item, or of a batch's write)."""
+    near_duplicates: list[ItemError] = field(default_factory=list)
+    """Written pictures within MMRAG_INGEST__DUPLICATE_THRESHOLD of an earlier point: kept,
+    with ``duplicate_of`` naming that point."""
     stopped: bool = False
     """The run was stopped (worker shutdown, cancelled job) before it saw every item."""
     elapsed_s: float = 0.0

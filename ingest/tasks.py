@@ -112,6 +112,8 @@ def sum_reports(reports: Iterable[dict[str, Any]]) -> dict[str, Any]:
             total[name] += report.get(name, 0)
         room = MAX_FAILURES - len(total["failures"])
         total["failures"] += report.get("failures", [])[: max(room, 0)]
+        room = MAX_FAILURES - len(total["near_duplicates"])
+        total["near_duplicates"] += report.get("near_duplicates", [])[: max(room, 0)]
         total["stopped"] = total["stopped"] or report.get("stopped", False)
         total["elapsed_s"] = round(total["elapsed_s"] + report.get("elapsed_s", 0.0), 3)
     return total

@@ -159,6 +159,8 @@ def _print_report(report: IngestReport) -> None:
         )
     if report.retries:
         typer.echo(f"tries made again after transient errors: {report.retries}")
+    for copy in report.near_duplicates:
+        typer.echo(f"near-duplicate: {copy.source}: {copy.reason}")
     for failure in report.failures:
         tries = f" (after {failure.attempts} tries)" if failure.attempts > 1 else ""
         typer.echo(f"failed: {failure.source}: {failure.reason}{tries}")

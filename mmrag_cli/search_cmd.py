@@ -3,6 +3,7 @@ or ``mmrag eval BEIR_FOLDER``."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +21,11 @@ class Fusion(StrEnum):
     rrf = "rrf"
     dbsf = "dbsf"
     weighted = "weighted"
+
+
+class FairTarget(StrEnum):
+    proportional = "proportional"
+    equal = "equal"
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +66,20 @@ def search(
             "--filter", help="Payload filter, repeatable: key=value, key>=n, key<=n, key=a|b."
         ),
     ] = None,
+    diversity: Annotated[
+        str | None,
+        typer.Option(
+            help="Spread the hits: mmr, mmr:0.7 (lambda; 1 is the plain ranking), collapse "
+            "(best hit per document), collapse:page, collapse:metadata.camera."
+        ),
+    ] = None,
+    fair_by: Annotated[
+        str | None,
+        typer.Option(help="Group-fair exposure by this payload field, e.g. metadata.group."),
+    ] = None,
+    fair_target: Annotated[
+        FairTarget, typer.Option(help="--fair-by's target shares.")
+    ] = FairTarget.proportional,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print hits, scores and timings as JSON.")
     ] = False,
@@ -78,6 +98,9 @@ def search(
             top_k=top_k,
             filter=filters or None,
             rerank=rerank,
+            diversity=diversity,
+            fair_by=fair_by,
+            fair_target=fair_target.value,
         )
         query = build_query(settings, text, _open_image(image) if image else None, options)
         result = _with_services(settings, lambda services: services.retriever.search(query))
@@ -198,14 +221,18 @@ def _open_image(path: Path) -> Any:
 
 def result_dict(result: SearchResult) -> dict[str, Any]:
     """A search result as plain JSON: hits with id, scores and payload; timings in ms."""
-    return {
+    out = {
         "reranked": result.reranked,
         "timings_ms": {stage: round(s * 1000, 3) for stage, s in result.timings.items()},
         "hits": [
             {"id": hit.id, "scores": hit.scores.as_dict(), "payload": hit.payload}
+            | ({"folded": hit.folded} if hit.folded else {})
             for hit in result.hits
         ],
     }
+    if result.fairness is not None:
+        out["fairness"] = asdict(result.fairness)
+    return out
 
 
 def _fmt(value: float | None) -> str:
@@ -225,6 +252,14 @@ def _print_hits(result: SearchResult) -> None:
         typer.echo(
             f"{rank:2d} {fused} {_fmt(s.image)} {_fmt(s.text)}   {_fmt(s.passage)} {lexical}  "
             f"{_fmt(s.rerank)}  {hit.id[:8]}  {hit.source or '-'}  {snippet}"
+            + (f"  (+{hit.folded} folded)" if hit.folded else "")
+        )
+    if result.fairness is not None:
+        fair = result.fairness
+        shares = ", ".join(f"{group} {n}" for group, n in fair.shares.items())
+        typer.echo(
+            f"fair by {fair.field} ({fair.target}): {shares}; fused score loss "
+            f"{fair.fused_loss:.4f} ({fair.fused_loss_ratio:.1%})"
         )
     timings = ", ".join(f"{stage} {s * 1000:.1f} ms" for stage, s in result.timings.items())
     typer.echo(f"({'reranked; ' if result.reranked else ''}{timings})")

@@ -232,6 +232,10 @@ class IngestSettings(_Group):
     """Tries again after a transient error (an I/O hiccup, an embedding or store server away),
     waiting 0.5 s, 1 s, 2 s… between tries; a permanent one (a corrupt file) is not retried.
     What still fails is listed in the job's failures (``POST /v1/jobs/{id}/retry``)."""
+    duplicate_threshold: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Cosine of image vectors at or above which a new picture is a near-duplicate of an earlier
+    point: it is still written, with ``duplicate_of`` naming that point, and reported (search
+    folds such pictures with ``collapse:duplicate``). Unset: off. 0.97 suits photos."""
     task_items: int = Field(default=256, ge=1, le=100_000)
     """A job on the Redis queue is split into tasks of at most this many items (any worker takes
     any task)."""

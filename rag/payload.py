@@ -89,6 +89,9 @@ DESCRIPTION_MARK = "Description (machine-written): "
 """What a description is shown after wherever it is shown (its chunk, the LLM's context)."""
 OCR_MODEL = "ocr_model"
 """Id of the OCR engine that read the point's picture (part of its fingerprint)."""
+DUPLICATE_OF = "duplicate_of"
+"""The point id of the earlier item whose picture this one nearly copies (image vectors within
+``MMRAG_INGEST__DUPLICATE_THRESHOLD``), set at ingest; never a reason to delete."""
 TENANT = "tenant"
 """The tenant a point belongs to (issue "Reliability"); absent in single-tenant setups."""
 

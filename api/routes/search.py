@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from api.deps import ServicesDep
@@ -35,4 +37,5 @@ def search_out(result: SearchResult, base_url: str = "", text: str | None = None
         reranked=result.reranked,
         rerank_complete=result.rerank_complete,
         timings=result.timings,
+        fairness=None if result.fairness is None else asdict(result.fairness),
     )

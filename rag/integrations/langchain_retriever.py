@@ -19,10 +19,21 @@ from rag import payload as keys
 from rag.errors import InvalidInputError
 from rag.integrations.langchain_embeddings import image_bytes, open_image
 from rag.integrations.langchain_http import MmragHttp
+from rag.retrieval.diversity import parse_diversity
 from rag.retrieval.filters import parse_filter
-from rag.retrieval.types import FusionMode, Hit, Query, Searcher
+from rag.retrieval.types import FairExposure, FairTarget, FusionMode, Hit, Query, Searcher
 
-SEARCH_OPTIONS = ("k", "fusion", "weights", "filter", "rerank", "image")
+SEARCH_OPTIONS = (
+    "k",
+    "fusion",
+    "weights",
+    "filter",
+    "rerank",
+    "diversity",
+    "fair_by",
+    "fair_target",
+    "image",
+)
 """Keyword arguments ``invoke(query, **options)`` accepts; each overrides the retriever's field
 (``image``: a PIL image or file path to search by, alone (``query=""``) or with the words)."""
 
@@ -36,7 +47,8 @@ class MmragRetrieverBase(BaseRetriever):
 
     Each ``Document`` has ``id`` = the point id, ``page_content`` = the item's text, and
     ``metadata`` = ``{"id", "source", "scores": {"image", "text", "passage", "lexical", "fused",
-    "rerank"}, "image_url", "external_id", "metadata", "kind", "document", "page", "figure"}``
+    "rerank"}, "image_url", "external_id", "metadata", "kind", "document", "page", "figure",
+    "folded"}`` (``folded``: how many hits ``collapse`` folded into this one)
     (``image_url`` is ``None`` for a text-only item; ``metadata`` is the item's own metadata).
     Pages, figures and passages of documents have ``document`` = ``{"id", "title", "source",
     "pages", "file_url"}`` (``file_url``: the original at ``page``), ``page`` (1-based) and
@@ -53,6 +65,13 @@ class MmragRetrieverBase(BaseRetriever):
     """Only items matching these filter expressions, e.g. ``"metadata.colour=red"``."""
     rerank: bool | None = None
     """Run the reranker; ``None`` follows the server's setting."""
+    diversity: str | None = None
+    """Spread the hits: ``"mmr"``, ``"mmr:0.7"`` (lambda), ``"collapse"`` (best hit per
+    document), ``"collapse:page"``, ``"collapse:metadata.camera"``; ``None``: off."""
+    fair_by: str | None = None
+    """Group-fair exposure by this payload field (e.g. ``"metadata.group"``); ``None``: off."""
+    fair_target: FairTarget = "proportional"
+    """``fair_by``'s target shares: ``proportional`` to the candidates, or ``equal``."""
 
     def _options(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(overrides) - set(SEARCH_OPTIONS))
@@ -98,6 +117,10 @@ class MmragRetriever(MmragRetrieverBase):
                 top_k=options["k"],
                 filter=parse_filter([flt] if isinstance(flt, str) else flt) if flt else None,
                 rerank=options["rerank"],
+                diversity=parse_diversity(options["diversity"]) if options["diversity"] else None,
+                fair=FairExposure(options["fair_by"], options["fair_target"])
+                if options["fair_by"]
+                else None,
             )
         )
         return [hit_document(hit, self.image_base_url) for hit in result.hits[: options["k"]]]
@@ -163,7 +186,7 @@ class MmragRemoteRetriever(MmragRetrieverBase):
 def search_body(query: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON body of ``POST /v1/search`` (unset options left out, the image as base64)."""
     body: dict[str, Any] = {"text": query.strip() or None, "top_k": options["k"]}
-    for name in ("fusion", "weights", "filter", "rerank"):
+    for name in ("fusion", "weights", "filter", "rerank", "diversity", "fair_by", "fair_target"):
         if options.get(name) is not None:
             body[name] = options[name]
     if options.get("image") is not None:
@@ -176,7 +199,7 @@ def hit_document(hit: Hit, image_base_url: str = "") -> Document:
     picture = hit.has_image or bool(hit.payload.get(keys.IMAGE_PATH))
     url = _image_url(hit.id, image_base_url) if picture else None
     document = _document_info(hit.payload, image_base_url)
-    return _document(hit.id, hit.payload, hit.scores.as_dict(), url, document)
+    return _document(hit.id, hit.payload, hit.scores.as_dict(), url, document, hit.folded)
 
 
 def _image_url(point_id: str, base_url: str) -> str:
@@ -206,7 +229,8 @@ def json_hit_document(hit: Mapping[str, Any], base_url: str) -> Document:
     document = hit.get("document")
     if isinstance(document, dict):
         document = {**document, "file_url": _absolute(document.get("file_url"), base_url)}
-    return _document(point_id, payload, dict(hit.get("scores") or {}), url, document)
+    folded = int(hit.get("folded") or 0)
+    return _document(point_id, payload, dict(hit.get("scores") or {}), url, document, folded)
 
 
 def _absolute(url: Any, base_url: str) -> str | None:
@@ -221,6 +245,7 @@ def _document(
     scores: dict[str, Any],
     image_url: str | None,
     document: dict[str, Any] | None = None,
+    folded: int = 0,
 ) -> Document:
     return Document(
         id=point_id,
@@ -236,5 +261,6 @@ def _document(
             "document": document,
             "page": payload.get(keys.PAGE),
             "figure": payload.get(keys.FIGURE),
+            "folded": folded,
         },
     )

@@ -1,4 +1,5 @@
-"""The retriever: plan -> embed -> ``store.candidates`` -> fuse -> ``store.get`` -> rerank.
+"""The retriever: plan -> embed -> ``store.candidates`` -> fuse -> ``store.get`` -> diversify
+-> rerank -> fair exposure (diversity and fair exposure only when the query asks).
 
 Each signal is searched with its own query vector: ``image`` and ``text`` with one CLIP vector
 (of the words, the picture, or the normalised mean of both), ``passage`` with the passage
@@ -22,7 +23,9 @@ from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
 from rag.retrieval.collection_defaults import DefaultsFile
+from rag.retrieval.diversity import diversify
 from rag.retrieval.extra_candidates import MAX_EXTRA, merged_candidates, restricted
+from rag.retrieval.fairness import check_spread, fair_top_k
 from rag.retrieval.plan import SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_within
 from rag.retrieval.types import Hit, Query, Scores, SearchResult
@@ -69,16 +72,26 @@ class Retriever:
     def search(self, query: Query) -> SearchResult:
         """The best hits for ``query``, with per-stage scores and timings (seconds)."""
         plan = self.plan(query)
+        check_spread(query)
         timings: dict[str, float] = {}
         with _timed(timings, "encode", "embed"):
             vectors = self.embed_signals(query, plan.signals)
-        hits = self.fused_hits(plan, vectors, query.filter, timings, query.candidates)
+        spread = query.diversity is not None or query.fair is not None
+        pool = plan.prefetch_limit if spread else None
+        hits = self.fused_hits(plan, vectors, query.filter, timings, query.candidates, pool)
+        if query.diversity is not None:
+            with _timed(timings, "diversify"):
+                hits = diversify(self.store, plan, query.diversity, hits)
         reranked, complete = bool(plan.rerank_n and hits), True
         if reranked and self.reranker is not None and query.text:
             with _timed(timings, "rerank"):
                 head = rerank_within(query.text, hits[: plan.rerank_n], self.reranker)
             hits, complete = head.hits + hits[plan.rerank_n :], head.complete
-        return SearchResult(hits[: plan.top_k], timings, reranked, rerank_complete=complete)
+        fair = None
+        if query.fair is not None:
+            with _timed(timings, "diversify"):
+                hits, fair = fair_top_k(hits, plan.top_k, query.fair)
+        return SearchResult(hits[: plan.top_k], timings, reranked, complete, fairness=fair)
 
     def plan(self, query: Query) -> SearchPlan:
         """``query`` checked against the collection's defaults, the settings and the signals on
@@ -135,8 +148,10 @@ class Retriever:
         flt: Filter | None,
         timings: dict[str, float],
         extra: Sequence[str] = (),
+        limit: int | None = None,
     ) -> list[Hit]:
-        """The first ``plan.candidates`` hits by fused score (ties by id), before reranking.
+        """The first ``plan.candidates`` (or ``limit``) hits by fused score (ties by id), before
+        reranking.
 
         ``vectors`` holds the query of each signal (a bare array is the CLIP vector); the points
         of ``extra`` are ranked too (:mod:`rag.retrieval.extra_candidates`).
@@ -152,7 +167,7 @@ class Retriever:
                 found = merged_candidates(found, cited)
         with _timed(timings, "fuse"):
             k = self.settings.rrf_k
-            best = fusion.fuse(found, plan.fusion, plan.weights, plan.candidates, k)
+            best = fusion.fuse(found, plan.fusion, plan.weights, limit or plan.candidates, k)
             rows = np.array([row for row, _ in best], np.int64)
         with _timed(timings, "store", "get"):
             table = found.table(rows)

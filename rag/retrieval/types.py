@@ -12,7 +12,20 @@ from rag.signals import Signal
 from rag.store.base import Filter
 
 FusionMode = Literal["rrf", "dbsf", "weighted"]
-__all__ = ["FusionMode", "Hit", "Query", "Scores", "SearchResult", "Searcher", "Signal"]
+DiversityMode = Literal["mmr", "collapse"]
+FairTarget = Literal["proportional", "equal"]
+__all__ = [
+    "Diversity",
+    "FairExposure",
+    "FairnessReport",
+    "FusionMode",
+    "Hit",
+    "Query",
+    "Scores",
+    "SearchResult",
+    "Searcher",
+    "Signal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,8 @@ class Hit:
     id: str
     payload: dict[str, Any]
     scores: Scores
+    folded: int = 0
+    """How many lower hits with the same value ``collapse`` folded into this one."""
 
     @property
     def text(self) -> str:
@@ -71,13 +86,61 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Diversity:
+    """How to spread a search's hits over its fused candidates (:mod:`rag.retrieval.diversity`).
+
+    ``mmr``: maximal marginal relevance, each next hit the one with the best ``lambda_`` x
+    relevance - (1 - ``lambda_``) x its highest similarity to the hits already chosen (the
+    stored vectors of the dense signals searched); ``lambda_`` 1 is the plain ranking.
+    ``collapse``: the best hit per value of the payload ``field`` (``document``, ``page``,
+    ``source``, ``duplicate`` or a metadata key such as ``metadata.camera``), each with how
+    many it folded.
+
+    Example::
+
+        Diversity("mmr", lambda_=0.5)
+        Diversity("collapse", field="document")
+    """
+
+    mode: DiversityMode
+    lambda_: float = 0.5
+    field: str = "document"
+
+
+@dataclass(frozen=True)
+class FairExposure:
+    """Group-fair exposure (:mod:`rag.retrieval.fairness`): the top-k re-ordered so that each
+    value of the payload ``field`` gets its ``target`` share: ``proportional`` to its share of
+    the candidates, or ``equal`` for every group found."""
+
+    field: str
+    target: FairTarget = "proportional"
+
+
+@dataclass(frozen=True)
+class FairnessReport:
+    """What fair exposure did to one search: items per group in the top-k (``shares``), the
+    target count per group (``targets``), and the fused score the re-ordering gave up
+    (``fused_loss``: the plain top-k's sum minus the fair top-k's; ``fused_loss_ratio``: that
+    over the plain top-k's sum, 0 when the sum is not positive)."""
+
+    field: str
+    target: FairTarget
+    shares: dict[str, int]
+    targets: dict[str, float]
+    fused_loss: float
+    fused_loss_ratio: float
+
+
+@dataclass(frozen=True)
 class Query:
     """A search or a question: words, a picture, or both, and how to rank.
 
     ``signals`` chooses among ``image``, ``text``, ``passage`` and ``lexical`` (``None``: every
     signal the collection and settings offer; ``passage``/``lexical`` need words). ``weights``
     maps signals to a weight (a signal left out weighs 0); ``None`` uses settings. ``rerank``
-    ``None`` follows settings.
+    ``None`` follows settings. ``diversity`` and ``fair`` (both off by default) spread and
+    re-order the hits (:class:`Diversity`, :class:`FairExposure`).
 
     Example::
 
@@ -95,6 +158,8 @@ class Query:
     candidates: tuple[str, ...] = ()
     """Point ids ranked with what the search finds even when its lists would not reach them
     (the items an earlier answer of the conversation cited); the filter still applies."""
+    diversity: Diversity | None = None
+    fair: FairExposure | None = None
 
 
 @dataclass
@@ -107,6 +172,8 @@ class SearchResult:
     rerank_complete: bool = True
     """False when the rerank time budget ran out: hits after the last reranked one kept their
     fused order and have rerank score ``None``."""
+    fairness: FairnessReport | None = None
+    """What fair exposure did, when the query asked for it."""
 
 
 @runtime_checkable

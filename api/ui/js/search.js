@@ -50,6 +50,11 @@ function request() {
   if (rerank) body.rerank = rerank === 'true';
   const filters = $('#filters').value.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
   if (filters.length) body.filter = filters;
+  const diversity = $('#diversity').value;
+  if (diversity === 'mmr') body.diversity = { mode: 'mmr', lambda: Number($('#mmr-lambda').value) };
+  if (diversity === 'collapse') body.diversity = { mode: 'collapse', field: $('#collapse-field').value.trim() };
+  const fairBy = $('#fair-by').value.trim();
+  if (fairBy) Object.assign(body, { fair_by: fairBy, fair_target: $('#fair-target').value });
   if ($('#weights-on').checked) {
     body.weights = {};
     for (const range of document.querySelectorAll('#weights input[type="range"]')) {
@@ -82,17 +87,29 @@ export async function runSearch() {
     if (controller !== running) return;
     const scales = scoreScales(out.hits);
     const release = holdThumbnails();
-    const cards = out.hits.map((hit, i) => hitCard(hit, i + 1, scales));
+    const cards = out.hits.map((hit, i) => hitCard(hit, i + 1, scales, folded(hit)));
     clear(results, cards);
     timeFirstThumb(results, started, release);
     const ms = Math.round(performance.now() - started);
-    const note = out.reranked ? ', reranked' : '';
+    const note = (out.reranked ? ', reranked' : '') + fairNote(out.fairness);
     setStatus(status, out.hits.length ? `${out.hits.length} hits in ${ms} ms${note}` : 'No hits.');
   } catch (err) {
     if (err.name === 'AbortError') return;
     clear(results);
     setStatus(status, err.message, true);
   }
+}
+
+/** "+N like it" under a hit that collapse folded others into; null otherwise. */
+function folded(hit) {
+  return hit.folded ? h('span', { class: 'hint folded' }, `+${hit.folded} like it`) : null;
+}
+
+/** The fair-exposure summary of a search: groups in the top k and the fused score given up. */
+function fairNote(fairness) {
+  if (!fairness) return '';
+  const shares = Object.entries(fairness.shares).map(([group, n]) => `${group} ${n}`).join(', ');
+  return `; fair by ${fairness.field}: ${shares} (fused score loss ${(100 * fairness.fused_loss_ratio).toFixed(1)}%)`;
 }
 
 /** Record when the first thumbnail is painted; then let the other thumbnails load. */
