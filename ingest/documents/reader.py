@@ -77,12 +77,14 @@ def parse_document(
         return read_pdf(data, name, limits)
     if suffix == ".docx":
         from ingest.documents.docx import read_docx
+        from ingest.documents.office_pages import with_pages
 
-        return read_docx(data, name, limits)
+        return with_pages(read_docx(data, name, limits), data, suffix, limits)
     if suffix == ".pptx":
+        from ingest.documents.office_pages import with_pages
         from ingest.documents.pptx import read_pptx
 
-        return read_pptx(data, name, limits)
+        return with_pages(read_pptx(data, name, limits), data, suffix, limits)
     if suffix in (".html", ".htm"):
         return read_html(data, name, limits, place)
     if suffix in (".md", ".markdown"):
