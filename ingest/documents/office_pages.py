@@ -48,7 +48,10 @@ def with_pages(
     parsed: ParsedDocument, data: bytes, suffix: str, limits: ReadLimits
 ) -> ParsedDocument:
     """``parsed`` (a DOCX or PPTX as its reader read it) with page renders from LibreOffice's
-    PDF of ``data``; unchanged, with a note saying why, where that cannot be done."""
+    PDF of ``data``; unchanged, with a note saying why, where that cannot be done (unchanged
+    and without a note where ``limits.office_pages`` is off)."""
+    if not limits.office_pages:
+        return parsed
     soffice = which("soffice")
     if soffice is None:
         parsed.notes.append(f"{NO_PAGES}: LibreOffice (soffice) is not installed")

@@ -62,6 +62,7 @@ def limits_of(settings: IngestSettings) -> ReadLimits:
         max_zip_total_bytes=settings.max_zip_total_bytes,
         max_zip_ratio=settings.max_zip_ratio,
         max_table_rows=settings.max_table_rows,
+        office_pages=settings.office_pages,
     )
 
 

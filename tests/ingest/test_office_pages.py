@@ -15,6 +15,7 @@ from ingest.runner import ingest_paths
 from rag import payload as keys
 from rag.services import Services
 from tests.ingest.checks import all_points
+from tests.ingest.conftest import ServicesFactory
 from tests.ingest.documents_draw import write_docx, write_pptx
 
 needs_soffice = pytest.mark.skipif(
@@ -146,3 +147,19 @@ def test_a_conversion_that_fails_is_a_note(tmp_path: Path) -> None:
     buffer = io.BytesIO(b"not a docx")
     with pytest.raises(office_pages.ConversionError, match="could not be loaded"):
         office_pages.convert(str(script), buffer.getvalue(), ".docx")
+
+
+def test_office_pages_off_never_runs_libreoffice(
+    make_services: ServicesFactory, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = tmp_path / "ran"
+    script = tmp_path / "soffice"
+    script.write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(office_pages, "which", lambda name: str(script))
+    services = make_services(office_pages=False)
+    write_pptx(folder / "results.pptx")
+    report = ingest_paths(services, [folder])
+    assert not report.failures and not report.notes
+    assert not ran.exists() and not _kind(services, "page")
+    assert _passage(services, "Sales by region").payload[keys.PAGE] == 2
