@@ -27,7 +27,7 @@ from shutil import which
 import pypdfium2 as pdfium
 
 from ingest.documents.model import PagePart, ParsedDocument, ReadLimits
-from ingest.documents.pdf import PDFIUM_LOCK, render_page
+from ingest.documents.pdf import PDFIUM_LOCK, page_lines, render_page
 from ingest.documents.pdfstreams import check_pdf_streams
 
 CONVERT_TIMEOUT_S = 120.0
@@ -203,8 +203,8 @@ def _placed(pages: list[PagePart], texts: list[str]) -> list[PagePart]:
 def _rendered(
     pdf: pdfium.PdfDocument, pages: list[PagePart], limits: ReadLimits, notes: list[str]
 ) -> Iterator[PagePart]:
-    """Each page with its render, made as it is iterated (one render in memory at a time; a
-    page that fails to render goes in without); closes the PDF at the end."""
+    """Each page with its render and text runs, made as it is iterated (one render in memory
+    at a time; a page that fails to render goes in without); closes the PDF at the end."""
     try:
         for page in pages:
             try:
@@ -212,6 +212,7 @@ def _rendered(
                     pdf_page = pdf[page.number - 1]
                     try:
                         page.render, _ = render_page(pdf_page, limits.render_pixels)
+                        page.lines = page_lines(pdf_page)  # highlights on the render
                     finally:
                         pdf_page.close()
             except Exception as exc:

@@ -167,6 +167,16 @@ def render_page(page: pdfium.PdfPage, pixels: int) -> tuple[Image.Image, float]:
         bitmap.close()
 
 
+def page_lines(page: pdfium.PdfPage) -> list[TextLine]:
+    """The page's text runs with their boxes (hold :data:`PDFIUM_LOCK`), for highlights."""
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        return _text_lines(textpage, width, height)
+    finally:
+        textpage.close()
+
+
 def _text_lines(textpage: pdfium.PdfTextPage, width: float, height: float) -> list[TextLine]:
     """The text layer's runs (PDFium's text rectangles: a line, or a cell of a table), each
     with its box as fractions of the page; at most :data:`MAX_LINES`."""

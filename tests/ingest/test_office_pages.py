@@ -51,6 +51,10 @@ def test_a_docx_page_two_passage_cites_page_two_with_its_picture(
     passage = _passage(services, "burner assembly is shown")
     assert passage.payload[keys.PAGE] == 2
     assert passage.payload[keys.IMAGE_PATH] == pages[2]
+    text = passage.payload[keys.TEXT]  # its lines on the render, for highlights
+    spans = {text[int(s) : int(e)]: box for *box, s, e in passage.payload[keys.LINES]}
+    x0, y0, x1, y1 = next(b for t, b in spans.items() if "burner assembly is shown" in t)
+    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
     assert _passage(services, "close the gas valve").payload[keys.PAGE] == 1
     with Image.open(pages[2]) as render:
         assert render.height > render.width  # a portrait page, not a figure
