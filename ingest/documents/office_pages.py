@@ -128,6 +128,8 @@ def _paged(
             raise ConversionError(f"LibreOffice's PDF could not be read ({exc})") from None
         try:
             total = len(pdf)
+            if total == 0:
+                raise ConversionError("LibreOffice's PDF has no pages")
             if total > limits.max_pages:
                 raise ConversionError(
                     f"LibreOffice's PDF has {total} pages, over the cap of {limits.max_pages}"
