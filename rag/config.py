@@ -225,6 +225,9 @@ class IngestSettings(_Group):
     max_table_rows: int = Field(default=10_000, ge=1)
     """Rows kept per table (a spreadsheet's sheet, a CSV/TSV document); the rest are cut and
     reported, never an error."""
+    office_pages: bool = True
+    """DOCX/PPTX page pictures through LibreOffice's PDF where ``soffice`` is installed (false:
+    never run LibreOffice; their passages cite pages without a picture)."""
     metrics_port: int = Field(default=0, ge=0, le=65535)
     """A standalone worker (``python -m ingest``) serves its Prometheus metrics on this port at
     ``/metrics``, on every interface (0: none; the API's own worker counts on the API's)."""

@@ -103,3 +103,4 @@ class ReadLimits:
     max_zip_total_bytes: int = 300 * 1024 * 1024
     max_zip_ratio: int = 100
     max_table_rows: int = 10_000
+    office_pages: bool = True

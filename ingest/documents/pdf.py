@@ -30,6 +30,8 @@ MAX_LINES = 4000
 """Text runs with boxes kept per page (for highlights)."""
 
 _PDFIUM = threading.Lock()
+PDFIUM_LOCK = _PDFIUM
+"""The process-wide PDFium lock, for other readers that render PDF pages."""
 
 
 def read_pdf(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
@@ -135,12 +137,7 @@ def _page(
     page = pdf[index]
     try:
         width, height = page.get_size()
-        scale = render_scale(width, height, limits.render_pixels)
-        bitmap = page.render(scale=scale)
-        try:
-            render = bitmap.to_pil().convert("RGB")  # a copy: the bitmap is freed under the lock
-        finally:
-            bitmap.close()
+        render, scale = render_page(page, limits.render_pixels)
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_range()
@@ -157,6 +154,27 @@ def _page(
         figure.caption = figure_text(figure.caption, title, heading)
     part = PagePart(index + 1, _clean(text), render, figures, heading, coverage, lines=lines)
     return part, paths, scale, height
+
+
+def render_page(page: pdfium.PdfPage, pixels: int) -> tuple[Image.Image, float]:
+    """The page as RGB pixels within ``pixels`` (hold :data:`PDFIUM_LOCK`), and its scale."""
+    width, height = page.get_size()
+    scale = render_scale(width, height, pixels)
+    bitmap = page.render(scale=scale)
+    try:
+        return bitmap.to_pil().convert("RGB"), scale  # a copy: the bitmap is freed under the lock
+    finally:
+        bitmap.close()
+
+
+def page_lines(page: pdfium.PdfPage) -> list[TextLine]:
+    """The page's text runs with their boxes (hold :data:`PDFIUM_LOCK`), for highlights."""
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        return _text_lines(textpage, width, height)
+    finally:
+        textpage.close()
 
 
 def _text_lines(textpage: pdfium.PdfTextPage, width: float, height: float) -> list[TextLine]:

@@ -62,6 +62,7 @@ def limits_of(settings: IngestSettings) -> ReadLimits:
         max_zip_total_bytes=settings.max_zip_total_bytes,
         max_zip_ratio=settings.max_zip_ratio,
         max_table_rows=settings.max_table_rows,
+        office_pages=settings.office_pages,
     )
 
 
@@ -77,12 +78,14 @@ def parse_document(
         return read_pdf(data, name, limits)
     if suffix == ".docx":
         from ingest.documents.docx import read_docx
+        from ingest.documents.office_pages import with_pages
 
-        return read_docx(data, name, limits)
+        return with_pages(read_docx(data, name, limits), data, suffix, limits)
     if suffix == ".pptx":
+        from ingest.documents.office_pages import with_pages
         from ingest.documents.pptx import read_pptx
 
-        return read_pptx(data, name, limits)
+        return with_pages(read_pptx(data, name, limits), data, suffix, limits)
     if suffix in (".html", ".htm"):
         return read_html(data, name, limits, place)
     if suffix in (".md", ".markdown"):
