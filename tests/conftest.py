@@ -145,3 +145,13 @@ def llama_server():
 
     with LlamaCppServer(n_ctx=2048) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _libreoffice_only_where_asked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Word and PowerPoint files are read without LibreOffice's pages (as where it is not
+    installed) except in tests marked ``office_pages``: a conversion takes ~3 s a document."""
+    if request.node.get_closest_marker("office_pages") is None:
+        from ingest.documents import office_pages
+
+        monkeypatch.setattr(office_pages, "which", lambda name: None)

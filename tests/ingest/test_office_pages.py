@@ -18,6 +18,8 @@ from tests.ingest.checks import all_points
 from tests.ingest.conftest import ServicesFactory
 from tests.ingest.documents_draw import write_docx, write_pptx
 
+pytestmark = pytest.mark.office_pages
+
 needs_soffice = pytest.mark.skipif(
     office_pages.which("soffice") is None, reason="LibreOffice (soffice) is not installed"
 )
