@@ -66,7 +66,8 @@ def test_a_busy_embedded_model_is_a_503_with_retry_after(make_settings, tmp_path
         with TestClient(create_app(services=services)) as client:
             add_item(services, tmp_path, ITEMS[0][0])
             question = {"question": ITEMS[0][0], **TEXT_ONLY}
-            with load_llama(default_model_path(), 2048).lock:  # another request is answering
+            cache_mb = services.settings.llm.prompt_cache_mb  # the app's model: the same key
+            with load_llama(default_model_path(), 2048, prompt_cache_mb=cache_mb).lock:  # busy
                 busy = client.post("/v1/chat", json=question)
                 streamed = client.post("/v1/chat", json={**question, "stream": True})
             assert busy.status_code == 503, busy.text
