@@ -39,7 +39,7 @@ def app(
         yield client
 
 
-def _wait(check: Callable[[], bool], timeout_s: float = 60.0) -> None:
+def _wait(check: Callable[[], bool], timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
