@@ -21,14 +21,11 @@ import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rag.errors import InvalidInputError
 from rag.retrieval.plan import check_weights, parse_fusion, parse_signals, parse_weights
-from rag.retrieval.types import FusionMode
-from rag.signals import Signal
+from rag.retrieval.types import CollectionDefaults
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +33,6 @@ FOLDER = "collections"
 MAX_FILE_BYTES = 64 * 1024
 """A defaults file is a few hundred bytes; anything larger is refused, not read."""
 _NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class CollectionDefaults:
-    """What a collection's searches use when the request leaves it out (``None``: the global
-    setting). ``weights`` names a weight per signal; signals it leaves out keep the settings'."""
-
-    fusion: FusionMode | None = None
-    weights: dict[str, float] | None = None
-    signals: tuple[Signal, ...] | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return self.fusion is None and self.weights is None and self.signals is None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "fusion": self.fusion,
-            "weights": self.weights,
-            "signals": None if self.signals is None else list(self.signals),
-        }
 
 
 NO_DEFAULTS = CollectionDefaults()

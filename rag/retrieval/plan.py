@@ -7,15 +7,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, get_args
+from typing import get_args
 
 from rag.config import RetrievalSettings
 from rag.errors import InvalidInputError
-from rag.retrieval.types import FusionMode, Query
+from rag.retrieval.types import CollectionDefaults, FusionMode, Query
 from rag.signals import CLIP_SIGNALS, SIGNALS, TEXT_SIGNALS, Signal
-
-if TYPE_CHECKING:
-    from rag.retrieval.collection_defaults import CollectionDefaults
 
 FUSION_MODES: tuple[FusionMode, ...] = get_args(FusionMode)
 ITEM_VECTORS = SIGNALS
@@ -30,14 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class _NoDefaults:
-    fusion: FusionMode | None = None
-    weights: dict[str, float] | None = None
-    signals: tuple[Signal, ...] | None = None
-
-
-_NONE = _NoDefaults()
+_NONE = CollectionDefaults()
 
 
 @dataclass(frozen=True)

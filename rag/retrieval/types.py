@@ -182,3 +182,24 @@ class Searcher(Protocol):
     anything alike)."""
 
     def search(self, query: Query) -> SearchResult: ...
+
+
+@dataclass(frozen=True)
+class CollectionDefaults:
+    """What a collection's searches use when the request leaves it out (``None``: the global
+    setting). ``weights`` names a weight per signal; signals it leaves out keep the settings'."""
+
+    fusion: FusionMode | None = None
+    weights: dict[str, float] | None = None
+    signals: tuple[Signal, ...] | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.fusion is None and self.weights is None and self.signals is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fusion": self.fusion,
+            "weights": self.weights,
+            "signals": None if self.signals is None else list(self.signals),
+        }
