@@ -147,6 +147,9 @@ def test_an_ingest_job_joins_the_trace_of_the_request_that_queued_it(
         while (status := httpx.get(f"{url}/v1/ingest/{job_id}").json())["state"] != "done":
             assert time.monotonic() < deadline, status
             time.sleep(0.05)
+        while not any(s.name == "ingest.job" for s in exporter.get_finished_spans()):
+            assert time.monotonic() < deadline  # the job's span ends just after it shows done
+            time.sleep(0.05)
     finally:
         worker_log.removeHandler(handler)
         worker_log.setLevel(old_level)
