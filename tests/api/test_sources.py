@@ -97,7 +97,15 @@ def test_a_watched_folder_is_followed_while_the_app_runs(app: TestClient, roots:
     folder.mkdir()
     (folder / "a.txt").write_text("apples are red", encoding="utf-8")
     write_pdf(folder / "manual.pdf")
-    body = {"name": "watched", "kind": "folder", "location": str(folder), "debounce_ms": 200}
+    # schedule_s: the re-scan that catches what the watcher misses. After other apps ran in this
+    # process the watcher has missed events here (the watcher alone: tests/ingest/sync).
+    body = {
+        "name": "watched",
+        "kind": "folder",
+        "location": str(folder),
+        "debounce_ms": 200,
+        "schedule_s": 10,
+    }
     assert app.post("/v1/sources", json=body, headers=_h(ADMIN)).status_code == 201
     accepted = app.post("/v1/sources/watched/sync", headers=_h(ADMIN))
     assert accepted.status_code == 202
