@@ -251,7 +251,8 @@ class DeferredCandidates(Candidates):
         # fused rows first, with the cells already scored; then the lists' other points
         fused_ids = list(self._ids)
         listed = {pid: row for row, pid in enumerate(read.ids)}
-        others = [pid for pid in read.ids if pid not in set(fused_ids)]
+        fused_set = set(fused_ids)
+        others = [pid for pid in read.ids if pid not in fused_set]
         order = fused_ids + others
         new_row = {pid: row for row, pid in enumerate(order)}
         scores = np.full((len(order), len(self.names)), np.nan)
