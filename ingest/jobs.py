@@ -16,15 +16,15 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ingest.specs import JobSpec, JobState, JobStatus, Progress, UploadItem
+from ingest.sqlite_db import connected
 from rag.config import Settings
-from rag.errors import ConfigError, NotFoundError
+from rag.errors import NotFoundError
 
 __all__ = ["JobQueue", "JobSpec", "JobState", "JobStatus", "Progress", "UploadItem", "owner_id"]
 
@@ -245,18 +245,8 @@ class JobQueue:
             ).rowcount
         return changed == 1
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        try:
-            connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise ConfigError(
-                f"cannot open the job database {self.path}: {exc}; "
-                "point MMRAG_DATA_DIR at a writable folder"
-            ) from None
-        connection.row_factory = sqlite3.Row
-        with closing(connection):
-            yield connection
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connected(self.path, "job")
 
 
 def _add_tenant_column(db: sqlite3.Connection) -> None:

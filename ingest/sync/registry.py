@@ -11,14 +11,14 @@ Example::
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ingest.sqlite_db import connected
 from ingest.sync.model import SourceConfig, SourceRecord, SourceState
 from rag.config import Settings
-from rag.errors import ConfigError, InvalidInputError, NotFoundError
+from rag.errors import InvalidInputError, NotFoundError
 
 DB_FILE = "sources.sqlite3"
 MAX_ERRORS = 50
@@ -163,18 +163,8 @@ class SourceRegistry:
         with self._db() as db:
             db.execute("DELETE FROM objects WHERE source = ? AND key = ?", (name, key))
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        try:
-            connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise ConfigError(
-                f"cannot open the source database {self.path}: {exc}; "
-                "point MMRAG_DATA_DIR at a writable folder"
-            ) from None
-        connection.row_factory = sqlite3.Row
-        with closing(connection):
-            yield connection
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connected(self.path, "source")
 
 
 def _record(row: sqlite3.Row) -> SourceRecord:
