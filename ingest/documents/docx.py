@@ -37,8 +37,10 @@ def read_docx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     check_zip(data, "DOCX", limits)
     try:
         document = docx.Document(io.BytesIO(data))
+        styles: dict[str | None, str] = {}
         blocks = [
-            _block(item, document, limits.max_table_rows) for item in document.iter_inner_content()
+            _block(item, document, limits.max_table_rows, styles)
+            for item in document.iter_inner_content()
         ]
         title = (document.core_properties.title or "").strip()
     except InvalidInputError:
@@ -58,12 +60,17 @@ def read_docx(data: bytes, name: str, limits: ReadLimits) -> ParsedDocument:
     return parsed
 
 
-def _block(item: Paragraph | Table, document: docx.document.Document, max_rows: int) -> _Block:
+def _block(
+    item: Paragraph | Table,
+    document: docx.document.Document,
+    max_rows: int,
+    styles: dict[str | None, str],
+) -> _Block:
     if isinstance(item, Table):  # a table item of its own; one row past the cap, to note it
         rows = [[cell.text for cell in row.cells] for row in islice(item.rows, max_rows + 2)]
         return _Block("", table=rows)
     element = item._element
-    style = (item.style.name if item.style is not None else "") or ""
+    style = _style_name(item, styles)
     text = item.text.strip()
     pictures = [
         document.part.related_parts[rid].blob
@@ -79,6 +86,16 @@ def _block(item: Paragraph | Table, document: docx.document.Document, max_rows: 
         or bool(item.paragraph_format.page_break_before),
         break_after=bool(element.xpath('.//w:br[@w:type="page"]')),
     )
+
+
+def _style_name(paragraph: Paragraph, names: dict[str | None, str]) -> str:
+    """The paragraph's style name, looked up once per style id of the document (python-docx
+    scans every style of the document to find the default one, each time it is asked)."""
+    style_id = paragraph._p.style
+    if style_id not in names:
+        style = paragraph.style
+        names[style_id] = (style.name if style is not None else "") or ""
+    return names[style_id]
 
 
 def _paginate(blocks: list[_Block]) -> list[list[_Block]]:

@@ -52,6 +52,12 @@ def with_pages(
     and without a note where ``limits.office_pages`` is off)."""
     if not limits.office_pages:
         return parsed
+    if parsed.total_pages > limits.max_pages:  # its own breaks or slides: the PDF has as many
+        parsed.notes.append(
+            f"{NO_PAGES}: it has {parsed.total_pages} pages or more, over the cap of "
+            f"{limits.max_pages} (not converted)"
+        )
+        return parsed
     soffice = which("soffice")
     if soffice is None:
         parsed.notes.append(f"{NO_PAGES}: LibreOffice (soffice) is not installed")

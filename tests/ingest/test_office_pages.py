@@ -169,3 +169,21 @@ def test_office_pages_off_never_runs_libreoffice(
     assert not report.failures and not report.notes
     assert not ran.exists() and not _kind(services, "page")
     assert _passage(services, "Sales by region").payload[keys.PAGE] == 2
+
+
+def test_a_document_over_the_page_cap_is_not_converted(
+    make_services: ServicesFactory, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran = tmp_path / "ran"
+    script = tmp_path / "soffice"
+    script.write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(office_pages, "which", lambda name: str(script))
+    services = make_services(max_pages=1)
+    write_pptx(folder / "results.pptx")  # two slides
+    report = ingest_paths(services, [folder])
+    assert not report.failures and not ran.exists()
+    assert (
+        "no page pictures: it has 2 pages or more, over the cap of 1 (not converted)"
+        in _notes(report)
+    )
