@@ -56,7 +56,10 @@ class Reader:
         from ingest.reading import ItemReader
         from rag.config import IngestSettings
 
-        self.settings = IngestSettings(**overrides)
+        # LibreOffice's page pictures have their own bounds and tests (tests/ingest/
+        # test_office_pages.py); here the budgets are mmrag's readers' own, as in-process tests
+        # (tests/conftest.py) leave it out too: a conversion costs seconds a document.
+        self.settings = IngestSettings(**{"office_pages": False, **overrides})
         split = partial(split_passages, count_tokens=lambda words: [3] * len(words), max_tokens=77)
         self.items = ItemReader("fuzz", self.settings, lambda text: [text])
         self.documents = DocumentReader(
