@@ -18,7 +18,7 @@ class TracingMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not tracing.enabled():
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "")

