@@ -18,7 +18,7 @@ class TracingMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not tracing.enabled():
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "")
@@ -45,10 +45,13 @@ class TracingMiddleware:
 
 
 def _finish(span: trace.Span, method: str, route: str | None, status: int) -> None:
+    if not span.is_recording():  # not sampled: nothing to name or set
+        return
     span.update_name(f"{method} {route or 'unmatched'}")
+    attributes: dict[str, str | int] = {"http.response.status_code": status}
     if route:
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
+        attributes["http.route"] = route
+    span.set_attributes(attributes)
     if status >= 500:
         span.set_status(trace.StatusCode.ERROR)
 
