@@ -8,18 +8,25 @@ in-process one. Each question asks about one item, with ``top_k`` hits in the pr
 backends take turns question by question; the first answer of each (model load, cold caches) is
 not counted.
 
-The in-process backend runs twice, with llama.cpp's prompt cache (``llamacpp``,
-``MMRAG_LLM__PROMPT_CACHE_MB``) and without (``llamacpp-nocache``), and the run measures the
-model's raw prefill rate (a whole answer prompt evaluated from an empty cache): each answer's
-prefill rate is its prompt tokens over its wait for the first token less retrieval and the
-rewrite, so a prompt whose fixed part was kept counts its kept tokens as fast. With
+The in-process backend runs three times: as configured by default (``llamacpp``: llama.cpp's
+prompt cache, ``MMRAG_LLM__PROMPT_CACHE_MB``, and fast weights, the small Q4_1 GGUF loaded as
+Q8_0 with fused attention), without the prompt cache (``llamacpp-nocache``), and as before
+both (``llamacpp-before``: the GGUF's own Q4_1 weights, no cache), against which the others'
+first token is compared (wall clock, and this process's CPU time, which other jobs on the
+machine disturb less). After each answer its prompt is evaluated again from an empty state,
+timed: the model's raw prefill rate at that moment. ``prefill`` is the prompt tokens the model
+really evaluated for the answer over its wait for the first token (less retrieval, rerank and
+the rewrite), against that raw rate: what the answer path costs beyond llama.cpp's own work;
+``prompt rate`` counts all the prompt's tokens, kept prefixes included. The first answer of
+each backend (empty caches) is shown on its own line and left out of the p50s. With
 ``--follow-ups`` every question after the first is a follow-up of the previous answer: the
 question is rewritten by the model first (``MMRAG_LLM__CONDENSE=llm``), whose own prompt
 otherwise takes the place of the answer prompt's prefix in the model.
 
     python -m bench.chat                  # 300 items, 20 questions, 64 answer tokens
     python -m bench.chat --quick          # 60 items, 5 questions, 32 answer tokens
-    python -m bench.chat --quick --follow-ups --backends llamacpp,llamacpp-nocache
+    python -m bench.chat --quick --backends llamacpp,llamacpp-nocache,llamacpp-before
+    python -m bench.chat --quick --follow-ups --backends llamacpp,llamacpp-nocache,llamacpp-before
     python -m bench.chat --backends llamacpp
     python -m bench.chat --base-url http://gpu-box:8080/v1 --model qwen2.5  # another server
     python -m bench.chat --rerank tiny    # a tiny random Qwen3 reranker (rag.testing)
@@ -47,7 +54,7 @@ from rag.embedding import load_embedder, tiny_clip_settings
 from rag.embedding.base import Embedder
 from rag.identity import point_id
 from rag.llm import LlamaCppChatModel
-from rag.llm.base import ChatMessage, ChatModel, GenerationOptions
+from rag.llm.base import ChatMessage, ChatModel
 from rag.llm.openai import OpenAIChatModel
 from rag.retrieval.rerank import Reranker, build_reranker
 from rag.retrieval.retriever import Retriever
@@ -59,7 +66,43 @@ from rag.testing.tiny_rerankers import build_tiny_qwen3
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black", "pink", "brown"]
 THINGS = ["lighthouse", "bicycle", "teapot", "violin", "cactus", "kite", "tram", "owl", "anchor"]
 PLACES = ["harbour", "market", "library", "mountain hut", "train station", "garden", "bakery"]
-STAGES = ("retrieve", "rerank", "condense", "first_token", "generate", "total")
+STAGES = ("retrieve", "rerank", "condense", "first_token", "first_token_cpu", "generate", "total")
+LOCAL = ("llamacpp", "llamacpp-nocache", "llamacpp-before")
+BASELINE = "llamacpp-before"
+
+
+class EvalClock:
+    """Records each ``Llama.eval`` call of a loaded model: (start, tokens, seconds)."""
+
+    def __init__(self, llm: object) -> None:
+        self.calls: list[tuple[float, int, float]] = []
+        self.llm = llm
+        self.untimed = original = llm.eval  # type: ignore[attr-defined]
+
+        def timed(tokens: list[int]) -> None:
+            began = time.perf_counter()
+            original(tokens)
+            self.calls.append((began, len(tokens), time.perf_counter() - began))
+
+        llm.eval = timed  # type: ignore[attr-defined]
+
+    def raw_rate(self, prompt_tokens: int) -> tuple[float, float]:
+        """Tokens a second (wall clock, this process's CPU time) of the last prompt's first
+        ``prompt_tokens`` tokens evaluated again from an empty state: the model's own prefill
+        rate now."""
+        tokens = list(self.llm.input_ids[:prompt_tokens])  # type: ignore[attr-defined]
+        self.llm.reset()  # type: ignore[attr-defined]
+        began, cpu = time.perf_counter(), time.process_time()
+        self.untimed(tokens)
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        return len(tokens) / wall, len(tokens) / cpu if cpu > 0 else 0.0
+
+    def prompt_eval(self, since: float, until: float) -> tuple[int, float]:
+        """(tokens, seconds) of the last prompt evaluation (more than one token, or the only
+        call) between ``since`` and ``until``: the answer's own prompt, after any rewrite."""
+        calls = [c for c in self.calls if since <= c[0] <= until]
+        prompts = [c for c in calls if c[1] > 1] or calls[:1]
+        return (prompts[-1][1], prompts[-1][2]) if prompts else (0, 0.0)
 
 
 def caption(rng: random.Random, i: int) -> str:
@@ -107,14 +150,22 @@ def make_reranker(name: str, folder: Path) -> Reranker | None:
 
 
 def ask(
-    answerer: Answerer, question: str, top_k: int, history: list[ChatMessage] | None = None
+    answerer: Answerer,
+    question: str,
+    top_k: int,
+    history: list[ChatMessage] | None = None,
+    clock: EvalClock | None = None,
 ) -> tuple[dict[str, float], str]:
-    """Stream one answer; its stage timings, decode rate (pieces a second after the first) and
-    prefill rate (prompt tokens a second of the wait before the first piece, less retrieval
-    and the rewrite), and its text."""
+    """Stream one answer; its stage timings, decode rate (pieces a second after the first),
+    prompt rate (prompt tokens a second of the wait before the first piece, less retrieval and
+    the rewrite) and, with ``clock``, its prefill rate (the tokens the model evaluated a second
+    of that wait) and the raw rate of its prompt, and its text."""
     stamps: list[float] = []
+    began, cpu_began, first_cpu = time.perf_counter(), time.process_time(), 0.0
     for event in answerer.stream(Query(text=question, top_k=top_k), history=history):
         if isinstance(event, TokenEvent):
+            if not stamps:
+                first_cpu = time.process_time() - cpu_began
             stamps.append(time.perf_counter())
         elif isinstance(event, FinalEvent):
             answer = event.answer
@@ -122,45 +173,63 @@ def ask(
             timings = answer.timings
             before = sum(timings.get(s, 0.0) for s in ("retrieve", "rerank", "condense"))
             wait = timings["first_token"] - before
-            prefill = (answer.prompt_tokens or 0) / wait if wait > 0 else 0.0
+            prompt_rate = (answer.prompt_tokens or 0) / wait if wait > 0 else 0.0
             row = {**timings, "decode": (len(stamps) - 1) / span if span else 0.0}
-            return {**row, "prefill": prefill}, answer.text
+            row["prompt_tokens"] = float(answer.prompt_tokens or 0)
+            row["first_token_cpu"] = first_cpu
+            if clock is not None and stamps and wait > 0:
+                tokens, _ = clock.prompt_eval(began, stamps[0])
+                row["evaluated_tokens"] = float(tokens)
+                row["prefill"] = tokens / wait
+                row["prefill_cpu"] = tokens / first_cpu if first_cpu > 0 else 0.0
+                row["raw"], row["raw_cpu"] = clock.raw_rate(answer.prompt_tokens or 0)
+            return {**row, "prompt_rate": prompt_rate}, answer.text
     raise RuntimeError("no final event")
 
 
-def raw_prefill_rate(model: LlamaCppChatModel, answerer: Answerer, question: str) -> float:
-    """The model's own prefill rate: tokens a second of one answer prompt evaluated from an
-    empty cache (no kept state, no prefix of an earlier prompt)."""
-    answerer.answer(Query(text=question, top_k=4), options=GenerationOptions(max_tokens=1))
-    llm = model.loaded_llm()
-    tokens = list(llm.input_ids[: llm.n_tokens])
-    llm.reset()
-    began = time.perf_counter()
-    llm.eval(tokens)
-    return len(tokens) / (time.perf_counter() - began)
-
-
-def report(name: str, rows: list[dict[str, float]], raw_rate: float = 0.0) -> None:
-    print(f"\n{name}\n{'stage':<12} {'p50 s':>8} {'p95 s':>8}")
+def report(name: str, rows: list[dict[str, float]], first: dict[str, float] | None) -> None:
+    print(f"\n{name}\n{'stage':<15} {'p50 s':>8} {'p95 s':>8}")
     for stage in STAGES:
         values = [row.get(stage, 0.0) for row in rows]
         p50, p95 = np.percentile(values, [50, 95])
-        print(f"{stage:<12} {p50:8.3f} {p95:8.3f}")
+        print(f"{stage:<15} {p50:8.3f} {p95:8.3f}")
     decode = float(np.median([row["decode"] for row in rows]))
-    print(f"{'decode':<12} {decode:8.1f}   tokens/s after the first (p50)")
-    prefill = float(np.median([row["prefill"] for row in rows]))
-    raw = f" = {prefill / raw_rate:.2f} x the raw rate" if raw_rate else ""
-    print(f"{'prefill':<12} {prefill:8.1f}   prompt tokens/s before the first (p50){raw}")
+    print(f"{'decode':<15} {decode:8.1f}   tokens/s after the first (p50)")
+    rate = float(np.median([row["prompt_rate"] for row in rows]))
+    print(f"{'prompt rate':<15} {rate:8.1f}   prompt tokens/s of the wait for the first (p50)")
+    if all("prefill" in row for row in rows):
+        prefill = float(np.median([row["prefill"] for row in rows]))
+        raw = float(np.median([row["raw"] for row in rows]))
+        ratio = float(np.median([row["prefill"] / row["raw"] for row in rows]))
+        cpu = float(np.median([row["prefill_cpu"] / row["raw_cpu"] for row in rows]))
+        tokens = float(np.median([row["evaluated_tokens"] for row in rows]))
+        prompt = float(np.median([row["prompt_tokens"] for row in rows]))
+        print(f"{'prefill':<15} {prefill:8.1f}   evaluated tokens/s of that wait (p50), "
+              f"{tokens:.0f} of {prompt:.0f} prompt tokens evaluated")  # fmt: skip
+        print(f"{'raw prefill':<15} {raw:8.1f}   tokens/s, each prompt again from empty (p50)")
+        print(f"{'prefill / raw':<15} {ratio:8.2f}   p50 of the answers' (target >= 0.9); in CPU "
+              f"time {cpu:.2f} (the whole wait's CPU, retrieval included)")  # fmt: skip
+    if first:
+        print(f"{'first answer':<15} {first['first_token']:8.3f}   s to the first token "
+              f"(empty caches; not in the p50s)")  # fmt: skip
 
 
 def compare(results: dict[str, list[dict[str, float]]]) -> None:
     """The HTTP backend's p50 first-token and total latency against the in-process one; the
-    prompt cache's first token against none."""
+    prompt cache's first token against none, and each in-process backend's against the
+    baseline (``llamacpp-before``: the shipped weights, no cache; target <= 0.6)."""
     if {"llamacpp", "llamacpp-nocache"} <= results.keys():
         cached = float(np.median([row["first_token"] for row in results["llamacpp"]]))
         plain = float(np.median([row["first_token"] for row in results["llamacpp-nocache"]]))
         print(f"\nfirst token, prompt cache / none, p50: {cached:.3f} s / {plain:.3f} s = "
               f"{cached / plain:.3f}")  # fmt: skip
+    if BASELINE in results:
+        for stage, what in (("first_token", "first token"), ("first_token_cpu", "its CPU time")):
+            before = float(np.median([row[stage] for row in results[BASELINE]]))
+            for name in (n for n in LOCAL if n in results and n != BASELINE):
+                now = float(np.median([row[stage] for row in results[name]]))
+                print(f"{what}, {name} / {BASELINE}, p50: {now:.3f} s / {before:.3f} s = "
+                      f"{now / before:.3f} (target <= 0.6)")  # fmt: skip
     if not {"llamacpp", "openai"} <= results.keys():
         return
     print("\nopenai (HTTP) / llamacpp (in-process), p50:")
@@ -185,6 +254,10 @@ def chat_models(
             models["llamacpp-nocache"] = LlamaCppChatModel.from_settings(
                 llm.model_copy(update={"prompt_cache_mb": 0})
             )
+        if BASELINE in backends:
+            before = LlamaCppChatModel.from_settings(llm.model_copy(update={"prompt_cache_mb": 0}))
+            before.fast = False
+            models[BASELINE] = before
         if "openai" in backends:
             if base_url is None:
                 server = stack.enter_context(LlamaCppServer(n_ctx=llm.n_ctx))
@@ -201,9 +274,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--top-k", type=int, default=4)
     parser.add_argument("--rerank", default="none", help="none, tiny, or a reranker model/folder")
-    parser.add_argument(
-        "--backends", default="llamacpp,llamacpp-nocache,openai", help="comma-separated"
-    )
+    parser.add_argument("--backends", default=",".join([*LOCAL, "openai"]), help="comma-separated")
     parser.add_argument(
         "--follow-ups", action="store_true", help="each question a follow-up of the last answer"
     )
@@ -244,23 +315,26 @@ def main() -> None:
               f"{max_tokens}, rerank {args.rerank}, {os.cpu_count()} CPUs", flush=True)  # fmt: skip
         questions = [question(t) for t in random.Random(1).sample(texts, n_questions + 1)]
         results: dict[str, list[dict[str, float]]] = {name: [] for name in answerers}
+        firsts: dict[str, dict[str, float]] = {}
         histories: dict[str, list[ChatMessage]] = {name: [] for name in answerers}
+        clocks = {
+            name: EvalClock(model.loaded_llm())
+            for name, model in models.items()
+            if isinstance(model, LlamaCppChatModel)
+        }
         for n, q in enumerate(questions):
             for name, answerer in answerers.items():
                 history = histories[name] if args.follow_ups else None
-                row, text = ask(answerer, q, args.top_k, history)
+                row, text = ask(answerer, q, args.top_k, history, clocks.get(name))
                 histories[name] = [ChatMessage("user", q), ChatMessage("assistant", text)]
-                if n:  # the first answer of each backend is the warm-up
+                if n:  # the first answer of each backend (empty caches) is reported alone
                     results[name].append(row)
-        raw_rate = 0.0
-        local = next((m for m in models.values() if isinstance(m, LlamaCppChatModel)), None)
-        if local is not None:
-            raw_rate = raw_prefill_rate(local, Answerer(retriever, local, llm), questions[0])
-            print(f"raw prefill: {raw_rate:.1f} tokens/s (one answer prompt, empty cache)")
+                else:
+                    firsts[name] = row
         store.close()
+    print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     for name, rows in results.items():
-        rate = raw_rate if name.startswith("llamacpp") else 0.0
-        report(f"{name} ({models[name].model_name})", rows, rate)
+        report(f"{name} ({models[name].model_name})", rows, firsts.get(name))
     compare(results)
 
 
