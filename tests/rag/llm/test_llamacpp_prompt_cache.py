@@ -63,3 +63,16 @@ def test_the_settings_turn_the_prompt_cache_on_by_default() -> None:
     assert LlamaCppChatModel.from_settings(LLMSettings()).prompt_cache_mb == 256
     off = LLMSettings(prompt_cache_mb=0)
     assert LlamaCppChatModel.from_settings(off).prompt_cache_mb == 0
+
+
+@pytest.mark.llm
+def test_kept_states_hold_the_model_memory_without_its_logits() -> None:
+    """The logits (100 MiB for SmolLM2) would be copied out after every answer and back before
+    the next one's first token; a restored state is always evaluated on, so they go."""
+    model = LlamaCppChatModel(default_model_path(), N_CTX, prompt_cache_mb=64)
+    evaluated_tokens, prompt_tokens = answers_after_a_rewrite(model)
+    assert evaluated_tokens < prompt_tokens  # started from a kept state
+    cache = model.loaded_llm().cache
+    states = list(cache.cache_state.values())
+    assert states and all(state.scores.size == 0 for state in states)
+    assert all(state.llama_state_size > 0 for state in states)
