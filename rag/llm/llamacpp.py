@@ -110,7 +110,7 @@ def load_llama(
             llm = _new_llama(weights, n_ctx, threads, flash_attn=fast)
             if prompt_cache_mb:
                 slim_states(llm)
-                llm.set_cache(prompt_cache(prompt_cache_mb))
+                llm.set_cache(prompt_cache(prompt_cache_mb, llm))
             _loaded[key] = _Loaded(llm, threading.Lock())
         return _loaded[key]
 
@@ -168,14 +168,36 @@ def _load_slim_state(llm: Any, state: Any) -> None:
         raise RuntimeError("llama.cpp could not restore a kept state")
 
 
-def prompt_cache(capacity_mb: int) -> Any:
+MIN_RESTORE_GAIN = 32
+"""A kept state is restored only when it spares at least this many prompt tokens over the
+state the model is in: restoring SmolLM2's 12 MiB state costs what evaluating some 10-15
+tokens does, and consecutive questions' prompts often share a few tokens more with an older
+answer's (the same first block's header) than with the last one."""
+
+
+def prompt_cache(capacity_mb: int, llm: Any = None) -> Any:
     """llama.cpp's in-memory prompt cache of ``capacity_mb`` MiB: the model's state after each
     answer, kept by its tokens. A later prompt that shares a longer prefix with a kept state
-    than with the state the model is in (the fixed system prompt, after a rewrite prompt or
-    another conversation) starts from it and evaluates only the rest."""
+    than with the state ``llm`` is in (the fixed system prompt, after a rewrite prompt or
+    another conversation), by at least :data:`MIN_RESTORE_GAIN` tokens, starts from it and
+    evaluates only the rest."""
     import llama_cpp
 
-    return llama_cpp.LlamaRAMCache(capacity_bytes=capacity_mb << 20)
+    class Cache(llama_cpp.LlamaRAMCache):  # type: ignore[misc]
+        def __getitem__(self, key: Sequence[int]) -> Any:
+            state = super().__getitem__(key)
+            if llm is not None:
+                kept = llama_cpp.Llama.longest_token_prefix(
+                    state.input_ids[: state.n_tokens].tolist(), key
+                )
+                now = llama_cpp.Llama.longest_token_prefix(
+                    llm.input_ids[: llm.n_tokens].tolist(), key
+                )
+                if kept - now < MIN_RESTORE_GAIN:
+                    raise KeyError("no kept state spares enough of this prompt")
+            return state
+
+    return Cache(capacity_bytes=capacity_mb << 20)
 
 
 def _close_all() -> None:

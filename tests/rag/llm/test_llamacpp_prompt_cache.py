@@ -76,3 +76,38 @@ def test_kept_states_hold_the_model_memory_without_its_logits() -> None:
     states = list(cache.cache_state.values())
     assert states and all(state.scores.size == 0 for state in states)
     assert all(state.llama_state_size > 0 for state in states)
+
+
+@pytest.mark.llm
+def test_a_kept_state_sparing_a_few_tokens_more_is_not_restored() -> None:
+    """Restoring a state costs what evaluating some 10-15 tokens does: a kept answer whose
+    prompt shares only its first words more than the model's state does is left alone."""
+    model = LlamaCppChatModel(default_model_path(), N_CTX, prompt_cache_mb=64)
+    llm = model.loaded_llm()
+    restored: list[int] = []
+    original = llm.load_state
+
+    def counting(state: Any) -> None:
+        restored.append(state.n_tokens)
+        original(state)
+
+    llm.load_state = counting
+    try:
+        list(
+            model.stream([ChatMessage("system", SYSTEM), ChatMessage("user", "Red car?")], OPTIONS)
+        )
+        list(
+            model.stream(
+                [ChatMessage("system", SYSTEM), ChatMessage("user", "Blue bike?")], OPTIONS
+            )
+        )
+        list(
+            model.stream(
+                [ChatMessage("system", SYSTEM), ChatMessage("user", "Red car, why?")], OPTIONS
+            )
+        )
+        assert restored == []
+        answers_after_a_rewrite(model)  # the system prompt is worth restoring
+        assert len(restored) == 1
+    finally:
+        del llm.load_state
