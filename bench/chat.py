@@ -13,8 +13,9 @@ prompt cache, ``MMRAG_LLM__PROMPT_CACHE_MB``, and fast weights, the small Q4_1 G
 Q8_0 with fused attention), without the prompt cache (``llamacpp-nocache``), and as before
 both (``llamacpp-before``: the GGUF's own Q4_1 weights, no cache), against which the others'
 first token is compared (wall clock, and this process's CPU time, which other jobs on the
-machine disturb less). After each answer its prompt is evaluated again from an empty state,
-timed: the model's raw prefill rate at that moment. ``prefill`` is the prompt tokens the model
+machine disturb less). After each answer the tokens it evaluated are evaluated again, after
+the same prefix, from an empty state, timed: the model's raw prefill rate for that work at that
+moment. ``prefill`` is the prompt tokens the model
 really evaluated for the answer over its wait for the first token (less retrieval, rerank and
 the rewrite), against that raw rate: what the answer path costs beyond llama.cpp's own work;
 ``prompt rate`` counts all the prompt's tokens, kept prefixes included. The first answer of
@@ -86,16 +87,20 @@ class EvalClock:
 
         llm.eval = timed  # type: ignore[attr-defined]
 
-    def raw_rate(self, prompt_tokens: int) -> tuple[float, float]:
-        """Tokens a second (wall clock, this process's CPU time) of the last prompt's first
-        ``prompt_tokens`` tokens evaluated again from an empty state: the model's own prefill
-        rate now."""
+    def raw_rate(self, prompt_tokens: int, evaluated: int) -> tuple[float, float]:
+        """Tokens a second (wall clock, this process's CPU time) of llama.cpp's own evaluation
+        of the same work as the answer's: the last prompt's tokens after its first
+        ``prompt_tokens - evaluated``, evaluated again after that prefix from an empty state."""
         tokens = list(self.llm.input_ids[:prompt_tokens])  # type: ignore[attr-defined]
+        prefix = max(0, prompt_tokens - evaluated)
         self.llm.reset()  # type: ignore[attr-defined]
+        if prefix:
+            self.untimed(tokens[:prefix])
         began, cpu = time.perf_counter(), time.process_time()
-        self.untimed(tokens)
+        self.untimed(tokens[prefix:])
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-        return len(tokens) / wall, len(tokens) / cpu if cpu > 0 else 0.0
+        n = len(tokens) - prefix
+        return n / wall, n / cpu if cpu > 0 else 0.0
 
     def prompt_eval(self, since: float, until: float) -> tuple[int, float]:
         """(tokens, seconds) of the last prompt evaluation (more than one token, or the only
@@ -182,7 +187,7 @@ def ask(
                 row["evaluated_tokens"] = float(tokens)
                 row["prefill"] = tokens / wait
                 row["prefill_cpu"] = tokens / first_cpu if first_cpu > 0 else 0.0
-                row["raw"], row["raw_cpu"] = clock.raw_rate(answer.prompt_tokens or 0)
+                row["raw"], row["raw_cpu"] = clock.raw_rate(answer.prompt_tokens or 0, tokens)
             return {**row, "prompt_rate": prompt_rate}, answer.text
     raise RuntimeError("no final event")
 
@@ -206,7 +211,7 @@ def report(name: str, rows: list[dict[str, float]], first: dict[str, float] | No
         prompt = float(np.median([row["prompt_tokens"] for row in rows]))
         print(f"{'prefill':<15} {prefill:8.1f}   evaluated tokens/s of that wait (p50), "
               f"{tokens:.0f} of {prompt:.0f} prompt tokens evaluated")  # fmt: skip
-        print(f"{'raw prefill':<15} {raw:8.1f}   tokens/s, each prompt again from empty (p50)")
+        print(f"{'raw prefill':<15} {raw:8.1f}   tokens/s, the same tokens again (p50)")
         print(f"{'prefill / raw':<15} {ratio:8.2f}   p50 of the answers' (target >= 0.9); in CPU "
               f"time {cpu:.2f} (the whole wait's CPU, retrieval included)")  # fmt: skip
     if first:
