@@ -181,11 +181,16 @@ def prompt_cache(capacity_mb: int, llm: Any = None) -> Any:
     than with the state ``llm`` is in (the fixed system prompt, after a rewrite prompt or
     another conversation), by at least :data:`MIN_RESTORE_GAIN` tokens, starts from it and
     evaluates only the rest."""
+    import weakref
+
     import llama_cpp
+
+    model = weakref.ref(llm) if llm is not None else None  # the model holds the cache
 
     class Cache(llama_cpp.LlamaRAMCache):  # type: ignore[misc]
         def __getitem__(self, key: Sequence[int]) -> Any:
             state = super().__getitem__(key)
+            llm = model() if model is not None else None
             if llm is not None:
                 kept = llama_cpp.Llama.longest_token_prefix(
                     state.input_ids[: state.n_tokens].tolist(), key
