@@ -21,6 +21,7 @@ from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 
 from rag.config import ClipSettings, Settings, StoreSettings  # noqa: E402
 from rag.embedding.tqdm_lock import keep_tqdm_lock_in_process  # noqa: E402
@@ -28,6 +29,11 @@ from rag.embedding.tqdm_lock import keep_tqdm_lock_in_process  # noqa: E402
 # Before any test forks (kill -9 and disk-full suites): a child killed holding tqdm's default,
 # process-shared lock would hang this process (rag/embedding/tqdm_lock.py).
 keep_tqdm_lock_in_process()
+
+# No per-example deadline: the suite runs on every core of a shared machine, where a 200 ms
+# example can take a second; the tests that bound time assert their own bounds.
+hypothesis_settings.register_profile("mmrag", deadline=None)
+hypothesis_settings.load_profile("mmrag")
 
 
 @pytest.fixture(scope="session", autouse=True)
