@@ -289,7 +289,7 @@ def spread(
 
 def _compared(plan: SearchPlan) -> tuple[list[str], dict[str, float]]:
     """The dense vectors ``mmr`` compares for ``plan``, and their weights."""
-    dense = [name for name in plan.vectors if name not in SPARSE_SIGNALS]
+    dense: list[str] = [name for name in plan.vectors if name not in SPARSE_SIGNALS]
     if not dense:
         raise InvalidInputError(
             "mmr compares stored dense vectors: search a dense signal too (image, text or "

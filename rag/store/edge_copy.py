@@ -234,14 +234,14 @@ class VectorCopy:
                 out[name] = dict(zip(present, values.tolist(), strict=True))
         return out
 
-    def vectors(self, ids: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    def vectors(self, ids: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The ``names`` vectors (unit float32, as the engine stores a cosine vector) of those of
         ``ids`` the copy holds, by id: what a lookup of the engine's records would give, read by
         one gather per name instead of a Python float per component."""
         with self._lock:
             known = [(pid, row) for pid in ids if (row := self._rows.get(pid)) is not None]
             rows = np.fromiter((row for _, row in known), np.int64, len(known))
-            out: dict[str, dict[str, np.ndarray]] = {pid: {} for pid, _ in known}
+            out: dict[str, dict[str, Any]] = {pid: {} for pid, _ in known}
             for name in names:
                 has = self._present[name][rows].tolist()
                 matrix = self._matrix[name][rows]  # a gather: a copy, safe after the lock
