@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, get_args
 
 import numpy as np
@@ -23,7 +23,7 @@ from rag.errors import InvalidInputError
 from rag.retrieval.plan import SearchPlan
 from rag.retrieval.types import Diversity, DiversityMode, Hit
 from rag.signals import SPARSE_SIGNALS
-from rag.store.base import VectorStore
+from rag.store.base import StoredPoint, VectorStore
 
 DIVERSITY_MODES: tuple[DiversityMode, ...] = get_args(DiversityMode)
 MAX_FIELD_CHARS = 200
@@ -83,7 +83,10 @@ def group_value(hit: Hit, field: str) -> Any:
     ``document``: the document id; ``page``: (document id, page); ``duplicate``: the id of the
     item it copies (``duplicate_of``), else its own; a dotted name walks nested fields
     (``metadata.camera``); a bare name not at the top is looked up in ``metadata``."""
-    payload = hit.payload
+    return _value(hit.id, hit.payload, field)
+
+
+def _value(point_id: str, payload: Mapping[str, Any], field: str) -> Any:
     if field == keys.DOCUMENT:
         return _nested(payload, ("document", "id"))
     if field == keys.PAGE:
@@ -91,7 +94,7 @@ def group_value(hit: Hit, field: str) -> Any:
         document = _nested(payload, ("document", "id")) or payload.get(keys.SOURCE)
         return None if page is None or document is None else (document, _hashable(page))
     if field == DUPLICATE:
-        return payload.get(keys.DUPLICATE_OF) or hit.id
+        return payload.get(keys.DUPLICATE_OF) or point_id
     parts = tuple(field.split("."))
     if len(parts) == 1 and parts[0] not in payload:
         parts = (keys.METADATA, parts[0])
@@ -101,21 +104,27 @@ def group_value(hit: Hit, field: str) -> Any:
 def collapse(hits: Sequence[Hit], field: str) -> list[Hit]:
     """The first (best) hit per value of ``field`` in ``hits``' order, each with ``folded``: how
     many later hits shared its value. Hits without the field are each kept."""
+    kept, folded = _folds([group_value(hit, field) for hit in hits])
+    return [replace(hits[i], folded=n) if n else hits[i] for i, n in zip(kept, folded, strict=True)]
+
+
+def _folds(values: Sequence[Any]) -> tuple[list[int], list[int]]:
+    """The position of the first of each value (each ``None`` kept), and how many later
+    positions shared it."""
     first: dict[Any, int] = {}
-    kept: list[Hit] = []
+    kept: list[int] = []
     folded: list[int] = []
-    for hit in hits:
-        value = group_value(hit, field)
+    for position, value in enumerate(values):
         if value is None:
-            kept.append(hit)
+            kept.append(position)
             folded.append(0)
         elif value in first:
             folded[first[value]] += 1
         else:
             first[value] = len(kept)
-            kept.append(hit)
+            kept.append(position)
             folded.append(0)
-    return [replace(hit, folded=n) if n else hit for hit, n in zip(kept, folded, strict=True)]
+    return kept, folded
 
 
 def mmr(
@@ -131,46 +140,69 @@ def mmr(
     Relevance is the fused score over the highest of ``hits``; the similarity of two hits is
     the ``weights``-weighted mean cosine of the vectors both have (0 when they share none).
     ``lambda_`` 1 keeps the order; lower values trade relevance for novelty."""
-    n = len(hits)
-    if n <= 1 or lambda_ >= 1.0:
+    if len(hits) <= 1 or lambda_ >= 1.0:
         return list(hits)
-    relevance = _scaled(np.array([hit.scores.fused for hit in hits], np.float64))
     similar = similarities([hit.id for hit in hits], vectors, weights)
+    fused = np.array([hit.scores.fused for hit in hits], np.float64)
+    return [hits[i] for i in mmr_order(fused, similar, lambda_, k)]
+
+
+def mmr_order(fused: np.ndarray, similar: np.ndarray, lambda_: float, k: int) -> list[int]:
+    """Positions of the fused scores ``fused`` (best first) with their first ``k`` chosen by
+    maximal marginal relevance over the pairwise similarities ``similar``, the rest after them
+    in their order (:func:`mmr`)."""
+    n = len(fused)
+    if n <= 1 or lambda_ >= 1.0:
+        return list(range(n))
+    novelty = 1.0 - lambda_
+    relevance = lambda_ * _scaled(fused)
     chosen = [0]
-    closest = similar[0].copy()
-    taken = np.zeros(n, bool)
-    taken[0] = True
+    closest = similar[0].astype(np.float64)
+    closest[0] = np.inf  # taken: never chosen again
     for _ in range(min(k, n) - 1):
-        gain = lambda_ * relevance - (1.0 - lambda_) * closest
-        gain[taken] = -np.inf
-        best = int(np.argmax(gain))  # ties: the higher fused hit
+        best = int(np.argmax(relevance - novelty * closest))  # ties: the higher fused hit
         chosen.append(best)
-        taken[best] = True
         np.maximum(closest, similar[best], out=closest)
-    rest = [i for i in range(n) if not taken[i]]
-    return [hits[i] for i in chosen + rest]
+        closest[best] = np.inf
+    taken = set(chosen)
+    return chosen + [i for i in range(n) if i not in taken]
 
 
 def similarities(ids: Sequence[str], vectors: Vectors, weights: Mapping[str, float]) -> np.ndarray:
     """``(len(ids), len(ids))``: the ``weights``-weighted mean cosine of each pair over the
     vectors both points have (0 where they share none)."""
     n = len(ids)
+    held = [vectors.get(pid, {}) for pid in ids]
+    used = {name: w for name, w in weights.items() if w > 0}
+    having = {name: [row for row, own in enumerate(held) if name in own] for name in used}
+    if used and all(len(rows) == n for rows in having.values()):
+        # every point has every vector (the usual case): one product of the unit vectors side
+        # by side, each scaled by the square root of its share of the weight
+        whole = sum(used.values())
+        parts = [
+            _unit_rows([own[name] for own in held]) * np.float32(math.sqrt(w / whole))
+            for name, w in used.items()
+        ]
+        matrix = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return matrix @ matrix.T
     total = np.zeros((n, n), np.float32)
     weight = np.zeros((n, n), np.float32)
-    for name, w in weights.items():
-        rows = [row for row, pid in enumerate(ids) if name in vectors.get(pid, {})]
-        if w <= 0 or not rows:
-            continue
-        matrix = np.stack([vectors[ids[row]][name] for row in rows]).astype(np.float32)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        if len(rows) == n:  # every point has the vector (the usual case): no index needed
-            total += w * (matrix @ matrix.T)
-            weight += w
-        else:
+    for name, w in used.items():
+        rows = having[name]
+        if rows:
+            matrix = _unit_rows([held[row][name] for row in rows])
             pairs = np.ix_(rows, rows)
             total[pairs] += w * (matrix @ matrix.T)
             weight[pairs] += w
     return np.divide(total, weight, out=np.zeros_like(total), where=weight > 0)
+
+
+def _unit_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """``rows`` stacked as float32, each scaled to length 1 (a zero row stays zero)."""
+    matrix = np.array(rows, np.float32)
+    lengths = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
+    matrix /= np.maximum(lengths, 1e-12)[:, None]
+    return matrix
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
@@ -205,7 +237,59 @@ def diversify(
     searched (weighted as the plan weighs them; equally when those weights are all 0)."""
     if diversity.mode == "collapse":
         return collapse(hits, diversity.field)
-    dense = [name for name in plan.vectors if name not in SPARSE_SIGNALS]
+    dense, weights = _compared(plan)
+    points = store.get([hit.id for hit in hits], with_vectors=dense)
+    return mmr(hits, _vectors(points), weights, diversity.lambda_, plan.candidates)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """What a diversity keeps of a pool of fused ids: their positions in the pool, in its
+    order (``order``), how many each folded (``folded``), and the payloads read on the way."""
+
+    order: list[int]
+    folded: list[int]
+    payloads: dict[str, dict[str, Any]]
+
+
+def spread(
+    store: VectorStore,
+    plan: SearchPlan,
+    diversity: Diversity,
+    ids: Sequence[str],
+    fused: Sequence[float],
+    keep: int | None = None,
+) -> Spread:
+    """:func:`diversify` on the pool ``ids`` (fused scores ``fused``, best first) before any
+    hit is made of them, keeping the first ``keep`` (all when ``None``): the payloads (and for
+    ``mmr`` the vectors) of the pool are read once, here, in one ``store.get``; a point
+    deleted since the search is left out."""
+    if diversity.mode == "collapse":
+        points = store.get(ids)
+    else:
+        dense, weights = _compared(plan)
+        points = store.get(ids, with_vectors=dense)
+    payloads = {p.id: p.payload for p in points}
+    live = [i for i, pid in enumerate(ids) if pid in payloads]
+    if diversity.mode == "collapse":
+        values = [_value(ids[i], payloads[ids[i]], diversity.field) for i in live]
+        kept, folded = _folds(values)
+        order = [live[i] for i in kept]
+    else:
+        live_ids = [ids[i] for i in live]
+        similar = similarities(live_ids, _vectors(points), weights)
+        scores = np.array([fused[i] for i in live], np.float64)
+        order = [live[i] for i in mmr_order(scores, similar, diversity.lambda_, plan.candidates)]
+        folded = [0] * len(order)
+    if keep is not None:
+        order, folded = order[:keep], folded[:keep]
+    kept_ids = {ids[i] for i in order}
+    return Spread(order, folded, {pid: p for pid, p in payloads.items() if pid in kept_ids})
+
+
+def _compared(plan: SearchPlan) -> tuple[list[str], dict[str, float]]:
+    """The dense vectors ``mmr`` compares for ``plan``, and their weights."""
+    dense: list[str] = [name for name in plan.vectors if name not in SPARSE_SIGNALS]
     if not dense:
         raise InvalidInputError(
             "mmr compares stored dense vectors: search a dense signal too (image, text or "
@@ -214,8 +298,8 @@ def diversify(
     weights: dict[str, float] = {name: plan.weights.get(name, 0.0) for name in dense}
     if sum(weights.values()) <= 0:
         weights = dict.fromkeys(dense, 1.0)
-    points = store.get([hit.id for hit in hits], with_vectors=dense)
-    vectors = {
-        p.id: {n: v for n, v in p.vectors.items() if isinstance(v, np.ndarray)} for p in points
-    }
-    return mmr(hits, vectors, weights, diversity.lambda_, plan.candidates)
+    return dense, weights
+
+
+def _vectors(points: Sequence[StoredPoint]) -> dict[str, dict[str, np.ndarray]]:
+    return {p.id: {n: v for n, v in p.vectors.items() if isinstance(v, np.ndarray)} for p in points}

@@ -23,12 +23,12 @@ from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
 from rag.retrieval.collection_defaults import DefaultsFile
-from rag.retrieval.diversity import diversify
+from rag.retrieval.diversity import spread
 from rag.retrieval.extra_candidates import MAX_EXTRA, merged_candidates, restricted
 from rag.retrieval.fairness import check_spread, fair_top_k
 from rag.retrieval.plan import SearchPlan, make_plan
 from rag.retrieval.rerank import Reranker, rerank_within
-from rag.retrieval.types import Hit, Query, Scores, SearchResult
+from rag.retrieval.types import Diversity, Hit, Query, Scores, SearchResult
 from rag.signals import CLIP_SIGNALS, LEXICAL, PASSAGE, SIGNALS, Signal
 from rag.store.base import CollectionLayout, Filter, QueryVector, VectorStore
 from rag.store.candidates import Candidates
@@ -76,12 +76,12 @@ class Retriever:
         timings: dict[str, float] = {}
         with _timed(timings, "encode", "embed"):
             vectors = self.embed_signals(query, plan.signals)
-        spread = query.diversity is not None or query.fair is not None
-        pool = plan.prefetch_limit if spread else None
-        hits = self.fused_hits(plan, vectors, query.filter, timings, query.candidates, pool)
-        if query.diversity is not None:
-            with _timed(timings, "diversify"):
-                hits = diversify(self.store, plan, query.diversity, hits)
+        widened = query.diversity is not None or query.fair is not None
+        pool = plan.prefetch_limit if widened else None
+        keep = plan.candidates if query.fair is None else None  # fair exposure reads them all
+        hits = self.fused_hits(
+            plan, vectors, query.filter, timings, query.candidates, pool, query.diversity, keep
+        )
         reranked, complete = bool(plan.rerank_n and hits), True
         if reranked and self.reranker is not None and query.text:
             with _timed(timings, "rerank"):
@@ -149,12 +149,16 @@ class Retriever:
         timings: dict[str, float],
         extra: Sequence[str] = (),
         limit: int | None = None,
+        diversity: Diversity | None = None,
+        keep: int | None = None,
     ) -> list[Hit]:
         """The first ``plan.candidates`` (or ``limit``) hits by fused score (ties by id), before
         reranking.
 
         ``vectors`` holds the query of each signal (a bare array is the CLIP vector); the points
-        of ``extra`` are ranked too (:mod:`rag.retrieval.extra_candidates`).
+        of ``extra`` are ranked too (:mod:`rag.retrieval.extra_candidates`). ``diversity``
+        spreads them (:func:`rag.retrieval.diversity.spread`) before their hits are made: the
+        first ``keep`` of them (all when ``None``) become hits, with their signal scores.
         """
         if isinstance(vectors, np.ndarray):
             vectors = {name: vectors for name in CLIP_SIGNALS}
@@ -168,12 +172,21 @@ class Retriever:
         with _timed(timings, "fuse"):
             k = self.settings.rrf_k
             best = fusion.fuse(found, plan.fusion, plan.weights, limit or plan.candidates, k)
-            rows = np.array([row for row, _ in best], np.int64)
+        folded: list[int] = []
+        if diversity is not None:
+            with _timed(timings, "diversify"):
+                ids = [found.ids[row] for row, _ in best]
+                chosen = spread(self.store, plan, diversity, ids, [s for _, s in best], keep)
+                best = [best[i] for i in chosen.order]
+                payloads, folded = chosen.payloads, chosen.folded
+        rows = np.array([row for row, _ in best], np.int64)
         with _timed(timings, "store", "get"):
             table = found.table(rows)
-            points = self.store.get([found.ids[row] for row in rows.tolist()])
+            if diversity is None:
+                points = self.store.get([found.ids[row] for row in rows.tolist()])
+                payloads = {p.id: p.payload for p in points}
         with _timed(timings, "fuse", "hits"):
-            return _hits(found, best, table, {p.id: p.payload for p in points}, plan)
+            return _hits(found, best, table, payloads, plan, folded)
 
     # --- settings and the collection -------------------------------------------------------------
 
@@ -211,12 +224,15 @@ def _hits(
     table: np.ndarray,
     payloads: Mapping[str, dict],
     plan: SearchPlan,
+    folded: Sequence[int] = (),
 ) -> list[Hit]:
     """Hits of the ``(row, fused score)`` in ``best`` with their signal scores (``table``: the
-    rows' exact scores) and payloads; a point deleted since its list was read is left out."""
+    rows' exact scores), payloads and ``folded`` counts (none: 0); a point deleted since its
+    list was read is left out."""
     columns = [found.names.index(n) if n in found.names else None for n in SIGNALS]
     hits = []
-    for (row, fused), scored in zip(best, table.tolist(), strict=True):
+    folds = folded or [0] * len(best)
+    for (row, fused), scored, fold in zip(best, table.tolist(), folds, strict=True):
         point_id = found.ids[row]
         payload = payloads.get(point_id)
         if payload is None:
@@ -226,7 +242,7 @@ def _hits(
             for name, c in zip(SIGNALS, columns, strict=True)
         }
         scores = Scores(fused=float(fused), **signals)  # type: ignore[arg-type]
-        hits.append(Hit(id=point_id, payload=dict(payload), scores=scores))
+        hits.append(Hit(id=point_id, payload=dict(payload), scores=scores, folded=fold))
     return hits
 
 

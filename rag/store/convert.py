@@ -6,6 +6,7 @@ vectors, so they answer identically.
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import itertools
 import json
@@ -209,6 +210,8 @@ def float32_vectors(raw: Any) -> dict[str, Any]:
             continue
         if is_sparse(value):
             out[name] = sparse_terms(value.indices, value.values)
+        elif isinstance(value, list):  # the bindings' floats: array's loop, 2x numpy's from a list
+            out[name] = np.frombuffer(array.array("f", value), np.float32)
         else:
             out[name] = np.asarray(value, dtype=np.float32)
     return out

@@ -189,9 +189,17 @@ class EdgeStore:
             return []
         shard = self._require_shard()
         vectors = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        copy = None if isinstance(vectors, bool) or not vectors else self._kept.ready(vectors)
         chosen = _Chosen(wanted, None)  # returned ids map back without formatting a UUID
-        records = self._call(shard.retrieve, wanted, True, vectors)
+        records = self._call(shard.retrieve, wanted, True, False if copy is not None else vectors)
         found = {chosen.id_of(record.id): record for record in records}
+        if copy is not None and isinstance(vectors, list):  # named dense: gathered from the copy
+            held = copy.vectors([pid for pid in wanted if pid in found], vectors)
+            return [
+                StoredPoint(pid, dict(record.payload or {}), held.get(pid, {}))
+                for pid in wanted
+                if (record := found.get(pid)) is not None
+            ]
         return [
             StoredPoint(pid, dict(record.payload or {}), convert.float32_vectors(record.vector))
             for pid in wanted

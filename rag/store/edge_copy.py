@@ -234,6 +234,22 @@ class VectorCopy:
                 out[name] = dict(zip(present, values.tolist(), strict=True))
         return out
 
+    def vectors(self, ids: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The ``names`` vectors (unit float32, as the engine stores a cosine vector) of those of
+        ``ids`` the copy holds, by id: what a lookup of the engine's records would give, read by
+        one gather per name instead of a Python float per component."""
+        with self._lock:
+            known = [(pid, row) for pid in ids if (row := self._rows.get(pid)) is not None]
+            rows = np.fromiter((row for _, row in known), np.int64, len(known))
+            out: dict[str, dict[str, Any]] = {pid: {} for pid, _ in known}
+            for name in names:
+                has = self._present[name][rows].tolist()
+                matrix = self._matrix[name][rows]  # a gather: a copy, safe after the lock
+                for i, ((pid, _), keep) in enumerate(zip(known, has, strict=True)):
+                    if keep:
+                        out[pid][name] = matrix[i]
+        return out
+
     def scan(self, queries: Sequence[tuple[str, np.ndarray]], limit: int) -> Candidates:
         """Each ``(name, unit vector)`` query's ``limit`` nearest rows by an exact scan, scored
         for every query (rows tied at the cut: any of them, as in the engine)."""

@@ -125,3 +125,30 @@ def test_a_fill_page_read_before_a_write_does_not_undo_it() -> None:
     scores = copy.scores_of({"image": new}, [written, removed, untouched])["image"]
     assert scores == pytest.approx({written: 1.0, untouched: 0.0})
     assert copy.having("lexical", [written, removed, untouched]) == [untouched]
+
+
+def test_get_gives_the_named_vectors_from_the_copy_as_the_engine_stores_them(
+    tmp_path: Path,
+) -> None:
+    store = copying_store(tmp_path)
+    points = [
+        PointRecord(
+            p.id, {n: 3.0 * v if n != "lexical" else v for n, v in p.vectors.items()}, p.payload
+        )
+        for p in random_points(12)
+    ]  # longer than 1: the engine keeps a cosine vector at length 1, and so does the copy
+    store.upsert(points)
+    ids = [p.id for p in points] + [make_id(999)]
+    names = ["image", "passage"]
+    assert store.copies_vectors(wait=10)
+    from_copy = store.get(ids, with_vectors=names)
+    store.vector_copy_max_points = 0
+    from_engine = store.get(ids, with_vectors=names)
+    assert [p.id for p in from_copy] == [p.id for p in from_engine] == ids[:-1]
+    for got, expected in zip(from_copy, from_engine, strict=True):
+        assert got.payload == expected.payload
+        assert got.vectors.keys() == expected.vectors.keys()  # an image-only point has no passage
+        for name, vector in expected.vectors.items():
+            assert got.vectors[name].dtype == np.float32
+            np.testing.assert_allclose(got.vectors[name], vector, atol=1e-6)
+    store.close()
