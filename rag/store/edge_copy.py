@@ -134,6 +134,10 @@ class KeptCopy:
             while self._copy is copy:
                 page, offset = self.store.scroll(None, 1024, offset, with_vectors=True)
                 copy.backfill((p.id, p.vectors) for p in page)
+                with self.store._lock:  # writes while it filled may have grown it past its size
+                    if self._copy is copy and len(copy) > self.max_points:
+                        self._copy = None
+                        return
                 if offset is None:
                     copy.mark_filled()
                     return

@@ -152,3 +152,22 @@ def test_get_gives_the_named_vectors_from_the_copy_as_the_engine_stores_them(
             assert got.vectors[name].dtype == np.float32
             np.testing.assert_allclose(got.vectors[name], vector, atol=1e-6)
     store.close()
+
+
+def test_writes_that_grow_the_copy_past_its_size_while_it_fills_drop_it(tmp_path: Path) -> None:
+    store = copying_store(tmp_path, 20)
+    points = random_points(30)
+    store.upsert(points[:15])
+    scroll, wrote = store.scroll, []
+
+    def scroll_then_write(*args, **kwargs):  # a write lands after the filler read its page
+        page = scroll(*args, **kwargs)
+        if not wrote:
+            wrote.append(True)
+            store.upsert(points[15:])
+        return page
+
+    store.scroll = scroll_then_write  # type: ignore[method-assign]
+    assert not store.copies_vectors(wait=10)  # 30 points > 20: the engine scores
+    assert wrote and store.count() == 30
+    store.close()
