@@ -25,12 +25,9 @@ $(VENV)/.test: $(VENV)/.base pyproject.toml
 run: $(VENV)/.run
 	$(VENV)/bin/mmrag demo
 
-# The tests on every core (pytest-xdist); then the fault suites alone (kill -9, a full disk, slow
-# servers: their bounds are wall-clock seconds).
 test: $(VENV)/.test
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto --dist loadfile --ignore=tests/faults
-	$(PY) -m pytest tests/faults
+	$(PY) -m pytest
 
 lint: $(VENV)/.test
 	$(PY) -m ruff check .
