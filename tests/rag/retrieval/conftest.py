@@ -93,3 +93,29 @@ def qwen_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cross_encoder_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder"))
+
+
+@pytest.fixture
+def cli_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: list[Item], tiny_embedder: Embedder
+) -> Path:
+    """Environment of a user whose embedded collection holds the corpus; no reranker."""
+    data = tmp_path / "data"
+    store = open_store(StoreSettings(collection=COLLECTION), data)
+    store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
+    store.upsert([PointRecord(item.id, item.vectors, item.payload) for item in corpus])
+    store.close()
+    env = {
+        "MMRAG_DATA_DIR": str(data),
+        "MMRAG_STORE__COLLECTION": COLLECTION,
+        "MMRAG_CLIP__MODEL": "mmrag-tiny",
+        "MMRAG_CLIP__PRETRAINED": "",
+        "MMRAG_CLIP__THREADS": "1",
+        "MMRAG_RERANK__MODEL": "none",
+        "MMRAG_PASSAGE__MODEL": "none",
+        "MMRAG_LEXICAL__ENABLED": "false",
+        "MMRAG_LOG_LEVEL": "WARNING",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path

@@ -10,38 +10,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from mmrag_cli.main import app
-from rag.config import StoreSettings
-from rag.store import CollectionLayout, PointRecord, open_store
 
-from .conftest import COLLECTION, Item
+from .conftest import Item
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: list[Item], tiny_embedder
-) -> Path:
-    """Environment of a user whose embedded collection holds the corpus; no reranker."""
-    data = tmp_path / "data"
-    store = open_store(StoreSettings(collection=COLLECTION), data)
-    store.ensure_collection(CollectionLayout.of(tiny_embedder.dim))
-    store.upsert([PointRecord(item.id, item.vectors, item.payload) for item in corpus])
-    store.close()
-    env = {
-        "MMRAG_DATA_DIR": str(data),
-        "MMRAG_STORE__COLLECTION": COLLECTION,
-        "MMRAG_CLIP__MODEL": "mmrag-tiny",
-        "MMRAG_CLIP__PRETRAINED": "",
-        "MMRAG_CLIP__THREADS": "1",
-        "MMRAG_RERANK__MODEL": "none",
-        "MMRAG_PASSAGE__MODEL": "none",
-        "MMRAG_LEXICAL__ENABLED": "false",
-        "MMRAG_LOG_LEVEL": "WARNING",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return tmp_path
 
 
 def test_search_json_with_filter_and_weights(cli_env: Path) -> None:
