@@ -14,7 +14,9 @@ encoding and sending happen on its thread, not the request's. A span of work tha
 (:func:`finished`, inside a sampled span of this process) is handed whole to that processor: its
 parent already made the sampling decision, so the SDK's per-span path (sampler, context lookups,
 a live span's locks, about 20-40 us a span on a loaded 2-core machine) is skipped; inside an
-unsampled span it costs one context lookup and records nothing.
+unsampled span it costs one context lookup and records nothing. A :func:`span` the sampler
+samples is kept as plain values (:class:`_Recorded`) and handed whole when it ends; one it does
+not sample is the SDK's own (non-recording) span.
 
 Example::
 
@@ -30,6 +32,7 @@ import contextlib
 import logging
 import os
 import time
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +50,7 @@ _provider: Any = None  # the SDK's TracerProvider while traces are on
 _processor: Any = None  # its one span processor, which finished spans are handed to
 _scope: Any = None  # the instrumentation scope ("mmrag") finished spans carry
 _ended: Any = None  # the SDK's ReadableSpan: an ended span, as processors receive it
+_Event: Any = None  # the SDK's span event (an exception recorded on a span)
 _OFF: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
@@ -69,14 +73,14 @@ def start(
     of the SDK, e.g. an in-memory one in tests: each span handed to it as it ends, or in
     batches on a thread of its own with ``batch``, as the OTLP exporter gets them); returns
     whether traces are on. Traces already on stay as they are."""
-    global _tracer, _provider, _processor, _scope, _ended
+    global _tracer, _provider, _processor, _scope, _ended, _Event
     if _tracer is not None:
         return True
     url = endpoint_of(settings)
     if exporter is None and url is None:
         return False
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
@@ -90,7 +94,7 @@ def start(
         _processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=url))
         log.info("traces: sending spans of %s to %s", name, url)
     provider.add_span_processor(_processor)
-    _scope, _ended = InstrumentationScope("mmrag"), ReadableSpan
+    _scope, _ended, _Event = InstrumentationScope("mmrag", "", ""), ReadableSpan, Event
     _provider, _tracer = provider, provider.get_tracer("mmrag")
     return True
 
@@ -141,7 +145,9 @@ class _Current:
     def __enter__(self) -> trace.Span:
         tracer, name, parent, attributes, kind = self._args
         ctx = propagate.extract(parent) if parent else None
-        self._span = tracer.start_span(name, ctx, kind, attributes)
+        self._span = _sampled(name, ctx, kind, attributes) or tracer.start_span(
+            name, ctx, kind, attributes
+        )
         self._token = otel_context.attach(trace.set_span_in_context(self._span, ctx))
         return self._span
 
@@ -151,6 +157,134 @@ class _Current:
             self._span.record_exception(error)
             self._span.set_status(trace.StatusCode.ERROR, f"{type(error).__name__}: {error}")
         self._span.end()
+
+
+def _sampled(
+    name: str, ctx: otel_context.Context | None, kind: trace.SpanKind, attributes: Attributes | None
+) -> _Recorded | None:
+    """The span the SDK's ``start_span`` would start, as a :class:`_Recorded`, when the sampler
+    samples it; ``None`` (the SDK's own path) when it does not, or traces were turned off."""
+    provider, processor = _provider, _processor
+    if provider is None or processor is None:
+        return None
+    parent: trace.SpanContext | None = trace.get_current_span(ctx).get_span_context()
+    ids = provider.id_generator
+    if parent is None or not parent.is_valid:
+        parent, trace_id, random_id = None, ids.generate_trace_id(), ids.is_trace_id_random()
+    else:
+        trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
+    result = provider.sampler.should_sample(ctx, trace_id, name, kind, attributes, ())
+    if not result.decision.is_sampled():
+        return None
+    flags = trace.TraceFlags.SAMPLED | (trace.TraceFlags.RANDOM_TRACE_ID if random_id else 0)
+    own = trace.SpanContext(
+        trace_id,
+        ids.generate_span_id(),
+        is_remote=False,
+        trace_flags=trace.TraceFlags(flags),
+        trace_state=result.trace_state,
+    )
+    return _Recorded(name, own, parent, kind, dict(result.attributes or {}), provider, processor)
+
+
+class _Recorded(trace.Span):
+    """A sampled span kept as plain values and handed whole to the span processor when it
+    ends: what the SDK's span records (attributes, events, status, name), without its lock,
+    limits and per-call checks (this wraps every request; a request sets a handful of
+    attributes). ``tests/rag/test_tracing.py`` checks it against the span the SDK makes."""
+
+    def __init__(
+        self,
+        name: str,
+        context: trace.SpanContext,
+        parent: trace.SpanContext | None,
+        kind: trace.SpanKind,
+        attributes: dict[str, Any],
+        provider: Any,
+        processor: Any,
+    ) -> None:
+        self._name, self._context, self._parent, self._kind = name, context, parent, kind
+        self._attributes = attributes
+        self._events: list[Any] = []
+        self._status = trace.Status(trace.StatusCode.UNSET)
+        self._resource, self._processor = provider.resource, processor
+        self._start = time.time_ns()
+        self._end: int | None = None
+
+    def get_span_context(self) -> trace.SpanContext:
+        return self._context
+
+    def is_recording(self) -> bool:
+        return self._end is None
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        if self._end is None:
+            self._attributes.update(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        if self._end is None:
+            self._attributes[key] = value
+
+    def add_event(
+        self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
+    ) -> None:
+        if self._end is None:
+            self._events.append(_Event(name, attributes, timestamp))
+
+    def update_name(self, name: str) -> None:
+        if self._end is None:
+            self._name = name
+
+    def set_status(
+        self, status: trace.Status | trace.StatusCode, description: str | None = None
+    ) -> None:
+        if self._end is not None or self._status.status_code is trace.StatusCode.OK:
+            return  # as the SDK: an OK status stays
+        if isinstance(status, trace.StatusCode):
+            status = trace.Status(status, description)
+        if status.status_code is not trace.StatusCode.UNSET:
+            self._status = status
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Mapping[str, Any] | None = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        kind = type(exception)
+        module = kind.__module__
+        recorded: dict[str, Any] = {
+            "exception.type": f"{module}.{kind.__qualname__}"
+            if module and module != "builtins"
+            else kind.__qualname__,
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
+        }
+        recorded.update(attributes or {})
+        self.add_event("exception", recorded, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        if self._end is not None:
+            return
+        self._end = end_time if end_time is not None else time.time_ns()
+        self._processor.on_end(
+            _ended(
+                self._name,
+                self._context,
+                self._parent,
+                self._resource,
+                self._attributes,
+                tuple(self._events),
+                (),
+                self._kind,
+                status=self._status,
+                start_time=self._start,
+                end_time=self._end,
+                instrumentation_scope=_scope,
+            )
+        )
 
 
 def finished(

@@ -1,16 +1,17 @@
 """rag.tracing on the real OpenTelemetry SDK (in-memory exporter): a stage span of work that
 ended is a child of the current span with the caller's timing, made like the SDK's own spans;
 it follows its parent's sampling (``OTEL_TRACES_SAMPLER``); a failed stage records its error;
-a span block records an exception and restores the context; ``batch`` exports on a thread of
-its own."""
+a span block records an exception and restores the context, and records what the SDK's own span
+records; ``batch`` exports on a thread of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -110,6 +111,75 @@ def test_a_span_block_records_an_exception_ends_the_span_and_restores_the_contex
     assert job.status.status_code is trace.StatusCode.ERROR
     assert job.status.description == "RuntimeError: disk full"
     assert [e.name for e in job.events] == ["exception"]
+
+
+def _as_the_sdk_records(span: ReadableSpan) -> dict[str, object]:
+    """What a span says, less what differs by run (ids, times, the stack trace's lines)."""
+    events = [
+        (e.name, {k: v for k, v in e.attributes.items() if k != "exception.stacktrace"})
+        for e in span.events
+    ]
+    stacks = [e.attributes.get("exception.stacktrace", "") for e in span.events]
+    return {
+        "name": span.name,
+        "kind": span.kind,
+        "parent": span.parent,
+        "trace flags": span.context.trace_flags,
+        "trace state": span.context.trace_state,
+        "remote": span.context.is_remote,
+        "attributes": dict(span.attributes),
+        "status": (span.status.status_code, span.status.description),
+        "events": events,
+        "stack ends with the error": [str(s).strip().splitlines()[-1:] for s in stacks],
+        "resource": span.resource,
+        "scope": span.instrumentation_scope,
+        "links": tuple(span.links),
+    }
+
+
+@pytest.mark.parametrize("flags", [None, "01"])
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_span_block_records_what_the_sdks_own_span_records(
+    exporter: InMemorySpanExporter, flags: str | None, fails: bool
+) -> None:
+    parent = None if flags is None else {"traceparent": TRACEPARENT.format(flags=flags)}
+    attributes = {"http.request.method": "POST", "mmrag.request_id": "r1"}
+
+    def run(block) -> None:  # type: ignore[no-untyped-def]
+        with contextlib.suppress(RuntimeError), block as span:
+            span.update_name("POST /v1/search")
+            span.set_attributes({"http.route": "/v1/search", "http.response.status_code": 200})
+            span.set_attribute("mmrag.hits", 3)
+            span.add_event("retrieved", {"n": 3})
+            if fails:
+                raise RuntimeError("disk full")
+
+    run(tracing.span("POST", parent, attributes, trace.SpanKind.SERVER))
+    ctx = propagate.extract(parent) if parent else None
+    assert tracing._tracer is not None
+    run(tracing._tracer.start_as_current_span("POST", ctx, trace.SpanKind.SERVER, attributes))
+    ours, sdks = exporter.get_finished_spans()
+    assert type(ours) is type(sdks)
+    assert _as_the_sdk_records(ours) == _as_the_sdk_records(sdks)
+    assert ours.context.trace_id != sdks.context.trace_id or flags is not None
+    assert ours.context.span_id != sdks.context.span_id
+    assert ours.start_time <= ours.end_time <= sdks.start_time  # type: ignore[operator]
+
+
+def test_a_span_ignores_what_comes_after_its_end_as_the_sdks_does(
+    exporter: InMemorySpanExporter,
+) -> None:
+    with tracing.span("request") as span:
+        assert span is not None and span.is_recording()
+        span.set_status(trace.StatusCode.OK)
+        span.set_status(trace.StatusCode.ERROR, "late")  # an OK status stays
+    span.set_attribute("after", 1)
+    span.update_name("renamed")
+    span.end()
+    (done,) = exporter.get_finished_spans()
+    assert not span.is_recording()
+    assert (done.name, dict(done.attributes)) == ("request", {})
+    assert done.status.status_code is trace.StatusCode.OK
 
 
 class _Threads(InMemorySpanExporter):
