@@ -159,6 +159,9 @@ class _Current:
         self._span.end()
 
 
+_RANDOM_TRACE_ID: int = getattr(trace.TraceFlags, "RANDOM_TRACE_ID", 0)
+
+
 def _sampled(
     name: str, ctx: otel_context.Context | None, kind: trace.SpanKind, attributes: Attributes | None
 ) -> _Recorded | None:
@@ -170,13 +173,16 @@ def _sampled(
     parent: trace.SpanContext | None = trace.get_current_span(ctx).get_span_context()
     ids = provider.id_generator
     if parent is None or not parent.is_valid:
-        parent, trace_id, random_id = None, ids.generate_trace_id(), ids.is_trace_id_random()
+        trace_id = ids.generate_trace_id()
+        random_check = getattr(ids, "is_trace_id_random", None)  # the W3C flag: newer SDKs
+        parent, random_id = None, bool(random_check()) if random_check is not None else False
     else:
-        trace_id, random_id = parent.trace_id, parent.trace_flags.random_trace_id
+        trace_id = parent.trace_id
+        random_id = getattr(parent.trace_flags, "random_trace_id", False)
     result = provider.sampler.should_sample(ctx, trace_id, name, kind, attributes, ())
     if not result.decision.is_sampled():
         return None
-    flags = trace.TraceFlags.SAMPLED | (trace.TraceFlags.RANDOM_TRACE_ID if random_id else 0)
+    flags = trace.TraceFlags.SAMPLED | (_RANDOM_TRACE_ID if random_id else 0)
     own = trace.SpanContext(
         trace_id,
         ids.generate_span_id(),
