@@ -74,6 +74,17 @@ class Server:
             time.sleep(0.2)
         raise AssertionError("ingest jobs did not finish")
 
+    def ingest_pdf(self, path: Path) -> None:
+        """Upload the PDF at ``path`` through ``POST /v1/ingest`` and wait for its job."""
+        response = httpx.post(
+            self.url + "/v1/ingest",
+            files=[("files", (path.name, path.read_bytes(), "application/pdf"))],
+            headers={"X-API-Key": self.key},
+            timeout=60,
+        )
+        assert response.status_code == 202, response.text
+        self.wait_for_jobs(timeout=120)
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

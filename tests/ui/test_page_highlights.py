@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pypdfium2 as pdfium
 import pytest
 
@@ -44,14 +43,7 @@ def _words_box(path: Path, page: int, words: str) -> tuple[float, float, float, 
 def manual(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The four-page manual, uploaded and ingested."""
     path = write_pdf(tmp_path_factory.mktemp("pdf") / "manual.pdf")
-    response = httpx.post(
-        server.url + "/v1/ingest",
-        files=[("files", ("manual.pdf", path.read_bytes(), "application/pdf"))],
-        headers={"X-API-Key": server.key},
-        timeout=60,
-    )
-    assert response.status_code == 202, response.text
-    server.wait_for_jobs(timeout=120)
+    server.ingest_pdf(path)
     return path
 
 

@@ -39,14 +39,7 @@ CARDS = """return [...document.querySelectorAll('#results .card')].map((card) =>
 def guide(server: Server, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The guide, uploaded and ingested; its document title."""
     path = write_pdf(tmp_path_factory.mktemp("guide") / "harbour.pdf", FACTS, TITLE)
-    response = httpx.post(
-        server.url + "/v1/ingest",
-        files=[("files", ("harbour.pdf", path.read_bytes(), "application/pdf"))],
-        headers={"X-API-Key": server.key},
-        timeout=60,
-    )
-    assert response.status_code == 202, response.text
-    server.wait_for_jobs(timeout=120)
+    server.ingest_pdf(path)
     return TITLE
 
 
