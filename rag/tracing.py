@@ -235,7 +235,7 @@ class _Recorded(trace.Span):
         self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
     ) -> None:
         if self._end is None:
-            self._events.append(_Event(name, attributes, timestamp))
+            self._events.append(_Event(name, dict(attributes or {}), timestamp))
 
     def update_name(self, name: str) -> None:
         if self._end is None:

@@ -151,6 +151,7 @@ def test_a_span_block_records_what_the_sdks_own_span_records(
             span.set_attributes({"http.route": "/v1/search", "http.response.status_code": 200})
             span.set_attribute("mmrag.hits", 3)
             span.add_event("retrieved", {"n": 3})
+            span.add_event("no attributes")
             if fails:
                 raise RuntimeError("disk full")
 
