@@ -116,6 +116,14 @@ def test_without_soffice_a_docx_goes_in_as_read_with_a_note(
     assert keys.IMAGE_PATH not in passage.payload or passage.payload[keys.IMAGE_PATH] is None
 
 
+def _soffice(tmp_path: Path, body: str) -> Path:
+    """An executable shell script standing in for LibreOffice's ``soffice``."""
+    script = tmp_path / "soffice"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -129,9 +137,7 @@ def test_a_hanging_conversion_is_killed_and_the_pptx_goes_in_with_a_note(
     services: Services, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pids = tmp_path / "pids"
-    script = tmp_path / "soffice"
-    script.write_text(f"#!/bin/sh\necho $$ > {pids}\nsleep 60 &\necho $! >> {pids}\nwait\n")
-    script.chmod(0o755)
+    script = _soffice(tmp_path, f"echo $$ > {pids}\nsleep 60 &\necho $! >> {pids}\nwait")
     monkeypatch.setattr(office_pages, "which", lambda name: str(script))
     monkeypatch.setattr(office_pages, "CONVERT_TIMEOUT_S", 1.0)
     write_pptx(folder / "results.pptx")
@@ -147,9 +153,7 @@ def test_a_hanging_conversion_is_killed_and_the_pptx_goes_in_with_a_note(
 
 
 def test_a_conversion_that_fails_is_a_note(tmp_path: Path) -> None:
-    script = tmp_path / "soffice"
-    script.write_text("#!/bin/sh\necho 'Error: source file could not be loaded' >&2\nexit 1\n")
-    script.chmod(0o755)
+    script = _soffice(tmp_path, "echo 'Error: source file could not be loaded' >&2\nexit 1")
     buffer = io.BytesIO(b"not a docx")
     with pytest.raises(office_pages.ConversionError, match="could not be loaded"):
         office_pages.convert(str(script), buffer.getvalue(), ".docx")
@@ -159,9 +163,7 @@ def test_office_pages_off_never_runs_libreoffice(
     make_services: ServicesFactory, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran = tmp_path / "ran"
-    script = tmp_path / "soffice"
-    script.write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
-    script.chmod(0o755)
+    script = _soffice(tmp_path, f"touch {ran}\nexit 1")
     monkeypatch.setattr(office_pages, "which", lambda name: str(script))
     services = make_services(office_pages=False)
     write_pptx(folder / "results.pptx")
@@ -175,9 +177,7 @@ def test_a_document_over_the_page_cap_is_not_converted(
     make_services: ServicesFactory, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran = tmp_path / "ran"
-    script = tmp_path / "soffice"
-    script.write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
-    script.chmod(0o755)
+    script = _soffice(tmp_path, f"touch {ran}\nexit 1")
     monkeypatch.setattr(office_pages, "which", lambda name: str(script))
     services = make_services(max_pages=1)
     write_pptx(folder / "results.pptx")  # two slides
