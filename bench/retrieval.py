@@ -48,7 +48,8 @@ from rag.config import ClipSettings, RerankSettings, RetrievalSettings, StoreSet
 from rag.embedding.base import SparseTerms
 from rag.identity import point_id
 from rag.retrieval import fusion
-from rag.retrieval.plan import make_plan
+from rag.retrieval.diversity import pool_size
+from rag.retrieval.plan import SearchPlan, make_plan
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.types import Diversity, Hit, Query, Scores
 from rag.store import CollectionLayout, PointRecord, VectorStore, open_store
@@ -656,10 +657,13 @@ def bench_diversity(sizes: list[int], n_queries: int) -> None:
     the ratios of wall and CPU (``time.process_time``) p50s over the plain search's."""
     settings = RetrievalSettings()
     vectors = query_sets(n_queries + 3, four=False)
+    plan = SearchPlan(settings.fusion, {}, 10, 0, settings.prefetch_limit)
+    pools = {mode: pool_size(plan, Diversity(mode)) for mode in ("mmr", "collapse")}
     print(
         f"\nsearch p50 ms with diversity over the plain fused search, Edge (HNSW), image/text, "
-        f"{settings.fusion}, top 10, pool {settings.prefetch_limit}, {n_queries} queries, taking "
-        f"turns in blocks of {BLOCK}, one BLAS thread; x: wall p50 / plain's (CPU p50's)"
+        f"{settings.fusion}, top 10, pool {pools['mmr']} (mmr) / {pools['collapse']} (collapse), "
+        f"{n_queries} queries, taking turns in blocks of {BLOCK}, one BLAS thread; x: wall p50 / "
+        "plain's (CPU p50's)"
     )
     print(
         f"  {'points':>8}{'copy':>6}{'plain':>9}{'mmr':>9}{'collapse':>10}"

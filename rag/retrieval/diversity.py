@@ -30,6 +30,13 @@ MAX_FIELD_CHARS = 200
 """The longest payload field name a request may give."""
 DUPLICATE = "duplicate"
 """The ``collapse`` field that folds a picture marked ``duplicate_of`` into the item it copies."""
+MMR_POOL_FACTOR = 2
+"""``mmr`` chooses a search's candidates from this many times as many fused candidates, and
+from at least :data:`MMR_POOL_MIN` (at most the prefetch limit): room to pass over a near-copy
+for every hit kept. Each candidate's vectors are read and compared with the others'."""
+MMR_POOL_MIN = 20
+"""The fewest fused candidates ``mmr`` chooses from (LangChain's default ``fetch_k``): ten
+near-copies at the top of a top 5 leave ten others to choose from."""
 
 Vectors = Mapping[str, Mapping[str, np.ndarray]]
 """Point id -> vector name -> the stored dense vector."""
@@ -154,15 +161,16 @@ def mmr_order(fused: np.ndarray, similar: np.ndarray, lambda_: float, k: int) ->
     n = len(fused)
     if n <= 1 or lambda_ >= 1.0:
         return list(range(n))
-    novelty = 1.0 - lambda_
     relevance = lambda_ * _scaled(fused)
+    penalty = (1.0 - lambda_) * np.asarray(similar, np.float64)  # novelty's cost of each pair
     chosen = [0]
-    closest = similar[0].astype(np.float64)
+    closest = penalty[0].copy()
     closest[0] = np.inf  # taken: never chosen again
+    margin = np.empty(n)
     for _ in range(min(k, n) - 1):
-        best = int(np.argmax(relevance - novelty * closest))  # ties: the higher fused hit
+        best = int(np.subtract(relevance, closest, out=margin).argmax())  # ties: the higher hit
         chosen.append(best)
-        np.maximum(closest, similar[best], out=closest)
+        np.maximum(closest, penalty[best], out=closest)
         closest[best] = np.inf
     taken = set(chosen)
     return chosen + [i for i in range(n) if i not in taken]
@@ -172,15 +180,14 @@ def similarities(ids: Sequence[str], vectors: Vectors, weights: Mapping[str, flo
     """``(len(ids), len(ids))``: the ``weights``-weighted mean cosine of each pair over the
     vectors both points have (0 where they share none)."""
     n = len(ids)
-    held = [vectors.get(pid, {}) for pid in ids]
+    held = [vectors.get(pid, _NONE) for pid in ids]
     used = {name: w for name, w in weights.items() if w > 0}
-    having = {name: [row for row, own in enumerate(held) if name in own] for name in used}
-    if used and all(len(rows) == n for rows in having.values()):
+    if used and all(name in own for name in used for own in held):
         # every point has every vector (the usual case): one product of the unit vectors side
         # by side, each scaled by the square root of its share of the weight
         whole = sum(used.values())
         parts = [
-            _unit_rows([own[name] for own in held]) * np.float32(math.sqrt(w / whole))
+            _unit_rows([own[name] for own in held], math.sqrt(w / whole))
             for name, w in used.items()
         ]
         matrix = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
@@ -188,7 +195,7 @@ def similarities(ids: Sequence[str], vectors: Vectors, weights: Mapping[str, flo
     total = np.zeros((n, n), np.float32)
     weight = np.zeros((n, n), np.float32)
     for name, w in used.items():
-        rows = having[name]
+        rows = [row for row, own in enumerate(held) if name in own]
         if rows:
             matrix = _unit_rows([held[row][name] for row in rows])
             pairs = np.ix_(rows, rows)
@@ -197,11 +204,14 @@ def similarities(ids: Sequence[str], vectors: Vectors, weights: Mapping[str, flo
     return np.divide(total, weight, out=np.zeros_like(total), where=weight > 0)
 
 
-def _unit_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
-    """``rows`` stacked as float32, each scaled to length 1 (a zero row stays zero)."""
-    matrix = np.array(rows, np.float32)
+_NONE: Mapping[str, np.ndarray] = {}
+
+
+def _unit_rows(rows: Sequence[np.ndarray], length: float = 1.0) -> np.ndarray:
+    """``rows`` stacked as float32, each scaled to ``length`` (a zero row stays zero)."""
+    matrix = np.stack(rows).astype(np.float32, copy=False)
     lengths = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
-    matrix /= np.maximum(lengths, 1e-12)[:, None]
+    matrix *= (length / np.maximum(lengths, 1e-12))[:, None]
     return matrix
 
 
@@ -217,7 +227,7 @@ def _scaled(values: np.ndarray) -> np.ndarray:
 def _nested(payload: Mapping[str, Any], parts: Sequence[str]) -> Any:
     value: Any = payload
     for part in parts:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
             return None
         value = value.get(part)
     return value
@@ -227,6 +237,17 @@ def _hashable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def pool_size(plan: SearchPlan, diversity: Diversity) -> int:
+    """How many fused candidates ``diversity`` chooses from: for ``mmr``
+    :data:`MMR_POOL_FACTOR` times the plan's candidates, at least :data:`MMR_POOL_MIN`; for
+    ``collapse`` the prefetch limit (a document's pages may fill many places). Never more than
+    the prefetch limit."""
+    if diversity.mode == "mmr":
+        wanted = max(MMR_POOL_MIN, MMR_POOL_FACTOR * plan.candidates)
+        return min(plan.prefetch_limit, wanted)
+    return plan.prefetch_limit
 
 
 def diversify(
@@ -245,11 +266,34 @@ def diversify(
 @dataclass(frozen=True)
 class Spread:
     """What a diversity keeps of a pool of fused ids: their positions in the pool, in its
-    order (``order``), how many each folded (``folded``), and the payloads read on the way."""
+    order (``order``), how many each folded (``folded``), and the payloads (and for ``mmr`` the
+    dense vectors ``compared``, by id) of the kept ones, read on the way."""
 
     order: list[int]
     folded: list[int]
     payloads: dict[str, dict[str, Any]]
+    vectors: Vectors
+    compared: tuple[str, ...]
+
+    def scores(
+        self, ids: Sequence[str], queries: Mapping[str, Any], names: Sequence[str]
+    ) -> np.ndarray | None:
+        """The exact scores of the kept ``ids`` (rows) against the query of each of ``names``
+        (columns), from the vectors read: the cosine, each stored vector being a unit one, NaN
+        where a point lacks the vector; ``None`` unless every name is one of ``compared`` (mmr
+        read the vectors; the candidates' table gives the scores then, with an engine call)."""
+        if not names or any(name not in self.compared for name in names):
+            return None
+        table = np.full((len(ids), len(names)), np.nan)
+        for column, name in enumerate(names):
+            query = np.asarray(queries[name], np.float32)
+            norm = math.sqrt(float(np.dot(query, query)))
+            unit = query / norm if norm > 0 else query
+            rows = [row for row, pid in enumerate(ids) if name in self.vectors.get(pid, _NONE)]
+            if rows:
+                stored = np.stack([self.vectors[ids[row]][name] for row in rows])
+                table[rows, column] = np.vecdot(stored, unit)
+        return table
 
 
 def spread(
@@ -271,20 +315,26 @@ def spread(
         points = store.get(ids, with_vectors=dense)
     payloads = {p.id: p.payload for p in points}
     live = [i for i, pid in enumerate(ids) if pid in payloads]
+    vectors: Vectors = {}
     if diversity.mode == "collapse":
         values = [_value(ids[i], payloads[ids[i]], diversity.field) for i in live]
         kept, folded = _folds(values)
         order = [live[i] for i in kept]
     else:
         live_ids = [ids[i] for i in live]
-        similar = similarities(live_ids, _vectors(points), weights)
+        vectors = _vectors(points)
+        similar = similarities(live_ids, vectors, weights)
         scores = np.array([fused[i] for i in live], np.float64)
         order = [live[i] for i in mmr_order(scores, similar, diversity.lambda_, plan.candidates)]
         folded = [0] * len(order)
     if keep is not None:
         order, folded = order[:keep], folded[:keep]
-    kept_ids = {ids[i] for i in order}
-    return Spread(order, folded, {pid: p for pid, p in payloads.items() if pid in kept_ids})
+    kept_ids = [ids[i] for i in order]
+    kept_payloads = {pid: payloads[pid] for pid in kept_ids}
+    if diversity.mode == "collapse":
+        return Spread(order, folded, kept_payloads, {}, ())
+    kept_vectors = {pid: vectors[pid] for pid in kept_ids}
+    return Spread(order, folded, kept_payloads, kept_vectors, tuple(dense))
 
 
 def _compared(plan: SearchPlan) -> tuple[list[str], dict[str, float]]:

@@ -23,7 +23,7 @@ from rag.embedding.base import Embedder, LexicalEncoder, PassageEncoder
 from rag.errors import InvalidInputError
 from rag.retrieval import fusion
 from rag.retrieval.collection_defaults import DefaultsFile
-from rag.retrieval.diversity import spread
+from rag.retrieval.diversity import pool_size, spread
 from rag.retrieval.extra_candidates import MAX_EXTRA, merged_candidates, restricted
 from rag.retrieval.fairness import check_spread, fair_top_k
 from rag.retrieval.plan import SearchPlan, make_plan
@@ -76,8 +76,11 @@ class Retriever:
         timings: dict[str, float] = {}
         with _timed(timings, "encode", "embed"):
             vectors = self.embed_signals(query, plan.signals)
-        widened = query.diversity is not None or query.fair is not None
-        pool = plan.prefetch_limit if widened else None
+        pool = None  # the plain search's candidates
+        if query.fair is not None:  # fair exposure re-orders the whole pool
+            pool = plan.prefetch_limit
+        elif query.diversity is not None:
+            pool = pool_size(plan, query.diversity)
         keep = plan.candidates if query.fair is None else None  # fair exposure reads them all
         hits = self.fused_hits(
             plan, vectors, query.filter, timings, query.candidates, pool, query.diversity, keep
@@ -181,10 +184,14 @@ class Retriever:
                 payloads, folded = chosen.payloads, chosen.folded
         rows = np.array([row for row, _ in best], np.int64)
         with _timed(timings, "store", "get"):
-            table = found.table(rows)
             if diversity is None:
+                table = found.table(rows)
                 points = self.store.get([found.ids[row] for row in rows.tolist()])
                 payloads = {p.id: p.payload for p in points}
+            else:  # mmr has the kept points' vectors: their scores need no engine call
+                kept = [found.ids[row] for row in rows.tolist()]
+                scored = chosen.scores(kept, queries, found.names)
+                table = found.table(rows) if scored is None else scored
         with _timed(timings, "fuse", "hits"):
             return _hits(found, best, table, payloads, plan, folded)
 

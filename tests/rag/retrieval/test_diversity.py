@@ -14,7 +14,7 @@ from rag.config import RetrievalSettings, StoreSettings
 from rag.embedding.base import Embedder
 from rag.errors import InvalidInputError
 from rag.identity import point_id
-from rag.retrieval.diversity import collapse, diversify, mmr, parse_diversity
+from rag.retrieval.diversity import collapse, diversify, mmr, parse_diversity, pool_size
 from rag.retrieval.fairness import fair_top_k
 from rag.retrieval.plan import SearchPlan
 from rag.retrieval.retriever import Retriever
@@ -53,19 +53,20 @@ def _retriever(store: VectorStore, embedder: Embedder) -> Retriever:
     return Retriever(embedder, store, RetrievalSettings(prefetch_limit=20, top_k=5))
 
 
-def _pictures(store: VectorStore, embedder: Embedder) -> tuple[set[str], set[str]]:
-    """5 near-identical pictures (cosine ~0.7 to the query, ~0.99 to each other) and 5 distinct
-    ones (~0.67 to the query, ~0.45 to each other and ~0.48 to the near-identical ones)."""
+def _pictures(store: VectorStore, embedder: Embedder, copies: int = 5) -> tuple[set[str], set[str]]:
+    """``copies`` near-identical pictures (cosine ~0.7 to the query, ~0.99 to each other) and 5
+    distinct ones (~0.67 to the query, ~0.45 to each other and ~0.48 to the near-identical
+    ones)."""
     retriever = _retriever(store, embedder)
     q = retriever.embed_query(Query(text=QUERY)).astype(np.float64)
     basis = _orthonormal(q, 7)
     rng = np.random.default_rng(5)
-    same = [_unit(q + basis[1] + 0.02 * rng.standard_normal(len(q))) for _ in range(5)]
+    same = [_unit(q + basis[1] + 0.02 * rng.standard_normal(len(q))) for _ in range(copies)]
     distinct = [_unit(q + 1.1 * basis[2 + i]) for i in range(5)]
     points = [_point(f"same-{i}.png", v) for i, v in enumerate(same)]
     points += [_point(f"other-{i}.png", v) for i, v in enumerate(distinct)]
     store.upsert(points)
-    return {p.id for p in points[:5]}, {p.id for p in points[5:]}
+    return {p.id for p in points[:copies]}, {p.id for p in points[copies:]}
 
 
 def _search(retriever: Retriever, **options: object) -> list[Hit]:
@@ -86,6 +87,62 @@ def test_mmr_at_half_keeps_at_most_two_near_identical_pictures_in_the_top_5(
     assert len(result.hits) == 5
     assert sum(hit.id in same for hit in result.hits) <= 2
     assert "diversify" in result.timings
+
+
+def test_mmr_reaches_past_ten_near_identical_pictures_filling_the_top_of_a_top_5(
+    store: VectorStore, tiny_embedder: Embedder
+) -> None:
+    same, distinct = _pictures(store, tiny_embedder, copies=10)
+    retriever = Retriever(tiny_embedder, store, RetrievalSettings(top_k=5))
+    plain = _search(retriever)
+    spread = _search(retriever, diversity=Diversity("mmr", 0.5))
+    assert {hit.id for hit in plain} <= same  # the copies fill the plain top 5
+    assert sum(hit.id in same for hit in spread) <= 2
+    assert sum(hit.id in distinct for hit in spread) >= 3
+
+
+@pytest.mark.parametrize(
+    ("top_k", "rerank_n", "prefetch", "mode", "pool"),
+    [
+        (5, 0, 50, "mmr", 20),  # at least MMR_POOL_MIN
+        (10, 0, 50, "mmr", 20),
+        (10, 15, 50, "mmr", 30),  # twice the candidates the reranker reads
+        (40, 0, 50, "mmr", 50),  # never past the prefetch limit
+        (5, 0, 12, "mmr", 12),
+        (5, 0, 50, "collapse", 50),
+    ],
+)
+def test_pool_size_is_twice_the_candidates_within_its_floor_and_the_prefetch_limit(
+    top_k: int, rerank_n: int, prefetch: int, mode: str, pool: int
+) -> None:
+    plan = SearchPlan("rrf", {"image": 1.0}, top_k, rerank_n, prefetch, ("image",))
+    assert pool_size(plan, Diversity(mode)) == pool  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fusion", ["dbsf", "weighted"])
+def test_mmr_hits_carry_the_signal_scores_of_the_plain_search(
+    store: VectorStore, tiny_embedder: Embedder, fusion: str
+) -> None:
+    rng = np.random.default_rng(11)
+    points = []
+    for i in range(30):
+        vectors = {"image": _unit(rng.standard_normal(tiny_embedder.dim))}
+        if i % 3:  # every third point has no text vector
+            vectors["text"] = _unit(rng.standard_normal(tiny_embedder.dim))
+        points.append(PointRecord(point_id("scores", str(i)), vectors, {"source": str(i)}))
+    store.upsert(points)
+    retriever = _retriever(store, tiny_embedder)
+    query = Query(text=QUERY, signals=("image", "text"), fusion=fusion, top_k=15)  # type: ignore[arg-type]
+    plain = retriever.search(query).hits
+    spread = retriever.search(Query(**{**query.__dict__, "diversity": Diversity("mmr", 1.0)})).hits
+    assert [hit.id for hit in spread] == [hit.id for hit in plain]
+    for mine, theirs in zip(spread, plain, strict=True):
+        assert mine.scores.fused == pytest.approx(theirs.scores.fused, rel=1e-6)
+        for name in ("image", "text"):
+            got, wanted = getattr(mine.scores, name), getattr(theirs.scores, name)
+            assert (got is None) == (wanted is None)
+            assert got == pytest.approx(wanted, abs=1e-6)
+    assert any(hit.scores.text is None for hit in spread)
 
 
 def test_mmr_at_one_keeps_the_plain_ranking_with_all_5_near_identical(
