@@ -188,7 +188,7 @@ class Retriever:
                 table = found.table(rows)
                 points = self.store.get([found.ids[row] for row in rows.tolist()])
                 payloads = {p.id: p.payload for p in points}
-            else:  # mmr has the kept points' vectors: their scores need no engine call
+            else:  # mmr read the kept points' vectors: their scores need no engine call
                 kept = [found.ids[row] for row in rows.tolist()]
                 scored = chosen.scores(kept, queries, found.names)
                 table = found.table(rows) if scored is None else scored

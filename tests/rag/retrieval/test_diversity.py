@@ -112,7 +112,7 @@ def test_mmr_reaches_past_ten_near_identical_pictures_filling_the_top_of_a_top_5
         (5, 0, 50, "collapse", 50),
     ],
 )
-def test_pool_size_is_twice_the_candidates_within_its_floor_and_the_prefetch_limit(
+def test_pool_size_is_twice_the_candidates_within_a_floor_for_mmr_and_the_prefetch_limit_else(
     top_k: int, rerank_n: int, prefetch: int, mode: str, pool: int
 ) -> None:
     plan = SearchPlan("rrf", {"image": 1.0}, top_k, rerank_n, prefetch, ("image",))
