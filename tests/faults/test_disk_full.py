@@ -30,7 +30,7 @@ load with image and text vectors (measured with qdrant-edge-py 0.9), more with t
 lexical vectors of the text signals."""
 MARGIN_MB = 4
 """How far under the reserve the disk is filled, once the job has written 64 items."""
-ITEMS = 1500
+ITEMS = 400
 
 
 @pytest.fixture
